@@ -1,0 +1,63 @@
+# resdyn — build, test, benchmark and run. `make help` lists the targets.
+#   make CXX=clang++          build with clang
+#   make NATIVE=0             portable build (no -march=native)
+CXX      ?= g++
+NATIVE   ?= 1
+OPT      ?= -O3
+ARCHFLAG := $(if $(filter 1,$(NATIVE)),-march=native,)
+CXXFLAGS += -std=c++17 $(OPT) $(ARCHFLAG) -Wall -Wextra -Werror -pthread -Iinclude -Isrc -MMD -MP
+LDFLAGS  += -pthread
+GTEST    ?= -lgtest -lgtest_main
+JOBS     ?= 2
+
+BUILD    := build
+SRC_DIRS := src/cli
+LIB_SRC  := $(filter-out src/cli/main.cpp,$(wildcard $(SRC_DIRS:%=%/*.cpp)))
+LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
+TEST_SRC := $(addprefix tests/test_,$(addsuffix .cpp,gemm forward gradients idx model_file training cli))
+TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
+BENCH_SRC := tools/bench.cpp
+
+.PHONY: all data run test bench clean help
+
+all: $(BUILD)/resdyn
+
+help:
+	@echo "make            build $(BUILD)/resdyn"
+	@echo "make data       fetch MNIST into data/mnist (checked by SHA-256)"
+	@echo "make run        the main job: data, build, train the default net, evaluate"
+	@echo "make test       build and run the test suite (needs data)"
+	@echo "make bench      GEMM GFLOP/s on the training shapes and training samples/s"
+	@echo "make clean      remove $(BUILD)/"
+
+$(BUILD)/obj/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/resdyn: $(BUILD)/obj/src/cli/main.o $(LIB_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS)
+
+$(BUILD)/resdyn_tests: $(TEST_OBJ) $(LIB_OBJ)
+	$(CXX) $^ -o $@ $(GTEST) $(LDFLAGS)
+
+$(BUILD)/resdyn_bench: $(BUILD)/obj/tools/bench.o $(LIB_OBJ)
+	$(CXX) $^ -o $@ $(LDFLAGS)
+
+data:
+	bash tools/fetch_mnist.sh
+
+# The default network of the main job: a shared-weight ResNet with stem (see README).
+run: data $(BUILD)/resdyn
+	$(BUILD)/resdyn train --out $(BUILD)/model.resdyn
+	$(BUILD)/resdyn eval --model $(BUILD)/model.resdyn
+
+test: data $(BUILD)/resdyn $(BUILD)/resdyn_tests
+	RESDYN_BIN=$(BUILD)/resdyn $(BUILD)/resdyn_tests
+
+bench: data $(BUILD)/resdyn_bench
+	$(BUILD)/resdyn_bench
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/obj/src/cli/main.d $(BUILD)/obj/tools/bench.d

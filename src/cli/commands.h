@@ -1,0 +1,19 @@
+// The subcommands of the resdyn program: each declares its flags and runs from them.
+#pragma once
+
+#include "cli/flags.h"
+
+namespace resdyn::cli {
+
+struct Command {
+  CommandSpec (*spec)();
+  int (*run)(const Flags& flags);
+};
+
+CommandSpec train_spec();
+int run_train(const Flags& flags);
+
+CommandSpec eval_spec();
+int run_eval(const Flags& flags);
+
+}  // namespace resdyn::cli

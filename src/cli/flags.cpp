@@ -1,0 +1,140 @@
+#include "cli/flags.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+
+#include "resdyn.h"
+
+namespace resdyn::cli {
+
+namespace {
+Error flag_error(const CommandSpec& spec, const std::string& what) {
+  return Error(spec.name + ": " + what + " (see 'resdyn " + spec.name + " --help')");
+}
+}  // namespace
+
+Flags::Flags(const CommandSpec& spec, int argc, char** argv, int first) : spec_(spec) {
+  command_line_ = "resdyn " + spec.name;
+  for (int i = first; i < argc; ++i) command_line_ += std::string(" ") + argv[i];
+  for (int i = first; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      help_ = true;
+      continue;
+    }
+    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) throw flag_error(spec, "unexpected argument '" + arg + "'");
+    std::string name = arg.substr(2), value;
+    bool has_value = false;
+    if (const size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      has_value = true;
+    }
+    const Flag* flag = nullptr;
+    for (const Flag& f : spec.flags)
+      if (f.name == name) flag = &f;
+    if (!flag && name.compare(0, 3, "no-") == 0) {  // --no-switch
+      for (const Flag& f : spec.flags)
+        if (f.value.empty() && f.name == name.substr(3)) flag = &f;
+      if (flag) {
+        if (has_value) throw flag_error(spec, "--" + name + " takes no value");
+        values_[flag->name] = "0";
+        continue;
+      }
+    }
+    if (!flag) throw flag_error(spec, "unknown flag --" + name);
+    if (flag->value.empty()) {
+      if (has_value) throw flag_error(spec, "--" + name + " takes no value");
+      values_[name] = "1";
+      continue;
+    }
+    if (!has_value) {
+      if (i + 1 >= argc) throw flag_error(spec, "--" + name + " needs a value (" + flag->value + ")");
+      value = argv[++i];
+    }
+    if (values_.count(name)) throw flag_error(spec, "--" + name + " given twice");
+    values_[name] = value;
+  }
+}
+
+const Flag& Flags::find(const std::string& name) const {
+  for (const Flag& f : spec_.flags)
+    if (f.name == name) return f;
+  throw Error("internal: flag --" + name + " is not declared for " + spec_.name);
+}
+
+bool Flags::has(const std::string& name) const {
+  find(name);
+  return values_.count(name) != 0;
+}
+
+std::string Flags::text(const std::string& name, const std::string& fallback) const {
+  find(name);
+  const auto it = values_.find(name);
+  return it == values_.end() ? fallback : it->second;
+}
+
+std::string Flags::required_text(const std::string& name) const {
+  find(name);
+  const auto it = values_.find(name);
+  if (it == values_.end() || it->second.empty()) throw flag_error(spec_, "--" + name + " is required");
+  return it->second;
+}
+
+long Flags::integer(const std::string& name, long fallback, long lo, long hi) const {
+  if (!has(name)) return fallback;
+  const std::string& s = values_.at(name);
+  errno = 0;
+  char* end = nullptr;
+  const long v = std::strtol(s.c_str(), &end, 10);
+  if (s.empty() || *end != '\0' || errno == ERANGE)
+    throw flag_error(spec_, "--" + name + " expects a whole number, got '" + s + "'");
+  if (v < lo || v > hi)
+    throw flag_error(spec_, "--" + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
+                                ", got " + s);
+  return v;
+}
+
+double Flags::real(const std::string& name, double fallback, double lo, double hi) const {
+  if (!has(name)) return fallback;
+  const std::string& s = values_.at(name);
+  errno = 0;
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  if (s.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v))
+    throw flag_error(spec_, "--" + name + " expects a number, got '" + s + "'");
+  if (v < lo || v > hi) throw flag_error(spec_, "--" + name + " is out of range, got " + s);
+  return v;
+}
+
+bool Flags::on(const std::string& name, bool fallback) const {
+  if (!has(name)) return fallback;
+  return values_.at(name) == "1";
+}
+
+std::string Flags::choice(const std::string& name, const std::string& fallback,
+                          const std::vector<std::string>& words) const {
+  const std::string v = text(name, fallback);
+  std::string options;
+  for (const std::string& w : words) {
+    if (v == w) return v;
+    options += (options.empty() ? "" : "|") + w;
+  }
+  throw flag_error(spec_, "--" + name + " must be one of " + options + ", got '" + v + "'");
+}
+
+std::string help_text(const CommandSpec& spec) {
+  std::string out = "usage: resdyn " + spec.name + " [flags]\n\n" + spec.summary + "\n\nflags:\n";
+  for (const Flag& f : spec.flags) {
+    std::string left = "  --" + f.name + (f.value.empty() ? "" : " " + f.value);
+    if (f.value.empty()) left = "  --[no-]" + f.name;
+    if (left.size() < 24) left.resize(24, ' ');
+    else left += "\n" + std::string(24, ' ');
+    out += left + f.help + (f.default_text.empty() ? "" : " (default: " + f.default_text + ")") + "\n";
+  }
+  out += "  -h, --help              this text\n";
+  return out;
+}
+
+}  // namespace resdyn::cli

@@ -1,0 +1,66 @@
+// resdyn: the command-line program. Dispatches to a subcommand; every error the program
+// can foresee ends here as one line on stderr and exit status 2.
+#include <cstdio>
+#include <exception>
+#include <new>
+#include <string>
+
+#include "cli/commands.h"
+#include "resdyn.h"
+
+namespace {
+
+const resdyn::cli::Command kCommands[] = {
+    {resdyn::cli::train_spec, resdyn::cli::run_train},
+    {resdyn::cli::eval_spec, resdyn::cli::run_eval},
+};
+
+void print_usage(std::FILE* out) {
+  std::fprintf(out,
+               "usage: resdyn COMMAND [flags]\n\n"
+               "Dense sigmoid ResNets and MLPs on MNIST-format data, and the analyses of\n"
+               "\"Residual networks classify inputs based on their neural transient dynamics\".\n\n"
+               "commands:\n");
+  for (const auto& c : kCommands) {
+    const auto spec = c.spec();
+    std::fprintf(out, "  %-12s %s\n", spec.name.c_str(), spec.summary.c_str());
+  }
+  std::fprintf(out, "\n'resdyn COMMAND --help' lists a command's flags.\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "resdyn: usage: resdyn COMMAND [flags] (see 'resdyn --help')\n");
+    return 2;
+  }
+  const std::string name = argv[1];
+  if (name == "-h" || name == "--help" || name == "help") {
+    print_usage(stdout);
+    return 0;
+  }
+  try {
+    for (const auto& c : kCommands) {
+      const auto spec = c.spec();
+      if (spec.name != name) continue;
+      const resdyn::cli::Flags flags(spec, argc, argv, 2);
+      if (flags.help_requested()) {
+        std::fputs(resdyn::cli::help_text(spec).c_str(), stdout);
+        return 0;
+      }
+      return c.run(flags);
+    }
+    std::fprintf(stderr, "resdyn: unknown command '%s' (see 'resdyn --help')\n", name.c_str());
+    return 2;
+  } catch (const resdyn::Error& e) {
+    std::fprintf(stderr, "resdyn: error: %s\n", e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "resdyn: error: out of memory\n");
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "resdyn: error: %s\n", e.what());
+    return 2;
+  }
+}

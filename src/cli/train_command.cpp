@@ -1,0 +1,103 @@
+// resdyn train: train a network of SPEC §1 on the training set, report the test error after
+// every epoch, and save the model (plus a CSV of the epochs beside it).
+#include <chrono>
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "cli/common.h"
+#include "cli/progress.h"
+
+namespace resdyn::cli {
+
+CommandSpec train_spec() {
+  return {"train",
+          "Train a ResNet or MLP on MNIST-format data and save it.",
+          {
+              data_flag(),
+              {"arch", "resnet|mlp", "resnet", "residual network or its MLP twin"},
+              {"weights", "shared|per-layer", "shared", "one weight matrix for every layer, or one per layer"},
+              {"width", "N", "512", "units per layer"},
+              {"depth", "T", "10", "residual (or hidden) layers"},
+              {"stem", "", "on when width != 784", "input layer x(0) = sigma(P u + c)"},
+              {"epochs", "E", "8", "passes over the training set"},
+              {"batch", "B", "64", "minibatch size"},
+              {"optimizer", "sgd|adam", "adam", "update rule"},
+              {"lr", "RATE", "2e-3 (adam), 0.05 (sgd)", "peak learning rate"},
+              {"momentum", "M", "0.9", "SGD momentum"},
+              {"schedule", "cosine|constant", "cosine", "learning rate over the run"},
+              {"seed", "S", "1", "seed of initialisation and data order"},
+              threads_flag(),
+              {"limit-train", "N", "all", "train on the first N training images only"},
+              {"limit-test", "N", "all", "evaluate on the first N test images only"},
+              {"out", "MODEL", "model.resdyn", "where to save the model; MODEL.csv gets the per-epoch log"},
+          }};
+}
+
+int run_train(const Flags& flags) {
+  Config cfg;
+  cfg.arch = flags.choice("arch", "resnet", {"resnet", "mlp"}) == "mlp" ? Arch::MLP : Arch::ResNet;
+  cfg.weights = flags.choice("weights", "shared", {"shared", "per-layer"}) == "per-layer" ? Weights::PerLayer
+                                                                                         : Weights::Shared;
+  cfg.width = int(flags.integer("width", 512, 1, kMaxWidth));
+  cfg.depth = int(flags.integer("depth", 10, 1, kMaxDepth));
+
+  TrainOptions opt;
+  opt.epochs = int(flags.integer("epochs", 8, 1, 100000));
+  opt.batch = int(flags.integer("batch", 64, 1, 1 << 20));
+  const bool sgd = flags.choice("optimizer", "adam", {"sgd", "adam"}) == "sgd";
+  opt.optimizer.kind = sgd ? OptimizerKind::SGD : OptimizerKind::Adam;
+  opt.optimizer.lr = flags.real("lr", sgd ? 0.05 : 2e-3, 0, 1e3);
+  opt.optimizer.momentum = flags.real("momentum", 0.9, 0, 1);
+  opt.optimizer.schedule =
+      flags.choice("schedule", "cosine", {"cosine", "constant"}) == "cosine" ? Schedule::Cosine : Schedule::Constant;
+  opt.seed = uint64_t(flags.integer("seed", 1, 0, 1L << 62));
+  opt.threads = thread_count(flags);
+  const std::string out = flags.text("out", "model.resdyn");
+  ensure_writable(out);
+  ensure_writable(out + ".csv");
+
+  const Dataset train = load_split(flags, true, flags.integer("limit-train", 0, 1, 1L << 30));
+  const Dataset test = load_split(flags, false, flags.integer("limit-test", 0, 1, 1L << 30));
+  cfg.input = train.rows * train.cols;
+  cfg.stem = flags.on("stem", cfg.width != cfg.input);
+  if (const char* why = config_problem(cfg)) throw Error(std::string("train: ") + why);
+
+  Net<float> net(cfg);
+  Rng init_rng(opt.seed);
+  initialise(net, init_rng);
+  std::printf("training %s, %s weights, %s, width %d, depth %d (%zu parameters) on %d images, %d threads\n",
+              cfg.arch == Arch::ResNet ? "ResNet" : "MLP", cfg.weights == Weights::Shared ? "shared" : "per-layer",
+              cfg.stem ? "with stem" : "no stem", cfg.width, cfg.depth, net.params.size(), train.count, opt.threads);
+  std::fflush(stdout);
+
+  Trainer<float> trainer(net, train, opt);
+  ProgressLine progress(stdout);
+  std::string csv = "epoch,train_loss,test_loss,test_error,seconds\n";
+  Evaluation ev;
+  const auto start = std::chrono::steady_clock::now();
+  for (int e = 1; e <= opt.epochs; ++e) {
+    const auto epoch_start = std::chrono::steady_clock::now();
+    const double loss = trainer.train_epoch([&](const BatchProgress& p) { progress.update(p); });
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    progress.clear();
+    ev = evaluate(net, test, opt.threads);
+    std::printf("epoch %d/%d  train loss %.4f  test loss %.4f  test error %.2f%%  %s (%.0f samples/s)\n", e,
+                opt.epochs, loss, ev.loss, 100 * ev.error, format_duration(seconds).c_str(), train.count / seconds);
+    std::fflush(stdout);
+    char row[128];
+    std::snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%.3f\n", e, loss, ev.loss, ev.error, seconds);
+    csv += row;
+  }
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  print_evaluation(stdout, ev);
+
+  char summary[160];
+  std::snprintf(summary, sizeof summary, "test_error: %.6f\ntest_images: %d\ntrain_images: %d\ntrain_seconds: %.1f\n",
+                ev.error, ev.count, train.count, total);
+  save_model(net, out, "command: " + flags.command_line() + "\n" + summary);
+  write_file_atomically(out + ".csv", std::vector<uint8_t>(csv.begin(), csv.end()));
+  std::printf("saved %s (%s total)\n", out.c_str(), format_duration(total).c_str());
+  return 0;
+}
+
+}  // namespace resdyn::cli

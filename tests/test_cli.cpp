@@ -1,0 +1,109 @@
+// The program as a user meets it: bad input of every kind gets one line on stderr and exit
+// status 2, never a crash and never a half-written output file.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "resdyn.h"
+
+namespace {
+
+std::string program() {
+  const char* env = std::getenv("RESDYN_BIN");
+  return env ? env : "build/resdyn";
+}
+
+struct Outcome {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+Outcome run(const std::string& args) {
+  const std::string dir = testing::TempDir();
+  const std::string out = dir + "/cli.out", err = dir + "/cli.err";
+  const std::string cmd = program() + " " + args + " >" + out + " 2>" + err + " </dev/null";
+  const int raw = std::system(cmd.c_str());
+  Outcome o;
+  o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+  o.out = slurp(out);
+  o.err = slurp(err);
+  return o;
+}
+
+bool exists(const std::string& path) { return std::ifstream(path).good(); }
+
+// One line that names the program, exit status 2.
+void expect_clean_failure(const std::string& args, const std::string& mention) {
+  const Outcome o = run(args);
+  EXPECT_EQ(o.status, 2) << args << "\n" << o.err;
+  EXPECT_EQ(o.err.rfind("resdyn", 0), 0u) << o.err;
+  EXPECT_EQ(o.err.find('\n'), o.err.size() - 1) << "not one line: " << o.err;
+  EXPECT_NE(o.err.find(mention), std::string::npos) << "'" << o.err << "' does not mention '" << mention << "'";
+}
+
+}  // namespace
+
+TEST(Cli, HelpWorksForTheProgramAndEachCommand) {
+  for (const char* args : {"--help", "train --help", "eval --help"}) {
+    const Outcome o = run(args);
+    EXPECT_EQ(o.status, 0) << args;
+    EXPECT_NE(o.out.find("usage: resdyn"), std::string::npos) << args;
+  }
+  EXPECT_NE(run("train --help").out.find("--weights shared|per-layer"), std::string::npos);
+}
+
+TEST(Cli, NonsenseFlagsAreOneLineErrors) {
+  expect_clean_failure("", "usage");
+  expect_clean_failure("fly", "unknown command 'fly'");
+  expect_clean_failure("train --wings 2", "unknown flag --wings");
+  expect_clean_failure("train --width abc", "--width expects a whole number");
+  expect_clean_failure("train --width 0", "--width must be between");
+  expect_clean_failure("train --lr nan", "--lr expects a number");
+  expect_clean_failure("train --arch cnn", "--arch must be one of resnet|mlp");
+  expect_clean_failure("train --epochs", "--epochs needs a value");
+  expect_clean_failure("train --stem=1", "--stem takes no value");
+  expect_clean_failure("eval", "--model is required");
+}
+
+TEST(Cli, MissingDatasetAndBadModelAreOneLineErrors) {
+  const std::string dir = testing::TempDir();
+  expect_clean_failure("train --data " + dir + "/no-such-mnist --out " + dir + "/never.resdyn", "no-such-mnist");
+  EXPECT_FALSE(exists(dir + "/never.resdyn"));
+  expect_clean_failure("eval --model " + dir + "/missing.resdyn", "missing.resdyn");
+  {
+    std::ofstream bad(dir + "/garbage.resdyn", std::ios::binary);
+    bad << "this is not a model file at all, not even close to one, whatever its name says";
+  }
+  expect_clean_failure("eval --model " + dir + "/garbage.resdyn", "bad magic");
+}
+
+TEST(Cli, TrainsSavesAndEvaluatesOnRealData) {
+  const char* env = std::getenv("RESDYN_MNIST_DIR");
+  const std::string data = env ? env : "data/mnist";
+  const std::string model = testing::TempDir() + "/cli.resdyn";
+  std::remove(model.c_str());
+  const Outcome t = run("train --data " + data + " --width 32 --depth 3 --epochs 1 --limit-train 2000 "
+                        "--limit-test 500 --threads 2 --out " + model);
+  ASSERT_EQ(t.status, 0) << t.err;
+  EXPECT_NE(t.out.find("test error"), std::string::npos);
+  EXPECT_NE(slurp(model + ".csv").find("epoch,train_loss"), std::string::npos);
+  const Outcome e = run("eval --data " + data + " --limit-test 500 --model " + model);
+  ASSERT_EQ(e.status, 0) << e.err;
+  EXPECT_NE(e.out.find("confusion matrix"), std::string::npos);
+  // Unwritable output: a clean error, and no file left behind.
+  const std::string nowhere = testing::TempDir() + "/no-such-dir/m.resdyn";
+  expect_clean_failure("train --data " + data + " --width 8 --depth 1 --epochs 1 --limit-train 100 "
+                       "--limit-test 100 --out " + nowhere, "no-such-dir");
+  EXPECT_FALSE(exists(nowhere));
+  EXPECT_FALSE(exists(nowhere + ".partial"));
+}

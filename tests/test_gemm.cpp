@@ -1,0 +1,123 @@
+// The matrix routine against a naive triple loop in double, on odd shapes, every
+// transposition, and the same bits on one and two threads.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "resdyn.h"
+
+using resdyn::Op;
+
+namespace {
+
+template <class Real>
+std::vector<Real> random_matrix(size_t n, uint64_t seed) {
+  resdyn::Rng rng(seed);
+  std::vector<Real> m(n);
+  for (auto& v : m) v = Real(rng.uniform(-1, 1));
+  return m;
+}
+
+// C = alpha op(A) op(B) + beta C by the definition, summed in double.
+template <class Real>
+std::vector<double> naive(Op opA, Op opB, int M, int N, int K, double alpha, const std::vector<Real>& A, int lda,
+                          const std::vector<Real>& B, int ldb, double beta, const std::vector<Real>& C, int ldc) {
+  std::vector<double> out(C.begin(), C.end());
+  for (int i = 0; i < M; ++i)
+    for (int j = 0; j < N; ++j) {
+      double sum = 0;
+      for (int k = 0; k < K; ++k) {
+        const double a = opA == Op::N ? A[size_t(i) * lda + k] : A[size_t(k) * lda + i];
+        const double b = opB == Op::N ? B[size_t(k) * ldb + j] : B[size_t(j) * ldb + k];
+        sum += a * b;
+      }
+      out[size_t(i) * ldc + j] = alpha * sum + (beta == 0 ? 0.0 : beta * double(C[size_t(i) * ldc + j]));
+    }
+  return out;
+}
+
+struct Case {
+  int M, N, K;
+};
+
+template <class Real>
+void check_against_naive(const Case& c, Op opA, Op opB, double alpha, double beta, int threads, double tol) {
+  // Leading dimensions a little larger than needed, so strides are exercised too.
+  const int rowsA = opA == Op::N ? c.M : c.K, colsA = opA == Op::N ? c.K : c.M;
+  const int rowsB = opB == Op::N ? c.K : c.N, colsB = opB == Op::N ? c.N : c.K;
+  const int lda = colsA + 3, ldb = colsB + 1, ldc = c.N + 2;
+  const auto A = random_matrix<Real>(size_t(rowsA) * lda, 1);
+  const auto B = random_matrix<Real>(size_t(rowsB) * ldb, 2);
+  auto C = random_matrix<Real>(size_t(c.M) * ldc, 3);
+  const auto expected = naive(opA, opB, c.M, c.N, c.K, alpha, A, lda, B, ldb, beta, C, ldc);
+  resdyn::gemm(opA, opB, c.M, c.N, c.K, Real(alpha), A.data(), lda, B.data(), ldb, Real(beta), C.data(), ldc, threads);
+  double worst = 0;
+  for (int i = 0; i < c.M; ++i)
+    for (int j = 0; j < c.N; ++j)
+      worst = std::max(worst, std::abs(double(C[size_t(i) * ldc + j]) - expected[size_t(i) * ldc + j]));
+  // Each output is a sum of K products of values in [-1, 1].
+  EXPECT_LE(worst, tol * std::sqrt(double(c.K) + 1)) << c.M << "x" << c.N << "x" << c.K << " opA=" << int(opA)
+                                                   << " opB=" << int(opB) << " threads=" << threads;
+  // Padding columns beyond N must be untouched: compare one against a fresh copy.
+  const auto untouched = random_matrix<Real>(size_t(c.M) * ldc, 3);
+  for (int i = 0; i < c.M; ++i)
+    for (int j = c.N; j < ldc; ++j) ASSERT_EQ(C[size_t(i) * ldc + j], untouched[size_t(i) * ldc + j]);
+}
+
+const Case kShapes[] = {{1, 1, 1},   {1, 7, 33},   {7, 1, 33},   {33, 7, 1},  {7, 33, 64},
+                        {64, 33, 7}, {97, 65, 300}, {130, 257, 31}, {5, 1064, 33}};
+
+}  // namespace
+
+TEST(Gemm, FloatMatchesNaiveOnOddShapesAllTranspositions) {
+  for (const Case& c : kShapes)
+    for (Op a : {Op::N, Op::T})
+      for (Op b : {Op::N, Op::T}) {
+        check_against_naive<float>(c, a, b, 1.0, 0.0, 1, 2e-6);
+        check_against_naive<float>(c, a, b, -0.5, 1.0, 2, 2e-6);
+        check_against_naive<float>(c, a, b, 2.0, 0.25, 2, 4e-6);
+      }
+}
+
+TEST(Gemm, DoubleMatchesNaive) {
+  for (const Case& c : kShapes)
+    for (Op a : {Op::N, Op::T})
+      for (Op b : {Op::N, Op::T}) check_against_naive<double>(c, a, b, 1.5, 0.5, 2, 1e-14);
+}
+
+TEST(Gemm, PaperSizedProductMatchesNaive) {
+  // B x 1064 by 1064 x 1064 as in training the paper's net, one row-block of it.
+  check_against_naive<float>({64, 1064, 1064}, Op::N, Op::T, 1.0, 0.0, 2, 2e-6);
+  check_against_naive<float>({1064, 1064, 70}, Op::T, Op::N, 1.0, 0.0, 2, 2e-6);
+}
+
+TEST(Gemm, BetaZeroIgnoresWhatCHeld) {
+  std::vector<float> A = {1, 2, 3, 4}, B = {1, 0, 0, 1}, C(4, std::nanf(""));
+  resdyn::gemm(Op::N, Op::N, 2, 2, 2, 1.0f, A.data(), 2, B.data(), 2, 0.0f, C.data(), 2);
+  EXPECT_EQ(C, (std::vector<float>{1, 2, 3, 4}));
+}
+
+TEST(Gemm, EmptyDepthScalesC) {
+  std::vector<float> C = {1, 2, 3, 4};
+  resdyn::gemm<float>(Op::N, Op::N, 2, 2, 0, 1.0f, nullptr, 1, nullptr, 2, 0.5f, C.data(), 2);
+  EXPECT_EQ(C, (std::vector<float>{0.5f, 1, 1.5f, 2}));
+}
+
+TEST(Gemm, SameBitsOnOneAndTwoThreads) {
+  // Large enough that two threads really split the work, in both directions of the split.
+  for (const Case& c : {Case{300, 100, 700}, Case{64, 1064, 1064}, Case{1064, 1064, 128}})
+    for (Op a : {Op::N, Op::T})
+      for (Op b : {Op::N, Op::T}) {
+        const int rowsA = a == Op::N ? c.M : c.K, colsA = a == Op::N ? c.K : c.M;
+        const int rowsB = b == Op::N ? c.K : c.N, colsB = b == Op::N ? c.N : c.K;
+        const auto A = random_matrix<float>(size_t(rowsA) * colsA, 5);
+        const auto B = random_matrix<float>(size_t(rowsB) * colsB, 6);
+        std::vector<float> C1(size_t(c.M) * c.N), C2(C1.size()), C3(C1.size());
+        resdyn::gemm(a, b, c.M, c.N, c.K, 1.0f, A.data(), colsA, B.data(), colsB, 0.0f, C1.data(), c.N, 1);
+        resdyn::gemm(a, b, c.M, c.N, c.K, 1.0f, A.data(), colsA, B.data(), colsB, 0.0f, C2.data(), c.N, 2);
+        resdyn::gemm(a, b, c.M, c.N, c.K, 1.0f, A.data(), colsA, B.data(), colsB, 0.0f, C3.data(), c.N, 3);
+        ASSERT_EQ(0, std::memcmp(C1.data(), C2.data(), C1.size() * sizeof(float)));
+        ASSERT_EQ(0, std::memcmp(C1.data(), C3.data(), C1.size() * sizeof(float)));
+      }
+}
