@@ -54,7 +54,7 @@ run: data $(BUILD)/resdyn
 test: data $(BUILD)/resdyn $(BUILD)/resdyn_tests
 	RESDYN_BIN=$(BUILD)/resdyn $(BUILD)/resdyn_tests
 
-bench: data $(BUILD)/resdyn_bench
+bench: $(BUILD)/resdyn_bench
 	$(BUILD)/resdyn_bench
 
 clean:
