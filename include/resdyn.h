@@ -361,29 +361,13 @@ void gemm(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int ld
 // ============================================================================
 #ifndef RESDYN_FREESTANDING
 
-// Every failure on the host side (bad file, bad flag, bad model) is one of these, carrying
-// a one-line message that says what went wrong and where.
+// Reads the MNIST data files (IDX format), raw or gzip-compressed, with our own small
+// inflater. Every failure on the host side (bad file, bad flag, bad model) throws an Error
+// carrying a one-line message that names the file (or the caller's "where") and what is
+// wrong. No input, however malformed, may crash, hang or read out of bounds.
 struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
-
-// ---- IDX BEGIN ----
-}  // namespace resdyn (IDX fragment follows)
-// ===========================================================================
-// IDX files and gzip
-// ---------------------------------------------------------------------------
-// Reads the MNIST data files (IDX format), raw or gzip-compressed, with our
-// own small inflater so the project needs nothing beyond the standard library.
-//
-// Needs: <cerrno> <cstdint> <cstdio> <cstring> <string> <vector> <stdexcept>
-// and the struct resdyn::Error declared earlier in this header.
-//
-// Every failure throws resdyn::Error with a one-line message naming the file
-// (or the caller's "where" string) and what is wrong. No input, however
-// malformed, may crash, hang or read out of bounds.
-// ===========================================================================
-
-namespace resdyn {
 
 // ---------------------------------------------------------------------------
 // CRC-32 (the one used by gzip, zip and PNG: reflected polynomial 0xEDB88320)
@@ -579,7 +563,8 @@ class Inflater {
     int len = entry >> 9;
     int sym = entry & 0x1FF;
     if (entry == 0) {
-      // Slow path: walk the lengths, taking one more bit at a time (puff-style).
+      // Slow path: canonical decoding, one more code bit per length; codes
+      // of each length are consecutive numbers (RFC 1951 3.2.2).
       int code = 0, first = 0, index = 0;
       sym = -1;
       for (len = 1; len <= kMaxCodeBits; ++len) {
@@ -756,7 +741,9 @@ inline std::string hex8(unsigned v) {
 // gzip (RFC 1952)
 // ---------------------------------------------------------------------------
 
-// Decompresses one or more concatenated gzip members.
+// Decompresses one or more concatenated gzip members. `where` starts every
+// error message (usually the file name); more than `max_output` bytes of
+// output is an error, so a tiny file cannot make us allocate gigabytes.
 inline std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string& where,
                                    size_t max_output = size_t(1) << 31) {
   using namespace idx_detail;
@@ -848,6 +835,7 @@ inline std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::
 // Files
 // ---------------------------------------------------------------------------
 
+// The whole file as bytes.
 inline std::vector<uint8_t> read_file(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw Error(path + ": cannot open: " + std::strerror(errno));
@@ -865,6 +853,7 @@ inline std::vector<uint8_t> read_file(const std::string& path) {
   return bytes;
 }
 
+// The whole file, decompressed first if it starts with the gzip magic 1f 8b.
 inline std::vector<uint8_t> read_file_maybe_gzip(const std::string& path) {
   std::vector<uint8_t> bytes = read_file(path);
   if (bytes.size() >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B)
@@ -899,6 +888,8 @@ inline size_t idx_element_size(uint8_t type) {
 
 }  // namespace idx_detail
 
+// Checks the header against the byte count exactly: a short file and one
+// with trailing bytes are both errors.
 inline Idx parse_idx(const uint8_t* data, size_t size, const std::string& where) {
   using namespace idx_detail;
   auto fail = [&](const std::string& what) { throw Error(where + ": " + what); };
@@ -955,6 +946,7 @@ inline Idx parse_idx(const uint8_t* data, size_t size, const std::string& where)
   return idx;
 }
 
+// Reads an IDX file, raw or gzip-compressed.
 inline Idx read_idx(const std::string& path) {
   const std::vector<uint8_t> bytes = read_file_maybe_gzip(path);
   return parse_idx(bytes.data(), bytes.size(), path);
@@ -1013,6 +1005,8 @@ inline void check_mnist_idx(const Idx& idx, const std::string& path, unsigned ra
 
 }  // namespace idx_detail
 
+// Loads the training (train = true) or test split from `dir`, which holds
+// {train,t10k}-{images-idx3,labels-idx1}-ubyte, each raw or as .gz.
 inline Dataset load_mnist(const std::string& dir, bool train) {
   using namespace idx_detail;
   const std::string prefix = train ? "train" : "t10k";
@@ -1041,11 +1035,6 @@ inline Dataset load_mnist(const std::string& dir, bool train) {
   ds.labels.swap(labels.bytes);
   return ds;
 }
-
-}  // namespace resdyn
-
-namespace resdyn {
-// ---- IDX END ----
 
 #endif  // !RESDYN_FREESTANDING
 
