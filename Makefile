@@ -11,10 +11,10 @@ GTEST    ?= -lgtest -lgtest_main
 JOBS     ?= 2
 
 BUILD    := build
-SRC_DIRS := src/cli
+SRC_DIRS := src/cli src/output
 LIB_SRC  := $(filter-out src/cli/main.cpp,$(wildcard $(SRC_DIRS:%=%/*.cpp)))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
-TEST_SRC := $(addprefix tests/test_,$(addsuffix .cpp,gemm forward gradients idx model_file training cli))
+TEST_SRC := $(addprefix tests/test_,$(addsuffix .cpp,gemm forward gradients idx model_file training cli output))
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_SRC := tools/bench.cpp
 

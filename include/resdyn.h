@@ -1643,6 +1643,10 @@ inline void write_file_atomically(const std::string& path, const std::vector<uin
   }
 }
 
+inline void write_text_atomically(const std::string& path, const std::string& text) {
+  write_file_atomically(path, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
 inline std::vector<uint8_t> encode_model(const Net<float>& net, const std::string& metadata) {
   const Config& c = net.config;
   if (metadata.size() > kMaxMetadata) throw Error("model metadata longer than 1 MiB");

@@ -6,6 +6,7 @@
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "cli/progress.h"
+#include "output/csv.h"
 
 namespace resdyn::cli {
 
@@ -72,7 +73,7 @@ int run_train(const Flags& flags) {
 
   Trainer<float> trainer(net, train, opt);
   ProgressLine progress(stdout);
-  std::string csv = "epoch,train_loss,test_loss,test_error,seconds\n";
+  output::Csv csv({"epoch", "train_loss", "test_loss", "test_error", "seconds"});
   Evaluation ev;
   const auto start = std::chrono::steady_clock::now();
   for (int e = 1; e <= opt.epochs; ++e) {
@@ -84,9 +85,7 @@ int run_train(const Flags& flags) {
     std::printf("epoch %d/%d  train loss %.4f  test loss %.4f  test error %.2f%%  %s (%.0f samples/s)\n", e,
                 opt.epochs, loss, ev.loss, 100 * ev.error, format_duration(seconds).c_str(), train.count / seconds);
     std::fflush(stdout);
-    char row[128];
-    std::snprintf(row, sizeof row, "%d,%.6f,%.6f,%.6f,%.3f\n", e, loss, ev.loss, ev.error, seconds);
-    csv += row;
+    csv.row().cell(e).cell(loss).cell(ev.loss).cell(ev.error).cell(seconds);
   }
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   print_evaluation(stdout, ev);
@@ -95,7 +94,7 @@ int run_train(const Flags& flags) {
   std::snprintf(summary, sizeof summary, "test_error: %.6f\ntest_images: %d\ntrain_images: %d\ntrain_seconds: %.1f\n",
                 ev.error, ev.count, train.count, total);
   save_model(net, out, "command: " + flags.command_line() + "\n" + summary);
-  write_file_atomically(out + ".csv", std::vector<uint8_t>(csv.begin(), csv.end()));
+  csv.save(out + ".csv");
   std::printf("saved %s (%s total)\n", out.c_str(), format_duration(total).c_str());
   return 0;
 }
