@@ -11,10 +11,12 @@ GTEST    ?= -lgtest -lgtest_main
 JOBS     ?= 2
 
 BUILD    := build
-SRC_DIRS := src/cli src/output
-LIB_SRC  := $(filter-out src/cli/main.cpp,$(wildcard $(SRC_DIRS:%=%/*.cpp)))
+# Sources: the files git tracks (a file still being written does not break the build), or
+# every file when building outside a git checkout. meson.build lists the same files.
+sources   = $(if $(wildcard .git),$(shell git ls-files ':(glob)$(1)'),$(wildcard $(1)))
+LIB_SRC  := $(filter-out src/cli/main.cpp,$(call sources,src/*/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
-TEST_SRC := $(addprefix tests/test_,$(addsuffix .cpp,gemm forward gradients idx model_file training cli output))
+TEST_SRC := $(call sources,tests/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 BENCH_SRC := tools/bench.cpp
 

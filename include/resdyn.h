@@ -35,6 +35,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__AVX2__) || defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 #ifndef RESDYN_FREESTANDING
 #include <algorithm>
 #include <atomic>
@@ -133,18 +137,33 @@ struct Rng {
 
 enum class Op { N, T };
 
+// An optional epilogue, applied to each tile of C as soon as its last K block is summed,
+// while the tile is still in cache: the forward pass fuses bias, sigmoid and the residual
+// add into the product this way instead of making extra passes over memory.
+template <class Real>
+struct Epilogue {
+  void (*apply)(const void* ctx, Real* C, int ldc, int row0, int col0, int rows, int cols) = nullptr;
+  const void* ctx = nullptr;
+};
+
+// Register tile MR x NR of the micro-kernel and the cache blocks around it. With AVX-512,
+// float uses 12 x 32 (24 vector accumulators of 16 lanes); with AVX2, 6 x 16 (12 of 8);
+// double and other targets use the portable kernel's 6 x 16.
 template <class Real>
 struct GemmShape {
-  // Register tile: MR rows by NR columns (NR spans two 512-bit or four 256-bit vectors).
-  static constexpr int MR = 6;
 #if defined(__AVX512F__)
-  static constexpr int NR = 128 / int(sizeof(Real));
+  static constexpr int MR = sizeof(Real) == 4 ? 12 : 6;
+  static constexpr int NR = sizeof(Real) == 4 ? 32 : 16;
+#elif defined(__AVX2__) && defined(__FMA__)
+  static constexpr int MR = 6;
+  static constexpr int NR = sizeof(Real) == 4 ? 16 : 8;
 #else
-  static constexpr int NR = 64 / int(sizeof(Real));
+  static constexpr int MR = 6;
+  static constexpr int NR = 16;
 #endif
-  static constexpr int KC = 256;  // depth of a packed block: an MR x KC strip of A stays in L1
-  static constexpr int MC = 96;   // rows of A per block (multiple of MR): MC x KC stays in L2
-  static constexpr int NC = 2048; // columns of B per panel (multiple of NR)
+  static constexpr int KC = 384;            // depth of a packed block: a KC x NR strip of B stays in L1
+  static constexpr int MC = MR * 12;        // rows of A per block: MC x KC stays in L2
+  static constexpr int NC = NR * 64;        // columns of B per panel
 };
 
 namespace detail {
@@ -158,12 +177,17 @@ void pack_a(Op op, const Real* A, int lda, int i0, int mc, int k0, int kc, Real*
   constexpr int MR = GemmShape<Real>::MR;
   for (int s = 0; s < mc; s += MR) {
     const int rows = min_int(MR, mc - s);
-    for (int k = 0; k < kc; ++k) {
-      for (int r = 0; r < MR; ++r) {
-        const int i = i0 + s + r, kk = k0 + k;
-        out[r] = r < rows ? (op == Op::N ? A[size_t(i) * lda + kk] : A[size_t(kk) * lda + i]) : Real(0);
+    if (op == Op::T) {  // op(A)(i, k) = A[k][i]: MR neighbours in a row of A
+      for (int k = 0; k < kc; ++k, out += MR) {
+        const Real* src = A + size_t(k0 + k) * lda + i0 + s;
+        for (int r = 0; r < MR; ++r) out[r] = r < rows ? src[r] : Real(0);
       }
-      out += MR;
+    } else {
+      for (int r = 0; r < MR; ++r) {
+        const Real* src = A + size_t(i0 + s + r) * lda + k0;
+        for (int k = 0; k < kc; ++k) out[size_t(k) * MR + r] = r < rows ? src[k] : Real(0);
+      }
+      out += size_t(kc) * MR;
     }
   }
 }
@@ -174,61 +198,122 @@ void pack_b(Op op, const Real* B, int ldb, int k0, int kc, int j0, int nc, Real*
   constexpr int NR = GemmShape<Real>::NR;
   for (int s = 0; s < nc; s += NR) {
     const int cols = min_int(NR, nc - s);
-    for (int k = 0; k < kc; ++k) {
-      const int kk = k0 + k;
-      if (op == Op::N) {
-        const Real* row = B + size_t(kk) * ldb + j0 + s;
-        for (int c = 0; c < NR; ++c) out[c] = c < cols ? row[c] : Real(0);
-      } else {
-        for (int c = 0; c < NR; ++c) out[c] = c < cols ? B[size_t(j0 + s + c) * ldb + kk] : Real(0);
+    if (op == Op::N) {
+      for (int k = 0; k < kc; ++k, out += NR) {
+        const Real* src = B + size_t(k0 + k) * ldb + j0 + s;
+        for (int c = 0; c < NR; ++c) out[c] = c < cols ? src[c] : Real(0);
       }
-      out += NR;
+    } else {  // op(B)(k, j) = B[j][k]: walk each row of B once
+      for (int c = 0; c < NR; ++c) {
+        const Real* src = B + size_t(j0 + s + c) * ldb + k0;
+        for (int k = 0; k < kc; ++k) out[size_t(k) * NR + c] = c < cols ? src[k] : Real(0);
+      }
+      out += size_t(kc) * NR;
     }
   }
 }
 
-// The micro-kernel: acc (MR x NR) = sum over k of a[k] (MR values) x b[k] (NR values),
-// then C tile = (first ? beta*C : C) + alpha*acc on the rows x cols that exist.
+// The portable micro-kernel: acc (MR x NR, row-major) = sum over k of a[k] (MR values)
+// times b[k] (NR values), in plain loops the compiler vectorises.
 template <class Real>
-void micro_kernel(int kc, const Real* a, const Real* b, Real alpha, Real beta, bool first,
-                  Real* C, int ldc, int rows, int cols) {
+void micro_kernel_portable(int kc, const Real* a, const Real* b, Real* acc) {
   constexpr int MR = GemmShape<Real>::MR, NR = GemmShape<Real>::NR;
-  Real acc[MR][NR] = {};
-  for (int k = 0; k < kc; ++k) {
-    const Real* ak = a + k * MR;
-    const Real* bk = b + k * NR;
+  Real tile[MR][NR] = {};
+  for (int k = 0; k < kc; ++k, a += MR, b += NR)
     for (int r = 0; r < MR; ++r)
-      for (int c = 0; c < NR; ++c) acc[r][c] += ak[r] * bk[c];
+      for (int c = 0; c < NR; ++c) tile[r][c] += a[r] * b[c];
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < NR; ++c) acc[r * NR + c] = tile[r][c];
+}
+
+// The same with explicit vector instructions where the build allows them (-march=native).
+// Each accumulator sums its k terms in the same order as the portable kernel; only the
+// fused multiply-add may round differently, which the tests bound.
+template <class Real>
+inline void micro_kernel(int kc, const Real* a, const Real* b, Real* acc) {
+  micro_kernel_portable(kc, a, b, acc);
+}
+#if defined(__AVX512F__)
+template <>
+inline void micro_kernel<float>(int kc, const float* a, const float* b, float* acc) {
+  __m512 c[12][2];
+  for (int r = 0; r < 12; ++r) c[r][0] = c[r][1] = _mm512_setzero_ps();
+  for (int k = 0; k < kc; ++k, a += 12, b += 32) {
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    for (int r = 0; r < 12; ++r) {
+      const __m512 ar = _mm512_set1_ps(a[r]);
+      c[r][0] = _mm512_fmadd_ps(ar, b0, c[r][0]);
+      c[r][1] = _mm512_fmadd_ps(ar, b1, c[r][1]);
+    }
   }
+  for (int r = 0; r < 12; ++r) {
+    _mm512_storeu_ps(acc + r * 32, c[r][0]);
+    _mm512_storeu_ps(acc + r * 32 + 16, c[r][1]);
+  }
+}
+#elif defined(__AVX2__) && defined(__FMA__)
+template <>
+inline void micro_kernel<float>(int kc, const float* a, const float* b, float* acc) {
+  __m256 c[6][2];
+  for (int r = 0; r < 6; ++r) c[r][0] = c[r][1] = _mm256_setzero_ps();
+  for (int k = 0; k < kc; ++k, a += 6, b += 16) {
+    const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+    for (int r = 0; r < 6; ++r) {
+      const __m256 ar = _mm256_broadcast_ss(a + r);
+      c[r][0] = _mm256_fmadd_ps(ar, b0, c[r][0]);
+      c[r][1] = _mm256_fmadd_ps(ar, b1, c[r][1]);
+    }
+  }
+  for (int r = 0; r < 6; ++r) {
+    _mm256_storeu_ps(acc + r * 16, c[r][0]);
+    _mm256_storeu_ps(acc + r * 16 + 8, c[r][1]);
+  }
+}
+#endif
+
+// C tile (rows x cols that exist) = (first ? beta C : C) + alpha acc.
+template <class Real>
+void store_tile(const Real* acc, Real alpha, Real beta, bool first, Real* C, int ldc, int rows, int cols) {
+  constexpr int NR = GemmShape<Real>::NR;
   for (int r = 0; r < rows; ++r) {
     Real* crow = C + size_t(r) * ldc;
+    const Real* arow = acc + r * NR;
     if (!first)
-      for (int c = 0; c < cols; ++c) crow[c] += alpha * acc[r][c];
+      for (int c = 0; c < cols; ++c) crow[c] += alpha * arow[c];
     else if (beta == Real(0))
-      for (int c = 0; c < cols; ++c) crow[c] = alpha * acc[r][c];
+      for (int c = 0; c < cols; ++c) crow[c] = alpha * arow[c];
     else
-      for (int c = 0; c < cols; ++c) crow[c] = beta * crow[c] + alpha * acc[r][c];
+      for (int c = 0; c < cols; ++c) crow[c] = beta * crow[c] + alpha * arow[c];
   }
 }
 
 // One tile of C: rows [i0, i1), columns [j0, j1), the whole depth K, serially.
-template <class Real>
-void gemm_tile(Op opA, Op opB, int i0, int i1, int j0, int j1, int K, Real alpha, const Real* A,
-               int lda, const Real* B, int ldb, Real beta, Real* C, int ldc, Real* packA, Real* packB) {
+template <class Real, bool Portable>
+void gemm_tile(Op opA, Op opB, int i0, int i1, int j0, int j1, int K, Real alpha, const Real* A, int lda,
+               const Real* B, int ldb, Real beta, Real* C, int ldc, Real* packA, Real* packB,
+               const Epilogue<Real>& epilogue) {
   using S = GemmShape<Real>;
+  alignas(64) Real acc[S::MR * S::NR];
   for (int jc = j0; jc < j1; jc += S::NC) {
     const int nc = min_int(S::NC, j1 - jc);
     for (int kc0 = 0; kc0 < K; kc0 += S::KC) {
       const int kc = min_int(S::KC, K - kc0);
+      const bool last = kc0 + kc == K;
       pack_b(opB, B, ldb, kc0, kc, jc, nc, packB);
       for (int ic = i0; ic < i1; ic += S::MC) {
         const int mc = min_int(S::MC, i1 - ic);
         pack_a(opA, A, lda, ic, mc, kc0, kc, packA);
         for (int jr = 0; jr < nc; jr += S::NR)
-          for (int ir = 0; ir < mc; ir += S::MR)
-            micro_kernel(kc, packA + size_t(ir) * kc, packB + size_t(jr) * kc, alpha, beta,
-                         kc0 == 0, C + size_t(ic + ir) * ldc + jc + jr, ldc,
-                         min_int(S::MR, mc - ir), min_int(S::NR, nc - jr));
+          for (int ir = 0; ir < mc; ir += S::MR) {
+            if (Portable)
+              micro_kernel_portable(kc, packA + size_t(ir) * kc, packB + size_t(jr) * kc, acc);
+            else
+              micro_kernel(kc, packA + size_t(ir) * kc, packB + size_t(jr) * kc, acc);
+            const int rows = min_int(S::MR, mc - ir), cols = min_int(S::NR, nc - jr);
+            Real* ctile = C + size_t(ic + ir) * ldc + jc + jr;
+            store_tile(acc, alpha, beta, kc0 == 0, ctile, ldc, rows, cols);
+            if (last && epilogue.apply) epilogue.apply(epilogue.ctx, ctile, ldc, ic + ir, jc + jr, rows, cols);
+          }
       }
     }
   }
@@ -316,42 +401,62 @@ class ThreadPool {
   bool stopping_ = false;
 };
 
-// C = alpha op(A) op(B) + beta C (see the top of this section).
-template <class Real>
-void gemm(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B,
-          int ldb, Real beta, Real* C, int ldc, int threads = 1) {
+namespace detail {
+
+// Splits C into tiles, one task each, and runs them on the pool. The tiles cut the longer
+// side of C at multiples of the register tile, so each holds whole micro-tiles.
+template <class Real, bool Portable>
+void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B, int ldb,
+                   Real beta, Real* C, int ldc, int threads, const Epilogue<Real>& epilogue) {
   using S = GemmShape<Real>;
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // empty sum: C = beta C
     for (int i = 0; i < M; ++i)
       for (int j = 0; j < N; ++j) C[size_t(i) * ldc + j] = beta == Real(0) ? Real(0) : beta * C[size_t(i) * ldc + j];
+    if (epilogue.apply) epilogue.apply(epilogue.ctx, C, ldc, 0, 0, M, N);
     return;
   }
-  // Output tiles: split the longer side of C into pieces aligned to the register tile, so
-  // each thread has whole micro-tiles. Small products run on the calling thread only.
-  const double flops = 2.0 * M * N * K;
-  if (flops < 4e6) threads = 1;
+  if (2.0 * M * N * K < 4e6) threads = 1;  // small products: a thread hand-off costs more
   const bool split_rows = M >= N;
-  const int unit = split_rows ? S::MC : S::NR * 4;
+  const int unit = split_rows ? S::MR : S::NR;
   const int extent = split_rows ? M : N;
-  const int pieces = std::max(1, std::min(threads * 4, (extent + unit - 1) / unit));
-  const int step = ((extent + pieces - 1) / pieces + unit - 1) / unit * unit;
-  const int tasks = (extent + step - 1) / step;
+  const int units = (extent + unit - 1) / unit;
+  const int tasks = std::max(1, std::min(threads, units));
   const int kc = std::min(S::KC, K);
   const size_t packA_size = size_t(S::MC) * kc;
   const size_t packB_size = size_t(std::min(S::NC, (N + S::NR - 1) / S::NR * S::NR)) * kc;
-  std::vector<std::vector<Real>> scratch(size_t(std::max(1, std::min(threads, tasks))));
+  // Per-worker packing buffers, kept between calls so training does not allocate per step.
+  thread_local std::vector<Real> caller_buffer;
+  std::vector<std::vector<Real>> worker_buffers(size_t(tasks > 1 ? tasks - 1 : 0));
   ThreadPool::shared().run(threads, tasks, [&](int task, int worker) {
-    auto& buf = scratch[size_t(worker)];
-    if (buf.empty()) buf.resize(packA_size + packB_size);
-    const int lo = task * step, hi = std::min(extent, lo + step);
+    std::vector<Real>& buf = worker == 0 ? caller_buffer : worker_buffers[size_t(worker - 1)];
+    if (buf.size() < packA_size + packB_size) buf.resize(packA_size + packB_size);
+    const int lo = int(long(task) * units / tasks) * unit;
+    const int hi = std::min(extent, int(long(task + 1) * units / tasks) * unit);
     if (split_rows)
-      detail::gemm_tile(opA, opB, lo, hi, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc, buf.data(),
-                        buf.data() + packA_size);
+      gemm_tile<Real, Portable>(opA, opB, lo, hi, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc, buf.data(),
+                                buf.data() + packA_size, epilogue);
     else
-      detail::gemm_tile(opA, opB, 0, M, lo, hi, K, alpha, A, lda, B, ldb, beta, C, ldc, buf.data(),
-                        buf.data() + packA_size);
+      gemm_tile<Real, Portable>(opA, opB, 0, M, lo, hi, K, alpha, A, lda, B, ldb, beta, C, ldc, buf.data(),
+                                buf.data() + packA_size, epilogue);
   });
+}
+
+}  // namespace detail
+
+// C = alpha op(A) op(B) + beta C (see the top of this section), then the epilogue, if any,
+// on every tile of C.
+template <class Real>
+void gemm(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B, int ldb, Real beta,
+          Real* C, int ldc, int threads = 1, const Epilogue<Real>& epilogue = {}) {
+  detail::gemm_parallel<Real, false>(opA, opB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads, epilogue);
+}
+
+// The same on the portable kernel only: the reference the vector kernels are tested against.
+template <class Real>
+void gemm_portable(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B, int ldb,
+                   Real beta, Real* C, int ldc, int threads = 1) {
+  detail::gemm_parallel<Real, true>(opA, opB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads, {});
 }
 
 #endif  // !RESDYN_FREESTANDING

@@ -121,3 +121,39 @@ TEST(Gemm, SameBitsOnOneAndTwoThreads) {
         ASSERT_EQ(0, std::memcmp(C1.data(), C3.data(), C1.size() * sizeof(float)));
       }
 }
+
+TEST(Gemm, VectorKernelsAgreeWithThePortableKernel) {
+  // Same packing and summation order; only fused multiply-add rounding may differ.
+  for (const Case& c : {Case{37, 70, 500}, Case{128, 1064, 300}})
+    for (Op a : {Op::N, Op::T})
+      for (Op b : {Op::N, Op::T}) {
+        const int colsA = a == Op::N ? c.K : c.M, colsB = b == Op::N ? c.N : c.K;
+        const auto A = random_matrix<float>(size_t(c.M) * c.K, 8);
+        const auto B = random_matrix<float>(size_t(c.K) * c.N, 9);
+        std::vector<float> fast(size_t(c.M) * c.N), portable(fast.size());
+        resdyn::gemm(a, b, c.M, c.N, c.K, 1.0f, A.data(), colsA, B.data(), colsB, 0.0f, fast.data(), c.N, 2);
+        resdyn::gemm_portable(a, b, c.M, c.N, c.K, 1.0f, A.data(), colsA, B.data(), colsB, 0.0f, portable.data(),
+                              c.N, 2);
+        for (size_t i = 0; i < fast.size(); ++i)
+          ASSERT_NEAR(fast[i], portable[i], 1e-6 * std::sqrt(double(c.K))) << "element " << i;
+      }
+}
+
+TEST(Gemm, EpilogueSeesEveryElementOnceAfterTheFullSum) {
+  // An epilogue that squares: C must become (A B)^2 exactly once per element.
+  struct Square {
+    static void apply(const void*, float* C, int ldc, int, int, int rows, int cols) {
+      for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < cols; ++j) C[size_t(r) * ldc + j] *= C[size_t(r) * ldc + j];
+    }
+  };
+  const int M = 50, N = 90, K = 1000;  // K spans several depth blocks
+  const auto A = random_matrix<float>(size_t(M) * K, 1);
+  const auto B = random_matrix<float>(size_t(K) * N, 2);
+  std::vector<float> plain(size_t(M) * N), squared(plain.size());
+  resdyn::gemm(Op::N, Op::N, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, plain.data(), N, 2);
+  resdyn::Epilogue<float> square;
+  square.apply = Square::apply;
+  resdyn::gemm(Op::N, Op::N, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, squared.data(), N, 2, square);
+  for (size_t i = 0; i < plain.size(); ++i) ASSERT_EQ(squared[i], plain[i] * plain[i]);
+}

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 missing=0
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-  files=$(git ls-files 'src/*/*.cpp' 'tests/*.cpp' 'tools/*.cpp')
+  files=$(git ls-files ':(glob)src/*/*.cpp' ':(glob)tests/*.cpp' ':(glob)tools/*.cpp')
 else
   files=$(ls src/*/*.cpp tests/*.cpp tools/*.cpp)
 fi

@@ -16,4 +16,7 @@ int run_train(const Flags& flags);
 CommandSpec eval_spec();
 int run_eval(const Flags& flags);
 
+CommandSpec ode_spec();
+int run_ode(const Flags& flags);
+
 }  // namespace resdyn::cli

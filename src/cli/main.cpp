@@ -13,6 +13,7 @@ namespace {
 const resdyn::cli::Command kCommands[] = {
     {resdyn::cli::train_spec, resdyn::cli::run_train},
     {resdyn::cli::eval_spec, resdyn::cli::run_eval},
+    {resdyn::cli::ode_spec, resdyn::cli::run_ode},
 };
 
 void print_usage(std::FILE* out) {
