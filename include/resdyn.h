@@ -326,7 +326,8 @@ void gemm_tile(Op opA, Op opB, int i0, int i1, int j0, int j1, int K, Real alpha
 // A small persistent pool: run(threads, tasks, fn) calls fn(task, worker) for every task,
 // on at most `threads` threads (the caller is worker 0), and returns when all are done.
 // Tasks are handed out dynamically; callers make each task's result independent of
-// which worker runs it, so the outcome is the same for any thread count.
+// which worker runs it, so the outcome is the same for any thread count. Each run has its
+// own Job record, so a worker still finishing one job can never take a task of the next.
 class ThreadPool {
  public:
   static ThreadPool& shared() {
@@ -344,20 +345,21 @@ class ThreadPool {
       const int id = int(workers_.size()) + 1;
       workers_.emplace_back([this, id] { worker_loop(id); });
     }
+    auto job = std::make_shared<Job>();
+    job->fn = &fn;
+    job->tasks = tasks;
+    job->threads = threads;
+    job->pending = tasks;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      job_ = &fn;
-      job_tasks_ = tasks;
-      job_threads_ = threads;
-      next_task_ = 0;
-      pending_ = tasks;
+      job_ = job;
       ++generation_;
     }
     wake_.notify_all();
-    work_on_job(0);
+    work_on(*job, 0);
     std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [this] { return pending_ == 0; });
-    job_ = nullptr;
+    done_.wait(lock, [&job] { return job->pending == 0; });
+    job_.reset();
   }
   ~ThreadPool() {
     {
@@ -369,34 +371,39 @@ class ThreadPool {
   }
 
  private:
-  void work_on_job(int worker) {
+  struct Job {
+    const std::function<void(int, int)>* fn = nullptr;
+    int tasks = 0, threads = 0;
+    std::atomic<int> next{0};
+    int pending = 0;  // guarded by mutex_
+  };
+  void work_on(Job& job, int worker) {
     for (;;) {
-      const int task = next_task_.fetch_add(1);
-      if (task >= job_tasks_) return;
-      (*job_)(task, worker);
+      const int task = job.next.fetch_add(1);
+      if (task >= job.tasks) return;
+      (*job.fn)(task, worker);
       std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0) done_.notify_all();
+      if (--job.pending == 0) done_.notify_all();
     }
   }
   void worker_loop(int id) {
     uint64_t seen = 0;
     for (;;) {
+      std::shared_ptr<Job> job;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
         if (stopping_) return;
         seen = generation_;
-        if (id >= job_threads_) continue;
+        job = job_;
       }
-      work_on_job(id);
+      if (job && id < job->threads) work_on(*job, id);
     }
   }
   std::mutex run_mutex_, mutex_;
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
-  const std::function<void(int, int)>* job_ = nullptr;
-  int job_tasks_ = 0, job_threads_ = 0, pending_ = 0;
-  std::atomic<int> next_task_{0};
+  std::shared_ptr<Job> job_;
   uint64_t generation_ = 0;
   bool stopping_ = false;
 };
