@@ -156,3 +156,19 @@ TEST(Loss, CrossEntropyMatchesClosedForm) {
   const double big[2] = {1000.0, -1000.0};
   EXPECT_NEAR(softmax_cross_entropy(big, &label, 1, 2, static_cast<double*>(nullptr)), 2000.0, 1e-9);
 }
+
+TEST(Sigmoid, FloatVersionIsWithinAFewUlpOfTheDoubleOne) {
+  double worst_exp = 0, worst_sigmoid = 0;
+  for (double x = -87.0; x <= 88.0; x += 0.000917) {
+    const float xf = float(x);
+    worst_exp = std::max(worst_exp, std::abs(double(exp_float(xf)) - std::exp(double(xf))) / std::exp(double(xf)));
+    const double ref = 1.0 / (1.0 + std::exp(-double(xf)));
+    worst_sigmoid = std::max(worst_sigmoid, std::abs(double(sigmoid(xf)) - ref) / ref);
+  }
+  EXPECT_LT(worst_exp, 2.5e-7);
+  EXPECT_LT(worst_sigmoid, 4e-7);
+  // Far outside the range: clamped, still finite and ordered.
+  EXPECT_EQ(sigmoid(-1000.0f), sigmoid(-100.0f));
+  EXPECT_GT(sigmoid(-100.0f), 0.0f);
+  EXPECT_EQ(sigmoid(1000.0f), 1.0f);
+}
