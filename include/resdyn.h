@@ -1627,6 +1627,58 @@ inline Dataset first_samples(Dataset data, long n) {
   return data;
 }
 
+// ---- Adaptive depth (SPEC §2, paper §7) ----
+
+// d = mean over samples and neurons of |y_i(T) - y_i(T-1)|: how much the last layer still
+// changes the residual. Computed on the first `samples` images of `probe` (0 = all).
+template <class Real>
+double residual_convergence(const Net<Real>& net, const Dataset& probe, int samples = 1000, int threads = 1) {
+  const Config& cfg = net.config;
+  if (cfg.arch != Arch::ResNet) throw Error("the residual convergence measure needs a ResNet");
+  if (cfg.depth < 2) return 0;
+  const int count = samples > 0 ? std::min(samples, probe.count) : probe.count;
+  if (count < 1) throw Error("the probe set is empty");
+  const int N = cfg.width, T = cfg.depth, batch = 256;
+  std::vector<Real> before(size_t(batch) * N);
+  double sum = 0;
+  Trace<Real> trace;
+  ForwardOptions<Real> opt;
+  opt.keep_all = false;
+  opt.threads = threads;
+  opt.on_layer = [&](int t, const Real* y, const Real*) {
+    const size_t n = size_t(trace.batch) * N;
+    if (t == T - 1) std::copy(y, y + n, before.begin());
+    if (t == T)
+      for (size_t i = 0; i < n; ++i) sum += std::abs(double(y[i]) - double(before[i]));
+  };
+  for (int first = 0; first < count; first += batch) {
+    set_input(trace, &probe.images[size_t(first) * cfg.input], std::min(batch, count - first), cfg.input);
+    forward(net, trace, opt);
+  }
+  return sum / (double(count) * N);
+}
+
+struct PruneOptions {
+  double threshold = 0;     // remove the last layer while d < threshold (paper: 0.01)
+  bool repeat = false;      // more than one layer per call
+  int probe_samples = 1000; // the first training images
+};
+
+struct PruneStep {
+  double d_before = 0, d_after = 0;  // d when called, d of the net it leaves
+  int removed = 0;
+};
+
+// Removes layer T: a per-layer net drops W_T and b_T (the tail of its parameters), a shared
+// net just runs one layer fewer. Never below depth 1.
+template <class Real>
+void prune_last_layer(Net<Real>& net) {
+  if (net.config.depth <= 1) throw Error("cannot prune a net of depth 1");
+  net.config.depth -= 1;
+  net.layout = layout_of(net.config);
+  net.params.resize(net.layout.total);
+}
+
 struct TrainOptions {
   int epochs = 5;
   int batch = 64;
@@ -1714,6 +1766,29 @@ class Trainer {
   }
 
   Optimizer<Real>& optimizer() { return optimizer_; }
+
+  // Removes the net's last layer between epochs and cuts the optimiser's state and the
+  // gradient buffer to match, so training goes on seamlessly.
+  void prune_last_layer() {
+    resdyn::prune_last_layer(net_);
+    optimizer_.m.resize(std::min(optimizer_.m.size(), net_.params.size()));
+    optimizer_.v.resize(std::min(optimizer_.v.size(), net_.params.size()));
+    grad_.resize(net_.params.size());
+  }
+
+  // The pruner of SPEC §2, run after an epoch: measure d on the probe set and remove the last
+  // layer if d < threshold (and the net is deeper than 1); with repeat, measure again and go
+  // on while it holds. Threshold 0 never prunes.
+  PruneStep prune_converged_layers(const Dataset& probe, const PruneOptions& p) {
+    PruneStep step;
+    step.d_before = step.d_after = residual_convergence(net_, probe, p.probe_samples, options_.threads);
+    while (step.d_after < p.threshold && net_.config.depth > 1 && (step.removed == 0 || p.repeat)) {
+      prune_last_layer();
+      ++step.removed;
+      step.d_after = residual_convergence(net_, probe, p.probe_samples, options_.threads);
+    }
+    return step;
+  }
 
  private:
   Net<Real>& net_;
