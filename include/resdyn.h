@@ -1590,12 +1590,23 @@ struct Optimizer {
     v.assign(config.kind == OptimizerKind::Adam ? n : 0, Real(0));
     step = 0;
   }
-  // One update of params (n values) with gradient grad at learning rate lr.
-  void update(Real* params, const Real* grad, size_t n, double lr) {
+  // One update of params (n values) with gradient grad at learning rate lr. Each value is
+  // updated on its own, so splitting the vector across threads changes nothing.
+  void update(Real* params, const Real* grad, size_t n, double lr, int threads = 1) {
     ++step;
+    const size_t chunk = size_t(1) << 16;
+    const int tasks = int((n + chunk - 1) / chunk);
+    ThreadPool::shared().run(threads, tasks, [&](int task, int) {
+      const size_t lo = size_t(task) * chunk, hi = std::min(n, lo + chunk);
+      update_range(params, grad, lo, hi, lr);
+    });
+  }
+
+ private:
+  void update_range(Real* params, const Real* grad, size_t lo, size_t hi, double lr) {
     if (config.kind == OptimizerKind::SGD) {
       const Real mu = Real(config.momentum), a = Real(lr);
-      for (size_t i = 0; i < n; ++i) {
+      for (size_t i = lo; i < hi; ++i) {
         m[i] = mu * m[i] + grad[i];
         params[i] -= a * m[i];
       }
@@ -1605,7 +1616,7 @@ struct Optimizer {
     const Real c1 = Real(1.0 / (1.0 - std::pow(config.beta1, double(step))));
     const Real c2 = Real(1.0 / (1.0 - std::pow(config.beta2, double(step))));
     const Real a = Real(lr);
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t i = lo; i < hi; ++i) {
       m[i] = b1 * m[i] + (Real(1) - b1) * grad[i];
       v[i] = b2 * v[i] + (Real(1) - b2) * grad[i] * grad[i];
       params[i] -= a * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
@@ -1745,7 +1756,7 @@ class Trainer {
       forward(net_, trace_, fwd);
       const double loss = backward(net_, trace_, batch_labels_.data(), grad_.data(), buffers_, options_.threads);
       const double lr = learning_rate(options_.optimizer, optimizer_.step, total_steps);
-      optimizer_.update(net_.params.data(), grad_.data(), net_.params.size(), lr);
+      optimizer_.update(net_.params.data(), grad_.data(), net_.params.size(), lr, options_.threads);
       loss_sum += loss * count;
       seen += count;
       if (on_batch) {
