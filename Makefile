@@ -18,7 +18,6 @@ LIB_SRC  := $(filter-out src/cli/main.cpp,$(call sources,src/*/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_SRC := $(call sources,tests/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
-BENCH_SRC := tools/bench.cpp
 
 .PHONY: all data run test bench clean help
 
@@ -29,7 +28,7 @@ help:
 	@echo "make data       fetch MNIST into data/mnist (checked by SHA-256)"
 	@echo "make run        the main job: data, build, train the default net, evaluate"
 	@echo "make test       build and run the test suite (needs data)"
-	@echo "make bench      GEMM GFLOP/s on the training shapes and training samples/s"
+	@echo "make bench      GEMM GFLOP/s against OpenBLAS, training/inference samples/s against PyTorch"
 	@echo "make clean      remove $(BUILD)/"
 
 $(BUILD)/obj/%.o: %.cpp
@@ -57,7 +56,7 @@ test: data $(BUILD)/resdyn $(BUILD)/resdyn_tests
 	RESDYN_BIN=$(BUILD)/resdyn $(BUILD)/resdyn_tests
 
 bench: $(BUILD)/resdyn_bench
-	$(BUILD)/resdyn_bench
+	bash tools/bench.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -1,13 +1,21 @@
-// make bench: speed of the core on this machine, each figure next to a reference measured
-// in the same run.
-//   1. GEMM GFLOP/s on the training shapes of the paper's net, against a plain i-k-j loop
-//      (what a straightforward implementation would do).
-//   2. Training and inference samples/s of the default net and the paper's nets, on
-//      synthetic data of MNIST's shape (speed does not depend on pixel values).
+// make bench (tools/bench.sh): resdyn's speed on this machine, each figure beside a
+// reference measured in the same run.
+//   1. GEMM GFLOP/s on the training shapes of the paper's net against OpenBLAS's
+//      cblas_sgemm on the same threads (loaded at run time if installed: the product never
+//      links it), or against a plain loop when OpenBLAS is missing.
+//   2. Training and inference samples/s of the paper's nets against PyTorch (figures from
+//      tools/bench_torch.py, passed in with --reference FILE), same threads and batches.
+// Synthetic data of MNIST's shape: speed does not depend on pixel values.
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <fstream>
 #include <functional>
+#include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -28,8 +36,21 @@ double seconds_of(const std::function<void()>& fn, int reps) {
   return times[times.size() / 2];  // the median resists a noisy neighbour
 }
 
-// The reference: C = A B^T by a plain loop over i, j with a dot product over k.
-void reference_nt(int M, int N, int K, const float* A, const float* B, float* C) {
+// OpenBLAS, if installed, through its C interface (CBLAS enums: row-major 101, N 111, T 112).
+struct OpenBlas {
+  using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
+  Sgemm sgemm = nullptr;
+  void (*set_threads)(int) = nullptr;
+  OpenBlas() {
+    void* lib = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) return;
+    sgemm = reinterpret_cast<Sgemm>(dlsym(lib, "cblas_sgemm"));
+    set_threads = reinterpret_cast<void (*)(int)>(dlsym(lib, "openblas_set_num_threads"));
+  }
+};
+
+// Without OpenBLAS: C = A B^T by a plain loop over i, j with a dot product over k.
+void plain_nt(int M, int N, int K, const float* A, const float* B, float* C) {
   for (int i = 0; i < M; ++i)
     for (int j = 0; j < N; ++j) {
       float s = 0;
@@ -38,22 +59,26 @@ void reference_nt(int M, int N, int K, const float* A, const float* B, float* C)
     }
 }
 
-void bench_gemm(int threads) {
+void bench_gemm(int threads, const OpenBlas& blas) {
   struct Shape {
     const char* what;
     Op a, b;
     int M, N, K;
   };
   const Shape shapes[] = {
-      {"forward  B=64   x(t-1) W^T", Op::N, Op::T, 64, 1064, 1064},
-      {"forward  B=128  x(t-1) W^T", Op::N, Op::T, 128, 1064, 1064},
-      {"forward  B=256  x(t-1) W^T", Op::N, Op::T, 256, 1064, 1064},
-      {"stem     B=64   U P^T 784->1064", Op::N, Op::T, 64, 1064, 784},
-      {"backward B=64   gz W", Op::N, Op::N, 64, 1064, 1064},
-      {"gradW    T*B=960 gz^T x", Op::T, Op::N, 1064, 1064, 960},
+      {"forward  B=64   x W^T 1064", Op::N, Op::T, 64, 1064, 1064},
+      {"forward  B=128  x W^T 1064", Op::N, Op::T, 128, 1064, 1064},
+      {"forward  B=256  x W^T 1064", Op::N, Op::T, 256, 1064, 1064},
+      {"stem     B=128  U P^T 784->1064", Op::N, Op::T, 128, 1064, 784},
+      {"backward B=128  gz W", Op::N, Op::N, 128, 1064, 1064},
+      {"gradW    K=128  gz^T x", Op::T, Op::N, 1064, 1064, 128},
+      {"gradW    K=1920 gz^T x (shared)", Op::T, Op::N, 1064, 1064, 1920},
   };
-  std::printf("\nGEMM, %d thread%s (GFLOP/s; reference: plain loop, 1 thread)\n", threads, threads > 1 ? "s" : "");
+  const char* ref_name = blas.sgemm ? "OpenBLAS" : "plain loop";
+  std::printf("\nGEMM, %d thread%s, GFLOP/s (reference: %s%s)\n", threads, threads > 1 ? "s" : "", ref_name,
+              blas.sgemm ? ", same threads" : ", 1 thread, A B^T");
   std::printf("  %-34s %10s %10s %8s\n", "shape", "resdyn", "reference", "ratio");
+  if (blas.set_threads) blas.set_threads(threads);
   Rng rng(1);
   for (const Shape& s : shapes) {
     std::vector<float> A(size_t(s.M) * s.K), B(size_t(s.K) * s.N), C(size_t(s.M) * s.N);
@@ -61,24 +86,51 @@ void bench_gemm(int threads) {
     for (auto& v : B) v = float(rng.uniform(-1, 1));
     const int lda = s.a == Op::N ? s.K : s.M, ldb = s.b == Op::N ? s.N : s.K;
     const double flops = 2.0 * s.M * s.N * s.K;
-    const double ours = seconds_of(
-        [&] { gemm(s.a, s.b, s.M, s.N, s.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C.data(), s.N, threads); }, 9);
-    const double ref = seconds_of([&] { reference_nt(s.M, s.N, s.K, A.data(), B.data(), C.data()); }, 1);
-    std::printf("  %-34s %10.1f %10.1f %7.1fx\n", s.what, flops / ours / 1e9, flops / ref / 1e9, ref / ours);
+    const int reps = 15;
+    auto ours = [&] {
+      for (int r = 0; r < reps; ++r)
+        gemm(s.a, s.b, s.M, s.N, s.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C.data(), s.N, threads);
+    };
+    auto theirs = [&] {
+      if (blas.sgemm) {
+        for (int r = 0; r < reps; ++r)
+          blas.sgemm(101, s.a == Op::N ? 111 : 112, s.b == Op::N ? 111 : 112, s.M, s.N, s.K, 1.0f, A.data(), lda,
+                     B.data(), ldb, 0.0f, C.data(), s.N);
+      } else {
+        plain_nt(s.M, s.N, s.K, A.data(), B.data(), C.data());
+      }
+    };
+    ours();
+    theirs();
+    const double t_ours = seconds_of(ours, 5) / reps;
+    const double t_ref = seconds_of(theirs, blas.sgemm ? 5 : 1) / (blas.sgemm ? reps : 1);
+    std::printf("  %-34s %10.1f %10.1f %7.2fx\n", s.what, flops / t_ours / 1e9, flops / t_ref / 1e9, t_ref / t_ours);
   }
 }
 
-void bench_training(const char* what, Config cfg, int batch, int threads) {
+Dataset synthetic_mnist(int count) {
   Dataset data;
-  data.count = batch * 8;
+  data.count = count;
   data.rows = 28;
   data.cols = 28;
   Rng rng(2);
-  data.images.resize(size_t(data.count) * 784);
-  data.labels.resize(size_t(data.count));
+  data.images.resize(size_t(count) * 784);
+  data.labels.resize(size_t(count));
   for (auto& p : data.images) p = uint8_t(rng.below(256));
   for (auto& l : data.labels) l = uint8_t(rng.below(10));
+  return data;
+}
+
+struct Speed {
+  double train = 0, infer_1000 = 0, infer_1 = 0;
+};
+
+Speed bench_net(Config cfg, int threads) {
+  Speed sp;
+  const int batch = 128;
+  const Dataset data = synthetic_mnist(batch * 8);
   Net<float> net(cfg);
+  Rng rng(3);
   initialise(net, rng);
   TrainOptions opt;
   opt.batch = batch;
@@ -86,34 +138,58 @@ void bench_training(const char* what, Config cfg, int batch, int threads) {
   opt.epochs = 1000;
   Trainer<float> trainer(net, data, opt);
   trainer.train_epoch();  // warm up: memory, thread pool
-  const double train_s = seconds_of([&] { trainer.train_epoch(); }, 3);
-  const double infer_s = seconds_of([&] { evaluate(net, data, threads, 0, batch); }, 3);
-  std::printf("  %-44s %6d %10.0f %10.0f\n", what, batch, data.count / train_s, data.count / infer_s);
+  sp.train = data.count / seconds_of([&] { trainer.train_epoch(); }, 3);
+  const Dataset big = synthetic_mnist(2000);
+  evaluate(net, big, threads, 0, 1000);
+  sp.infer_1000 = big.count / seconds_of([&] { evaluate(net, big, threads, 0, 1000); }, 3);
+  const Dataset few = synthetic_mnist(200);
+  sp.infer_1 = few.count / seconds_of([&] { evaluate(net, few, threads, 0, 1); }, 3);
+  return sp;
+}
+
+std::map<std::string, double> read_reference(const char* path) {
+  std::map<std::string, double> ref;
+  std::ifstream in(path);
+  std::string name;
+  double value;
+  while (in >> name >> value) ref[name] = value;
+  return ref;
+}
+
+void print_row(const char* what, double ours, const std::map<std::string, double>& ref, const std::string& key) {
+  const auto it = ref.find(key);
+  if (it == ref.end())
+    std::printf("  %-40s %10.0f %10s %8s\n", what, ours, "-", "-");
+  else
+    std::printf("  %-40s %10.0f %10.0f %7.2fx\n", what, ours, it->second, ours / it->second);
 }
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  std::map<std::string, double> ref;
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--reference") == 0) ref = read_reference(argv[i + 1]);
   const int hw = int(std::max(1u, std::thread::hardware_concurrency()));
   std::printf("resdyn bench (%d hardware threads)\n", hw);
-  bench_gemm(1);
-  if (hw > 1) bench_gemm(hw);
+  const OpenBlas blas;
+  if (!blas.sgemm) std::printf("OpenBLAS not found (libopenblas-dev): GEMM compared with a plain loop\n");
+  bench_gemm(1, blas);
+  if (hw > 1) bench_gemm(hw, blas);
 
-  Config small;  // the main job's default net (README)
-  small.width = 512;
-  small.depth = 10;
-  Config shared;  // the paper's nets: 15 x 1064
+  Config shared;  // the paper's nets: 15 x 1064 (SPEC §1)
   shared.width = 1064;
   shared.depth = 15;
   Config per_layer = shared;
   per_layer.weights = Weights::PerLayer;
-  for (int threads : {1, hw}) {
-    std::printf("\ntraining and inference, %d thread%s (samples/s)\n", threads, threads > 1 ? "s" : "");
-    std::printf("  %-44s %6s %10s %10s\n", "network", "batch", "train", "inference");
-    bench_training("default: shared ResNet 10 x 512", small, 64, threads);
-    bench_training("paper: shared ResNet 15 x 1064", shared, 64, threads);
-    bench_training("paper: per-layer ResNet 15 x 1064", per_layer, 64, threads);
-    if (threads == hw) break;
+  std::printf("\npaper nets, %d threads, samples/s (reference: PyTorch%s)\n", hw, ref.empty() ? ", not found" : "");
+  std::printf("  %-40s %10s %10s %8s\n", "what", "resdyn", "reference", "ratio");
+  for (const auto& [cfg, name] : {std::make_pair(shared, std::string("shared")),
+                                  std::make_pair(per_layer, std::string("per_layer"))}) {
+    const Speed sp = bench_net(cfg, hw);
+    print_row((name + ": train, Adam, batch 128").c_str(), sp.train, ref, "torch_train_" + name + "_b128");
+    print_row((name + ": inference, batch 1000").c_str(), sp.infer_1000, ref, "torch_infer_" + name + "_b1000");
+    print_row((name + ": inference, batch 1").c_str(), sp.infer_1, ref, "torch_infer_" + name + "_b1");
   }
   return 0;
 }

@@ -1,0 +1,85 @@
+"""The PyTorch reference for `make bench`: the paper's nets (SPEC §1) built from the same
+layers as resdyn's, timed for training (Adam) and inference on the same thread count and
+batch sizes. Prints one `name value` line per figure; tools/bench.sh hands them to the
+resdyn benchmark, which prints the ratios. Synthetic data of MNIST's shape: speed does not
+depend on pixel values."""
+import sys
+import time
+
+import torch
+import torch.nn as nn
+
+
+class PaperNet(nn.Module):
+    """Stem 784 -> N, T sigmoid residual layers (shared or per-layer), linear classifier."""
+
+    def __init__(self, width, depth, shared):
+        super().__init__()
+        self.depth = depth
+        self.stem = nn.Linear(784, width)
+        count = 1 if shared else depth
+        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(count))
+        self.classifier = nn.Linear(width, 10)
+        for layer in self.layers:  # zero residual block and classifier, as resdyn initialises
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        nn.init.zeros_(self.classifier.weight)
+        nn.init.zeros_(self.classifier.bias)
+
+    def forward(self, u):
+        x = torch.sigmoid(self.stem(u))
+        for t in range(self.depth):
+            layer = self.layers[0] if len(self.layers) == 1 else self.layers[t]
+            x = x + torch.sigmoid(layer(x))
+        return self.classifier(x)
+
+
+def median_seconds(fn, reps):
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    return times[len(times) // 2]
+
+
+def main():
+    threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    for shared, name in ((True, "shared"), (False, "per_layer")):
+        net = PaperNet(1064, 15, shared)
+        opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+        loss_fn = nn.CrossEntropyLoss()
+        batch = 128
+        u = torch.rand(batch, 784)
+        labels = torch.randint(0, 10, (batch,))
+
+        def step():
+            opt.zero_grad()
+            loss = loss_fn(net(u), labels)
+            loss.backward()
+            opt.step()
+
+        def steps():
+            for _ in range(8):
+                step()
+
+        step()
+        print(f"torch_train_{name}_b128 {8 * batch / median_seconds(steps, 3):.1f}", flush=True)
+        with torch.no_grad():
+            for batch in (1000, 1):
+                u = torch.rand(batch, 784)
+                reps = 4 if batch > 1 else 400
+
+                def infer():
+                    for _ in range(reps):
+                        net(u)
+
+                infer()
+                print(f"torch_infer_{name}_b{batch} {reps * batch / median_seconds(infer, 3):.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
