@@ -1173,6 +1173,108 @@ inline Dataset load_mnist(const std::string& dir, bool train) {
   return ds;
 }
 
+// ---- Our own files: little-endian numbers, atomic replacement ----
+
+// Appends numbers in little-endian order, whatever the host's, so files move between machines.
+struct ByteWriter {
+  std::vector<uint8_t> bytes;
+
+  void u32(uint32_t v) {
+    for (int i = 0; i < 4; ++i) bytes.push_back(uint8_t(v >> (8 * i)));
+  }
+  void u64(uint64_t v) {
+    u32(uint32_t(v));
+    u32(uint32_t(v >> 32));
+  }
+  void f32(float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    u32(bits);
+  }
+  void f64(double v) {
+    uint64_t bits;
+    std::memcpy(&bits, &v, 8);
+    u64(bits);
+  }
+  void raw(const void* data, size_t size) {
+    const uint8_t* p = static_cast<const uint8_t*>(data);
+    bytes.insert(bytes.end(), p, p + size);
+  }
+};
+
+// Reads what ByteWriter wrote, never past the end: running out is an Error naming the file
+// and the field.
+class ByteReader {
+ public:
+  ByteReader(const uint8_t* data, size_t size, std::string where) : p_(data), left_(size), where_(std::move(where)) {}
+  size_t left() const { return left_; }
+  const uint8_t* take(size_t n, const char* what) {
+    if (n > left_) throw Error(where_ + ": truncated while reading " + what);
+    const uint8_t* at = p_;
+    p_ += n;
+    left_ -= n;
+    return at;
+  }
+  uint32_t u32(const char* what) {
+    const uint8_t* b = take(4, what);
+    return uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 | uint32_t(b[3]) << 24;
+  }
+  uint64_t u64(const char* what) {
+    const uint64_t lo = u32(what);
+    return lo | uint64_t(u32(what)) << 32;
+  }
+  float f32(const char* what) {
+    const uint32_t bits = u32(what);
+    float v;
+    std::memcpy(&v, &bits, 4);
+    return v;
+  }
+  double f64(const char* what) {
+    const uint64_t bits = u64(what);
+    double v;
+    std::memcpy(&v, &bits, 8);
+    return v;
+  }
+  // A count of elements of `element_size` bytes that must still fit in what is left.
+  size_t count(const char* what, size_t element_size) {
+    const uint64_t n = u64(what);
+    if (element_size && n > left_ / element_size) throw Error(where_ + ": " + what + " out of range");
+    return size_t(n);
+  }
+
+ private:
+  const uint8_t* p_;
+  size_t left_;
+  std::string where_;
+};
+
+// Writes the whole file to a temporary name beside path, then renames it into place, so a
+// reader never sees half a file and the previous version stays until the new one is whole.
+inline void write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
+  const std::string tmp = path + ".partial";
+  std::FILE* f = std::fopen(tmp.c_str(), "wb");
+  if (!f) throw Error(path + ": cannot write: " + std::strerror(errno));
+  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
+  const int write_errno = errno;
+  const bool flushed = std::fflush(f) == 0;
+  const int flush_errno = errno;
+  const bool closed = std::fclose(f) == 0;
+  if (!written || !flushed || !closed) {
+    const int e = !written ? write_errno : !flushed ? flush_errno : errno;
+    std::remove(tmp.c_str());
+    throw Error(path + ": write failed: " + std::strerror(e ? e : EIO));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    const int e = errno;
+    std::remove(tmp.c_str());
+    throw Error(path + ": cannot rename into place: " + std::strerror(e));
+  }
+}
+
+inline void write_text_atomically(const std::string& path, const std::string& text) {
+  write_file_atomically(path, std::vector<uint8_t>(text.begin(), text.end()));
+}
+
 #endif  // !RESDYN_FREESTANDING
 
 // ============================================================================
@@ -1875,61 +1977,22 @@ constexpr char kModelMagic[8] = {'R', 'E', 'S', 'D', 'Y', 'N', '\r', '\n'};
 constexpr uint32_t kModelVersion = 1;
 constexpr uint32_t kMaxMetadata = 1u << 20;
 
-namespace detail {
-inline void put_u32(std::vector<uint8_t>& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(uint8_t(v >> (8 * i)));
-}
-inline uint32_t get_u32(const uint8_t* p) {
-  return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
-}
-}  // namespace detail
-
-// Writes the whole file to a temporary name beside path, then renames it into place, so a
-// reader never sees half a model.
-inline void write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
-  const std::string tmp = path + ".partial";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw Error(path + ": cannot write: " + std::strerror(errno));
-  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  const bool flushed = std::fflush(f) == 0;
-  const int saved_errno = errno;
-  const bool closed = std::fclose(f) == 0;
-  if (!written || !flushed || !closed) {
-    std::remove(tmp.c_str());
-    throw Error(path + ": write failed: " + std::strerror(saved_errno ? saved_errno : EIO));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot rename into place: " + std::strerror(e));
-  }
-}
-
-inline void write_text_atomically(const std::string& path, const std::string& text) {
-  write_file_atomically(path, std::vector<uint8_t>(text.begin(), text.end()));
-}
-
 inline std::vector<uint8_t> encode_model(const Net<float>& net, const std::string& metadata) {
   const Config& c = net.config;
   if (metadata.size() > kMaxMetadata) throw Error("model metadata longer than 1 MiB");
-  std::vector<uint8_t> out(kModelMagic, kModelMagic + 8);
-  out.reserve(64 + metadata.size() + 4 * net.params.size());
-  detail::put_u32(out, kModelVersion);
+  ByteWriter out;
+  out.bytes.reserve(64 + metadata.size() + 4 * net.params.size());
+  out.raw(kModelMagic, 8);
+  out.u32(kModelVersion);
   for (uint32_t v : {uint32_t(c.arch), uint32_t(c.weights), uint32_t(c.stem), uint32_t(c.input), uint32_t(c.width),
                      uint32_t(c.depth), uint32_t(c.classes)})
-    detail::put_u32(out, v);
-  const uint64_t count = net.params.size();
-  detail::put_u32(out, uint32_t(count));
-  detail::put_u32(out, uint32_t(count >> 32));
-  detail::put_u32(out, uint32_t(metadata.size()));
-  out.insert(out.end(), metadata.begin(), metadata.end());
-  for (float p : net.params) {
-    uint32_t bits;
-    std::memcpy(&bits, &p, 4);
-    detail::put_u32(out, bits);
-  }
-  detail::put_u32(out, crc32(out.data(), out.size()));
-  return out;
+    out.u32(v);
+  out.u64(net.params.size());
+  out.u32(uint32_t(metadata.size()));
+  out.raw(metadata.data(), metadata.size());
+  for (float p : net.params) out.f32(p);
+  out.u32(crc32(out.bytes.data(), out.bytes.size()));
+  return out.bytes;
 }
 
 inline void save_model(const Net<float>& net, const std::string& path, const std::string& metadata = "") {
@@ -1942,13 +2005,14 @@ inline Net<float> decode_model(const uint8_t* data, size_t size, const std::stri
   auto fail = [&where](const std::string& what) { return Error(where + ": " + what); };
   if (size < 56) throw fail("not a resdyn model (file too short: " + std::to_string(size) + " bytes)");
   if (std::memcmp(data, kModelMagic, 8) != 0) throw fail("not a resdyn model (bad magic)");
-  const uint32_t version = detail::get_u32(data + 8);
+  ByteReader in(data + 8, size - 12, where);  // between the magic and the CRC
+  const uint32_t version = in.u32("version");
   if (version != kModelVersion)
     throw fail("model format version " + std::to_string(version) + " is not supported (expected 1)");
-  const uint32_t stored_crc = detail::get_u32(data + size - 4);
-  if (crc32(data, size - 4) != stored_crc) throw fail("checksum mismatch: the file is corrupt");
+  if (crc32(data, size - 4) != ByteReader(data + size - 4, 4, where).u32("checksum"))
+    throw fail("checksum mismatch: the file is corrupt");
   uint32_t f[7];
-  for (int i = 0; i < 7; ++i) f[i] = detail::get_u32(data + 12 + 4 * i);
+  for (uint32_t& field : f) field = in.u32("header");
   if (f[0] > 1 || f[1] > 1 || f[2] > 1) throw fail("unknown architecture code in header");
   for (int i = 3; i < 7; ++i)
     if (f[i] > uint32_t(kMaxDepth)) throw fail("dimension out of range in header");
@@ -1961,24 +2025,23 @@ inline Net<float> decode_model(const uint8_t* data, size_t size, const std::stri
   c.depth = int(f[5]);
   c.classes = int(f[6]);
   if (const char* why = config_problem(c)) throw fail(std::string("bad architecture: ") + why);
-  const uint64_t count = uint64_t(detail::get_u32(data + 40)) | uint64_t(detail::get_u32(data + 44)) << 32;
+  const uint64_t count = in.u64("parameter count");
   const Layout layout = layout_of(c);
   if (count != layout.total)
     throw fail("parameter count " + std::to_string(count) + " does not match the architecture (" +
                std::to_string(layout.total) + ")");
-  const uint32_t meta_len = detail::get_u32(data + 48);
+  const uint32_t meta_len = in.u32("metadata length");
   if (meta_len > kMaxMetadata) throw fail("metadata length out of range");
   const uint64_t expected = 52ull + meta_len + 4ull * count + 4ull;
   if (expected != size)
     throw fail("size is " + std::to_string(size) + " bytes but the header implies " + std::to_string(expected));
+  const uint8_t* meta = in.take(meta_len, "metadata");
   Net<float> net(c);
-  const uint8_t* p = data + 52 + meta_len;
-  for (size_t i = 0; i < count; ++i, p += 4) {
-    const uint32_t bits = detail::get_u32(p);
-    std::memcpy(&net.params[i], &bits, 4);
+  for (size_t i = 0; i < count; ++i) {
+    net.params[i] = in.f32("parameters");
     if (!std::isfinite(net.params[i])) throw fail("parameter " + std::to_string(i) + " is not finite");
   }
-  if (metadata) metadata->assign(reinterpret_cast<const char*>(data + 52), meta_len);
+  if (metadata) metadata->assign(reinterpret_cast<const char*>(meta), meta_len);
   return net;
 }
 
