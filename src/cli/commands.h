@@ -19,4 +19,10 @@ int run_eval(const Flags& flags);
 CommandSpec ode_spec();
 int run_ode(const Flags& flags);
 
+CommandSpec dynamics_spec();
+int run_dynamics(const Flags& flags);
+
+CommandSpec embed_spec();
+int run_embed(const Flags& flags);
+
 }  // namespace resdyn::cli

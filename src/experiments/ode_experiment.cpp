@@ -1,6 +1,8 @@
 // The `resdyn ode` experiment (SPEC §5, small-N fixed points); see ode_experiment.h.
 #include "experiments/ode_experiment.h"
 
+#include "experiments/output_directory.h"
+
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -227,9 +229,7 @@ OdeExperimentResult run_ode_experiment(const OdeExperimentOptions& options) {
         result.trajectories.push_back(std::move(t));
     }
 
-    std::error_code error;
-    std::filesystem::create_directories(options.out_dir, error);
-    if (error) throw Error(options.out_dir + ": cannot create directory: " + error.message());
+    prepare_output_directory(options.out_dir, "ode");
     const std::string dir = options.out_dir + "/";
     write_text(dir + "weights.csv", weights_csv_text(result.weights), result.files);
     write_text(dir + "fixed_points.csv", fixed_points_csv_text(result.search, result.width), result.files);

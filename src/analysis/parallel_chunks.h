@@ -1,0 +1,26 @@
+// A parallel loop whose result cannot depend on the number of threads.
+//
+// The index range is cut into chunks of a fixed size, independent of the thread count;
+// the body of a chunk writes only its own outputs, and whatever has to be summed across
+// chunks is summed afterwards by the caller in chunk order. So 1 or 2 threads give the
+// same bits (the determinism rule of the brief).
+#pragma once
+
+#include <functional>
+
+#include "resdyn.h"
+
+namespace resdyn {
+
+// Calls body(begin, end) for [0, count) in chunks of `chunk` indices, on up to `threads`
+// threads of the shared pool.
+inline void parallel_chunks(int threads, int count, int chunk, const std::function<void(int begin, int end)>& body) {
+  if (count <= 0) return;
+  const int tasks = (count + chunk - 1) / chunk;
+  ThreadPool::shared().run(threads, tasks, [&](int task, int) {
+    const int begin = task * chunk;
+    body(begin, begin + chunk < count ? begin + chunk : count);
+  });
+}
+
+}  // namespace resdyn

@@ -1,0 +1,12 @@
+// The output directory of an experiment (OUTDIR of every analysis subcommand).
+#pragma once
+
+#include <string>
+
+namespace resdyn {
+
+// Creates `dir` (with its parents) and checks that a file can be written in it, so that a
+// bad OUTDIR fails at once, not after minutes of computing. `who` starts the message.
+void prepare_output_directory(const std::string& dir, const std::string& who);
+
+}  // namespace resdyn
