@@ -26,7 +26,8 @@
 //   6. Loss and backpropagation, written out by hand next to the forward pass.
 //   7. Optimisers: SGD with momentum, Adam; learning-rate schedules.
 //   8. Training and evaluation loops.
-//   9. The model file: magic, version, architecture, tensors, metadata, CRC-32.
+//   9. Model and checkpoint files: magic, version, architecture, tensors, metadata, CRC-32;
+//      checkpoints add the trainer's state so a stopped run resumes to the same bits.
 #ifndef RESDYN_H
 #define RESDYN_H
 
@@ -1831,22 +1832,28 @@ class Trainer {
   }
 
   long batches_per_epoch() const { return (data_.count + options_.batch - 1) / options_.batch; }
-  int epochs_done() const { return epoch_; }
+  int epochs_done() const { return epoch_; }            // epochs begun (the current one counts)
+  bool mid_epoch() const { return next_batch_ != 0; }  // stopped inside an epoch (a checkpoint)
 
-  // One pass over the shuffled training set; returns its mean training loss.
+  // One pass over the shuffled training set (or the rest of it, after a restore); returns
+  // its mean training loss. on_batch runs after every step, when the trainer's state is
+  // whole: it may save a checkpoint, or throw to stop.
   double train_epoch(const std::function<void(const BatchProgress&)>& on_batch = {}) {
-    ++epoch_;
-    // Fisher–Yates with our generator: the data order depends on the seed alone.
-    for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[size_t(rng_.below(i))]);
+    if (next_batch_ == 0) {
+      ++epoch_;
+      // Fisher–Yates with our generator: the data order depends on the seed alone.
+      for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[size_t(rng_.below(i))]);
+      loss_sum_ = 0;
+      seen_ = 0;
+    }
     const int D = net_.config.input;
     const long batches = batches_per_epoch();
     const long total_steps = batches * options_.epochs;
-    double loss_sum = 0;
-    long seen = 0;
+    const long first_batch = next_batch_;
     const auto start = std::chrono::steady_clock::now();
     ForwardOptions<Real> fwd;
     fwd.threads = options_.threads;
-    for (long bi = 0; bi < batches; ++bi) {
+    for (long bi = first_batch; bi < batches; ++bi) {
       const int first = int(bi * options_.batch);
       const int count = std::min(options_.batch, data_.count - first);
       for (int r = 0; r < count; ++r) {
@@ -1857,10 +1864,15 @@ class Trainer {
       set_input(trace_, batch_pixels_.data(), count, D);
       forward(net_, trace_, fwd);
       const double loss = backward(net_, trace_, batch_labels_.data(), grad_.data(), buffers_, options_.threads);
+      // A numerical fault stops training before it reaches the weights.
+      if (!std::isfinite(loss))
+        throw Error("epoch " + std::to_string(epoch_) + ", batch " + std::to_string(bi + 1) +
+                    ": the loss is not finite; training stopped with the weights of the previous step");
       const double lr = learning_rate(options_.optimizer, optimizer_.step, total_steps);
       optimizer_.update(net_.params.data(), grad_.data(), net_.params.size(), lr, options_.threads);
-      loss_sum += loss * count;
-      seen += count;
+      loss_sum_ += loss * count;
+      seen_ += count;
+      next_batch_ = bi + 1 < batches ? bi + 1 : 0;
       if (on_batch) {
         const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         BatchProgress p;
@@ -1868,14 +1880,79 @@ class Trainer {
         p.epochs = options_.epochs;
         p.batch = bi + 1;
         p.batches = batches;
-        p.loss = loss_sum / double(seen);
-        p.samples_per_second = elapsed > 0 ? double(seen) / elapsed : 0;
+        p.loss = loss_sum_ / double(seen_);
+        p.samples_per_second = elapsed > 0 ? double(options_.batch) * double(bi + 1 - first_batch) / elapsed : 0;
         const double left = double(batches - bi - 1) + double(batches) * (options_.epochs - epoch_);
-        p.eta_seconds = elapsed / double(bi + 1) * left;
+        p.eta_seconds = elapsed / double(bi + 1 - first_batch) * left;
         on_batch(p);
       }
     }
-    return loss_sum / double(seen);
+    return loss_sum_ / double(seen_);
+  }
+
+  // Everything besides the net that makes the rest of a run come out the same as if it had
+  // never stopped: position (epoch, next batch, this epoch's data order and loss so far),
+  // the generator, and the optimiser's state. Restore it into a trainer built with the same
+  // net (as saved at the same moment), data and options.
+  std::vector<uint8_t> encode_state() const {
+    ByteWriter w;
+    w.u32(uint32_t(epoch_));
+    w.u64(uint64_t(next_batch_));
+    w.f64(loss_sum_);
+    w.u64(uint64_t(seen_));
+    for (uint64_t word : rng_.s) w.u64(word);
+    w.u64(order_.size());
+    for (uint32_t i : order_) w.u32(i);
+    w.u32(uint32_t(optimizer_.config.kind));
+    w.u64(uint64_t(optimizer_.step));
+    for (const std::vector<Real>* moments : {&optimizer_.m, &optimizer_.v}) {
+      w.u64(moments->size());
+      for (Real x : *moments) w.f64(double(x));
+    }
+    return w.bytes;
+  }
+  void restore_state(const uint8_t* data, size_t size, const std::string& where) {
+    ByteReader r(data, size, where);
+    auto fail = [&where](const std::string& what) { return Error(where + ": " + what); };
+    const uint32_t epoch = r.u32("epoch");
+    const uint64_t next_batch = r.u64("batch");
+    if (epoch > uint32_t(options_.epochs) || next_batch >= uint64_t(batches_per_epoch()) ||
+        (epoch == 0 && next_batch != 0))
+      throw fail("training position out of range for these options");
+    const double loss_sum = r.f64("loss");
+    const uint64_t seen = r.u64("samples seen");
+    Rng rng(0);
+    for (uint64_t& word : rng.s) word = r.u64("generator state");
+    const size_t count = r.count("data order", 4);
+    if (count != order_.size()) throw fail("the data order is for a training set of another size");
+    std::vector<uint32_t> order(count);
+    std::vector<uint8_t> present(count, 0);
+    for (uint32_t& i : order) {
+      i = r.u32("data order");
+      if (i >= count || present[i]) throw fail("the data order is not a permutation");
+      present[i] = 1;
+    }
+    if (r.u32("optimiser") != uint32_t(optimizer_.config.kind)) throw fail("saved with another optimiser");
+    const uint64_t step = r.u64("optimiser step");
+    std::vector<Real> moments[2];
+    for (std::vector<Real>& m : moments) {
+      m.resize(r.count("optimiser state", 8));
+      for (Real& x : m) x = Real(r.f64("optimiser state"));
+    }
+    const size_t want_v = optimizer_.config.kind == OptimizerKind::Adam ? net_.params.size() : 0;
+    if (moments[0].size() != net_.params.size() || moments[1].size() != want_v)
+      throw fail("optimiser state does not match the network");
+    if (r.left() != 0) throw fail("unexpected bytes after the trainer state");
+    epoch_ = int(epoch);
+    next_batch_ = long(next_batch);
+    loss_sum_ = loss_sum;
+    seen_ = long(seen);
+    rng_ = rng;
+    order_ = std::move(order);
+    optimizer_.step = long(step);
+    optimizer_.m = std::move(moments[0]);
+    optimizer_.v = std::move(moments[1]);
+    grad_.resize(net_.params.size());
   }
 
   Optimizer<Real>& optimizer() { return optimizer_; }
@@ -1914,7 +1991,10 @@ class Trainer {
   std::vector<uint8_t> batch_pixels_, batch_labels_;
   Trace<Real> trace_;
   BackwardBuffers<Real> buffers_;
-  int epoch_ = 0;
+  int epoch_ = 0;          // epochs begun
+  long next_batch_ = 0;    // next batch of the current epoch; 0 between epochs
+  double loss_sum_ = 0;    // this epoch's loss, summed over samples
+  long seen_ = 0;          // this epoch's samples so far
 };
 
 struct Evaluation {
@@ -1959,7 +2039,7 @@ Evaluation evaluate(const Net<Real>& net, const Dataset& data, int threads = 1, 
 }
 
 // ============================================================================
-// 9. The model file
+// 9. Model and checkpoint files
 // ============================================================================
 //
 // Little-endian throughout:
@@ -2048,6 +2128,70 @@ inline Net<float> decode_model(const uint8_t* data, size_t size, const std::stri
 inline Net<float> load_model(const std::string& path, std::string* metadata = nullptr) {
   const std::vector<uint8_t> bytes = read_file(path);
   return decode_model(bytes.data(), bytes.size(), path, metadata);
+}
+
+// A checkpoint: everything a training run needs to go on as if it had never stopped.
+//   magic "RESDYNCK", version (uint32, 1),
+//   the model file image, the trainer's state, the caller's own state (uint64 length +
+//   bytes each), CRC-32 of every byte before it.
+// Written atomically (write_file_atomically), so the previous checkpoint stays whole until
+// the new one is complete.
+constexpr char kCheckpointMagic[8] = {'R', 'E', 'S', 'D', 'Y', 'N', 'C', 'K'};
+constexpr uint32_t kCheckpointVersion = 1;
+
+struct Checkpoint {
+  Net<float> net;
+  std::string metadata;                // the model's metadata
+  std::vector<uint8_t> trainer_state;  // Trainer::encode_state()
+  std::vector<uint8_t> extra;          // what the caller adds (the CLI: flags, log so far)
+};
+
+inline std::vector<uint8_t> encode_checkpoint(const Net<float>& net, const std::string& metadata,
+                                              const std::vector<uint8_t>& trainer_state,
+                                              const std::vector<uint8_t>& extra) {
+  ByteWriter w;
+  w.raw(kCheckpointMagic, 8);
+  w.u32(kCheckpointVersion);
+  for (const std::vector<uint8_t>& part : {encode_model(net, metadata), trainer_state, extra}) {
+    w.u64(part.size());
+    w.raw(part.data(), part.size());
+  }
+  w.u32(crc32(w.bytes.data(), w.bytes.size()));
+  return w.bytes;
+}
+
+inline Checkpoint decode_checkpoint(const uint8_t* data, size_t size, const std::string& where) {
+  auto fail = [&where](const std::string& what) { return Error(where + ": " + what); };
+  if (size < 16 || std::memcmp(data, kCheckpointMagic, 8) != 0) throw fail("not a resdyn checkpoint");
+  if (crc32(data, size - 4) != ByteReader(data + size - 4, 4, where).u32("checksum"))
+    throw fail("checksum mismatch: the checkpoint is corrupt");
+  ByteReader r(data + 8, size - 12, where);
+  if (r.u32("version") != kCheckpointVersion) throw fail("checkpoint format version not supported");
+  Checkpoint c;
+  const size_t model_size = r.count("model size", 1);
+  c.net = decode_model(r.take(model_size, "model"), model_size, where + " (model)", &c.metadata);
+  const size_t state_size = r.count("trainer state size", 1);
+  const uint8_t* state = r.take(state_size, "trainer state");
+  c.trainer_state.assign(state, state + state_size);
+  const size_t extra_size = r.count("extra size", 1);
+  const uint8_t* extra = r.take(extra_size, "extra");
+  c.extra.assign(extra, extra + extra_size);
+  if (r.left() != 0) throw fail("unexpected bytes at the end");
+  return c;
+}
+
+// Refuses to save weights that are not finite: a checkpoint is only ever a good state.
+inline void save_checkpoint(const std::string& path, const Net<float>& net, const std::string& metadata,
+                            const std::vector<uint8_t>& trainer_state, const std::vector<uint8_t>& extra) {
+  for (size_t i = 0; i < net.params.size(); ++i)
+    if (!std::isfinite(net.params[i]))
+      throw Error(path + ": not saved: parameter " + std::to_string(i) + " is not finite");
+  write_file_atomically(path, encode_checkpoint(net, metadata, trainer_state, extra));
+}
+
+inline Checkpoint load_checkpoint(const std::string& path) {
+  const std::vector<uint8_t> bytes = read_file(path);
+  return decode_checkpoint(bytes.data(), bytes.size(), path);
 }
 
 #endif  // !RESDYN_FREESTANDING

@@ -12,18 +12,43 @@ namespace {
 Error flag_error(const CommandSpec& spec, const std::string& what) {
   return Error(spec.name + ": " + what + " (see 'resdyn " + spec.name + " --help')");
 }
+
+// Text from the command line as it goes into an error message: control characters (a
+// newline in an argument, say) are written as escapes, so the message stays one line.
+std::string printable(const std::string& text) {
+  std::string out;
+  for (const char ch : text) {
+    const unsigned char c = static_cast<unsigned char>(ch);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7F) {
+      const char* hex = "0123456789abcdef";
+      out += std::string("\\x") + hex[c >> 4] + hex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
 }  // namespace
 
 Flags::Flags(const CommandSpec& spec, int argc, char** argv, int first) : spec_(spec) {
   command_line_ = "resdyn " + spec.name;
-  for (int i = first; i < argc; ++i) command_line_ += std::string(" ") + argv[i];
+  for (int i = first; i < argc; ++i) {
+    command_line_ += " " + printable(argv[i]);
+    args_.push_back(argv[i]);
+  }
   for (int i = first; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
       help_ = true;
       continue;
     }
-    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) throw flag_error(spec, "unexpected argument '" + arg + "'");
+    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) throw flag_error(spec, "unexpected argument '" + printable(arg) + "'");
     std::string name = arg.substr(2), value;
     bool has_value = false;
     if (const size_t eq = name.find('='); eq != std::string::npos) {
@@ -43,7 +68,7 @@ Flags::Flags(const CommandSpec& spec, int argc, char** argv, int first) : spec_(
         continue;
       }
     }
-    if (!flag) throw flag_error(spec, "unknown flag --" + name);
+    if (!flag) throw flag_error(spec, "unknown flag --" + printable(name));
     if (flag->value.empty()) {
       if (has_value) throw flag_error(spec, "--" + name + " takes no value");
       values_[name] = "1";
@@ -89,10 +114,10 @@ long Flags::integer(const std::string& name, long fallback, long lo, long hi) co
   char* end = nullptr;
   const long v = std::strtol(s.c_str(), &end, 10);
   if (s.empty() || *end != '\0' || errno == ERANGE)
-    throw flag_error(spec_, "--" + name + " expects a whole number, got '" + s + "'");
+    throw flag_error(spec_, "--" + name + " expects a whole number, got '" + printable(s) + "'");
   if (v < lo || v > hi)
     throw flag_error(spec_, "--" + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
-                                ", got " + s);
+                                ", got " + printable(s));
   return v;
 }
 
@@ -103,8 +128,8 @@ double Flags::real(const std::string& name, double fallback, double lo, double h
   char* end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
   if (s.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v))
-    throw flag_error(spec_, "--" + name + " expects a number, got '" + s + "'");
-  if (v < lo || v > hi) throw flag_error(spec_, "--" + name + " is out of range, got " + s);
+    throw flag_error(spec_, "--" + name + " expects a number, got '" + printable(s) + "'");
+  if (v < lo || v > hi) throw flag_error(spec_, "--" + name + " is out of range, got " + printable(s));
   return v;
 }
 
@@ -121,7 +146,7 @@ std::string Flags::choice(const std::string& name, const std::string& fallback,
     if (v == w) return v;
     options += (options.empty() ? "" : "|") + w;
   }
-  throw flag_error(spec_, "--" + name + " must be one of " + options + ", got '" + v + "'");
+  throw flag_error(spec_, "--" + name + " must be one of " + options + ", got '" + printable(v) + "'");
 }
 
 std::string help_text(const CommandSpec& spec) {

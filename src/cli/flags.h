@@ -40,12 +40,15 @@ class Flags {
   std::string choice(const std::string& name, const std::string& fallback, const std::vector<std::string>& words) const;
   // The command line as given, for the record kept in model files.
   const std::string& command_line() const { return command_line_; }
+  // The arguments after the subcommand's name, as given.
+  const std::vector<std::string>& args() const { return args_; }
 
  private:
   const Flag& find(const std::string& name) const;
   const CommandSpec& spec_;
   std::map<std::string, std::string> values_;
   std::string command_line_;
+  std::vector<std::string> args_;
   bool help_ = false;
 };
 

@@ -2,7 +2,10 @@
 // every epoch, and save the model (plus a CSV of the epochs beside it).
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <string>
 #include <cstdio>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -38,10 +41,98 @@ CommandSpec train_spec() {
               {"prune-probe", "N", "1000", "training images on which d is measured"},
               {"patience", "P", "0 (off)", "stop when the training loss has not improved for P epochs"},
               {"out", "MODEL", "model.resdyn", "where to save the model; MODEL.csv gets the per-epoch log"},
+              {"checkpoint", "PATH", "MODEL.ckpt",
+               "checkpoint written atomically after every epoch and every --checkpoint-seconds; removed at the end"},
+              {"checkpoint-seconds", "S", "60", "longest time between checkpoints"},
+              {"resume", "PATH", "", "go on from a checkpoint with its flags (only --threads and --data may be given)"},
           }};
 }
 
-int run_train(const Flags& flags) {
+namespace {
+
+// Set by SIGINT; the training loop saves a checkpoint and stops at the next batch.
+volatile std::sig_atomic_t interrupted = 0;
+extern "C" void on_sigint(int) { interrupted = 1; }
+
+struct Interrupted {
+  std::string checkpoint;
+};
+
+// One row of MODEL.csv.
+struct EpochRow {
+  int epoch = 0, depth = 0, pruned = 0;
+  double train_loss = 0, convergence_d = 0, test_loss = 0, test_error = 0, seconds = 0;
+};
+
+// What the command itself must carry across a checkpoint: the flags it was started with,
+// the early-stopping state and the log so far.
+struct RunState {
+  std::vector<std::string> args;
+  double best_loss = INFINITY;
+  int epochs_without_improvement = 0;
+  std::vector<EpochRow> rows;
+};
+
+std::vector<uint8_t> encode_run_state(const RunState& st) {
+  ByteWriter w;
+  w.u64(st.args.size());
+  for (const std::string& a : st.args) {
+    w.u64(a.size());
+    w.raw(a.data(), a.size());
+  }
+  w.f64(st.best_loss);
+  w.u32(uint32_t(st.epochs_without_improvement));
+  w.u64(st.rows.size());
+  for (const EpochRow& r : st.rows) {
+    for (int v : {r.epoch, r.depth, r.pruned}) w.u32(uint32_t(v));
+    for (double v : {r.train_loss, r.convergence_d, r.test_loss, r.test_error, r.seconds}) w.f64(v);
+  }
+  return w.bytes;
+}
+
+RunState decode_run_state(const std::vector<uint8_t>& bytes, const std::string& where) {
+  ByteReader r(bytes.data(), bytes.size(), where);
+  RunState st;
+  st.args.resize(r.count("flags", 8));
+  for (std::string& a : st.args) {
+    const size_t n = r.count("flag", 1);
+    const uint8_t* p = r.take(n, "flag");
+    a.assign(reinterpret_cast<const char*>(p), n);
+  }
+  st.best_loss = r.f64("best loss");
+  st.epochs_without_improvement = int(r.u32("patience"));
+  st.rows.resize(r.count("log", 32));
+  for (EpochRow& row : st.rows) {
+    row.epoch = int(r.u32("log"));
+    row.depth = int(r.u32("log"));
+    row.pruned = int(r.u32("log"));
+    for (double* v : {&row.train_loss, &row.convergence_d, &row.test_loss, &row.test_error, &row.seconds})
+      *v = r.f64("log");
+  }
+  if (r.left() != 0) throw Error(where + ": unexpected bytes after the run state");
+  return st;
+}
+
+// The flags of a resumed run: those it started with, except --threads and --data, which may
+// differ (the same bits come out on any thread count).
+std::vector<std::string> resumed_args(const std::vector<std::string>& saved, const Flags& now) {
+  std::vector<std::string> args;
+  for (size_t i = 0; i < saved.size(); ++i) {
+    const std::string& a = saved[i];
+    const bool threads = a == "--threads" || a.rfind("--threads=", 0) == 0;
+    const bool data = a == "--data" || a.rfind("--data=", 0) == 0;
+    if ((threads && now.has("threads")) || (data && now.has("data"))) {
+      if (a.find('=') == std::string::npos) ++i;  // skip its value too
+      continue;
+    }
+    args.push_back(a);
+  }
+  if (now.has("threads")) args.push_back("--threads=" + now.text("threads", ""));
+  if (now.has("data")) args.push_back("--data=" + now.text("data", ""));
+  return args;
+}
+
+int train(const Flags& flags, const std::vector<std::string>& args, const Checkpoint* resume) {
   Config cfg;
   cfg.arch = flags.choice("arch", "resnet", {"resnet", "mlp"}) == "mlp" ? Arch::MLP : Arch::ResNet;
   cfg.weights = flags.choice("weights", "shared", {"shared", "per-layer"}) == "per-layer" ? Weights::PerLayer
@@ -66,8 +157,11 @@ int run_train(const Flags& flags) {
   prune.probe_samples = int(flags.integer("prune-probe", 1000, 1, 1 << 30));
   const int patience = int(flags.integer("patience", 0, 0, 100000));
   const std::string out = flags.text("out", "model.resdyn");
+  const std::string checkpoint = flags.text("checkpoint", out + ".ckpt");
+  const double checkpoint_seconds = flags.real("checkpoint-seconds", 60, 0, 1e9);
   ensure_writable(out);
   ensure_writable(out + ".csv");
+  ensure_writable(checkpoint);
 
   const Dataset train = load_split(flags, true, flags.integer("limit-train", 0, 1, 1L << 30));
   const Dataset test = load_split(flags, false, flags.integer("limit-test", 0, 1, 1L << 30));
@@ -81,56 +175,142 @@ int run_train(const Flags& flags) {
   Net<float> net(cfg);
   Rng init_rng(opt.seed);
   initialise(net, init_rng);
+  RunState run;
+  run.args = args;
+  if (resume) {
+    const Config& saved = resume->net.config;
+    if (saved.arch != cfg.arch || saved.weights != cfg.weights || saved.width != cfg.width ||
+        saved.input != cfg.input || saved.stem != cfg.stem || saved.depth > cfg.depth)
+      throw Error("train: the checkpoint's network does not match its flags");
+    net = resume->net;
+    run = decode_run_state(resume->extra, checkpoint + " (run state)");
+    run.args = args;
+  }
   std::printf("training %s, %s weights, %s, width %d, depth %d (%zu parameters) on %d images, %d threads\n",
               cfg.arch == Arch::ResNet ? "ResNet" : "MLP", cfg.weights == Weights::Shared ? "shared" : "per-layer",
-              cfg.stem ? "with stem" : "no stem", cfg.width, cfg.depth, net.params.size(), train.count, opt.threads);
-  std::fflush(stdout);
+              cfg.stem ? "with stem" : "no stem", cfg.width, net.config.depth, net.params.size(), train.count,
+              opt.threads);
 
   Trainer<float> trainer(net, train, opt);
+  if (resume) {
+    trainer.restore_state(resume->trainer_state.data(), resume->trainer_state.size(), checkpoint);
+    std::printf("resuming from %s: epoch %d, %s\n", checkpoint.c_str(), trainer.epochs_done(),
+                trainer.mid_epoch() ? "inside the epoch" : "at its end");
+  }
+  std::fflush(stdout);
+
+  std::string command = "resdyn train";
+  for (const std::string& a : args) command += " " + a;
+  auto save = [&] { save_checkpoint(checkpoint, net, "", trainer.encode_state(), encode_run_state(run)); };
+  auto last_save = std::chrono::steady_clock::now();
+  interrupted = 0;
+  std::signal(SIGINT, on_sigint);
+#ifdef SIGXFSZ
+  std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit makes the write fail with an error we report
+#endif
+
   ProgressLine progress(stdout);
-  output::Csv csv({"epoch", "train_loss", "convergence_d", "depth", "pruned", "test_loss", "test_error", "seconds"});
   Evaluation ev;
-  double best_loss = INFINITY;
-  int epochs_without_improvement = 0;
-  const auto start = std::chrono::steady_clock::now();
-  for (int e = 1; e <= opt.epochs; ++e) {
+  bool stop = false;
+  while (!stop && (trainer.epochs_done() < opt.epochs || trainer.mid_epoch())) {
     const auto epoch_start = std::chrono::steady_clock::now();
-    const double loss = trainer.train_epoch([&](const BatchProgress& p) { progress.update(p); });
+    const double loss = trainer.train_epoch([&](const BatchProgress& p) {
+      progress.update(p);
+      const auto now = std::chrono::steady_clock::now();
+      if (interrupted) {
+        progress.clear();
+        save();
+        throw Interrupted{checkpoint};
+      }
+      if (std::chrono::duration<double>(now - last_save).count() >= checkpoint_seconds && trainer.mid_epoch()) {
+        save();
+        last_save = now;
+      }
+    });
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
     progress.clear();
+    EpochRow row;
+    row.epoch = trainer.epochs_done();
+    row.train_loss = loss;
+    row.seconds = seconds;
     // SPEC §2: measure d after the epoch; remove the last layer while it is below threshold.
     PruneStep step;
     step.d_before = NAN;
     if (resnet) step = trainer.prune_converged_layers(train, prune);
     ev = evaluate(net, test, opt.threads);
-    std::printf("epoch %d/%d  train loss %.4f  test loss %.4f  test error %.2f%%  %s (%.0f samples/s)", e, opt.epochs,
-                loss, ev.loss, 100 * ev.error, format_duration(seconds).c_str(), train.count / seconds);
+    row.convergence_d = step.d_before;
+    row.depth = net.config.depth;
+    row.pruned = step.removed;
+    row.test_loss = ev.loss;
+    row.test_error = ev.error;
+    run.rows.push_back(row);
+    std::printf("epoch %d/%d  train loss %.4f  test loss %.4f  test error %.2f%%  %s (%.0f samples/s)", row.epoch,
+                opt.epochs, loss, ev.loss, 100 * ev.error, format_duration(seconds).c_str(), train.count / seconds);
     if (resnet) std::printf("  d %.4g  depth %d", step.d_before, net.config.depth);
     if (step.removed) std::printf(" (pruned %d)", step.removed);
     std::printf("\n");
-    std::fflush(stdout);
-    csv.row().cell(e).cell(loss).cell(step.d_before).cell(net.config.depth).cell(step.removed).cell(ev.loss).cell(ev.error)
-        .cell(seconds);
     // Early stopping: the paper trains "until the loss function is minimum".
-    if (loss < best_loss) {
-      best_loss = loss;
-      epochs_without_improvement = 0;
-    } else if (patience > 0 && ++epochs_without_improvement >= patience) {
+    if (loss < run.best_loss) {
+      run.best_loss = loss;
+      run.epochs_without_improvement = 0;
+    } else if (patience > 0 && ++run.epochs_without_improvement >= patience) {
       std::printf("training loss has not improved for %d epochs: stopping\n", patience);
-      break;
+      stop = true;
+    }
+    std::fflush(stdout);
+    if (!stop && trainer.epochs_done() < opt.epochs) {
+      save();
+      last_save = std::chrono::steady_clock::now();
     }
   }
-  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (run.rows.empty()) ev = evaluate(net, test, opt.threads);
   print_evaluation(stdout, ev);
 
+  output::Csv csv({"epoch", "train_loss", "convergence_d", "depth", "pruned", "test_loss", "test_error", "seconds"});
+  double total = 0;
+  for (const EpochRow& r : run.rows) {
+    csv.row().cell(r.epoch).cell(r.train_loss).cell(r.convergence_d).cell(r.depth).cell(r.pruned).cell(r.test_loss)
+        .cell(r.test_error).cell(r.seconds);
+    total += r.seconds;
+  }
+  // The metadata holds only what the same seed and flags reproduce, so the file is too.
   char summary[160];
-  std::snprintf(summary, sizeof summary,
-                "test_error: %.6f\ntest_images: %d\ntrain_images: %d\ntrain_seconds: %.1f\nepochs: %d\ndepth: %d\n",
-                ev.error, ev.count, train.count, total, trainer.epochs_done(), net.config.depth);
-  save_model(net, out, "command: " + flags.command_line() + "\n" + summary);
+  std::snprintf(summary, sizeof summary, "test_error: %.6f\ntest_images: %d\ntrain_images: %d\nepochs: %d\ndepth: %d\n",
+                ev.error, ev.count, train.count, int(run.rows.size()), net.config.depth);
+  save_model(net, out, "command: " + command + "\n" + summary);
   csv.save(out + ".csv");
-  std::printf("saved %s (%s total)\n", out.c_str(), format_duration(total).c_str());
+  std::remove(checkpoint.c_str());
+  std::printf("saved %s (%s of training)\n", out.c_str(), format_duration(total).c_str());
   return 0;
+}
+
+}  // namespace
+
+int run_train(const Flags& flags) {
+  try {
+    if (!flags.has("resume")) return train(flags, flags.args(), nullptr);
+    // Resuming: the run goes on with the flags saved in the checkpoint.
+    const std::string path = flags.text("resume", "");
+    const Checkpoint ck = load_checkpoint(path);
+    const RunState saved = decode_run_state(ck.extra, path + " (run state)");
+    std::vector<std::string> args = resumed_args(saved.args, flags);
+    for (const std::string& a : flags.args()) {
+      const bool allowed = a.rfind("--resume", 0) == 0 || a.rfind("--threads", 0) == 0 || a.rfind("--data", 0) == 0;
+      if (a.rfind("--", 0) == 0 && !allowed)
+        throw Error("train: with --resume only --threads and --data may be given (got " + a + ")");
+    }
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    const CommandSpec spec = train_spec();  // Flags keeps a reference to it
+    const Flags resumed(spec, int(argv.size()), argv.data(), 0);
+    if (resumed.text("checkpoint", resumed.text("out", "model.resdyn") + ".ckpt") != path)
+      throw Error("train: " + path + " is not where this run writes its checkpoint (" +
+                  resumed.text("checkpoint", resumed.text("out", "model.resdyn") + ".ckpt") + ")");
+    return train(resumed, saved.args, &ck);  // the record keeps the flags the run started with
+  } catch (const Interrupted& stop) {
+    std::printf("interrupted: checkpoint saved; go on with: resdyn train --resume %s\n", stop.checkpoint.c_str());
+    return 130;
+  }
 }
 
 }  // namespace resdyn::cli

@@ -1,0 +1,154 @@
+// Crash-safe training: a run killed with SIGKILL at random moments and resumed each time ends
+// with the same model bytes as an uninterrupted run; SIGINT saves a checkpoint; a full disk
+// and a numerical fault stop with one line and leave the last good checkpoint intact.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "resdyn.h"
+
+namespace {
+
+// Absolute, because each run happens in its own directory.
+std::string program() {
+  const char* env = std::getenv("RESDYN_BIN");
+  return std::filesystem::absolute(env ? env : "build/resdyn").string();
+}
+
+std::string mnist() {
+  const char* env = std::getenv("RESDYN_MNIST_DIR");
+  return std::filesystem::absolute(env ? env : "data/mnist").string();
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+}
+
+bool exists(const std::string& path) { return std::ifstream(path).good(); }
+
+// Runs a shell command line in dir; returns the exit status (128 + signal when killed).
+int run_in(const std::string& dir, const std::string& command) {
+  const std::string line = "cd '" + dir + "' && " + command + " >log.txt 2>err.txt </dev/null";
+  const int raw = std::system(line.c_str());
+  return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+}
+
+std::string fresh_dir(const std::string& name) {
+  const std::string dir = testing::TempDir() + "/" + name;
+  std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "'").c_str());
+  return dir;
+}
+
+// A small run that still takes about a second, with a checkpoint after every batch.
+std::string train_flags() {
+  return "--data " + mnist() + " --width 32 --depth 3 --epochs 3 --limit-train 3000 --limit-test 500 "
+         "--threads 2 --checkpoint-seconds 0 --out m.resdyn";
+}
+
+}  // namespace
+
+TEST(Checkpoint, KilledAtRandomMomentsAndResumedGivesTheSameBytes) {
+  const std::string whole = fresh_dir("ckpt_whole"), broken = fresh_dir("ckpt_broken");
+  ASSERT_EQ(run_in(whole, program() + " train " + train_flags()), 0) << slurp(whole + "/err.txt");
+  resdyn::Rng rng(2026);
+  int kills = 0, status = -1;
+  for (int attempt = 0; attempt < 12 && status != 0; ++attempt) {
+    const std::string command = exists(broken + "/m.resdyn.ckpt")
+                                    ? program() + " train --resume m.resdyn.ckpt --threads 1"
+                                    : program() + " train " + train_flags();
+    char limit[32];
+    std::snprintf(limit, sizeof limit, "%.2f", rng.uniform(0.2, 1.0));
+    status = run_in(broken, std::string("timeout -s KILL ") + limit + " " + command);
+    if (status == 137) {
+      ++kills;
+    } else {
+      ASSERT_EQ(status, 0) << slurp(broken + "/err.txt");
+    }
+  }
+  if (status != 0) {
+    ASSERT_EQ(run_in(broken, program() + " train --resume m.resdyn.ckpt"), 0) << slurp(broken + "/err.txt");
+  }
+  EXPECT_GE(kills, 2) << "the run finished before it could be killed often enough to mean something";
+  const std::string a = slurp(whole + "/m.resdyn"), b = slurp(broken + "/m.resdyn");
+  ASSERT_FALSE(a.empty());
+  EXPECT_TRUE(a == b) << "the resumed model differs from the uninterrupted one";
+  EXPECT_FALSE(exists(broken + "/m.resdyn.ckpt")) << "a finished run removes its checkpoint";
+}
+
+TEST(Checkpoint, SigintSavesACheckpointAndExitsCleanly) {
+  const std::string dir = fresh_dir("ckpt_sigint");
+  const int status = run_in(dir, "timeout --preserve-status -s INT 0.8 " + program() + " train " + train_flags());
+  ASSERT_EQ(status, 130) << slurp(dir + "/err.txt");
+  EXPECT_NE(slurp(dir + "/log.txt").find("interrupted: checkpoint saved"), std::string::npos);
+  ASSERT_TRUE(exists(dir + "/m.resdyn.ckpt"));
+  EXPECT_NO_THROW(resdyn::load_checkpoint(dir + "/m.resdyn.ckpt"));
+  EXPECT_FALSE(exists(dir + "/m.resdyn.ckpt.partial"));
+  EXPECT_EQ(run_in(dir, program() + " train --resume m.resdyn.ckpt"), 0) << slurp(dir + "/err.txt");
+  EXPECT_TRUE(exists(dir + "/m.resdyn"));
+}
+
+TEST(Checkpoint, AFullDiskIsAClearErrorAndKeepsTheLastGoodCheckpoint) {
+  const std::string dir = fresh_dir("ckpt_full");
+  ASSERT_EQ(run_in(dir, "timeout --preserve-status -s INT 0.8 " + program() + " train " + train_flags()), 130);
+  const std::string before = slurp(dir + "/m.resdyn.ckpt");
+  ASSERT_GT(before.size(), 100000u);
+  // A file-size limit far below the checkpoint's size: every new write of it fails.
+  const int status = run_in(dir, "ulimit -f 64 && " + program() + " train --resume m.resdyn.ckpt");
+  EXPECT_EQ(status, 2);
+  const std::string err = slurp(dir + "/err.txt");
+  EXPECT_NE(err.find("m.resdyn.ckpt: write failed"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\n'), err.size() - 1) << "not one line: " << err;
+  EXPECT_TRUE(slurp(dir + "/m.resdyn.ckpt") == before) << "the last good checkpoint changed";
+  EXPECT_FALSE(exists(dir + "/m.resdyn.ckpt.partial"));
+}
+
+TEST(Checkpoint, NonFiniteLossStopsNamingEpochAndBatchAndIsNeverSaved) {
+  // Bounded sigmoids keep the loss finite for any finite weights, so the fault is injected:
+  // one weight becomes NaN, as an overflow in the optimiser would leave it.
+  resdyn::Config c;
+  c.input = 784;
+  c.width = 16;
+  c.depth = 2;
+  resdyn::Net<float> net(c);
+  resdyn::Rng rng(1);
+  resdyn::initialise(net, rng);
+  const resdyn::Dataset train = resdyn::first_samples(resdyn::load_mnist(mnist(), true), 200);
+  resdyn::TrainOptions o;
+  o.epochs = 2;
+  o.batch = 50;
+  resdyn::Trainer<float> trainer(net, train, o);
+  trainer.train_epoch();
+  const std::string path = testing::TempDir() + "/nan.ckpt";
+  resdyn::save_checkpoint(path, net, "", trainer.encode_state(), {});
+  const std::string good = slurp(path);
+  net.P()[7] = std::nanf("");
+  try {
+    trainer.train_epoch();
+    FAIL() << "training went on with a NaN weight";
+  } catch (const resdyn::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("epoch 2, batch 1: the loss is not finite"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(resdyn::save_checkpoint(path, net, "", trainer.encode_state(), {}), resdyn::Error);
+  EXPECT_TRUE(slurp(path) == good) << "a bad state replaced the last good checkpoint";
+}
+
+TEST(Checkpoint, CorruptAndForeignCheckpointsAreRefused) {
+  const std::string dir = fresh_dir("ckpt_bad");
+  ASSERT_EQ(run_in(dir, "timeout --preserve-status -s INT 0.8 " + program() + " train " + train_flags()), 130);
+  std::string bytes = slurp(dir + "/m.resdyn.ckpt");
+  bytes[bytes.size() / 2] ^= 0x40;
+  std::ofstream(dir + "/bad.ckpt", std::ios::binary) << bytes;
+  EXPECT_EQ(run_in(dir, program() + " train --resume bad.ckpt"), 2);
+  EXPECT_NE(slurp(dir + "/err.txt").find("checksum mismatch"), std::string::npos);
+  EXPECT_EQ(run_in(dir, program() + " train --resume m.resdyn.ckpt --width 64"), 2);
+  EXPECT_NE(slurp(dir + "/err.txt").find("only --threads and --data"), std::string::npos);
+  EXPECT_EQ(run_in(dir, program() + " train --resume m.resdyn"), 2);  // not a checkpoint (missing)
+}
