@@ -19,6 +19,12 @@ int run_eval(const Flags& flags);
 CommandSpec ode_spec();
 int run_ode(const Flags& flags);
 
+CommandSpec spectrum_spec();
+int run_spectrum(const Flags& flags);
+
+CommandSpec sensitivity_spec();
+int run_sensitivity(const Flags& flags);
+
 CommandSpec dynamics_spec();
 int run_dynamics(const Flags& flags);
 

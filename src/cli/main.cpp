@@ -16,6 +16,8 @@ const resdyn::cli::Command kCommands[] = {
     {resdyn::cli::dynamics_spec, resdyn::cli::run_dynamics},
     {resdyn::cli::embed_spec, resdyn::cli::run_embed},
     {resdyn::cli::ode_spec, resdyn::cli::run_ode},
+    {resdyn::cli::spectrum_spec, resdyn::cli::run_spectrum},
+    {resdyn::cli::sensitivity_spec, resdyn::cli::run_sensitivity},
 };
 
 void print_usage(std::FILE* out) {

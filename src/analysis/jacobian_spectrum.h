@@ -1,0 +1,53 @@
+// The linearisations of a shared-weight ResNet's residual dynamics at a point y, and their
+// spectra (SPEC §5, paper §6):
+//   ODE Jacobian (paper eq. 3):  J(y) = diag((1 - 2y) (W y)) + diag(y (1 - y)) W
+//   layer map Jacobian:          L(y) = I + diag(y (1 - y)) W
+// L(y) is the Jacobian of one layer, x(t-1) -> x(t) = x(t-1) + sigma(W x(t-1) + b), at a
+// state whose new residual is y; it is I + M(t) of the sensitivity analysis.
+//
+// The bias b appears in neither, on purpose: eq. 3 follows from z = W x + b by
+// differentiating along the layers (paper eq. 1-2), dz/dt = W dx/dt = W y, and a constant
+// b drops out. "y (1 - y) (W y + b)" would not be the residual ODE, so no such variant is
+// computed.
+#pragma once
+
+#include <complex>
+#include <vector>
+
+#include "analysis/linalg.h"
+
+namespace resdyn {
+
+// L(y) = I + diag(y (1 - y)) W.
+Matrix layer_map_jacobian(const Matrix& weights, const std::vector<double>& y);
+
+// Eigenvalues in the order the output files use: real part descending, then imaginary
+// part descending (so a conjugate pair lists +imag first).
+void sort_spectrum(std::vector<std::complex<double>>& values);
+
+// What SPEC §5 asks of a spectrum, plus the few largest real parts.
+struct SpectrumSummary {
+  int count = 0;
+  int positive_real = 0;           // eigenvalues with real part > 0
+  double largest_real = 0.0;       // largest real part (NaN for an empty spectrum)
+  double spectral_radius = 0.0;    // largest modulus
+  int outside_unit_circle = 0;     // eigenvalues with modulus > 1
+  std::vector<double> top_real;    // the largest real parts, descending (at most `top`)
+};
+
+SpectrumSummary summarise_spectrum(const std::vector<std::complex<double>>& values, int top = 5);
+
+// Both spectra at one point, each sorted by sort_spectrum.
+struct PointSpectra {
+  std::vector<std::complex<double>> ode;        // eigenvalues of J(y)
+  std::vector<std::complex<double>> layer_map;  // eigenvalues of L(y)
+};
+
+// The spectra at every point. The 2 x points.size() eigenvalue problems are shared out
+// over `threads` threads, each solved whole on one thread, so the result does not depend
+// on the thread count. Throws LinalgError if an eigenvalue iteration fails, Error if a
+// point's length differs from W's size.
+std::vector<PointSpectra> jacobian_spectra(const Matrix& weights, const std::vector<std::vector<double>>& points,
+                                           int threads = 1);
+
+}  // namespace resdyn

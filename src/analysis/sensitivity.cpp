@@ -1,0 +1,184 @@
+// Sensitivity of the logits to residual perturbations (SPEC §5, appendix A); see sensitivity.h.
+#include "analysis/sensitivity.h"
+
+#include <cmath>
+#include <exception>
+#include <limits>
+#include <string>
+
+namespace resdyn {
+
+namespace {
+
+const double kLn10 = 2.302585092994045684;
+
+double log10_abs_det(const LuFactorization& lu) {
+  const LogAbsDeterminant d = log_abs_determinant(lu);
+  return d.sign == 0 ? -std::numeric_limits<double>::infinity() : d.log_abs / kLn10;
+}
+
+double norm2(const std::vector<double>& v) {
+  double sum = 0.0;
+  for (double value : v) sum += value * value;
+  return std::sqrt(sum);
+}
+
+// logits = K s + k0 for one hidden state s.
+std::vector<double> logits_of(const Net<double>& net, const std::vector<double>& state) {
+  const int n = net.config.width, classes = net.config.classes;
+  std::vector<double> logits(static_cast<size_t>(classes));
+  for (int c = 0; c < classes; ++c) {
+    const double* k = net.K() + size_t(c) * n;
+    double sum = net.k0()[c];
+    for (int j = 0; j < n; ++j) sum += k[j] * state[size_t(j)];
+    logits[size_t(c)] = sum;
+  }
+  return logits;
+}
+
+// Runs layers s+1..depth on one hidden state in place (SPEC §1): the forward pass of
+// resdyn.h from layer s on, for a single sample.
+void run_layers_after(const Net<double>& net, int s, int depth, std::vector<double>& state) {
+  const int n = net.config.width;
+  const bool resnet = net.config.arch == Arch::ResNet;
+  std::vector<double> next(static_cast<size_t>(n));
+  for (int t = s + 1; t <= depth; ++t) {
+    const int layer = t <= net.config.depth ? t : 1;  // past the trained depth: a shared net's W
+    const double* w = net.W(layer);
+    const double* b = net.b(layer);
+    for (int i = 0; i < n; ++i) {
+      const double* row = w + size_t(i) * n;
+      double z = b[i];
+      for (int j = 0; j < n; ++j) z += row[j] * state[size_t(j)];
+      next[size_t(i)] = sigmoid(z);
+    }
+    for (int i = 0; i < n; ++i) state[size_t(i)] = resnet ? state[size_t(i)] + next[size_t(i)] : next[size_t(i)];
+  }
+}
+
+}  // namespace
+
+double log10_abs_det_identity_plus(const double* weights, int n, const std::vector<double>& gain) {
+  if (int(gain.size()) != n) throw Error("layer factor: " + std::to_string(gain.size()) + " gains for width " +
+                                         std::to_string(n));
+  Matrix factor(n, n);
+  for (int i = 0; i < n; ++i) {
+    const double* w = weights + size_t(i) * n;
+    double* out = factor.row(i);
+    for (int j = 0; j < n; ++j) out[j] = gain[size_t(i)] * w[j];
+    out[i] += 1.0;
+  }
+  return log10_abs_det(lu_factor(std::move(factor)));
+}
+
+std::vector<double> suffix_sums(const std::vector<double>& layer_terms) {
+  std::vector<double> sums(layer_terms.size());
+  double sum = 0.0;
+  for (size_t k = layer_terms.size(); k-- > 0;) {
+    sum += layer_terms[k];
+    sums[k] = sum;
+  }
+  return sums;
+}
+
+std::vector<SensitivityProfile> sensitivity_profiles(const Net<double>& net, const Trace<double>& trace,
+                                                     const std::vector<std::vector<double>>& perturbations,
+                                                     int threads) {
+  const Config& cfg = net.config;
+  const int n = cfg.width, depth = trace.depth, classes = cfg.classes;
+  const bool resnet = cfg.arch == Arch::ResNet;
+  if (!trace.keep_all || trace.width != n || trace.resnet != resnet || depth < 1)
+    throw Error("sensitivity: the trace does not come from a full forward pass of this network");
+  if (depth > cfg.depth && cfg.weights != Weights::Shared)
+    throw Error("sensitivity: a per-layer net runs to its trained depth only");
+  if (int(perturbations.size()) != trace.batch)
+    throw Error("sensitivity: " + std::to_string(perturbations.size()) + " perturbations for " +
+                std::to_string(trace.batch) + " samples");
+  for (const std::vector<double>& delta : perturbations)
+    if (int(delta.size()) != n) throw Error("sensitivity: a perturbation's length differs from the width");
+
+  // MLP factors need log10|det W_t|: one LU per weight matrix, not per sample.
+  std::vector<double> weight_log10_det;
+  if (!resnet) {
+    for (int block = 1; block <= net.layout.blocks; ++block) {
+      Matrix w(n, n);
+      std::copy(net.W(block), net.W(block) + size_t(n) * n, w.a.begin());
+      weight_log10_det.push_back(log10_abs_det(lu_factor(std::move(w))));
+    }
+  }
+  auto block_of = [&](int t) { return net.layout.blocks == 1 ? 1 : t; };
+
+  std::vector<SensitivityProfile> profiles(size_t(trace.batch));
+  std::vector<std::exception_ptr> failures(size_t(trace.batch));
+  ThreadPool::shared().run(threads, trace.batch, [&](int r, int) {
+    try {
+      SensitivityProfile& p = profiles[size_t(r)];
+      const std::vector<double>& delta = perturbations[size_t(r)];
+      // gains[t-1] = sigma'(z) = y(t)(1 - y(t)) of this sample at layer t.
+      std::vector<std::vector<double>> gains(static_cast<size_t>(depth), std::vector<double>(static_cast<size_t>(n)));
+      for (int t = 1; t <= depth; ++t) {
+        const double* y = trace.residual(t) + size_t(r) * n;
+        for (int i = 0; i < n; ++i) gains[size_t(t - 1)][size_t(i)] = y[i] * (1.0 - y[i]);
+      }
+
+      p.layer_log10_det.resize(size_t(depth));
+      for (int t = 1; t <= depth; ++t) {
+        const std::vector<double>& gain = gains[size_t(t - 1)];
+        if (resnet) {
+          p.layer_log10_det[size_t(t - 1)] = log10_abs_det_identity_plus(net.W(block_of(t)), n, gain);
+        } else {  // det(diag(gain) W) = prod(gain) det W
+          double sum = weight_log10_det[size_t(block_of(t) - 1)];
+          for (double g : gain) sum += std::log10(g);
+          p.layer_log10_det[size_t(t - 1)] = sum;
+        }
+      }
+      p.log10_det = suffix_sums(p.layer_log10_det);
+
+      // Empirical: y(s) + delta (an MLP's h(s) + delta) carried through layers s+1..T.
+      const double* clean_logits = trace.logits.data() + size_t(r) * classes;
+      p.logit_change.resize(size_t(depth));
+      for (int s = 1; s <= depth; ++s) {
+        const double* x = trace.state(s) + size_t(r) * n;
+        std::vector<double> state(x, x + n);
+        for (int i = 0; i < n; ++i) state[size_t(i)] += delta[size_t(i)];
+        run_layers_after(net, s, depth, state);
+        std::vector<double> change = logits_of(net, state);
+        for (int c = 0; c < classes; ++c) change[size_t(c)] -= clean_logits[c];
+        p.logit_change[size_t(s - 1)] = norm2(change);
+      }
+
+      // First order: G(s) = K M'(s+1), built backwards from G(T) = K by
+      // G(s-1) = G(s) (I + M(s)) (ResNet) or G(s) M(s) (MLP), with M(s) = diag(gain_s) W_s.
+      std::vector<double> g(net.K(), net.K() + size_t(classes) * n), next(size_t(classes) * n);
+      p.linear_logit_change.resize(size_t(depth));
+      for (int s = depth; s >= 1; --s) {
+        std::vector<double> predicted(size_t(classes), 0.0);
+        for (int c = 0; c < classes; ++c)
+          for (int j = 0; j < n; ++j) predicted[size_t(c)] += g[size_t(c) * n + j] * delta[size_t(j)];
+        p.linear_logit_change[size_t(s - 1)] = norm2(predicted);
+        if (s == 1) break;
+        const std::vector<double>& gain = gains[size_t(s - 1)];
+        const double* w = net.W(block_of(s));
+        for (int c = 0; c < classes; ++c) {
+          const double* gc = &g[size_t(c) * n];
+          double* out = &next[size_t(c) * n];
+          for (int j = 0; j < n; ++j) out[j] = resnet ? gc[j] : 0.0;
+          for (int i = 0; i < n; ++i) {
+            const double coefficient = gc[i] * gain[size_t(i)];
+            if (coefficient == 0.0) continue;
+            const double* row = w + size_t(i) * n;
+            for (int j = 0; j < n; ++j) out[j] += coefficient * row[j];
+          }
+        }
+        g.swap(next);
+      }
+    } catch (...) {
+      failures[size_t(r)] = std::current_exception();
+    }
+  });
+  for (const std::exception_ptr& failure : failures)
+    if (failure) std::rethrow_exception(failure);
+  return profiles;
+}
+
+}  // namespace resdyn

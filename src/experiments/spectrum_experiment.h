@@ -1,0 +1,50 @@
+// The fixed-point spectrum experiment of SPEC §5 (`resdyn spectrum`, paper §6): a shared
+// net unrolled to T', the class-mean residual ybar_c at layer T', and all eigenvalues of
+// the ODE Jacobian J(ybar_c) and of the layer map's Jacobian I + diag(y(1-y)) W there.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "analysis/jacobian_spectrum.h"
+#include "resdyn.h"
+
+namespace resdyn {
+
+struct SpectrumOptions {
+  int unroll = 1000;            // T' (SPEC §5)
+  int samples_per_class = 200;  // S: the first S test samples of each class (SPEC §3)
+  int threads = 1;
+  std::string out_dir;          // created if missing
+};
+
+struct ClassSpectrum {
+  int label = 0, samples = 0;
+  std::vector<double> point;  // ybar_c
+  double spread = 0.0;        // at T' (SPEC §3)
+  double last_step = 0.0;     // mean |y_i(T') - y_i(T'-1)|
+  double ode_speed = 0.0;     // max_i |F(ybar_c)_i|: how far ybar_c is from a fixed point of eq. 3
+  PointSpectra spectra;
+  SpectrumSummary ode, layer_map;
+};
+
+struct SpectrumResult {
+  int unroll = 0;
+  std::vector<ClassSpectrum> classes;  // classes with samples, in class order
+  double forward_seconds = 0.0, eigen_seconds = 0.0;
+  std::vector<std::string> files;      // every file written, in order
+};
+
+// Throws Error unless net is a ResNet with shared weights: only then is there one W, one
+// ODE (eq. 3) and an unrolling to T'.
+void check_spectrum_model(const Net<float>& net);
+
+// Writes to options.out_dir (atomically, file by file):
+//   eigenvalues.csv  class, which ("ode" or "layer_map"), real, imag; for each class and
+//                    Jacobian sorted by real part, descending
+//   summary.json     the settings and definitions; per class the sample count, spread and
+//                    last step at T', |F(ybar_c)|, and each spectrum's summary
+// `test` is the whole test split; the first S samples of each class are taken from it.
+SpectrumResult run_spectrum_experiment(const Net<float>& net, const Dataset& test, const SpectrumOptions& options);
+
+}  // namespace resdyn
