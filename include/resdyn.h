@@ -173,8 +173,8 @@ struct Epilogue {
 };
 
 // Register tile MR x NR of the micro-kernel and the cache blocks around it. With AVX-512,
-// float uses 12 x 32 (24 vector accumulators of 16 lanes); with AVX2, 6 x 16 (12 of 8);
-// double and other targets use the portable kernel's 6 x 16.
+// float uses 12 x 32 (24 vector accumulators of 16 lanes) and double 6 x 16; with AVX2,
+// 6 x 16 and 6 x 8 (12 accumulators); other targets the portable kernel's 6 x 16.
 template <class Real>
 struct GemmShape {
 #if defined(__AVX512F__)
@@ -277,6 +277,23 @@ inline void micro_kernel<float>(int kc, const float* a, const float* b, float* a
     _mm512_storeu_ps(acc + r * 32 + 16, c[r][1]);
   }
 }
+template <>
+inline void micro_kernel<double>(int kc, const double* a, const double* b, double* acc) {
+  __m512d c[6][2];
+  for (int r = 0; r < 6; ++r) c[r][0] = c[r][1] = _mm512_setzero_pd();
+  for (int k = 0; k < kc; ++k, a += 6, b += 16) {
+    const __m512d b0 = _mm512_loadu_pd(b), b1 = _mm512_loadu_pd(b + 8);
+    for (int r = 0; r < 6; ++r) {
+      const __m512d ar = _mm512_set1_pd(a[r]);
+      c[r][0] = _mm512_fmadd_pd(ar, b0, c[r][0]);
+      c[r][1] = _mm512_fmadd_pd(ar, b1, c[r][1]);
+    }
+  }
+  for (int r = 0; r < 6; ++r) {
+    _mm512_storeu_pd(acc + r * 16, c[r][0]);
+    _mm512_storeu_pd(acc + r * 16 + 8, c[r][1]);
+  }
+}
 #elif defined(__AVX2__) && defined(__FMA__)
 template <>
 inline void micro_kernel<float>(int kc, const float* a, const float* b, float* acc) {
@@ -293,6 +310,23 @@ inline void micro_kernel<float>(int kc, const float* a, const float* b, float* a
   for (int r = 0; r < 6; ++r) {
     _mm256_storeu_ps(acc + r * 16, c[r][0]);
     _mm256_storeu_ps(acc + r * 16 + 8, c[r][1]);
+  }
+}
+template <>
+inline void micro_kernel<double>(int kc, const double* a, const double* b, double* acc) {
+  __m256d c[6][2];
+  for (int r = 0; r < 6; ++r) c[r][0] = c[r][1] = _mm256_setzero_pd();
+  for (int k = 0; k < kc; ++k, a += 6, b += 8) {
+    const __m256d b0 = _mm256_loadu_pd(b), b1 = _mm256_loadu_pd(b + 4);
+    for (int r = 0; r < 6; ++r) {
+      const __m256d ar = _mm256_broadcast_sd(a + r);
+      c[r][0] = _mm256_fmadd_pd(ar, b0, c[r][0]);
+      c[r][1] = _mm256_fmadd_pd(ar, b1, c[r][1]);
+    }
+  }
+  for (int r = 0; r < 6; ++r) {
+    _mm256_storeu_pd(acc + r * 8, c[r][0]);
+    _mm256_storeu_pd(acc + r * 8 + 4, c[r][1]);
   }
 }
 #endif

@@ -139,6 +139,20 @@ TEST(Gemm, VectorKernelsAgreeWithThePortableKernel) {
       }
 }
 
+TEST(Gemm, DoubleVectorKernelsAgreeWithThePortableKernel) {
+  const Case c{37, 70, 500};
+  for (Op a : {Op::N, Op::T})
+    for (Op b : {Op::N, Op::T}) {
+      const int colsA = a == Op::N ? c.K : c.M, colsB = b == Op::N ? c.N : c.K;
+      const auto A = random_matrix<double>(size_t(c.M) * c.K, 8);
+      const auto B = random_matrix<double>(size_t(c.K) * c.N, 9);
+      std::vector<double> fast(size_t(c.M) * c.N), portable(fast.size());
+      resdyn::gemm(a, b, c.M, c.N, c.K, 1.0, A.data(), colsA, B.data(), colsB, 0.0, fast.data(), c.N, 2);
+      resdyn::gemm_portable(a, b, c.M, c.N, c.K, 1.0, A.data(), colsA, B.data(), colsB, 0.0, portable.data(), c.N, 2);
+      for (size_t i = 0; i < fast.size(); ++i) ASSERT_NEAR(fast[i], portable[i], 1e-13) << "element " << i;
+    }
+}
+
 TEST(Gemm, EpilogueSeesEveryElementOnceAfterTheFullSum) {
   // An epilogue that squares: C must become (A B)^2 exactly once per element.
   struct Square {
