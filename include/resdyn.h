@@ -97,6 +97,18 @@ inline float sigmoid<float>(float z) {
   return 1.0f / (1.0f + exp_float(-z));
 }
 
+// The full 128-bit product of two 64-bit numbers as high and low words, without a 128-bit
+// integer type (32-bit Arm compilers have none).
+struct U128 {
+  uint64_t high, low;
+};
+inline U128 multiply_wide(uint64_t a, uint64_t b) {
+  const uint64_t a_lo = uint32_t(a), a_hi = a >> 32, b_lo = uint32_t(b), b_hi = b >> 32;
+  const uint64_t p0 = a_lo * b_lo, p1 = a_lo * b_hi, p2 = a_hi * b_lo, p3 = a_hi * b_hi;
+  const uint64_t middle = (p0 >> 32) + uint32_t(p1) + uint32_t(p2);  // < 3 * 2^32: no overflow
+  return {p3 + (p1 >> 32) + (p2 >> 32) + (middle >> 32), (middle << 32) | uint32_t(p0)};
+}
+
 // xoshiro256** (Blackman & Vigna), seeded through splitmix64. We use our own generator
 // and our own conversions because std::uniform_*_distribution differ between standard
 // libraries, and the same seed must give the same bits everywhere.
@@ -131,10 +143,8 @@ struct Rng {
   // Uniform integer in [0, n), n > 0, without modulo bias (Lemire's method).
   uint64_t below(uint64_t n) {
     for (;;) {
-      const uint64_t x = next_u64();
-      const unsigned __int128 m = (unsigned __int128)x * n;
-      const uint64_t low = uint64_t(m);
-      if (low >= n || low >= (0 - n) % n) return uint64_t(m >> 64);
+      const U128 m = multiply_wide(next_u64(), n);
+      if (m.low >= n || m.low >= (0 - n) % n) return m.high;
     }
   }
   // Standard normal by the Box–Muller transform (one value per call; deterministic).

@@ -172,3 +172,27 @@ TEST(Sigmoid, FloatVersionIsWithinAFewUlpOfTheDoubleOne) {
   EXPECT_GT(sigmoid(-100.0f), 0.0f);
   EXPECT_EQ(sigmoid(1000.0f), 1.0f);
 }
+
+TEST(Rng, WideMultiplyMatchesTheCompilersOwn128BitProduct) {
+  Rng rng(99);
+  for (int i = 0; i < 100000; ++i) {
+    const uint64_t a = rng.next_u64(), b = i % 3 ? rng.next_u64() : rng.next_u64() >> (i % 64);
+    __extension__ const unsigned __int128 exact = static_cast<unsigned __int128>(a) * b;
+    const U128 m = multiply_wide(a, b);
+    ASSERT_EQ(m.high, uint64_t(exact >> 64));
+    ASSERT_EQ(m.low, uint64_t(exact));
+  }
+  EXPECT_EQ(multiply_wide(~0ull, ~0ull).high, ~0ull - 1);
+  EXPECT_EQ(multiply_wide(~0ull, ~0ull).low, 1ull);
+}
+
+TEST(Rng, BelowStaysInRangeAndCoversIt) {
+  Rng rng(5);
+  std::vector<int> seen(7, 0);
+  for (int i = 0; i < 7000; ++i) {
+    const uint64_t v = rng.below(7);
+    ASSERT_LT(v, 7u);
+    seen[v]++;
+  }
+  for (int count : seen) EXPECT_GT(count, 850);  // 1000 expected each
+}

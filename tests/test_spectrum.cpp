@@ -294,8 +294,10 @@ TEST(SpectrumExperiment, TinyNetAgainstIndependentComputation) {
 
     const Matrix j = resdyn::residual_ode_jacobian(w, cs.point);
     const Matrix l = resdyn::layer_map_jacobian(w, cs.point);
-    expect_spectrum(two_by_two(j(0, 0), j(0, 1), j(1, 0), j(1, 1)), cs.spectra.ode, 1e-12);
-    expect_spectrum(two_by_two(l(0, 0), l(0, 1), l(1, 0), l(1, 1)), cs.spectra.layer_map, 1e-12);
+    // Near a double eigenvalue the closed form's imaginary part, sqrt(-disc), loses digits to
+    // cancellation (error about eps * trace^2 / imag): 1e-9, not 1e-12, is what it can promise.
+    expect_spectrum(two_by_two(j(0, 0), j(0, 1), j(1, 0), j(1, 1)), cs.spectra.ode, 1e-9);
+    expect_spectrum(two_by_two(l(0, 0), l(0, 1), l(1, 0), l(1, 1)), cs.spectra.layer_map, 1e-9);
     int positive = 0;
     for (const Complex& v : cs.spectra.ode) positive += v.real() > 0;
     EXPECT_EQ(cs.ode.positive_real, positive);
