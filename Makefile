@@ -19,7 +19,7 @@ LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_SRC := $(call sources,tests/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 
-.PHONY: all data run test bench clean help
+.PHONY: all data run test bench mcu clean help
 
 all: $(BUILD)/resdyn
 
@@ -29,6 +29,7 @@ help:
 	@echo "make run        the main job: data, build, train the default net, evaluate"
 	@echo "make test       build and run the test suite (needs data)"
 	@echo "make bench      GEMM GFLOP/s against OpenBLAS, training/inference samples/s against PyTorch"
+	@echo "make mcu        Cortex-M firmware under QEMU: build, run, compare with the host (installs its toolchain)"
 	@echo "make clean      remove $(BUILD)/"
 
 $(BUILD)/obj/%.o: %.cpp
@@ -57,6 +58,9 @@ test: data $(BUILD)/resdyn $(BUILD)/resdyn_tests
 
 bench: $(BUILD)/resdyn_bench
 	bash tools/bench.sh
+
+mcu: data $(BUILD)/resdyn
+	RESDYN_BIN=$(BUILD)/resdyn bash tools/firmware/run.sh
 
 clean:
 	rm -rf $(BUILD)

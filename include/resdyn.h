@@ -23,6 +23,8 @@
 //   3. Errors and files (hosted): the error type, CRC-32, gzip inflate, the IDX reader.
 //   4. Networks (SPEC §1): configuration, parameter layout, initialisation.
 //   5. Forward pass: records x(t), y(t) for backprop and the probes; unrolling.
+//   5b. Fixed point: int8/int16/int32 inference (freestanding), quantisation, SIMD kernels,
+//      Q15.16 training.
 //   6. Loss and backpropagation, written out by hand next to the forward pass.
 //   7. Optimisers: SGD with momentum, Adam; learning-rate schedules.
 //   8. Training and evaluation loops.
@@ -1567,6 +1569,1156 @@ void forward(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<Real
   compute_initial_state(net, trace, opt.threads);
   run_layers(net, trace, opt);
 }
+
+// ============================================================================
+// 5b. Fixed point: integer inference, and training in Q15.16
+// ============================================================================
+//
+// (Pasted after section 5. Section 5 sits inside the hosted-only block that opens before
+// Net in section 4, so this section first closes that block: its integer forward pass is
+// the part a microcontroller compiles. It reopens the block before its hosted half, and the
+// sections after it continue inside it as before.)
+#endif  // !RESDYN_FREESTANDING
+//
+// The formats (Qm.n: m integer bits, n fraction bits, plus the sign; two's complement, so the
+// common "16.16" format is Q15.16 here):
+//   weights      int8 in [-127, 127], one scale per output row: w ~ q * mult * 2^-shift
+//   y(t), h(t)   Q0.15 in int16: the logistic output, 0 .. 32767 (1 saturates to 32767/32768)
+//   x(t)         Q16.15 in int32: x(0) plus T residuals below 1 each, exact up to T = 65534
+//   layer input  int16: x(t) shifted right by the fewest bits that make its largest entry
+//                fit (per sample, rounded), so the first layer sees all 15 fraction bits
+//   z, logits    Q19.12 in int32: pre-activations W x + b and the classifier's output
+//   products     int32 sums of int8 x int16; exact because quantisation keeps every row's
+//                sum |q| <= 65535 and activations are at most 32767 in magnitude
+// Every narrowing rounds to nearest (ties away from zero) and saturates; no right shift of
+// a negative number is left to the compiler's choice.
+//
+// The logistic function: a table of sigma(k/32), k = 0..512, in Q.24, linear interpolation,
+// sigma(-z) = 1 - sigma(z), 1 beyond |z| = 16. For Q0.15 output the error is below 2^-15
+// (one unit) for every Q19.12 input: interpolation <= (1/32)^2/8 * max|sigma''| = 1.2e-5,
+// table rounding 3e-8, final rounding <= 2^-16 = 1.5e-5 (tests/test_fixed_point.cpp measures
+// it against std::exp over every input in [-20, 20]).
+
+namespace fixed {
+
+// ---------------------------------------------------------------------------
+// Rounding and saturation
+// ---------------------------------------------------------------------------
+
+inline int32_t saturate_i32(int64_t v) {
+  return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : int32_t(v);
+}
+inline int16_t saturate_i16(int64_t v) {
+  return v > INT16_MAX ? int16_t(INT16_MAX) : v < INT16_MIN ? int16_t(INT16_MIN) : int16_t(v);
+}
+// Weights use the symmetric range [-127, 127]: -128 never appears, so |q| <= 127 holds.
+inline int8_t saturate_i8_symmetric(int64_t v) { return v > 127 ? int8_t(127) : v < -127 ? int8_t(-127) : int8_t(v); }
+
+// v / 2^shift rounded to nearest, ties away from zero; shift in 1..63, any int64 v.
+// Works on the magnitude, so it never shifts a negative number.
+inline int64_t round_shift_right(int64_t v, int shift) {
+  const uint64_t a = v < 0 ? 0 - uint64_t(v) : uint64_t(v);
+  const uint64_t r = (a >> shift) + ((a >> (shift - 1)) & 1u);
+  return v < 0 ? -int64_t(r) : int64_t(r);
+}
+
+// value * mult * 2^-shift, rounded and saturated to int32 (any shift; mult >= 0).
+inline int32_t rescale(int32_t value, int32_t mult, int shift) {
+  const int64_t p = int64_t(value) * mult;  // |p| < 2^62
+  if (shift >= 63) return 0;                 // |p| / 2^63 < 1/2
+  if (shift > 0) return saturate_i32(round_shift_right(p, shift));
+  if (p == 0) return 0;
+  const int64_t limit = int64_t(INT32_MAX) >> (shift < -31 ? 31 : -shift);
+  if (p > limit) return INT32_MAX;
+  if (p < -limit) return INT32_MIN;
+  return int32_t(p * (int64_t(1) << -shift));
+}
+
+inline int32_t add_saturate(int32_t a, int32_t b) { return saturate_i32(int64_t(a) + b); }
+
+// A number in Q(bits of Storage - Frac - 1).Frac: raw / 2^Frac. Arithmetic rounds and saturates.
+template <int Frac, class Storage>
+struct Fixed {
+  static_assert(Frac >= 1 && Frac < int(8 * sizeof(Storage)), "fraction bits must fit the storage");
+  static constexpr int frac_bits = Frac;
+  static constexpr int64_t kMax = int64_t((uint64_t(1) << (8 * sizeof(Storage) - 1)) - 1), kMin = -kMax - 1;
+  Storage raw = 0;
+
+  static Fixed from_raw(int64_t r) {
+    Fixed f;
+    f.raw = Storage(r > kMax ? kMax : r < kMin ? kMin : r);
+    return f;
+  }
+  // Nearest representable value, ties away from zero; saturates; NaN becomes 0.
+  static Fixed from_real(double v) {
+    const double scaled = v * double(int64_t(1) << Frac);
+    if (!(scaled == scaled)) return from_raw(0);
+    if (scaled >= double(kMax)) return from_raw(kMax);
+    if (scaled <= double(kMin)) return from_raw(kMin);
+    return from_raw(int64_t(scaled >= 0 ? std::floor(scaled + 0.5) : -std::floor(-scaled + 0.5)));
+  }
+  double to_real() const { return double(raw) / double(int64_t(1) << Frac); }
+  // The same number in another format, rounded and saturated.
+  template <class To>
+  To to() const {
+    constexpr int d = Frac - To::frac_bits;
+    if constexpr (d > 0) {
+      return To::from_raw(round_shift_right(raw, d));
+    } else {
+      const int64_t limit = To::kMax >> -d;
+      return To::from_raw(raw > limit ? To::kMax : raw < -limit ? To::kMin : int64_t(raw) * (int64_t(1) << -d));
+    }
+  }
+  friend Fixed operator+(Fixed a, Fixed b) { return from_raw(int64_t(a.raw) + b.raw); }
+  friend Fixed operator-(Fixed a, Fixed b) { return from_raw(int64_t(a.raw) - b.raw); }
+  friend Fixed operator*(Fixed a, Fixed b) { return from_raw(round_shift_right(int64_t(a.raw) * b.raw, Frac)); }
+  friend bool operator==(Fixed a, Fixed b) { return a.raw == b.raw; }
+};
+
+using Q0_15 = Fixed<15, int16_t>;   // y(t), h(t)
+using Q16_15 = Fixed<15, int32_t>;  // x(t)
+using Q19_12 = Fixed<12, int32_t>;  // pre-activations and logits
+using Q15_16 = Fixed<16, int32_t>;  // everything in fixed-point training
+
+constexpr int kStateFrac = 15;    // y, h and x
+constexpr int kPreFrac = 12;      // z and logits
+constexpr int kTrainFrac = 16;    // training
+constexpr int32_t kMaxRowL1 = 65535;  // sum |q| of a quantised row: 65535 * 32767 < 2^31
+
+// ---------------------------------------------------------------------------
+// The logistic function and e^-a from tables
+// ---------------------------------------------------------------------------
+
+namespace detail {
+
+// e^x for |x| <= 32, evaluated by the compiler: e^x = (e^(x/1024))^1024, the inner power by
+// its Taylor series. Relative error about 1e-13, far below the tables' resolution.
+constexpr double exp_constexpr(double x) {
+  const double r = x / 1024.0;
+  double term = 1.0, sum = 1.0;
+  for (int k = 1; k < 12; ++k) {
+    term *= r / k;
+    sum += term;
+  }
+  for (int k = 0; k < 10; ++k) sum *= sum;
+  return sum;
+}
+
+constexpr int kSigmoidSteps = 512;        // table covers z in [0, 16] in steps of 1/32
+constexpr int kSigmoidStepsPerUnit = 32;
+constexpr int kTableFrac = 24;             // table values in Q.24
+constexpr int kExpWhole = 25, kExpParts = 256;
+
+struct SigmoidTable {
+  int32_t entry[kSigmoidSteps + 1];
+  constexpr SigmoidTable() : entry() {
+    for (int k = 0; k <= kSigmoidSteps; ++k) {
+      const double s = 1.0 / (1.0 + exp_constexpr(-double(k) / kSigmoidStepsPerUnit));
+      entry[k] = int32_t(s * double(1 << kTableFrac) + 0.5);
+    }
+  }
+};
+inline constexpr SigmoidTable kSigmoidTable{};
+
+// e^-n (n = 0..24) and e^(-k/256) (k = 0..256), both Q.30.
+struct ExpTables {
+  int32_t whole[kExpWhole];
+  int32_t part[kExpParts + 1];
+  constexpr ExpTables() : whole(), part() {
+    for (int n = 0; n < kExpWhole; ++n) whole[n] = int32_t(exp_constexpr(-double(n)) * double(1 << 30) + 0.5);
+    for (int k = 0; k <= kExpParts; ++k) part[k] = int32_t(exp_constexpr(-double(k) / kExpParts) * double(1 << 30) + 0.5);
+  }
+};
+inline constexpr ExpTables kExpTables{};
+
+}  // namespace detail
+
+// sigma(z) in Q.24 (0 .. 2^24) for z with `frac` fraction bits, 5 <= frac <= 16.
+inline int32_t sigmoid_q24(int32_t z, int frac) {
+  const int step_bits = frac - 5;  // z units per table step (1/32) = 2^step_bits
+  const uint32_t a = z < 0 ? 0u - uint32_t(z) : uint32_t(z);
+  const uint32_t index = a >> step_bits;
+  int32_t v = int32_t(1) << detail::kTableFrac;
+  if (index < uint32_t(detail::kSigmoidSteps)) {
+    const int32_t lo = detail::kSigmoidTable.entry[index], hi = detail::kSigmoidTable.entry[index + 1];
+    const int32_t f = int32_t(a & ((1u << step_bits) - 1u));
+    const int32_t half = step_bits > 0 ? int32_t(1) << (step_bits - 1) : 0;
+    v = lo + (((hi - lo) * f + half) >> step_bits);  // hi >= lo: never shifts a negative number
+  }
+  return z < 0 ? (int32_t(1) << detail::kTableFrac) - v : v;
+}
+
+// sigma(z) for z in Q19.12, as Q0.15 in 0 .. 32767 (1 would need 32768; it saturates).
+inline int16_t sigmoid_q15(int32_t z) {
+  const int32_t r = (sigmoid_q24(z, kPreFrac) + 256) >> 9;
+  return int16_t(r > 32767 ? 32767 : r);
+}
+
+// sigma(z) for z in Q15.16, as Q15.16 in 0 .. 65536 (training).
+inline int32_t sigmoid_q16(int32_t z) { return (sigmoid_q24(z, kTrainFrac) + 128) >> 8; }
+
+// e^-a for a >= 0 in Q15.16, as Q.30 (0 .. 2^30): e^-n * e^-f with f interpolated in steps of
+// 1/256 (error below 2e-6). Used by the fixed-point softmax.
+inline int32_t exp_neg_q30(int32_t a) {
+  if (a <= 0) return int32_t(1) << 30;
+  const int n = a >> 16;
+  if (n >= detail::kExpWhole) return 0;
+  const int k = (a >> 8) & 0xFF, r = a & 0xFF;
+  const int32_t lo = detail::kExpTables.part[k], hi = detail::kExpTables.part[k + 1];
+  const int64_t p = lo - round_shift_right(int64_t(lo - hi) * r, 8);
+  return int32_t(round_shift_right(int64_t(detail::kExpTables.whole[n]) * p, 30));
+}
+
+// ---------------------------------------------------------------------------
+// The integer kernel (plain C++: every target)
+// ---------------------------------------------------------------------------
+
+namespace detail {
+
+// sum over j < n of x[j] * w[j].
+inline int32_t dot(const int16_t* x, const int8_t* w, int n) {
+  int32_t sum = 0;
+  int j = 0;
+#if defined(__ARM_FEATURE_DSP)
+  // Cortex-M4/M7: SMLAD adds two 16 x 16-bit products at once. SXTB16 sign-extends bytes 0 and 2
+  // of a word of weights (rotated by 8: bytes 1 and 3), so the inputs are paired to match.
+  for (; j + 4 <= n; j += 4) {
+    uint32_t wq, x01, x23;
+    std::memcpy(&wq, w + j, 4);
+    std::memcpy(&x01, x + j, 4);
+    std::memcpy(&x23, x + j + 2, 4);
+    const int32_t w02 = __builtin_arm_sxtb16(int32_t(wq));
+    const int32_t w13 = __builtin_arm_sxtb16(int32_t((wq >> 8) | (wq << 24)));
+    const int32_t x02 = int32_t((x01 & 0xFFFFu) | (x23 << 16));
+    const int32_t x13 = int32_t((x01 >> 16) | (x23 & 0xFFFF0000u));
+    sum = __builtin_arm_smlad(x02, w02, sum);
+    sum = __builtin_arm_smlad(x13, w13, sum);
+  }
+#endif
+  for (; j < n; ++j) sum += int32_t(x[j]) * int32_t(w[j]);
+  return sum;
+}
+
+}  // namespace detail
+
+// acc[s*ld_acc + i] = sum over j < inner of x[s*ldx + j] * w[i*ldw + j], for samples s and
+// outputs i: one matrix-vector product per sample. Exact (no overflow, so any summation order
+// gives the same integers) when every row has sum |w| <= kMaxRowL1 and |x| <= 32767.
+inline void int_matmul(int samples, int outputs, int inner, const int16_t* x, int ldx, const int8_t* w, int ldw,
+                       int32_t* acc, int ld_acc) {
+  for (int s = 0; s < samples; ++s)
+    for (int i = 0; i < outputs; ++i)
+      acc[size_t(s) * ld_acc + i] = detail::dot(x + size_t(s) * ldx, w + size_t(i) * ldw, inner);
+}
+
+// y = W x for one sample.
+inline void int_matvec(int outputs, int inner, const int8_t* w, const int16_t* x, int32_t* y) {
+  int_matmul(1, outputs, inner, x, inner, w, inner, y, outputs);
+}
+
+}  // namespace fixed
+
+// ---------------------------------------------------------------------------
+// A quantised network: views of constant arrays (from a model file or an exported C header)
+// ---------------------------------------------------------------------------
+
+// rows x cols int8 weights; row i stands for the real weights q * mult[i] * 2^-shift[i]
+// (per unit of its integer input), plus bias[i] in Q19.12.
+struct QuantMatrix {
+  const int8_t* weights = nullptr;
+  const int32_t* mult = nullptr;   // in [2^30, 2^31), or 0 for a row of zeros
+  const int8_t* shift = nullptr;
+  const int32_t* bias = nullptr;
+  int rows = 0, cols = 0;
+};
+
+struct QuantNet {
+  Config config;
+  QuantMatrix stem;        // N x D; its input is the pixel byte (the 1/255 is in its scale)
+  QuantMatrix classifier;  // C x N
+  QuantMatrix blocks;      // block 1; blocks 2..block_count follow it in every array
+  int block_count = 1;     // 1 (shared) or T (per-layer)
+
+  // W_t, b_t (t = 1..T; a shared net has one block for every t).
+  QuantMatrix block(int t) const {
+    const size_t k = block_count == 1 ? 0 : size_t(t - 1), rows = size_t(blocks.rows);
+    QuantMatrix m = blocks;
+    m.weights += k * rows * size_t(blocks.cols);
+    m.mult += k * rows;
+    m.shift += k * rows;
+    m.bias += k * rows;
+    return m;
+  }
+};
+
+// Caller-owned scratch of the one-sample forward pass (quant_buffer_sizes gives the counts).
+struct QuantBuffers {
+  int32_t* state;  // width: x(t) (Q16.15) or h(t) (Q0.15); holds the final state afterwards
+  int16_t* input;  // max(input, width): the int16 input of the current product
+  int32_t* acc;    // max(width, classes): the int32 sums
+};
+
+struct QuantBufferSizes {
+  int state, input, acc;
+};
+inline QuantBufferSizes quant_buffer_sizes(const Config& c) {
+  return {c.width, c.input > c.width ? c.input : c.width, c.width > c.classes ? c.width : c.classes};
+}
+
+namespace fixed {
+
+// The fewest bits to shift a Q.15 state right so that every entry, rounded, fits in int16.
+inline int state_shift(const int32_t* x, int n) {
+  uint32_t top = 0;
+  for (int i = 0; i < n; ++i) {
+    const uint32_t a = x[i] < 0 ? 0u - uint32_t(x[i]) : uint32_t(x[i]);
+    if (a > top) top = a;
+  }
+  int sh = 0;
+  while (sh < 31 && (sh == 0 ? int64_t(top) : round_shift_right(int64_t(top), sh)) > 32767) ++sh;
+  return sh;
+}
+
+// x >> sh, rounded, as the int16 input of a product.
+inline void narrow_state(const int32_t* x, int n, int sh, int16_t* out) {
+  for (int i = 0; i < n; ++i) out[i] = saturate_i16(sh == 0 ? int64_t(x[i]) : round_shift_right(x[i], sh));
+}
+
+// Pixel p as Q0.15 of p / 255, rounded (x(0) = u of a net without a stem).
+inline int32_t pixel_q15(uint8_t p) { return (int32_t(p) * 32768 + 127) / 255; }
+
+// z = acc * scale + bias in Q19.12, with the input carrying input_frac fraction bits.
+inline int32_t preactivation(const QuantMatrix& m, int row, int32_t acc, int input_frac) {
+  return add_saturate(rescale(acc, m.mult[row], int(m.shift[row]) + input_frac - kPreFrac), m.bias[row]);
+}
+
+// One layer's outputs from its sums: y = sigma(z); a ResNet adds y to x, an MLP (and the
+// stem) replaces the state with it (SPEC §1).
+inline void activate_rows(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state) {
+  for (int i = 0; i < m.rows; ++i) {
+    const int32_t y = sigmoid_q15(preactivation(m, i, acc[i], input_frac));
+    state[i] = residual ? add_saturate(state[i], y) : y;
+  }
+}
+
+// The classifier's outputs from its sums: logits in Q19.12.
+inline void output_rows(const QuantMatrix& m, const int32_t* acc, int input_frac, int32_t* logits) {
+  for (int i = 0; i < m.rows; ++i) logits[i] = preactivation(m, i, acc[i], input_frac);
+}
+
+// FNV-1a over the little-endian bytes of n int32 values: a checksum of final states that the
+// firmware and the host compute alike.
+inline uint32_t checksum(const int32_t* v, int n, uint32_t h = 2166136261u) {
+  for (int i = 0; i < n; ++i)
+    for (int b = 0; b < 4; ++b) h = (h ^ ((uint32_t(v[i]) >> (8 * b)) & 0xFFu)) * 16777619u;
+  return h;
+}
+
+}  // namespace fixed
+
+// The integer forward pass of one image (SPEC §1, in the formats above), on caller-owned
+// buffers, without allocating: logits (classes values, Q19.12), and the final state in
+// buf.state. depth 0 = the trained depth; deeper unrolls a shared net. Returns false (and
+// computes nothing) when depth exceeds the trained depth of a per-layer net.
+inline bool quant_forward(const QuantNet& net, const uint8_t* pixels, int depth, const QuantBuffers& buf,
+                          int32_t* logits) {
+  using namespace fixed;
+  const Config& cfg = net.config;
+  const int N = cfg.width, D = cfg.input;
+  if (depth <= 0) depth = cfg.depth;
+  if (depth > cfg.depth && cfg.weights != Weights::Shared) return false;
+  if (cfg.stem) {
+    for (int j = 0; j < D; ++j) buf.input[j] = int16_t(pixels[j]);
+    int_matvec(N, D, net.stem.weights, buf.input, buf.acc);
+    activate_rows(net.stem, buf.acc, 0, false, buf.state);
+  } else {
+    for (int j = 0; j < D; ++j) buf.state[j] = pixel_q15(pixels[j]);
+  }
+  const bool resnet = cfg.arch == Arch::ResNet;
+  for (int t = 1; t <= depth; ++t) {
+    const QuantMatrix W = net.block(t <= cfg.depth ? t : 1);
+    const int sh = state_shift(buf.state, N);
+    narrow_state(buf.state, N, sh, buf.input);
+    int_matvec(N, N, W.weights, buf.input, buf.acc);
+    activate_rows(W, buf.acc, kStateFrac - sh, resnet, buf.state);
+  }
+  const int sh = state_shift(buf.state, N);
+  narrow_state(buf.state, N, sh, buf.input);
+  int_matvec(cfg.classes, N, net.classifier.weights, buf.input, buf.acc);
+  output_rows(net.classifier, buf.acc, kStateFrac - sh, logits);
+  return true;
+}
+
+#ifndef RESDYN_FREESTANDING
+
+// ---------------------------------------------------------------------------
+// Host: the products on AVX-512 VNNI or AVX2, the same integers as fixed::int_matmul
+// ---------------------------------------------------------------------------
+//
+// The SIMD kernels read the weights packed once into panels of R output rows, widened to
+// int16 and interleaved in pairs along the input: panel p, pair k, row r holds
+// (w[pR + r][2k], w[pR + r][2k + 1]). One instruction then multiplies a pair of inputs,
+// broadcast to every lane, by R rows' pairs and adds both products into R int32 sums
+// (vpdpwssd, or vpmaddwd + vpaddd). All sums are exact (section comment above), so the
+// order of additions cannot change a single bit.
+
+namespace fixed {
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+constexpr int kPanelRows = 16;
+constexpr const char* kIntKernel = "avx512-vnni";
+#elif defined(__AVX2__)
+constexpr int kPanelRows = 8;
+constexpr const char* kIntKernel = "avx2";
+#else
+constexpr int kPanelRows = 8;
+constexpr const char* kIntKernel = "plain";
+#endif
+
+struct PackedMatrix {
+  int rows = 0, cols = 0, pairs = 0, panels = 0;
+  std::vector<int16_t> data;  // panels x pairs x kPanelRows x 2
+};
+
+inline PackedMatrix pack_matrix(const int8_t* w, int rows, int cols) {
+  PackedMatrix p;
+  p.rows = rows;
+  p.cols = cols;
+  p.pairs = (cols + 1) / 2;
+  p.panels = (rows + kPanelRows - 1) / kPanelRows;
+  p.data.assign(size_t(p.panels) * p.pairs * kPanelRows * 2, 0);
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j)
+      p.data[((size_t(i / kPanelRows) * p.pairs + size_t(j / 2)) * kPanelRows + size_t(i % kPanelRows)) * 2 +
+             size_t(j % 2)] = w[size_t(i) * cols + j];
+  return p;
+}
+
+namespace detail {
+
+// The int32 at x[0..1] (two int16), for broadcasting.
+inline int32_t load_pair(const int16_t* x) {
+  int32_t v;
+  std::memcpy(&v, x, sizeof v);
+  return v;
+}
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+// MB (1 or 4) samples x NP (1 or 2) panels of sums, kept in registers over the whole input.
+// The accumulators are separate variables, and the tile is not inlined into its caller: else
+// GCC 12 copies them between registers on every step (about 25% slower).
+template <int MB, int NP>
+__attribute__((noinline)) void packed_tile(const PackedMatrix& w, int panel, const int16_t* x, int ldx, int32_t* acc, int ld_acc) {
+  static_assert(MB == 1 || MB == 4, "tiles of 1 or 4 samples");
+  __m512i s00 = _mm512_setzero_si512(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00;
+  const int16_t* w0 = w.data.data() + size_t(panel) * w.pairs * kPanelRows * 2;
+  const int16_t* w1 = w0 + size_t(w.pairs) * kPanelRows * 2;
+  const int16_t *x0 = x, *x1 = x + ldx, *x2 = x + 2 * size_t(ldx), *x3 = x + 3 * size_t(ldx);
+  for (int k = 0; k < w.pairs; ++k) {
+    const __m512i a = _mm512_loadu_si512(w0 + size_t(k) * kPanelRows * 2);
+    __m512i v = _mm512_set1_epi32(load_pair(x0 + 2 * k));
+    s00 = _mm512_dpwssd_epi32(s00, a, v);
+    if (NP == 2) {
+      const __m512i b = _mm512_loadu_si512(w1 + size_t(k) * kPanelRows * 2);
+      s01 = _mm512_dpwssd_epi32(s01, b, v);
+      if (MB == 4) {
+        v = _mm512_set1_epi32(load_pair(x1 + 2 * k));
+        s10 = _mm512_dpwssd_epi32(s10, a, v);
+        s11 = _mm512_dpwssd_epi32(s11, b, v);
+        v = _mm512_set1_epi32(load_pair(x2 + 2 * k));
+        s20 = _mm512_dpwssd_epi32(s20, a, v);
+        s21 = _mm512_dpwssd_epi32(s21, b, v);
+        v = _mm512_set1_epi32(load_pair(x3 + 2 * k));
+        s30 = _mm512_dpwssd_epi32(s30, a, v);
+        s31 = _mm512_dpwssd_epi32(s31, b, v);
+      }
+    } else if (MB == 4) {
+      s10 = _mm512_dpwssd_epi32(s10, a, _mm512_set1_epi32(load_pair(x1 + 2 * k)));
+      s20 = _mm512_dpwssd_epi32(s20, a, _mm512_set1_epi32(load_pair(x2 + 2 * k)));
+      s30 = _mm512_dpwssd_epi32(s30, a, _mm512_set1_epi32(load_pair(x3 + 2 * k)));
+    }
+  }
+  // Through a local buffer: masked stores straight from the accumulators bring the register
+  // shuffling back.
+  alignas(64) int32_t sums[4][2 * kPanelRows];
+  _mm512_store_si512(sums[0], s00);
+  _mm512_store_si512(sums[0] + kPanelRows, s01);
+  _mm512_store_si512(sums[1], s10);
+  _mm512_store_si512(sums[1] + kPanelRows, s11);
+  _mm512_store_si512(sums[2], s20);
+  _mm512_store_si512(sums[2] + kPanelRows, s21);
+  _mm512_store_si512(sums[3], s30);
+  _mm512_store_si512(sums[3] + kPanelRows, s31);
+  const int first = panel * kPanelRows, count = std::min(NP * kPanelRows, w.rows - first);
+  for (int m = 0; m < MB; ++m)
+    for (int r = 0; r < count; ++r) acc[size_t(m) * ld_acc + first + r] = sums[m][r];
+}
+constexpr int kTileSamples = 4;  // 4 x 2 panels: 8 accumulators (more spill with GCC)
+#elif defined(__AVX2__)
+template <int MB, int NP>
+inline void packed_tile(const PackedMatrix& w, int panel, const int16_t* x, int ldx, int32_t* acc, int ld_acc) {
+  __m256i sum[MB][NP];
+  for (int m = 0; m < MB; ++m)
+    for (int p = 0; p < NP; ++p) sum[m][p] = _mm256_setzero_si256();
+  const int16_t* base = w.data.data() + size_t(panel) * w.pairs * kPanelRows * 2;
+  const size_t panel_stride = size_t(w.pairs) * kPanelRows * 2;
+  for (int k = 0; k < w.pairs; ++k) {
+    __m256i wv[NP];
+    for (int p = 0; p < NP; ++p)
+      wv[p] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + p * panel_stride + size_t(k) * kPanelRows * 2));
+    for (int m = 0; m < MB; ++m) {
+      const __m256i xv = _mm256_set1_epi32(load_pair(x + size_t(m) * ldx + 2 * size_t(k)));
+      for (int p = 0; p < NP; ++p) sum[m][p] = _mm256_add_epi32(sum[m][p], _mm256_madd_epi16(wv[p], xv));
+    }
+  }
+  for (int p = 0; p < NP; ++p) {
+    const int first = (panel + p) * kPanelRows, left = std::min(kPanelRows, w.rows - first);
+    for (int m = 0; m < MB; ++m) {
+      int32_t out[8];
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), sum[m][p]);
+      for (int r = 0; r < left; ++r) acc[size_t(m) * ld_acc + first + r] = out[r];
+    }
+  }
+}
+constexpr int kTileSamples = 4;
+#else
+template <int MB, int NP>
+inline void packed_tile(const PackedMatrix& w, int panel, const int16_t* x, int ldx, int32_t* acc, int ld_acc) {
+  const size_t panel_stride = size_t(w.pairs) * kPanelRows * 2;
+  for (int p = 0; p < NP; ++p) {
+    const int16_t* base = w.data.data() + size_t(panel + p) * panel_stride;
+    const int first = (panel + p) * kPanelRows, left = std::min(kPanelRows, w.rows - first);
+    for (int m = 0; m < MB; ++m)
+      for (int r = 0; r < left; ++r) {
+        int32_t sum = 0;
+        for (int k = 0; k < w.pairs; ++k) {
+          const int16_t* pw = base + (size_t(k) * kPanelRows + r) * 2;
+          sum += int32_t(pw[0]) * x[size_t(m) * ldx + 2 * k] + int32_t(pw[1]) * x[size_t(m) * ldx + 2 * k + 1];
+        }
+        acc[size_t(m) * ld_acc + first + r] = sum;
+      }
+  }
+}
+constexpr int kTileSamples = 4;
+#endif
+
+}  // namespace detail
+
+// fixed::int_matmul on packed weights: acc[s*ld_acc + i] = sum_j x[s*ldx + j] w[i][j].
+// x rows must hold 2 * w.pairs values (a zero after the last one when cols is odd).
+inline void int_matmul_packed(int samples, const PackedMatrix& w, const int16_t* x, int ldx, int32_t* acc,
+                              int ld_acc) {
+  constexpr int MB = detail::kTileSamples;
+  for (int panel = 0; panel < w.panels; panel += 2) {
+    const bool two = panel + 1 < w.panels;
+    int s = 0;
+    for (; s + MB <= samples; s += MB) {
+      if (two) detail::packed_tile<MB, 2>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
+      else detail::packed_tile<MB, 1>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
+    }
+    for (; s < samples; ++s) {
+      if (two) detail::packed_tile<1, 2>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
+      else detail::packed_tile<1, 1>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
+    }
+  }
+}
+
+
+// The per-element work around the products (narrowing the state, rescaling the sums, the
+// logistic table, the residual update) on 8 or 16 lanes of AVX-512: the same operations as
+// narrow_state, state_shift and activate_rows, lane by lane, so the same integers (a block
+// whose row shifts leave the range 1..62 takes the scalar code). Plain builds use the scalar
+// functions themselves.
+#if defined(__AVX512F__) && defined(__AVX512VL__) && defined(__AVX512BW__)
+constexpr const char* kEpilogue = "avx512";
+
+namespace detail {
+
+// (The masked "maskz" forms with every lane on are the plain operations; GCC 12 warns about
+// the plain forms' undefined source operand.)
+
+// round_shift_right on 8 int64 lanes, shifts in 1..62.
+inline __m512i round_shift_right_8(__m512i v, __m512i shift) {
+  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
+  const __m512i a = _mm512_maskz_abs_epi64(0xFF, v);
+  const __m512i r = _mm512_add_epi64(_mm512_maskz_srlv_epi64(0xFF, a, shift),
+                                     _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, a, _mm512_sub_epi64(shift, one)), one));
+  return _mm512_mask_sub_epi64(r, _mm512_cmplt_epi64_mask(v, zero), zero, r);
+}
+
+// sigmoid_q15 on 8 lanes.
+inline __m256i sigmoid_q15_8(__m256i z) {
+  const int* table = kSigmoidTable.entry;
+  const __m256i a = _mm256_abs_epi32(z);  // |INT32_MIN| stays 2^31 read as unsigned
+  const __m256i index = _mm256_srli_epi32(a, kPreFrac - 5);
+  const __mmask8 inside = _mm256_cmplt_epu32_mask(index, _mm256_set1_epi32(kSigmoidSteps));
+  const __m256i clamped = _mm256_min_epu32(index, _mm256_set1_epi32(kSigmoidSteps - 1));
+  const __m256i lo = _mm256_i32gather_epi32(table, clamped, 4);
+  const __m256i hi = _mm256_i32gather_epi32(table + 1, clamped, 4);
+  const __m256i f = _mm256_and_si256(a, _mm256_set1_epi32((1 << (kPreFrac - 5)) - 1));
+  const __m256i step = _mm256_srli_epi32(
+      _mm256_add_epi32(_mm256_mullo_epi32(_mm256_sub_epi32(hi, lo), f), _mm256_set1_epi32(1 << (kPreFrac - 6))),
+      kPreFrac - 5);
+  const __m256i one = _mm256_set1_epi32(1 << kTableFrac);
+  __m256i v = _mm256_mask_blend_epi32(inside, one, _mm256_add_epi32(lo, step));
+  v = _mm256_mask_sub_epi32(v, _mm256_cmplt_epi32_mask(z, _mm256_setzero_si256()), one, v);
+  const __m256i r = _mm256_srli_epi32(_mm256_add_epi32(v, _mm256_set1_epi32(256)), 9);
+  return _mm256_min_epi32(r, _mm256_set1_epi32(32767));
+}
+
+}  // namespace detail
+
+inline int state_shift_fast(const int32_t* x, int n) {
+  __m512i top = _mm512_setzero_si512();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) top = _mm512_maskz_max_epu32(0xFFFF, top, _mm512_maskz_abs_epi32(0xFFFF, _mm512_loadu_si512(x + i)));
+  uint32_t lanes[16], t = 0;
+  _mm512_storeu_si512(lanes, top);
+  for (uint32_t lane : lanes) t = std::max(t, lane);
+  for (; i < n; ++i) t = std::max(t, x[i] < 0 ? 0u - uint32_t(x[i]) : uint32_t(x[i]));
+  int sh = 0;
+  while (sh < 31 && (sh == 0 ? int64_t(t) : round_shift_right(int64_t(t), sh)) > 32767) ++sh;
+  return sh;
+}
+
+inline void narrow_state_fast(const int32_t* x, int n, int sh, int16_t* out) {
+  int i = 0;
+  if (sh > 0) {
+    const __m128i s = _mm_cvtsi32_si128(sh), s1 = _mm_cvtsi32_si128(sh - 1);
+    const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
+    for (; i + 16 <= n; i += 16) {
+      const __m512i v = _mm512_loadu_si512(x + i);
+      const __m512i a = _mm512_maskz_abs_epi32(0xFFFF, v);  // as unsigned: |x| <= 2^31
+      __m512i r = _mm512_add_epi32(_mm512_maskz_srl_epi32(0xFFFF, a, s), _mm512_and_si512(_mm512_maskz_srl_epi32(0xFFFF, a, s1), one));
+      r = _mm512_mask_sub_epi32(r, _mm512_cmplt_epi32_mask(v, zero), zero, r);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_maskz_cvtsepi32_epi16(0xFFFF, r));
+    }
+  } else {
+    for (; i + 16 <= n; i += 16)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_maskz_cvtsepi32_epi16(0xFFFF, _mm512_loadu_si512(x + i)));
+  }
+  narrow_state(x + i, n - i, sh, out + i);
+}
+
+inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state) {
+  const int extra = input_frac - kPreFrac;
+  int i = 0;
+  for (; i + 8 <= m.rows; i += 8) {
+    const __m512i shift = _mm512_add_epi64(
+        _mm512_maskz_cvtepi8_epi64(0xFF, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m.shift + i))), _mm512_set1_epi64(extra));
+    if (_mm512_cmplt_epi64_mask(shift, _mm512_set1_epi64(1)) || _mm512_cmpgt_epi64_mask(shift, _mm512_set1_epi64(62))) {
+      QuantMatrix part = m;  // unusual scales: the scalar code for these 8 rows
+      part.rows = 8;
+      part.mult += i;
+      part.shift += i;
+      part.bias += i;
+      activate_rows(part, acc + i, input_frac, residual, state + i);
+      continue;
+    }
+    const __m512i a = _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i)));
+    const __m512i mult = _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m.mult + i)));
+    const __m256i scaled = _mm512_maskz_cvtsepi64_epi32(0xFF, detail::round_shift_right_8(_mm512_maskz_mul_epi32(0xFF, a, mult), shift));
+    const __m512i bias = _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m.bias + i)));
+    const __m256i z = _mm512_maskz_cvtsepi64_epi32(0xFF, _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, scaled), bias));
+    const __m256i y = detail::sigmoid_q15_8(z);
+    __m256i* out = reinterpret_cast<__m256i*>(state + i);
+    if (residual) {
+      const __m512i sum = _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(out)), _mm512_maskz_cvtepi32_epi64(0xFF, y));
+      _mm256_storeu_si256(out, _mm512_maskz_cvtsepi64_epi32(0xFF, sum));
+    } else {
+      _mm256_storeu_si256(out, y);
+    }
+  }
+  QuantMatrix tail = m;
+  tail.rows = m.rows - i;
+  tail.mult += i;
+  tail.shift += i;
+  tail.bias += i;
+  activate_rows(tail, acc + i, input_frac, residual, state + i);
+}
+#else
+constexpr const char* kEpilogue = "plain";
+inline int state_shift_fast(const int32_t* x, int n) { return state_shift(x, n); }
+inline void narrow_state_fast(const int32_t* x, int n, int sh, int16_t* out) { narrow_state(x, n, sh, out); }
+inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state) {
+  activate_rows(m, acc, input_frac, residual, state);
+}
+#endif
+
+}  // namespace fixed
+
+// ---------------------------------------------------------------------------
+// Host: quantising a trained net
+// ---------------------------------------------------------------------------
+
+// A quantised network that owns its arrays; view() is what the forward passes read.
+struct QuantizedModel {
+  struct Matrix {
+    int rows = 0, cols = 0, count = 1;  // count: blocks stacked in the arrays
+    std::vector<int8_t> weights, shift;
+    std::vector<int32_t> mult, bias;
+    QuantMatrix view() const {
+      return {weights.data(), mult.data(), shift.data(), bias.data(), rows, cols};
+    }
+  };
+  Config config;
+  Matrix stem, classifier, blocks;
+
+  QuantNet view() const {
+    QuantNet n;
+    n.config = config;
+    n.stem = stem.view();
+    n.classifier = classifier.view();
+    n.blocks = blocks.view();
+    n.block_count = blocks.count;
+    return n;
+  }
+};
+
+namespace fixed {
+
+// Quantises `count` stacked rows x cols matrices (with their biases) row by row. A row's scale
+// starts at max|w| / 127 and grows, if needed, until its sum |q| <= kMaxRowL1 (which keeps
+// the int32 products exact); input_scale is the real value of one unit of the row's integer
+// input (1/255 for the stem's pixels, 1 otherwise: the layers fold their input format in at
+// run time).
+inline void quantise_rows(const float* weights, size_t weight_stride, const float* bias, size_t bias_stride, int rows,
+                          int cols, int count, double input_scale, QuantizedModel::Matrix& out) {
+  out.rows = rows;
+  out.cols = cols;
+  out.count = count;
+  out.weights.assign(size_t(count) * rows * cols, 0);
+  out.mult.assign(size_t(count) * rows, 0);
+  out.shift.assign(size_t(count) * rows, 0);
+  out.bias.assign(size_t(count) * rows, 0);
+  for (int blk = 0; blk < count; ++blk)
+    for (int i = 0; i < rows; ++i) {
+      const float* w = weights + blk * weight_stride + size_t(i) * cols;
+      const size_t row = size_t(blk) * rows + size_t(i);
+      int8_t* q = out.weights.data() + row * cols;
+      out.bias[row] = Q19_12::from_real(bias[blk * bias_stride + size_t(i)]).raw;
+      double top = 0;
+      for (int j = 0; j < cols; ++j) top = std::max(top, std::fabs(double(w[j])));
+      if (top == 0) continue;  // a zero row: q = 0, mult = 0
+      double scale = top / 127;
+      for (int attempt = 0;; ++attempt) {
+        long l1 = 0;
+        for (int j = 0; j < cols; ++j) {
+          const double v = double(w[j]) / scale;
+          q[j] = saturate_i8_symmetric(int64_t(v >= 0 ? std::floor(v + 0.5) : -std::floor(-v + 0.5)));
+          l1 += std::abs(int(q[j]));
+        }
+        if (l1 <= kMaxRowL1) break;
+        if (attempt > 64) throw Error("quantise: row " + std::to_string(i) + " cannot meet the sum bound");
+        scale *= std::max(1.0 + 1e-9, double(l1) / kMaxRowL1);
+      }
+      // scale * input_scale = mult * 2^-shift with mult in [2^30, 2^31).
+      int e = 0;
+      const double m = std::frexp(scale * input_scale, &e);  // in [0.5, 1)
+      int64_t mult = int64_t(std::floor(m * 2147483648.0 + 0.5));
+      if (mult == (int64_t(1) << 31)) {
+        mult >>= 1;
+        ++e;
+      }
+      const int shift = 31 - e;
+      if (shift > 127) {  // below 2^-96 per unit: the row contributes nothing at all
+        std::fill(q, q + cols, int8_t(0));
+        continue;
+      }
+      if (shift < 0) throw Error("quantise: weights too large (row scale " + std::to_string(scale) + ")");
+      out.mult[row] = int32_t(mult);
+      out.shift[row] = int8_t(shift);
+    }
+}
+
+}  // namespace fixed
+
+// int8 weights with a scale per output row, biases in Q19.12 (the formats at the top).
+inline QuantizedModel quantise(const Net<float>& net) {
+  const Config& cfg = net.config;
+  QuantizedModel q;
+  q.config = cfg;
+  const int N = cfg.width;
+  if (cfg.stem) fixed::quantise_rows(net.P(), 0, net.c(), 0, N, cfg.input, 1, 1.0 / 255.0, q.stem);
+  fixed::quantise_rows(net.K(), 0, net.k0(), 0, cfg.classes, N, 1, 1.0, q.classifier);
+  fixed::quantise_rows(net.W(1), net.layout.block_size, net.b(1), net.layout.block_size, N, N, net.layout.blocks, 1.0,
+                       q.blocks);
+  return q;
+}
+
+// Checks the invariants the integer forward pass relies on (a model read from a file passes
+// through here): weights in [-127, 127], every row's sum |q| <= kMaxRowL1, shapes matching
+// the configuration. Returns nullptr or what is wrong.
+inline const char* quantised_model_problem(const QuantizedModel& q) {
+  if (const char* why = config_problem(q.config)) return why;
+  const Config& c = q.config;
+  const int blocks = c.weights == Weights::Shared ? 1 : c.depth;
+  auto bad = [](const QuantizedModel::Matrix& m, int rows, int cols, int count) {
+    if (m.rows != rows || m.cols != cols || m.count != count) return true;
+    const size_t r = size_t(rows) * count;
+    if (m.weights.size() != r * cols || m.mult.size() != r || m.shift.size() != r || m.bias.size() != r) return true;
+    for (size_t i = 0; i < r; ++i) {
+      if (m.mult[i] < 0 || m.shift[i] < 0) return true;
+      long l1 = 0;
+      for (int j = 0; j < cols; ++j) {
+        const int v = m.weights[i * cols + j];
+        if (v < -127) return true;
+        l1 += std::abs(v);
+      }
+      if (l1 > fixed::kMaxRowL1) return true;
+    }
+    return false;
+  };
+  if (c.stem ? bad(q.stem, c.width, c.input, 1) : q.stem.rows != 0) return "stem tensors do not match the architecture";
+  if (bad(q.classifier, c.classes, c.width, 1)) return "classifier tensors do not match the architecture";
+  if (bad(q.blocks, c.width, c.width, blocks)) return "layer tensors do not match the architecture or break the bounds";
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------
+// Host: the batched integer forward pass
+// ---------------------------------------------------------------------------
+
+// Runs many images through the integer path: per sample exactly quant_forward's integers
+// (the same functions around a packed SIMD product), samples split across threads.
+class QuantRunner {
+ public:
+  explicit QuantRunner(const QuantNet& net) : net_(net) {
+    const Config& c = net.config;
+    if (c.stem) stem_ = fixed::pack_matrix(net.stem.weights, c.width, c.input);
+    classifier_ = fixed::pack_matrix(net.classifier.weights, c.classes, c.width);
+    for (int b = 1; b <= net.block_count; ++b) blocks_.push_back(fixed::pack_matrix(net.block(b).weights, c.width, c.width));
+    ldx_ = (std::max(c.input, c.width) + 1) / 2 * 2;
+  }
+
+  // logits: batch x classes (Q19.12); states (if not null): batch x width, the final x(T)
+  // (Q16.15) or h(T) (Q0.15). depth as in quant_forward.
+  void run(const uint8_t* pixels, int batch, int depth, int threads, int32_t* logits, int32_t* states = nullptr) const {
+    using namespace fixed;
+    const Config& cfg = net_.config;
+    if (depth <= 0) depth = cfg.depth;
+    if (depth > cfg.depth && cfg.weights != Weights::Shared)
+      throw Error("unrolling beyond the trained depth needs shared weights");
+    constexpr int kChunk = 64;
+    const int tasks = (batch + kChunk - 1) / kChunk;
+    const int N = cfg.width, D = cfg.input, C = cfg.classes, ld_acc = std::max(N, C);
+    struct Scratch {
+      std::vector<int32_t> state, acc;
+      std::vector<int16_t> input;
+      std::vector<int> shift;
+    };
+    std::vector<Scratch> scratch(size_t(std::max(1, std::min(threads, tasks))));
+    ThreadPool::shared().run(threads, tasks, [&](int task, int worker) {
+      Scratch& s = scratch[size_t(worker)];
+      if (s.state.empty()) {
+        s.state.resize(size_t(kChunk) * N);
+        s.acc.resize(size_t(kChunk) * ld_acc);
+        s.input.assign(size_t(kChunk) * ldx_, 0);
+        s.shift.resize(kChunk);
+      }
+      const int first = task * kChunk, count = std::min(kChunk, batch - first);
+      int32_t* state = s.state.data();
+      int16_t* input = s.input.data();
+      int32_t* acc = s.acc.data();
+      // x(0)
+      if (cfg.stem) {
+        for (int r = 0; r < count; ++r)
+          for (int j = 0; j < D; ++j) input[size_t(r) * ldx_ + j] = int16_t(pixels[(size_t(first) + r) * D + j]);
+        clear_padding(input, count, D);
+        int_matmul_packed(count, stem_, input, ldx_, acc, ld_acc);
+        for (int r = 0; r < count; ++r)
+          activate_rows_fast(net_.stem, acc + size_t(r) * ld_acc, 0, false, state + size_t(r) * N);
+      } else {
+        for (int r = 0; r < count; ++r)
+          for (int j = 0; j < D; ++j) state[size_t(r) * N + j] = pixel_q15(pixels[(size_t(first) + r) * D + j]);
+      }
+      // layers 1..depth
+      const bool resnet = cfg.arch == Arch::ResNet;
+      for (int t = 1; t <= depth; ++t) {
+        const int layer = t <= cfg.depth ? t : 1;
+        narrow_all(state, count, input, s.shift.data());
+        int_matmul_packed(count, blocks_[size_t(net_.block_count == 1 ? 0 : layer - 1)], input, ldx_, acc, ld_acc);
+        const QuantMatrix W = net_.block(layer);
+        for (int r = 0; r < count; ++r)
+          activate_rows_fast(W, acc + size_t(r) * ld_acc, kStateFrac - s.shift[size_t(r)], resnet, state + size_t(r) * N);
+      }
+      // logits
+      narrow_all(state, count, input, s.shift.data());
+      int_matmul_packed(count, classifier_, input, ldx_, acc, ld_acc);
+      for (int r = 0; r < count; ++r)
+        output_rows(net_.classifier, acc + size_t(r) * ld_acc, kStateFrac - s.shift[size_t(r)],
+                    logits + (size_t(first) + r) * C);
+      if (states) std::copy(state, state + size_t(count) * N, states + size_t(first) * N);
+    });
+  }
+
+  const QuantNet& net() const { return net_; }
+
+ private:
+  // Each sample's state as int16 product input, with its own shift.
+  void narrow_all(const int32_t* state, int count, int16_t* input, int* shift) const {
+    const int N = net_.config.width;
+    for (int r = 0; r < count; ++r) {
+      shift[r] = fixed::state_shift_fast(state + size_t(r) * N, N);
+      fixed::narrow_state_fast(state + size_t(r) * N, N, shift[r], input + size_t(r) * ldx_);
+    }
+    clear_padding(input, count, N);
+  }
+  void clear_padding(int16_t* input, int count, int used) const {
+    for (int r = 0; r < count; ++r)
+      for (int j = used; j < ldx_; ++j) input[size_t(r) * ldx_ + j] = 0;
+  }
+
+  QuantNet net_;
+  fixed::PackedMatrix stem_, classifier_;
+  std::vector<fixed::PackedMatrix> blocks_;
+  int ldx_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Host: training in Q15.16 with stochastic rounding (for devices without an FPU)
+// ---------------------------------------------------------------------------
+//
+// Everything a training step computes is an integer: parameters, activations and
+// back-propagated signals in Q15.16 (int32); products summed exactly in int64 (Q.32, what a
+// Cortex-M's multiply-accumulate-long gives); gradients and momentum kept in Q.32 int64;
+// the logistic function and the softmax's e^-a from the tables above. Only the weight update
+// rounds stochastically (up with probability equal to the dropped fraction), so updates far
+// below one Q15.16 unit (2^-16) still move the weights on average. The forward and backward
+// formulas are section 5/6's, line for line.
+
+// Parameters in Q15.16, in the layout of section 4.
+struct FixedNet {
+  Config config;
+  Layout layout;
+  std::vector<int32_t> params;
+  int32_t* at(size_t offset) { return params.data() + offset; }
+  const int32_t* at(size_t offset) const { return params.data() + offset; }
+};
+
+inline FixedNet to_fixed(const Net<float>& net) {
+  FixedNet f{net.config, net.layout, std::vector<int32_t>(net.params.size())};
+  for (size_t i = 0; i < net.params.size(); ++i) f.params[i] = fixed::Q15_16::from_real(net.params[i]).raw;
+  return f;
+}
+
+inline Net<float> to_float(const FixedNet& f) {
+  Net<float> net(f.config);
+  for (size_t i = 0; i < f.params.size(); ++i) net.params[i] = float(fixed::Q15_16::from_raw(f.params[i]).to_real());
+  return net;
+}
+
+namespace fixed {
+
+// C += op(A) op(B) exactly, in int64 (A is M x K, B is K x N after op; row-major strides).
+inline void fixed_matmul(Op opA, Op opB, int M, int N, int K, const int32_t* A, int lda, const int32_t* B, int ldb,
+                         int64_t* C, int ldc) {
+  if (opA == Op::N && opB == Op::T) {  // rows of A against rows of B
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j) {
+        const int32_t* a = A + size_t(i) * lda;
+        const int32_t* b = B + size_t(j) * ldb;
+        int64_t sum = 0;
+        for (int k = 0; k < K; ++k) sum += int64_t(a[k]) * b[k];
+        C[size_t(i) * ldc + j] += sum;
+      }
+    return;
+  }
+  for (int i = 0; i < M; ++i)
+    for (int k = 0; k < K; ++k) {
+      const int64_t a = opA == Op::N ? A[size_t(i) * lda + k] : A[size_t(k) * lda + i];
+      if (a == 0) continue;
+      int64_t* c = C + size_t(i) * ldc;
+      if (opB == Op::N) {
+        const int32_t* b = B + size_t(k) * ldb;
+        for (int j = 0; j < N; ++j) c[j] += a * b[j];
+      } else {
+        for (int j = 0; j < N; ++j) c[j] += a * B[size_t(j) * ldb + k];
+      }
+    }
+}
+
+// Q.32 sums back to Q15.16.
+inline int32_t q32_to_q16(int64_t v) { return saturate_i32(round_shift_right(v, 16)); }
+
+}  // namespace fixed
+
+// Activations of one batch, all layers kept (backprop needs them), like Trace.
+struct FixedTrace {
+  int batch = 0, depth = 0, width = 0;
+  bool resnet = true;
+  std::vector<int32_t> input, x, y, logits;  // Q15.16
+  std::vector<int64_t> sums;                 // scratch: B x max(N, C) exact products
+  int32_t* state(int t) { return x.data() + size_t(t) * batch * width; }
+  const int32_t* state(int t) const { return x.data() + size_t(t) * batch * width; }
+  int32_t* residual(int t) { return resnet ? y.data() + size_t(t - 1) * batch * width : state(t); }
+  const int32_t* residual(int t) const { return resnet ? y.data() + size_t(t - 1) * batch * width : state(t); }
+};
+
+// The forward pass of section 5 in Q15.16 on a batch of images (pixels, B x D bytes).
+inline void fixed_forward(const FixedNet& net, const uint8_t* pixels, int batch, FixedTrace& tr) {
+  using namespace fixed;
+  const Config& cfg = net.config;
+  const int N = cfg.width, D = cfg.input, C = cfg.classes, T = cfg.depth;
+  tr.batch = batch;
+  tr.depth = T;
+  tr.width = N;
+  tr.resnet = cfg.arch == Arch::ResNet;
+  tr.input.resize(size_t(batch) * D);
+  tr.x.resize(size_t(T + 1) * batch * N);
+  tr.y.resize(tr.resnet ? size_t(T) * batch * N : 0);
+  tr.logits.resize(size_t(batch) * C);
+  tr.sums.resize(size_t(batch) * std::max(N, C));
+  for (size_t i = 0; i < tr.input.size(); ++i) tr.input[i] = (int32_t(pixels[i]) * 65536 + 127) / 255;
+  // z = A W^T + bias, each sum rounded to Q15.16 once.
+  auto affine = [&](const int32_t* a, int inner, const int32_t* w, const int32_t* bias, int outs, int32_t* z) {
+    std::fill(tr.sums.begin(), tr.sums.begin() + size_t(batch) * outs, int64_t(0));
+    fixed_matmul(Op::N, Op::T, batch, outs, inner, a, inner, w, inner, tr.sums.data(), outs);
+    for (int r = 0; r < batch; ++r)
+      for (int i = 0; i < outs; ++i)
+        z[size_t(r) * outs + i] = add_saturate(q32_to_q16(tr.sums[size_t(r) * outs + i]), bias[i]);
+  };
+  const size_t block = size_t(batch) * N;
+  int32_t* x0 = tr.state(0);
+  if (cfg.stem) {
+    affine(tr.input.data(), D, net.at(net.layout.P), net.at(net.layout.c), N, x0);
+    for (size_t i = 0; i < block; ++i) x0[i] = sigmoid_q16(x0[i]);
+  } else {
+    std::copy(tr.input.begin(), tr.input.end(), x0);
+  }
+  for (int t = 1; t <= T; ++t) {
+    const int32_t* prev = tr.state(t - 1);
+    int32_t* out = tr.residual(t);
+    affine(prev, N, net.at(net.layout.W(t)), net.at(net.layout.b(t)), N, out);
+    for (size_t i = 0; i < block; ++i) out[i] = sigmoid_q16(out[i]);
+    if (tr.resnet) {
+      int32_t* x = tr.state(t);
+      for (size_t i = 0; i < block; ++i) x[i] = add_saturate(prev[i], out[i]);
+    }
+  }
+  affine(tr.state(T), N, net.at(net.layout.K), net.at(net.layout.k0), C, tr.logits.data());
+}
+
+// Softmax of Q15.16 logits as Q15.16 probabilities (exp from the table, one division).
+inline void fixed_softmax(const int32_t* logits, int classes, int32_t* prob) {
+  int32_t top = logits[0];
+  for (int k = 1; k < classes; ++k) top = std::max(top, logits[k]);
+  int64_t total = 0;
+  for (int k = 0; k < classes; ++k) total += fixed::exp_neg_q30(fixed::saturate_i32(int64_t(top) - logits[k]));
+  for (int k = 0; k < classes; ++k) {
+    const int64_t e = fixed::exp_neg_q30(fixed::saturate_i32(int64_t(top) - logits[k]));
+    prob[k] = int32_t((e * 65536 + total / 2) / total);
+  }
+}
+
+// Gradients of the summed (not mean) loss over a batch, in Q.32, and backprop scratch.
+struct FixedGradients {
+  std::vector<int64_t> grad;           // layout.total values
+  std::vector<int32_t> dlogits, gx, gz;  // Q15.16
+  double loss = 0;                     // summed cross-entropy, for the log only
+};
+
+// Section 6's backward pass in integers (same line-by-line correspondence as backward()).
+inline void fixed_backward(const FixedNet& net, const FixedTrace& tr, const uint8_t* labels, FixedGradients& g) {
+  using namespace fixed;
+  const Config& cfg = net.config;
+  const Layout& L = net.layout;
+  const int B = tr.batch, N = cfg.width, C = cfg.classes, D = cfg.input, T = tr.depth;
+  const size_t block = size_t(B) * N;
+  g.grad.assign(L.total, 0);
+  g.dlogits.resize(size_t(B) * C);
+  g.gx.resize(block);
+  g.gz.resize(size_t(T) * block);
+  g.loss = 0;
+  // dL/dlogits = softmax - onehot (per sample; the 1/B goes into the learning rate)
+  for (int r = 0; r < B; ++r) {
+    int32_t* d = g.dlogits.data() + size_t(r) * C;
+    fixed_softmax(tr.logits.data() + size_t(r) * C, C, d);
+    g.loss -= std::log(std::max(int32_t(1), d[labels[r]]) / 65536.0);
+    d[labels[r]] -= 65536;
+  }
+  auto column_sums = [](const int32_t* a, int rows, int cols, int64_t* out) {  // Q.16 sums into Q.32
+    for (int r = 0; r < rows; ++r)
+      for (int j = 0; j < cols; ++j) out[j] += int64_t(a[size_t(r) * cols + j]) * 65536;
+  };
+  // M x N product rounded to Q15.16 into out (beta: add to out instead of replacing it).
+  std::vector<int64_t> sums(block);
+  auto product_q16 = [&](Op opA, Op opB, int M, int Nc, int K, const int32_t* A, int lda, const int32_t* Bm, int ldb,
+                         bool add, int32_t* out) {
+    std::fill(sums.begin(), sums.begin() + size_t(M) * Nc, int64_t(0));
+    fixed_matmul(opA, opB, M, Nc, K, A, lda, Bm, ldb, sums.data(), Nc);
+    for (size_t i = 0; i < size_t(M) * Nc; ++i)
+      out[i] = add ? add_saturate(out[i], q32_to_q16(sums[i])) : q32_to_q16(sums[i]);
+  };
+  const int32_t* dL = g.dlogits.data();
+  fixed_matmul(Op::T, Op::N, C, N, B, dL, C, tr.state(T), N, g.grad.data() + L.K, N);
+  column_sums(dL, B, C, g.grad.data() + L.k0);
+  int32_t* gx = g.gx.data();
+  product_q16(Op::N, Op::N, B, N, C, dL, C, net.at(L.K), N, false, gx);
+  // gz = gx * y (1 - y): the derivative y(1-y) rounded to Q15.16 first.
+  auto times_slope = [](int32_t gradient, int32_t y) {
+    const int32_t slope = int32_t(round_shift_right(int64_t(y) * (65536 - y), 16));
+    return saturate_i32(round_shift_right(int64_t(gradient) * slope, 16));
+  };
+  for (int t = T; t >= 1; --t) {
+    int32_t* gz = g.gz.data() + size_t(t - 1) * block;
+    const int32_t* y = tr.residual(t);
+    for (size_t i = 0; i < block; ++i) gz[i] = times_slope(gx[i], y[i]);
+    product_q16(Op::N, Op::N, B, N, N, gz, N, net.at(L.W(t)), N, tr.resnet, gx);
+  }
+  if (cfg.weights == Weights::Shared) {
+    fixed_matmul(Op::T, Op::N, N, N, T * B, g.gz.data(), N, tr.state(0), N, g.grad.data() + L.W(1), N);
+    column_sums(g.gz.data(), T * B, N, g.grad.data() + L.b(1));
+  } else {
+    for (int t = 1; t <= T; ++t) {
+      const int32_t* gz = g.gz.data() + size_t(t - 1) * block;
+      fixed_matmul(Op::T, Op::N, N, N, B, gz, N, tr.state(t - 1), N, g.grad.data() + L.W(t), N);
+      column_sums(gz, B, N, g.grad.data() + L.b(t));
+    }
+  }
+  if (cfg.stem) {
+    const int32_t* x0 = tr.state(0);
+    int32_t* gz0 = g.gz.data();
+    for (size_t i = 0; i < block; ++i) gz0[i] = times_slope(gx[i], x0[i]);
+    fixed_matmul(Op::T, Op::N, N, D, B, gz0, N, tr.input.data(), D, g.grad.data() + L.P, D);
+    column_sums(gz0, B, N, g.grad.data() + L.c);
+  }
+}
+
+// SGD with momentum in integers: v = mu v + g (Q.32), w -= (lr / B) v, the step rounded
+// stochastically to Q15.16 with bits from its own generator.
+struct FixedSgd {
+  std::vector<int64_t> velocity;
+  int32_t momentum_q16 = 0;
+  Rng rounding;
+
+  FixedSgd(size_t n, double momentum, uint64_t seed)
+      : velocity(n, 0), momentum_q16(fixed::Q15_16::from_real(momentum).raw), rounding(seed) {}
+
+  // lr: this step's learning rate for the mean loss; batch: samples the gradient summed.
+  void update(FixedNet& net, const std::vector<int64_t>& grad, double lr, int batch) {
+    const uint64_t rate = uint64_t(std::floor(lr / batch * 4294967296.0 + 0.5));  // lr / B in Q.32
+    for (size_t i = 0; i < net.params.size(); ++i) {
+      // mu v, with v split so no product leaves int64: v = hi 2^16 + lo, 0 <= lo < 2^16
+      const int64_t v = velocity[i];
+      const int64_t hi = v >= 0 ? v / 65536 : -((-v + 65535) / 65536), lo = v - hi * 65536;
+      velocity[i] = hi * momentum_q16 + fixed::round_shift_right(lo * momentum_q16, 16) + grad[i];
+      // step = rate * v / 2^48 (Q.32 * Q.32 -> Q.64 -> Q.16), on the magnitude, rounded up with
+      // probability equal to the dropped fraction.
+      const int64_t vel = velocity[i];
+      const uint64_t magnitude = vel < 0 ? 0 - uint64_t(vel) : uint64_t(vel);
+      const U128 p = multiply_wide(magnitude, rate);
+      const uint64_t noise = rounding.next_u64() >> 16;  // 48 random bits below the cut
+      const uint64_t low = p.low + noise;
+      const uint64_t high = p.high + (low < p.low ? 1u : 0u);
+      const uint64_t step = high >= (uint64_t(1) << 47) ? uint64_t(INT32_MAX) : (high << 16) | (low >> 48);
+      const int64_t signed_step = int64_t(std::min<uint64_t>(step, uint64_t(INT32_MAX)));
+      net.params[i] = fixed::saturate_i32(int64_t(net.params[i]) - (vel < 0 ? -signed_step : signed_step));
+    }
+  }
+};
+
+// (The sections below continue inside this hosted-only block; section 9 closes it.)
 
 // ============================================================================
 // 6. Loss and backpropagation

@@ -16,6 +16,12 @@ int run_train(const Flags& flags);
 CommandSpec eval_spec();
 int run_eval(const Flags& flags);
 
+CommandSpec quantize_spec();
+int run_quantize(const Flags& flags);
+
+CommandSpec export_spec();
+int run_export(const Flags& flags);
+
 CommandSpec ode_spec();
 int run_ode(const Flags& flags);
 

@@ -13,6 +13,8 @@ namespace {
 const resdyn::cli::Command kCommands[] = {
     {resdyn::cli::train_spec, resdyn::cli::run_train},
     {resdyn::cli::eval_spec, resdyn::cli::run_eval},
+    {resdyn::cli::quantize_spec, resdyn::cli::run_quantize},
+    {resdyn::cli::export_spec, resdyn::cli::run_export},
     {resdyn::cli::dynamics_spec, resdyn::cli::run_dynamics},
     {resdyn::cli::embed_spec, resdyn::cli::run_embed},
     {resdyn::cli::ode_spec, resdyn::cli::run_ode},

@@ -1,0 +1,124 @@
+#include "quant/quantised_model_file.h"
+
+#include <cstdio>
+#include <cstring>
+
+namespace resdyn::quant {
+
+namespace {
+
+// The matrices in file order, with the row counts the configuration implies.
+struct Part {
+  QuantizedModel::Matrix QuantizedModel::*matrix;
+  int rows, cols, count;
+};
+
+std::vector<Part> parts_of(const Config& c) {
+  std::vector<Part> parts;
+  if (c.stem) parts.push_back({&QuantizedModel::stem, c.width, c.input, 1});
+  parts.push_back({&QuantizedModel::classifier, c.classes, c.width, 1});
+  parts.push_back({&QuantizedModel::blocks, c.width, c.width, c.weights == Weights::Shared ? 1 : c.depth});
+  return parts;
+}
+
+}  // namespace
+
+std::vector<uint8_t> encode_quantised(const QuantizedModel& model, const std::string& metadata) {
+  if (const char* why = quantised_model_problem(model)) throw Error(std::string("quantised model: ") + why);
+  if (metadata.size() > kMaxMetadata) throw Error("model metadata longer than 1 MiB");
+  const Config& c = model.config;
+  ByteWriter out;
+  out.raw(kQuantisedMagic, 8);
+  out.u32(kQuantisedVersion);
+  for (uint32_t v : {uint32_t(c.arch), uint32_t(c.weights), uint32_t(c.stem), uint32_t(c.input), uint32_t(c.width),
+                     uint32_t(c.depth), uint32_t(c.classes)})
+    out.u32(v);
+  out.u32(uint32_t(metadata.size()));
+  out.raw(metadata.data(), metadata.size());
+  for (const Part& p : parts_of(c)) {
+    const QuantizedModel::Matrix& mat = model.*p.matrix;
+    out.raw(mat.weights.data(), mat.weights.size());
+    for (int32_t v : mat.mult) out.u32(uint32_t(v));
+    out.raw(mat.shift.data(), mat.shift.size());
+    for (int32_t v : mat.bias) out.u32(uint32_t(v));
+  }
+  out.u32(crc32(out.bytes.data(), out.bytes.size()));
+  return out.bytes;
+}
+
+QuantizedModel decode_quantised(const uint8_t* data, size_t size, const std::string& where, std::string* metadata) {
+  auto fail = [&where](const std::string& what) { return Error(where + ": " + what); };
+  if (size < 48) throw fail("not a quantised resdyn model (file too short: " + std::to_string(size) + " bytes)");
+  if (std::memcmp(data, kQuantisedMagic, 8) != 0) throw fail("not a quantised resdyn model (bad magic)");
+  ByteReader in(data + 8, size - 12, where);  // between the magic and the CRC
+  const uint32_t version = in.u32("version");
+  if (version != kQuantisedVersion)
+    throw fail("quantised model format version " + std::to_string(version) + " is not supported (expected 1)");
+  if (crc32(data, size - 4) != ByteReader(data + size - 4, 4, where).u32("checksum"))
+    throw fail("checksum mismatch: the file is corrupt");
+  uint32_t f[7];
+  for (uint32_t& field : f) field = in.u32("header");
+  if (f[0] > 1 || f[1] > 1 || f[2] > 1) throw fail("unknown architecture code in header");
+  for (int i = 3; i < 7; ++i)
+    if (f[i] > uint32_t(kMaxDepth)) throw fail("dimension out of range in header");
+  QuantizedModel m;
+  Config& c = m.config;
+  c.arch = Arch(f[0]);
+  c.weights = Weights(f[1]);
+  c.stem = f[2] != 0;
+  c.input = int(f[3]);
+  c.width = int(f[4]);
+  c.depth = int(f[5]);
+  c.classes = int(f[6]);
+  if (const char* why = config_problem(c)) throw fail(std::string("bad architecture: ") + why);
+  const uint32_t meta_len = in.u32("metadata length");
+  if (meta_len > kMaxMetadata) throw fail("metadata length out of range");
+  // The size the configuration implies, before anything is allocated.
+  uint64_t expected = 44ull + meta_len + 4;
+  const std::vector<Part> parts = parts_of(c);
+  for (const Part& p : parts) {
+    const uint64_t rows = uint64_t(p.rows) * uint64_t(p.count);
+    expected += rows * uint64_t(p.cols) + rows * 9;
+  }
+  if (expected != size)
+    throw fail("size is " + std::to_string(size) + " bytes but the header implies " + std::to_string(expected));
+  const uint8_t* meta = in.take(meta_len, "metadata");
+  for (const Part& part : parts) {
+    QuantizedModel::Matrix& mat = m.*part.matrix;
+    const size_t rows = size_t(part.rows) * size_t(part.count);
+    mat.rows = part.rows;
+    mat.cols = part.cols;
+    mat.count = part.count;
+    const uint8_t* weights = in.take(rows * size_t(part.cols), "weights");
+    mat.weights.assign(weights, weights + rows * size_t(part.cols));
+    mat.mult.resize(rows);
+    for (int32_t& v : mat.mult) v = int32_t(in.u32("multipliers"));
+    const uint8_t* shifts = in.take(rows, "shifts");
+    mat.shift.assign(shifts, shifts + rows);
+    mat.bias.resize(rows);
+    for (int32_t& v : mat.bias) v = int32_t(in.u32("biases"));
+  }
+  if (const char* why = quantised_model_problem(m)) throw fail(std::string("bad quantised tensors: ") + why);
+  if (metadata) metadata->assign(reinterpret_cast<const char*>(meta), meta_len);
+  return m;
+}
+
+void save_quantised(const QuantizedModel& model, const std::string& path, const std::string& metadata) {
+  write_file_atomically(path, encode_quantised(model, metadata));
+}
+
+QuantizedModel load_quantised(const std::string& path, std::string* metadata) {
+  const std::vector<uint8_t> bytes = read_file(path);
+  return decode_quantised(bytes.data(), bytes.size(), path, metadata);
+}
+
+bool is_quantised_model_file(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) return false;
+  char head[8];
+  const bool full = std::fread(head, 1, 8, f) == 8;
+  std::fclose(f);
+  return full && std::memcmp(head, kQuantisedMagic, 8) == 0;
+}
+
+}  // namespace resdyn::quant
