@@ -22,6 +22,9 @@ int run_quantize(const Flags& flags);
 CommandSpec export_spec();
 int run_export(const Flags& flags);
 
+CommandSpec noise_spec();
+int run_noise(const Flags& flags);
+
 CommandSpec ode_spec();
 int run_ode(const Flags& flags);
 
@@ -30,6 +33,9 @@ int run_spectrum(const Flags& flags);
 
 CommandSpec sensitivity_spec();
 int run_sensitivity(const Flags& flags);
+
+CommandSpec report_spec();
+int run_report(const Flags& flags);
 
 CommandSpec dynamics_spec();
 int run_dynamics(const Flags& flags);

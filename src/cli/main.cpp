@@ -17,9 +17,11 @@ const resdyn::cli::Command kCommands[] = {
     {resdyn::cli::export_spec, resdyn::cli::run_export},
     {resdyn::cli::dynamics_spec, resdyn::cli::run_dynamics},
     {resdyn::cli::embed_spec, resdyn::cli::run_embed},
+    {resdyn::cli::noise_spec, resdyn::cli::run_noise},
     {resdyn::cli::ode_spec, resdyn::cli::run_ode},
     {resdyn::cli::spectrum_spec, resdyn::cli::run_spectrum},
     {resdyn::cli::sensitivity_spec, resdyn::cli::run_sensitivity},
+    {resdyn::cli::report_spec, resdyn::cli::run_report},
 };
 
 void print_usage(std::FILE* out) {

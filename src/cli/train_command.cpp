@@ -133,6 +133,12 @@ std::vector<std::string> resumed_args(const std::vector<std::string>& saved, con
 }
 
 int train(const Flags& flags, const std::vector<std::string>& args, const Checkpoint* resume) {
+  // From here on Ctrl-C means: checkpoint after the next batch, then stop.
+  interrupted = 0;
+  std::signal(SIGINT, on_sigint);
+#ifdef SIGXFSZ
+  std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit makes the write fail with an error we report
+#endif
   Config cfg;
   cfg.arch = flags.choice("arch", "resnet", {"resnet", "mlp"}) == "mlp" ? Arch::MLP : Arch::ResNet;
   cfg.weights = flags.choice("weights", "shared", {"shared", "per-layer"}) == "per-layer" ? Weights::PerLayer
@@ -203,11 +209,6 @@ int train(const Flags& flags, const std::vector<std::string>& args, const Checkp
   for (const std::string& a : args) command += " " + a;
   auto save = [&] { save_checkpoint(checkpoint, net, "", trainer.encode_state(), encode_run_state(run)); };
   auto last_save = std::chrono::steady_clock::now();
-  interrupted = 0;
-  std::signal(SIGINT, on_sigint);
-#ifdef SIGXFSZ
-  std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit makes the write fail with an error we report
-#endif
 
   ProgressLine progress(stdout);
   Evaluation ev;

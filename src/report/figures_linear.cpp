@@ -1,0 +1,124 @@
+// Figures drawn from `resdyn spectrum` and `resdyn sensitivity` runs (SPEC §5): the
+// eigenvalues at each class's mean residual, and how perturbations of each layer grow.
+#include <algorithm>
+#include <utility>
+
+#include "plot/line_plot.h"
+#include "plot/panel_grid.h"
+#include "plot/scatter.h"
+#include "report/figure_parts.h"
+#include "report/number_text.h"
+#include "report/paper_figures.h"
+
+namespace resdyn::report {
+
+namespace {
+
+// The eigenvalues of one Jacobian ("ode" or "layer_map") of eigenvalues.csv, as a scatter in
+// the complex plane coloured by class.
+plot::ScatterPlot eigenvalue_scatter(const output::CsvTable& table, const std::string& which,
+                                     const std::string& title) {
+  const std::size_t kind = table.column("which"), re = table.column("real"), im = table.column("imag");
+  std::vector<double> x, y;
+  std::vector<std::size_t> classes;
+  std::size_t count = 0;
+  for (std::size_t r = 0; r < table.rows(); ++r) {
+    if (table.text(r, kind) != which) continue;
+    classes.push_back(std::size_t(class_of(table, r)));
+    count = std::max(count, classes.back() + 1);
+    x.push_back(table.number(r, re));
+    y.push_back(table.number(r, im));
+  }
+  if (x.empty()) throw Error(table.source() + ": no eigenvalues of kind '" + which + "'");
+  return plot::ScatterPlot(plot::ChartText(title, "real part (1/layer)", "imaginary part (1/layer)"), x, y, classes,
+                           class_names(count));
+}
+
+}  // namespace
+
+Figure figure_spectra(FigureContext& context) {
+  Figure f = FigureContext::start(
+      "spectra", "Eigenvalues of the Jacobians at each class's mean residual, shared-weight ResNet run for 1000 layers",
+      "§6: at layer 1000 the Jacobians at the mean residuals of classes 0, 2 and 3 have a single small positive "
+      "eigenvalue (about 0.02) among negative ones: a saddle, left slowly, so those classes are still in transition.");
+  f.shows =
+      "Eigenvalues of the ODE Jacobian J(ybar_c) = diag((1 − 2y)(W y)) + diag(y(1 − y)) W (paper eq. 3) and of "
+      "the layer map's Jacobian I + diag(y(1 − y)) W at each class's mean residual ybar_c at the deepest layer "
+      "(SPEC §5); bottom right, the largest real part of J per class.";
+  const std::string file = "spectrum/shared/eigenvalues.csv";
+  if (!context.require(f, {file, "spectrum/shared/summary.json"})) return f;
+  const output::CsvTable& table = *context.runs().csv(file);
+  const output::JsonValue& summary = *context.runs().json("spectrum/shared/summary.json");
+  plot::PanelGrid grid(f.title, 2, 560, 460);
+  grid.add(eigenvalue_scatter(table, "ode", "ODE Jacobian J(ybar_c)"));
+  grid.add(eigenvalue_scatter(table, "layer_map", "layer map I + diag(y(1 − y)) W"));
+  plot::Series largest{"largest real part of J", {}, {}, {}, ""};
+  std::string per_class;
+  for (const output::JsonValue& c : summary.at("classes").items()) {
+    const output::JsonValue& ode = c.at("ode");
+    largest.x.push_back(c.at("class").number());
+    largest.y.push_back(ode.at("largest_real").number());
+    per_class += " class " + number_text(c.at("class").number()) + ": " +
+                 number_text(ode.at("positive_real").number()) + " positive, largest " +
+                 number_text(ode.at("largest_real").number()) + ", layer-map radius " +
+                 number_text(c.at("layer_map").at("spectral_radius").number()) + ";";
+  }
+  if (largest.x.empty()) throw Error(summary.where() + ": no classes in the spectrum summary");
+  plot::LinePlot& line = grid.add(
+      plot::LinePlot(plot::ChartText("largest real part of J per class", "class", "largest real part (1/layer)")));
+  line.markers = true;
+  line.add({"zero", {largest.x.front(), largest.x.back()}, {0, 0}, {}, "#888888"});
+  line.add(std::move(largest));
+  context.save(f, grid);
+  context.use(f, file);
+  per_class.back() = '.';
+  f.shows += " Unrolled to " + summary_text(&summary, "unroll") + " layers, " +
+             summary_text(&summary, "samples_per_class") +
+             " samples per class. Eigenvalues with positive real part "
+             "per class:" +
+             per_class;
+  return f;
+}
+
+Figure figure_sensitivity(FigureContext& context) {
+  Figure f = FigureContext::start(
+      "sensitivity", "Sensitivity of the output to perturbations of each layer's residuals",
+      "Appendix A: for T = 15, det M'(4) is orders of magnitude larger than det M'(10): perturbations of the early "
+      "layers are amplified far more by the time they reach the final hidden layer.");
+  f.shows =
+      "Left: log10|det M'(s)|, M'(s) = (I + M(T)) … (I + M(s)), M(t) = diag(y(t)(1 − y(t))) W_t, summed from "
+      "per-factor log-determinants, mean over each class's samples ± standard deviation (SPEC §5). Right: the "
+      "measured change of the logits ||Δ logits|| after adding a small random perturbation to y(s).";
+  const std::vector<std::pair<std::string, std::string>> runs = {{"sensitivity/shared", "shared ResNet"},
+                                                                 {"sensitivity/per_layer", "per-layer ResNet"}};
+  std::vector<std::string> files;
+  for (const auto& run : runs) files.push_back(run.first + "/sensitivity.csv");
+  context.require(f, files);
+  if (!context.any(files)) return f;
+  plot::PanelGrid grid(f.title, 2, 560, 420);
+  std::string ratios;
+  for (const auto& [dir, net] : runs) {
+    const std::string file = dir + "/sensitivity.csv";
+    const output::CsvTable* table = context.runs().csv(file);
+    if (!table) continue;
+    plot::LinePlot& det = grid.add(
+        plot::LinePlot(plot::ChartText("log10|det M'(s)|, " + net, "perturbed layer s", "log10|det M'(s)| (1)")));
+    plot::LinePlot& logits = grid.add(plot::LinePlot(plot::ChartText(
+        "logit change after perturbing y(s), " + net, "perturbed layer s", "||Δ logits||_2 (logit units)")));
+    logits.y_scale = plot::ScaleKind::log10;
+    const std::vector<ClassCurve> dets = class_curves(*table, "s", "mean_log10_det", "std_log10_det");
+    const std::vector<ClassCurve> changes = class_curves(*table, "s", "mean_logit_change");
+    det.markers = logits.markers = few_points(dets);
+    for (const ClassCurve& c : dets) det.add(class_series(c, true));
+    for (const ClassCurve& c : changes) logits.add(class_series(c, false));
+    context.use(f, file);
+    const output::JsonValue* summary = context.runs().json(dir + "/summary.json");
+    ratios += " " + net + ": log10|det M'(4)| − log10|det M'(10)| = " + summary_text(summary, "log10_det_ratio_4_10") +
+              ", logit change at 4 over that at 10 = " + summary_text(summary, "logit_change_ratio_4_10") + ".";
+  }
+  context.save(f, grid);
+  f.shows += ratios;
+  return f;
+}
+
+}  // namespace resdyn::report

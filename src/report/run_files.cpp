@@ -1,0 +1,101 @@
+#include "report/run_files.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include "report/number_text.h"
+
+namespace resdyn::report {
+
+std::string ModelInfo::meta(const std::string& key) const {
+  const auto it = metadata.find(key);
+  return it == metadata.end() ? "" : it->second;
+}
+
+double ModelInfo::test_error() const {
+  double value = NAN;
+  const std::string text = meta("test_error");
+  if (!text.empty() && !output::parse_decimal(text, value))
+    throw Error(file + ": metadata: test_error '" + text + "' is not a number");
+  return value;
+}
+
+std::string ModelInfo::summary() const {
+  std::string text = config.weights == Weights::Shared ? "shared-weight " : "per-layer ";
+  text += config.arch == Arch::ResNet ? "ResNet" : "MLP";
+  text += ", " + std::to_string(config.depth) + " layers x " + std::to_string(config.width) + " units";
+  if (!meta("epochs").empty()) text += ", " + meta("epochs") + " epochs";
+  if (!meta("train_seconds").empty()) {
+    double seconds = NAN;
+    if (output::parse_decimal(meta("train_seconds"), seconds))
+      text += ", trained in " + number_text(seconds / 60, 2) + " min";
+  }
+  text += ", test error " + percent_text(test_error());
+  return text;
+}
+
+std::string RunFiles::path(const std::string& relative) const { return root_ + "/" + relative; }
+
+bool RunFiles::exists(const std::string& relative) const {
+  std::error_code error;
+  if (!relative.empty() && relative.back() == '/') return std::filesystem::is_directory(path(relative), error);
+  return std::filesystem::is_regular_file(path(relative), error);
+}
+
+const output::CsvTable* RunFiles::csv(const std::string& relative) {
+  auto it = csv_.find(relative);
+  if (it == csv_.end()) {
+    std::unique_ptr<output::CsvTable> table;
+    if (exists(relative)) table = std::make_unique<output::CsvTable>(output::CsvTable::read(path(relative)));
+    it = csv_.emplace(relative, std::move(table)).first;
+  }
+  return it->second.get();
+}
+
+const output::JsonValue* RunFiles::json(const std::string& relative) {
+  auto it = json_.find(relative);
+  if (it == json_.end()) {
+    std::unique_ptr<output::JsonValue> value;
+    if (exists(relative)) value = std::make_unique<output::JsonValue>(output::read_json(path(relative)));
+    it = json_.emplace(relative, std::move(value)).first;
+  }
+  return it->second.get();
+}
+
+const ModelInfo* RunFiles::model(const std::string& relative) {
+  auto it = models_.find(relative);
+  if (it == models_.end()) {
+    std::unique_ptr<ModelInfo> info;
+    if (exists(relative)) {
+      info = std::make_unique<ModelInfo>();
+      info->file = relative;
+      std::string metadata;
+      info->config = load_model(path(relative), &metadata).config;
+      // One "key: value" a line; lines of another shape are kept out, not refused, since
+      // the metadata is free text for people first.
+      std::size_t begin = 0;
+      while (begin < metadata.size()) {
+        std::size_t end = metadata.find('\n', begin);
+        if (end == std::string::npos) end = metadata.size();
+        const std::string line = metadata.substr(begin, end - begin);
+        const std::size_t colon = line.find(": ");
+        if (colon != std::string::npos && colon > 0)
+          info->metadata.emplace(line.substr(0, colon), line.substr(colon + 2));
+        begin = end + 1;
+      }
+    }
+    it = models_.emplace(relative, std::move(info)).first;
+  }
+  return it->second.get();
+}
+
+std::string RunFiles::command_of(const std::string& run_dir) {
+  const std::string relative = run_dir + "/command.txt";
+  if (!exists(relative)) return "";
+  const std::vector<uint8_t> bytes = read_file(path(relative));
+  std::string text(bytes.begin(), bytes.end());
+  const std::size_t end = text.find_first_of("\r\n");
+  return end == std::string::npos ? text : text.substr(0, end);
+}
+
+}  // namespace resdyn::report
