@@ -19,7 +19,7 @@ LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_SRC := $(call sources,tests/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 
-.PHONY: all data run test bench mcu clean help
+.PHONY: all data run test bench mcu report paper clean help
 
 all: $(BUILD)/resdyn
 
@@ -29,6 +29,8 @@ help:
 	@echo "make run        the main job: data, build, train the default net, evaluate"
 	@echo "make test       build and run the test suite (needs data)"
 	@echo "make bench      GEMM GFLOP/s against OpenBLAS, training/inference samples/s against PyTorch"
+	@echo "make report     the small reproduction (models and every analysis) and its HTML report, checked in Chromium"
+	@echo "make paper      the reproduction at the paper's scale (15 x 1064 nets) and its report"
 	@echo "make mcu        Cortex-M firmware under QEMU: build, run, compare with the host (installs its toolchain)"
 	@echo "make clean      remove $(BUILD)/"
 
@@ -58,6 +60,13 @@ test: data $(BUILD)/resdyn $(BUILD)/resdyn_tests
 
 bench: $(BUILD)/resdyn_bench
 	bash tools/bench.sh
+
+report: data $(BUILD)/resdyn
+	RESDYN_BIN=$(BUILD)/resdyn bash tools/paper_runs.sh small $(BUILD)/runs
+	bash tools/check_report.sh $(BUILD)/runs/report
+
+paper: data $(BUILD)/resdyn
+	RESDYN_BIN=$(BUILD)/resdyn bash tools/paper_runs.sh paper $(BUILD)/paper
 
 mcu: data $(BUILD)/resdyn
 	RESDYN_BIN=$(BUILD)/resdyn bash tools/firmware/run.sh
