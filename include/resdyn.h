@@ -3253,6 +3253,31 @@ constexpr char kModelMagic[8] = {'R', 'E', 'S', 'D', 'Y', 'N', '\r', '\n'};
 constexpr uint32_t kModelVersion = 1;
 constexpr uint32_t kMaxMetadata = 1u << 20;
 
+// The architecture as every model file stores it: seven uint32 (arch, weights, stem, input,
+// width, depth, classes). Reading checks each field and the whole (config_problem).
+inline void write_architecture(ByteWriter& out, const Config& c) {
+  for (uint32_t v : {uint32_t(c.arch), uint32_t(c.weights), uint32_t(c.stem), uint32_t(c.input), uint32_t(c.width),
+                     uint32_t(c.depth), uint32_t(c.classes)})
+    out.u32(v);
+}
+inline Config read_architecture(ByteReader& in, const std::string& where) {
+  uint32_t f[7];
+  for (uint32_t& field : f) field = in.u32("header");
+  if (f[0] > 1 || f[1] > 1 || f[2] > 1) throw Error(where + ": unknown architecture code in header");
+  for (int i = 3; i < 7; ++i)
+    if (f[i] > uint32_t(kMaxDepth)) throw Error(where + ": dimension out of range in header");
+  Config c;
+  c.arch = Arch(f[0]);
+  c.weights = Weights(f[1]);
+  c.stem = f[2] != 0;
+  c.input = int(f[3]);
+  c.width = int(f[4]);
+  c.depth = int(f[5]);
+  c.classes = int(f[6]);
+  if (const char* why = config_problem(c)) throw Error(where + ": bad architecture: " + why);
+  return c;
+}
+
 inline std::vector<uint8_t> encode_model(const Net<float>& net, const std::string& metadata) {
   const Config& c = net.config;
   if (metadata.size() > kMaxMetadata) throw Error("model metadata longer than 1 MiB");
@@ -3260,9 +3285,7 @@ inline std::vector<uint8_t> encode_model(const Net<float>& net, const std::strin
   out.bytes.reserve(64 + metadata.size() + 4 * net.params.size());
   out.raw(kModelMagic, 8);
   out.u32(kModelVersion);
-  for (uint32_t v : {uint32_t(c.arch), uint32_t(c.weights), uint32_t(c.stem), uint32_t(c.input), uint32_t(c.width),
-                     uint32_t(c.depth), uint32_t(c.classes)})
-    out.u32(v);
+  write_architecture(out, c);
   out.u64(net.params.size());
   out.u32(uint32_t(metadata.size()));
   out.raw(metadata.data(), metadata.size());
@@ -3287,20 +3310,7 @@ inline Net<float> decode_model(const uint8_t* data, size_t size, const std::stri
     throw fail("model format version " + std::to_string(version) + " is not supported (expected 1)");
   if (crc32(data, size - 4) != ByteReader(data + size - 4, 4, where).u32("checksum"))
     throw fail("checksum mismatch: the file is corrupt");
-  uint32_t f[7];
-  for (uint32_t& field : f) field = in.u32("header");
-  if (f[0] > 1 || f[1] > 1 || f[2] > 1) throw fail("unknown architecture code in header");
-  for (int i = 3; i < 7; ++i)
-    if (f[i] > uint32_t(kMaxDepth)) throw fail("dimension out of range in header");
-  Config c;
-  c.arch = Arch(f[0]);
-  c.weights = Weights(f[1]);
-  c.stem = f[2] != 0;
-  c.input = int(f[3]);
-  c.width = int(f[4]);
-  c.depth = int(f[5]);
-  c.classes = int(f[6]);
-  if (const char* why = config_problem(c)) throw fail(std::string("bad architecture: ") + why);
+  const Config c = read_architecture(in, where);
   const uint64_t count = in.u64("parameter count");
   const Layout layout = layout_of(c);
   if (count != layout.total)

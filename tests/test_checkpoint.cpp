@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstdio>
@@ -42,8 +43,9 @@ int run_in(const std::string& dir, const std::string& command) {
   return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
 }
 
+// Named after this process too, so two test runs on one machine never share a directory.
 std::string fresh_dir(const std::string& name) {
-  const std::string dir = testing::TempDir() + "/" + name;
+  const std::string dir = testing::TempDir() + "/" + name + "." + std::to_string(getpid());
   std::system(("rm -rf '" + dir + "' && mkdir -p '" + dir + "'").c_str());
   return dir;
 }

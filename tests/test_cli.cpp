@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -30,7 +31,8 @@ std::string slurp(const std::string& path) {
 
 Outcome run(const std::string& args) {
   const std::string dir = testing::TempDir();
-  const std::string out = dir + "/cli.out", err = dir + "/cli.err";
+  const std::string tag = std::to_string(getpid());  // two test runs never share these files
+  const std::string out = dir + "/cli.out." + tag, err = dir + "/cli.err." + tag;
   const std::string cmd = program() + " " + args + " >" + out + " 2>" + err + " </dev/null";
   const int raw = std::system(cmd.c_str());
   Outcome o;

@@ -30,9 +30,7 @@ std::vector<uint8_t> encode_quantised(const QuantizedModel& model, const std::st
   ByteWriter out;
   out.raw(kQuantisedMagic, 8);
   out.u32(kQuantisedVersion);
-  for (uint32_t v : {uint32_t(c.arch), uint32_t(c.weights), uint32_t(c.stem), uint32_t(c.input), uint32_t(c.width),
-                     uint32_t(c.depth), uint32_t(c.classes)})
-    out.u32(v);
+  write_architecture(out, c);
   out.u32(uint32_t(metadata.size()));
   out.raw(metadata.data(), metadata.size());
   for (const Part& p : parts_of(c)) {
@@ -56,21 +54,9 @@ QuantizedModel decode_quantised(const uint8_t* data, size_t size, const std::str
     throw fail("quantised model format version " + std::to_string(version) + " is not supported (expected 1)");
   if (crc32(data, size - 4) != ByteReader(data + size - 4, 4, where).u32("checksum"))
     throw fail("checksum mismatch: the file is corrupt");
-  uint32_t f[7];
-  for (uint32_t& field : f) field = in.u32("header");
-  if (f[0] > 1 || f[1] > 1 || f[2] > 1) throw fail("unknown architecture code in header");
-  for (int i = 3; i < 7; ++i)
-    if (f[i] > uint32_t(kMaxDepth)) throw fail("dimension out of range in header");
   QuantizedModel m;
-  Config& c = m.config;
-  c.arch = Arch(f[0]);
-  c.weights = Weights(f[1]);
-  c.stem = f[2] != 0;
-  c.input = int(f[3]);
-  c.width = int(f[4]);
-  c.depth = int(f[5]);
-  c.classes = int(f[6]);
-  if (const char* why = config_problem(c)) throw fail(std::string("bad architecture: ") + why);
+  m.config = read_architecture(in, where);
+  const Config& c = m.config;
   const uint32_t meta_len = in.u32("metadata length");
   if (meta_len > kMaxMetadata) throw fail("metadata length out of range");
   // The size the configuration implies, before anything is allocated.
