@@ -9,6 +9,7 @@ CXXFLAGS += -std=c++17 $(OPT) $(ARCHFLAG) -Wall -Wextra -Werror -pthread -Iinclu
 LDFLAGS  += -pthread
 GTEST    ?= -lgtest -lgtest_main
 JOBS     ?= 2
+FUZZ_SECONDS ?= 60
 
 BUILD    := build
 # Sources: the files git tracks (a file still being written does not break the build), or
@@ -19,7 +20,7 @@ LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_SRC := $(call sources,tests/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 
-.PHONY: all data run test bench mcu report paper clean help
+.PHONY: all data run test test-sanitize fuzz bench mcu report paper clean help
 
 all: $(BUILD)/resdyn
 
@@ -28,6 +29,8 @@ help:
 	@echo "make data       fetch MNIST into data/mnist (checked by SHA-256)"
 	@echo "make run        the main job: data, build, train the default net, evaluate"
 	@echo "make test       build and run the test suite (needs data)"
+	@echo "make test-sanitize  the test suite under AddressSanitizer and UBSan (build/sanitize/)"
+	@echo "make fuzz       each libFuzzer target for FUZZ_SECONDS s (default 60; needs clang)"
 	@echo "make bench      GEMM GFLOP/s against OpenBLAS, training/inference samples/s against PyTorch"
 	@echo "make report     the small reproduction (models and every analysis) and its HTML report, checked in Chromium"
 	@echo "make paper      the reproduction at the paper's scale (15 x 1064 nets) and its report"
@@ -57,6 +60,12 @@ run: data $(BUILD)/resdyn
 
 test: data $(BUILD)/resdyn $(BUILD)/resdyn_tests
 	RESDYN_BIN=$(BUILD)/resdyn $(BUILD)/resdyn_tests
+
+test-sanitize:
+	bash tools/test_sanitize.sh
+
+fuzz:
+	bash tools/fuzz.sh $(FUZZ_SECONDS)
 
 bench: $(BUILD)/resdyn_bench
 	bash tools/bench.sh

@@ -83,7 +83,8 @@ inline float exp_float(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   p = p * r + 1.0f;
-  const int32_t bits = (int32_t(n) + 127) << 23;  // 2^n as a float's exponent field
+  // 2^n as a float's exponent field; a NaN input (n NaN) must not reach the int conversion.
+  const int32_t bits = ((n == n ? int32_t(n) : 0) + 127) << 23;
   float scale;
   std::memcpy(&scale, &bits, sizeof scale);
   return p * scale;
@@ -1395,8 +1396,11 @@ struct Net {
   std::vector<Real> params;
 
   Net() = default;
-  explicit Net(const Config& cfg) : config(cfg), layout(layout_of(cfg)), params(layout.total, Real(0)) {
+  explicit Net(const Config& cfg) : config(checked(cfg)), layout(layout_of(cfg)), params(layout.total, Real(0)) {}
+  // The configuration, refused before anything is allocated for it.
+  static const Config& checked(const Config& cfg) {
     if (const char* why = config_problem(cfg)) throw Error(std::string("network: ") + why);
+    return cfg;
   }
   Real* P() { return params.data() + layout.P; }
   Real* c() { return params.data() + layout.c; }
