@@ -55,6 +55,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 #endif
 
@@ -209,6 +210,82 @@ namespace detail {
 
 inline int min_int(int a, int b) { return a < b ? a : b; }
 
+// out[k * ldo + r] = src[r * lds + k] for r < rows, k < cols: the transposition that packing
+// a transposed operand needs. Square blocks go through registers (16 x 16 floats with
+// AVX-512, 8 x 8 with AVX2) instead of one scattered store per element; the rest is plain.
+template <class Real>
+inline void transpose_copy(const Real* src, size_t lds, int rows, int cols, Real* out, size_t ldo) {
+  for (int r = 0; r < rows; ++r)
+    for (int k = 0; k < cols; ++k) out[size_t(k) * ldo + r] = src[size_t(r) * lds + k];
+}
+#if defined(__AVX512F__)
+inline void transpose_16x16(const float* src, size_t lds, float* out, size_t ldo) {
+  // The zero-masked forms with a full mask are the same instructions; the plain ones trip
+  // GCC 12's -Wuninitialized inside its own headers.
+  constexpr __mmask16 kAll = 0xFFFF;
+  __m512 row[16], u[16];
+  for (int i = 0; i < 16; ++i) row[i] = _mm512_loadu_ps(src + size_t(i) * lds);
+  // u[4g + m], 128-bit lane L: column 4L + m of rows 4g .. 4g+3.
+  for (int g = 0; g < 4; ++g) {
+    const __m512 lo01 = _mm512_maskz_unpacklo_ps(kAll, row[4 * g], row[4 * g + 1]);
+    const __m512 hi01 = _mm512_maskz_unpackhi_ps(kAll, row[4 * g], row[4 * g + 1]);
+    const __m512 lo23 = _mm512_maskz_unpacklo_ps(kAll, row[4 * g + 2], row[4 * g + 3]);
+    const __m512 hi23 = _mm512_maskz_unpackhi_ps(kAll, row[4 * g + 2], row[4 * g + 3]);
+    u[4 * g + 0] = _mm512_shuffle_ps(lo01, lo23, 0x44);
+    u[4 * g + 1] = _mm512_shuffle_ps(lo01, lo23, 0xEE);
+    u[4 * g + 2] = _mm512_shuffle_ps(hi01, hi23, 0x44);
+    u[4 * g + 3] = _mm512_shuffle_ps(hi01, hi23, 0xEE);
+  }
+  // A 4 x 4 transposition of 128-bit lanes across u[m], u[4+m], u[8+m], u[12+m].
+  for (int m = 0; m < 4; ++m) {
+    const __m512 p = _mm512_maskz_shuffle_f32x4(kAll, u[m], u[4 + m], 0x88);
+    const __m512 q = _mm512_maskz_shuffle_f32x4(kAll, u[m], u[4 + m], 0xDD);
+    const __m512 r = _mm512_maskz_shuffle_f32x4(kAll, u[8 + m], u[12 + m], 0x88);
+    const __m512 s = _mm512_maskz_shuffle_f32x4(kAll, u[8 + m], u[12 + m], 0xDD);
+    _mm512_storeu_ps(out + size_t(m) * ldo, _mm512_maskz_shuffle_f32x4(kAll, p, r, 0x88));
+    _mm512_storeu_ps(out + size_t(4 + m) * ldo, _mm512_maskz_shuffle_f32x4(kAll, q, s, 0x88));
+    _mm512_storeu_ps(out + size_t(8 + m) * ldo, _mm512_maskz_shuffle_f32x4(kAll, p, r, 0xDD));
+    _mm512_storeu_ps(out + size_t(12 + m) * ldo, _mm512_maskz_shuffle_f32x4(kAll, q, s, 0xDD));
+  }
+}
+template <>
+inline void transpose_copy<float>(const float* src, size_t lds, int rows, int cols, float* out, size_t ldo) {
+  const int r16 = rows / 16 * 16, c16 = cols / 16 * 16;
+  for (int r = 0; r < r16; r += 16)
+    for (int k = 0; k < c16; k += 16) transpose_16x16(src + size_t(r) * lds + k, lds, out + size_t(k) * ldo + r, ldo);
+  for (int r = 0; r < rows; ++r)
+    for (int k = r < r16 ? c16 : 0; k < cols; ++k) out[size_t(k) * ldo + r] = src[size_t(r) * lds + k];
+}
+#elif defined(__AVX2__)
+inline void transpose_8x8(const float* src, size_t lds, float* out, size_t ldo) {
+  __m256 row[8], u[8];
+  for (int i = 0; i < 8; ++i) row[i] = _mm256_loadu_ps(src + size_t(i) * lds);
+  // u[4g + m], 128-bit lane L: column 4L + m of rows 4g .. 4g+3.
+  for (int g = 0; g < 2; ++g) {
+    const __m256 lo01 = _mm256_unpacklo_ps(row[4 * g], row[4 * g + 1]);
+    const __m256 hi01 = _mm256_unpackhi_ps(row[4 * g], row[4 * g + 1]);
+    const __m256 lo23 = _mm256_unpacklo_ps(row[4 * g + 2], row[4 * g + 3]);
+    const __m256 hi23 = _mm256_unpackhi_ps(row[4 * g + 2], row[4 * g + 3]);
+    u[4 * g + 0] = _mm256_shuffle_ps(lo01, lo23, 0x44);
+    u[4 * g + 1] = _mm256_shuffle_ps(lo01, lo23, 0xEE);
+    u[4 * g + 2] = _mm256_shuffle_ps(hi01, hi23, 0x44);
+    u[4 * g + 3] = _mm256_shuffle_ps(hi01, hi23, 0xEE);
+  }
+  for (int m = 0; m < 4; ++m) {
+    _mm256_storeu_ps(out + size_t(m) * ldo, _mm256_permute2f128_ps(u[m], u[4 + m], 0x20));
+    _mm256_storeu_ps(out + size_t(4 + m) * ldo, _mm256_permute2f128_ps(u[m], u[4 + m], 0x31));
+  }
+}
+template <>
+inline void transpose_copy<float>(const float* src, size_t lds, int rows, int cols, float* out, size_t ldo) {
+  const int r8 = rows / 8 * 8, c8 = cols / 8 * 8;
+  for (int r = 0; r < r8; r += 8)
+    for (int k = 0; k < c8; k += 8) transpose_8x8(src + size_t(r) * lds + k, lds, out + size_t(k) * ldo + r, ldo);
+  for (int r = 0; r < rows; ++r)
+    for (int k = r < r8 ? c8 : 0; k < cols; ++k) out[size_t(k) * ldo + r] = src[size_t(r) * lds + k];
+}
+#endif
+
 // Packs rows [i0, i0+mc) and depth [k0, k0+kc) of op(A) into strips of MR rows:
 // strip s holds, for each k, the MR values op(A)(i0+s*MR+r, k0+k); missing rows are zero.
 template <class Real>
@@ -242,10 +319,13 @@ void pack_b(Op op, const Real* B, int ldb, int k0, int kc, int j0, int nc, Real*
         const Real* src = B + size_t(k0 + k) * ldb + j0 + s;
         for (int c = 0; c < NR; ++c) out[c] = c < cols ? src[c] : Real(0);
       }
-    } else {  // op(B)(k, j) = B[j][k]: walk each row of B once
-      for (int c = 0; c < NR; ++c) {
-        const Real* src = B + size_t(j0 + s + c) * ldb + k0;
-        for (int k = 0; k < kc; ++k) out[size_t(k) * NR + c] = c < cols ? src[k] : Real(0);
+    } else {  // op(B)(k, j) = B[j][k]: a transposing copy of NR rows of B
+      const Real* src = B + size_t(j0 + s) * ldb + k0;
+      if (cols == NR) {
+        transpose_copy(src, ldb, NR, kc, out, NR);
+      } else {
+        for (int c = 0; c < NR; ++c)
+          for (int k = 0; k < kc; ++k) out[size_t(k) * NR + c] = c < cols ? src[size_t(c) * ldb + k] : Real(0);
       }
       out += size_t(kc) * NR;
     }
@@ -360,6 +440,14 @@ void store_tile(const Real* acc, Real alpha, Real beta, bool first, Real* C, int
   }
 }
 
+// K is summed in equal blocks of at most KC (784 = 262+262+260, not 384+384+16: no thin
+// block). Every path of gemm cuts K the same way, so they all round alike.
+template <class Real>
+inline int k_block(int K) {
+  const int blocks = (K + GemmShape<Real>::KC - 1) / GemmShape<Real>::KC;
+  return (K + blocks - 1) / blocks;
+}
+
 // One tile of C: rows [i0, i1), columns [j0, j1), the whole depth K, serially.
 template <class Real, bool Portable>
 void gemm_tile(Op opA, Op opB, int i0, int i1, int j0, int j1, int K, Real alpha, const Real* A, int lda,
@@ -369,8 +457,9 @@ void gemm_tile(Op opA, Op opB, int i0, int i1, int j0, int j1, int K, Real alpha
   alignas(64) Real acc[S::MR * S::NR];
   for (int jc = j0; jc < j1; jc += S::NC) {
     const int nc = min_int(S::NC, j1 - jc);
-    for (int kc0 = 0; kc0 < K; kc0 += S::KC) {
-      const int kc = min_int(S::KC, K - kc0);
+    const int kstep = k_block<Real>(K);
+    for (int kc0 = 0; kc0 < K; kc0 += kstep) {
+      const int kc = min_int(kstep, K - kc0);
       const bool last = kc0 + kc == K;
       pack_b(opB, B, ldb, kc0, kc, jc, nc, packB);
       for (int ic = i0; ic < i1; ic += S::MC) {
@@ -483,6 +572,93 @@ class ThreadPool {
 
 namespace detail {
 
+#if defined(__AVX512F__)
+// Products with few rows (a batch of one to four samples: inference) against a transposed B.
+// Each element of B meets at most four rows of A, so packing B (a full transposed copy)
+// would cost more than the arithmetic. Instead B is transposed 16 x 16 in registers as it
+// streams past. Every element of C is summed exactly as the packed path sums it (the same K
+// blocks, one fused multiply-add per k in increasing order, the same store_tile), so a
+// sample's result does not depend on the batch it came in, nor on the thread count.
+constexpr int kFewRows = 4;
+
+// acc[r] (16 lanes: columns j0 .. j0+15) += sum over k in [k0, k0+kc) of op(A)(r, k) B[j][k].
+template <int Rows>
+inline void few_rows_strip(const float* const a[], const float* b, size_t ldb, int cols, int k0, int kc,
+                           __m512 acc[]) {
+  alignas(64) float block[16 * 16], padded[16 * 16];
+  for (int k = k0; k < k0 + kc; k += 16) {
+    const int depth = std::min(16, k0 + kc - k);
+    if (cols == 16 && depth == 16) {
+      transpose_16x16(b + k, ldb, block, 16);
+    } else {  // a ragged edge: copy what exists into a zeroed block first
+      std::fill(padded, padded + 256, 0.0f);
+      for (int c = 0; c < cols; ++c)
+        for (int q = 0; q < depth; ++q) padded[c * 16 + q] = b[size_t(c) * ldb + k + q];
+      transpose_16x16(padded, 16, block, 16);
+    }
+    for (int q = 0; q < depth; ++q) {
+      const __m512 bk = _mm512_load_ps(block + q * 16);  // B[j0 .. j0+15][k + q]
+      for (int r = 0; r < Rows; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r][k + q]), bk, acc[r]);
+    }
+  }
+}
+
+template <int Rows>
+void few_rows_columns(const float* const a[], int N, int K, float alpha, const float* B, int ldb, float beta,
+                      float* C, int ldc, int j0, int j1) {
+  constexpr int NR = GemmShape<float>::NR;
+  const int kstep = k_block<float>(K);
+  for (int j = j0; j < j1; j += 16) {
+    const int cols = std::min(16, N - j);
+    for (int k0 = 0; k0 < K; k0 += kstep) {
+      __m512 acc[Rows];
+      for (int r = 0; r < Rows; ++r) acc[r] = _mm512_setzero_ps();
+      few_rows_strip<Rows>(a, B + size_t(j) * ldb, size_t(ldb), cols, k0, std::min(kstep, K - k0), acc);
+      alignas(64) float tile[kFewRows * NR];
+      for (int r = 0; r < Rows; ++r) _mm512_store_ps(tile + r * NR, acc[r]);
+      store_tile(tile, alpha, beta, k0 == 0, C + j, ldc, Rows, cols);
+    }
+  }
+}
+
+inline void gemm_few_rows(Op opA, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
+                          int ldb, float beta, float* C, int ldc, int threads, const Epilogue<float>& epilogue) {
+  std::vector<float> gathered;  // op(A) = A^T: its few rows gathered once, contiguous in k
+  const float* a[kFewRows];
+  for (int r = 0; r < M; ++r) a[r] = A + size_t(r) * lda;
+  if (opA == Op::T) {
+    gathered.resize(size_t(M) * K);
+    for (int r = 0; r < M; ++r) {
+      for (int k = 0; k < K; ++k) gathered[size_t(r) * K + k] = A[size_t(k) * lda + r];
+      a[r] = gathered.data() + size_t(r) * K;
+    }
+  }
+  const int chunk = 64, tasks = (N + chunk - 1) / chunk;
+  if (double(N) * K < 2e5) threads = 1;
+  ThreadPool::shared().run(threads, tasks, [&](int task, int) {
+    const int j0 = task * chunk, j1 = std::min(N, j0 + chunk);
+    switch (M) {
+      case 1: few_rows_columns<1>(a, N, K, alpha, B, ldb, beta, C, ldc, j0, j1); break;
+      case 2: few_rows_columns<2>(a, N, K, alpha, B, ldb, beta, C, ldc, j0, j1); break;
+      case 3: few_rows_columns<3>(a, N, K, alpha, B, ldb, beta, C, ldc, j0, j1); break;
+      default: few_rows_columns<4>(a, N, K, alpha, B, ldb, beta, C, ldc, j0, j1); break;
+    }
+    if (epilogue.apply) epilogue.apply(epilogue.ctx, C + j0, ldc, 0, j0, M, j1 - j0);
+  });
+}
+
+// Which products take it: float, an AVX-512 build, at most four rows, B transposed.
+template <class Real, bool Portable>
+inline bool few_rows_path(int M, Op opB) {
+  return std::is_same<Real, float>::value && !Portable && M <= kFewRows && opB == Op::T;
+}
+#else
+template <class Real, bool Portable>
+inline bool few_rows_path(int, Op) { return false; }  // other targets: the packed path for every shape
+inline void gemm_few_rows(Op, int, int, int, float, const float*, int, const float*, int, float, float*, int, int,
+                          const Epilogue<float>&) {}
+#endif
+
 // Splits C into tiles, one task each, and runs them on the pool. The tiles cut the longer
 // side of C at multiples of the register tile, so each holds whole micro-tiles.
 template <class Real, bool Portable>
@@ -496,6 +672,10 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
     if (epilogue.apply) epilogue.apply(epilogue.ctx, C, ldc, 0, 0, M, N);
     return;
   }
+  if constexpr (std::is_same<Real, float>::value) {
+    if (few_rows_path<Real, Portable>(M, opB))
+      return gemm_few_rows(opA, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads, epilogue);
+  }
   if (2.0 * M * N * K < 4e6) threads = 1;  // small products: a thread hand-off costs more
   const bool split_rows = M >= N;
   const int unit = split_rows ? S::MR : S::NR;
@@ -505,11 +685,9 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
   const int kc = std::min(S::KC, K);
   const size_t packA_size = size_t(S::MC) * kc;
   const size_t packB_size = size_t(std::min(S::NC, (N + S::NR - 1) / S::NR * S::NR)) * kc;
-  // Per-worker packing buffers, kept between calls so training does not allocate per step.
-  thread_local std::vector<Real> caller_buffer;
-  std::vector<std::vector<Real>> worker_buffers(size_t(tasks > 1 ? tasks - 1 : 0));
-  ThreadPool::shared().run(threads, tasks, [&](int task, int worker) {
-    std::vector<Real>& buf = worker == 0 ? caller_buffer : worker_buffers[size_t(worker - 1)];
+  ThreadPool::shared().run(threads, tasks, [&](int task, int) {
+    // Packing buffers per thread, kept between calls: training does not allocate per step.
+    thread_local std::vector<Real> buf;
     if (buf.size() < packA_size + packB_size) buf.resize(packA_size + packB_size);
     const int lo = int(long(task) * units / tasks) * unit;
     const int hi = std::min(extent, int(long(task + 1) * units / tasks) * unit);
@@ -2858,6 +3036,95 @@ double backward(const Net<Real>& net, const Trace<Real>& trace, const uint8_t* l
   return loss;
 }
 
+// The noise-growth penalty (paper end of §6, SPEC §4): the regulariser the paper proposes
+// to make a ResNet more robust to input noise, penalising how much noise can grow over
+// the last two hidden layers.
+//
+// Definition. For layer t and one sample let s(t) = y(t)(1 - y(t)) (ResNet; h(t)(1 - h(t))
+// for the MLP) and M(t) = diag(s(t)) W_t. A perturbation xi of x(t-1) propagates to first
+// order as xi -> (I + M(t)) xi (ResNet) or xi -> M(t) xi (MLP), so M(t) xi is the noise's
+// growth over layer t: the discrete form of the right-hand side of eq. 5 to first order in
+// xi (its y(1-y)(W xi) term; the others come from writing the dynamics in y instead of x, or
+// are of second order). For white noise of variance sigma^2 per component,
+// E ||M xi||^2 = sigma^2 ||M||_F^2, so the penalty is the expected squared noise growth over
+// the last two layers per unit noise variance, averaged over the batch:
+//   R = lambda * (1/B) sum_b sum_{t = max(1, T-1)}^{T} ||M_b(t)||_F^2,
+//   ||diag(s) W||_F^2 = sum_i s_i^2 rho_i,   rho_i = sum_j W_t[i][j]^2   (exact, no probes).
+// Gradient, by hand:
+//   direct, through the weights:  dR/dW_t[i][j] += 2 lambda W_t[i][j] (1/B) sum_b s_bi(t)^2
+//   through the activations: s = y(1-y), ds/dz = (1-2y) s, so at the penalised layers
+//       dR/dz_bi(t) = (2 lambda / B) rho_i s_bi^2 (1 - 2 y_bi)
+//   and from there down the net exactly like the loss in backward(): z(t) = x(t-1) W_t^T + b_t
+//   gives gW_t, gb_t and gx(t-1) = [gx(t) for a ResNet] + gz(t) W_t; below the penalised layers
+//   gz(t) = gx(t) s(t); the stem takes gx(0) as backward() does. y(t) depends on every
+//   earlier layer and the stem, so all parameters but the classifier get a gradient.
+// Adds the gradient into grad (layout.total values; backward() has written the loss's
+// gradient there) and returns R. The trace must be a keep_all trace at the trained depth;
+// buf is backward()'s scratch, reused (its contents are not needed after backward()).
+template <class Real>
+double noise_growth_penalty(const Net<Real>& net, const Trace<Real>& trace, double lambda, Real* grad,
+                            BackwardBuffers<Real>& buf, int threads = 1) {
+  const Config& cfg = net.config;
+  const Layout& L = net.layout;
+  const int B = trace.batch, N = cfg.width, D = cfg.input, T = trace.depth;
+  if (!trace.keep_all || T != cfg.depth) throw Error("noise_growth_penalty needs a full trace at the trained depth");
+  const int first = std::max(1, T - 1);  // the penalised layers: first..T
+  const size_t block = trace.block();
+  buf.gx.assign(block, Real(0));  // nothing depends on x(T): the walk starts from zero
+  buf.gz.resize(size_t(T) * block);
+  Real* gx = buf.gx.data();
+  std::vector<double> rho(size_t(N), 0.0), mean_s2(size_t(N), 0.0);  // per row i of W_t
+
+  double penalty = 0;
+  for (int t = T; t >= 1; --t) {
+    Real* gz = buf.gz.data() + size_t(t - 1) * block;
+    const Real* y = trace.residual(t);
+    for (size_t i = 0; i < block; ++i) gz[i] = gx[i] * y[i] * (Real(1) - y[i]);
+    if (t >= first) {
+      const Real* W = net.W(t);
+      for (int i = 0; i < N; ++i) {
+        double sum = 0;
+        for (int j = 0; j < N; ++j) sum += double(W[size_t(i) * N + j]) * double(W[size_t(i) * N + j]);
+        rho[size_t(i)] = sum;
+        mean_s2[size_t(i)] = 0;
+      }
+      for (int b = 0; b < B; ++b)
+        for (int i = 0; i < N; ++i) {
+          const size_t k = size_t(b) * N + size_t(i);
+          const double s = double(y[k]) * (1.0 - double(y[k]));
+          penalty += s * s * rho[size_t(i)];
+          mean_s2[size_t(i)] += s * s / B;
+          gz[k] += Real(2.0 * lambda / B * rho[size_t(i)] * s * s * (1.0 - 2.0 * double(y[k])));
+        }
+      // The direct term; with shared weights both penalised layers add into the one W.
+      Real* gW = grad + L.W(t);
+      for (int i = 0; i < N; ++i)
+        for (int j = 0; j < N; ++j)
+          gW[size_t(i) * N + j] += Real(2.0 * lambda * mean_s2[size_t(i)] * double(W[size_t(i) * N + j]));
+    }
+    if (t > 1 || cfg.stem)  // ResNet: gx(t-1) = gx(t) + gz W (beta 1); MLP: gx(t-1) = gz W (beta 0)
+      gemm(Op::N, Op::N, B, N, N, Real(1), gz, N, net.W(t), N, trace.resnet ? Real(1) : Real(0), gx, N, threads);
+  }
+  if (cfg.weights == Weights::Shared) {
+    gemm(Op::T, Op::N, N, N, T * B, Real(1), buf.gz.data(), N, trace.state(0), N, Real(1), grad + L.W(1), N, threads);
+    add_column_sums(buf.gz.data(), T * B, N, grad + L.b(1));
+  } else {
+    for (int t = 1; t <= T; ++t) {
+      const Real* gz = buf.gz.data() + size_t(t - 1) * block;
+      gemm(Op::T, Op::N, N, N, B, Real(1), gz, N, trace.state(t - 1), N, Real(1), grad + L.W(t), N, threads);
+      add_column_sums(gz, B, N, grad + L.b(t));
+    }
+  }
+  if (cfg.stem) {
+    const Real* x0 = trace.state(0);
+    Real* gz0 = buf.gz.data();  // layer 1's block is no longer needed
+    for (size_t i = 0; i < block; ++i) gz0[i] = gx[i] * x0[i] * (Real(1) - x0[i]);
+    gemm(Op::T, Op::N, N, D, B, Real(1), gz0, N, trace.input.data(), D, Real(1), grad + L.P, D, threads);
+    add_column_sums(gz0, B, N, grad + L.c);
+  }
+  return lambda * penalty / B;
+}
+
 // ============================================================================
 // 7. Optimisers
 // ============================================================================
@@ -2999,6 +3266,7 @@ struct TrainOptions {
   OptimizerConfig optimizer;
   uint64_t seed = 1;
   int threads = 1;
+  double noise_reg = 0;  // lambda of noise_growth_penalty (section 6); 0: off
 };
 
 struct BatchProgress {
@@ -3019,6 +3287,8 @@ class Trainer {
     if (options.batch < 1) throw Error("batch size must be at least 1");
     if (options.epochs < 1) throw Error("epochs must be at least 1");
     if (train.count < 1) throw Error("the training set is empty");
+    if (!(options.noise_reg >= 0) || !std::isfinite(options.noise_reg))
+      throw Error("the noise regularisation weight must be a finite number >= 0");
     if (train.rows * train.cols != net.config.input)
       throw Error("images have " + std::to_string(train.rows * train.cols) + " pixels but the network expects " +
                   std::to_string(net.config.input));
@@ -3064,6 +3334,10 @@ class Trainer {
       set_input(trace_, batch_pixels_.data(), count, D);
       forward(net_, trace_, fwd);
       const double loss = backward(net_, trace_, batch_labels_.data(), grad_.data(), buffers_, options_.threads);
+      // The penalty's gradient joins the loss's; the reported loss stays the cross-entropy,
+      // comparable with unregularised runs.
+      if (options_.noise_reg > 0)
+        noise_growth_penalty(net_, trace_, options_.noise_reg, grad_.data(), buffers_, options_.threads);
       // A numerical fault stops training before it reaches the weights.
       if (!std::isfinite(loss))
         throw Error("epoch " + std::to_string(epoch_) + ", batch " + std::to_string(bi + 1) +

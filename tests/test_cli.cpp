@@ -109,3 +109,25 @@ TEST(Cli, TrainsSavesAndEvaluatesOnRealData) {
   EXPECT_FALSE(exists(nowhere));
   EXPECT_FALSE(exists(nowhere + ".partial"));
 }
+
+TEST(Cli, TrainsInFixedPointAndSavesAFloatModel) {
+  const char* env = std::getenv("RESDYN_MNIST_DIR");
+  const std::string data = env ? env : "data/mnist";
+  const std::string model = testing::TempDir() + "/cli_fixed." + std::to_string(getpid()) + ".resdyn";
+  std::remove(model.c_str());
+  const Outcome t = run("train --fixed-point --data " + data + " --width 32 --depth 3 --epochs 1 "
+                        "--limit-train 2000 --limit-test 500 --out " + model);
+  ASSERT_EQ(t.status, 0) << t.err;
+  EXPECT_NE(t.out.find("fixed-point test error"), std::string::npos) << t.out;
+  EXPECT_NE(slurp(model).find("fixed_point: Q15.16"), std::string::npos);  // the metadata says how
+  const Outcome e = run("eval --data " + data + " --limit-test 500 --model " + model);
+  EXPECT_EQ(e.status, 0) << e.err;
+  std::remove(model.c_str());
+  std::remove((model + ".csv").c_str());
+  // What the integer trainer does not do is refused before any work, not ignored.
+  expect_clean_failure("train --fixed-point --optimizer adam", "SGD only");
+  expect_clean_failure("train --fixed-point --data " + data + " --prune-threshold 0.01 --out " + model,
+                       "does not prune");
+  expect_clean_failure("train --noise-reg -1", "--noise-reg");
+  EXPECT_FALSE(exists(model));
+}

@@ -66,7 +66,8 @@ void check_against_naive(const Case& c, Op opA, Op opB, double alpha, double bet
 }
 
 const Case kShapes[] = {{1, 1, 1},   {1, 7, 33},   {7, 1, 33},   {33, 7, 1},  {7, 33, 64},
-                        {64, 33, 7}, {97, 65, 300}, {130, 257, 31}, {5, 1064, 33}};
+                        {64, 33, 7}, {97, 65, 300}, {130, 257, 31}, {5, 1064, 33},
+                        {2, 37, 1064}, {4, 130, 47}};
 
 }  // namespace
 
@@ -106,7 +107,9 @@ TEST(Gemm, EmptyDepthScalesC) {
 
 TEST(Gemm, SameBitsOnOneAndTwoThreads) {
   // Large enough that two threads really split the work, in both directions of the split.
-  for (const Case& c : {Case{300, 100, 700}, Case{64, 1064, 1064}, Case{1064, 1064, 128}})
+  // The last two take the few-rows path (a batch of one to four against a transposed B).
+  for (const Case& c : {Case{300, 100, 700}, Case{64, 1064, 1064}, Case{1064, 1064, 128}, Case{1, 1064, 1064},
+                        Case{3, 1000, 999}})
     for (Op a : {Op::N, Op::T})
       for (Op b : {Op::N, Op::T}) {
         const int rowsA = a == Op::N ? c.M : c.K, colsA = a == Op::N ? c.K : c.M;
@@ -170,4 +173,41 @@ TEST(Gemm, EpilogueSeesEveryElementOnceAfterTheFullSum) {
   square.apply = Square::apply;
   resdyn::gemm(Op::N, Op::N, M, N, K, 1.0f, A.data(), K, B.data(), N, 0.0f, squared.data(), N, 2, square);
   for (size_t i = 0; i < plain.size(); ++i) ASSERT_EQ(squared[i], plain[i] * plain[i]);
+}
+
+TEST(Gemm, TransposeCopyMatchesTheDefinition) {
+  // Sizes around the register blocks (16 x 16 with AVX-512, 8 x 8 with AVX2) and strides.
+  for (int rows : {1, 8, 15, 16, 17, 32, 40})
+    for (int cols : {1, 7, 16, 31, 48, 300}) {
+      const size_t lds = size_t(cols) + 5, ldo = size_t(rows) + 3;
+      const auto src = random_matrix<float>(size_t(rows) * lds, 7);
+      std::vector<float> out(size_t(cols) * ldo, -9.0f);
+      resdyn::detail::transpose_copy(src.data(), lds, rows, cols, out.data(), ldo);
+      for (int r = 0; r < rows; ++r)
+        for (int k = 0; k < cols; ++k) ASSERT_EQ(out[size_t(k) * ldo + r], src[size_t(r) * lds + k]) << rows << "x" << cols;
+      for (int k = 0; k < cols; ++k)  // the gap between rows of out is left alone
+        for (size_t r = size_t(rows); r < ldo; ++r) ASSERT_EQ(out[size_t(k) * ldo + r], -9.0f);
+    }
+}
+
+TEST(Gemm, ARowGetsTheSameBitsInAnyBatch) {
+  // Inference on one sample, a few, or a large batch: each row of C is the same, bit for bit
+  // (batches of up to four take their own path, which must sum exactly as the packed one).
+  for (const Case& c : {Case{64, 1064, 1064}, Case{37, 70, 300}, Case{13, 33, 784}})
+    for (Op a : {Op::N, Op::T}) {
+      const int lda = a == Op::N ? c.K : c.M;
+      const auto A = random_matrix<float>(size_t(a == Op::N ? c.M : c.K) * lda, 8);
+      const auto B = random_matrix<float>(size_t(c.N) * c.K, 9);
+      auto whole = random_matrix<float>(size_t(c.M) * c.N, 10);
+      auto rows = whole;
+      resdyn::gemm(a, Op::T, c.M, c.N, c.K, 0.5f, A.data(), lda, B.data(), c.K, 0.25f, whole.data(), c.N, 2);
+      for (int first = 0, count = 1; first < c.M; first += count, count = count % 4 + 1) {
+        const int n = std::min(count, c.M - first);
+        const float* a_rows = a == Op::N ? A.data() + size_t(first) * lda : A.data() + first;
+        resdyn::gemm(a, Op::T, n, c.N, c.K, 0.5f, a_rows, lda, B.data(), c.K, 0.25f, rows.data() + size_t(first) * c.N,
+                     c.N, 1);
+      }
+      ASSERT_EQ(0, std::memcmp(whole.data(), rows.data(), whole.size() * sizeof(float)))
+          << c.M << "x" << c.N << "x" << c.K << " opA=" << int(a);
+    }
 }

@@ -36,6 +36,15 @@ double seconds_of(const std::function<void()>& fn, int reps) {
   return times[times.size() / 2];  // the median resists a noisy neighbour
 }
 
+// Runs fn for at least a quarter of a second, so that clocks and threads are up to speed.
+void warm_up(const std::function<void()>& fn) {
+  const auto t0 = std::chrono::steady_clock::now();
+  do fn();
+  while (std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 0.25);
+}
+
+void settle() { std::this_thread::sleep_for(std::chrono::milliseconds(300)); }
+
 // OpenBLAS, if installed, through its C interface (CBLAS enums: row-major 101, N 111, T 112).
 struct OpenBlas {
   using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
@@ -100,9 +109,14 @@ void bench_gemm(int threads, const OpenBlas& blas) {
         plain_nt(s.M, s.N, s.K, A.data(), B.data(), C.data());
       }
     };
-    ours();
-    theirs();
+    // Each side warms up (clocks, caches, threads) right before it is timed, after a
+    // pause: OpenBLAS's threads keep spinning for a while after a call and would
+    // otherwise take a core from whatever runs next.
+    settle();
+    warm_up(ours);
     const double t_ours = seconds_of(ours, 5) / reps;
+    settle();
+    if (blas.sgemm) warm_up(theirs);
     const double t_ref = seconds_of(theirs, blas.sgemm ? 5 : 1) / (blas.sgemm ? reps : 1);
     std::printf("  %-34s %10.1f %10.1f %7.2fx\n", s.what, flops / t_ours / 1e9, flops / t_ref / 1e9, t_ref / t_ours);
   }
@@ -126,6 +140,7 @@ struct Speed {
 };
 
 Speed bench_net(Config cfg, int threads) {
+  settle();
   Speed sp;
   const int batch = 128;
   const Dataset data = synthetic_mnist(batch * 8);
@@ -168,14 +183,20 @@ void print_row(const char* what, double ours, const std::map<std::string, double
 
 int main(int argc, char** argv) {
   std::map<std::string, double> ref;
-  for (int i = 1; i + 1 < argc; ++i)
+  std::string only;  // --only gemm|nets: one half of the benchmark
+  for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--reference") == 0) ref = read_reference(argv[i + 1]);
+    if (std::strcmp(argv[i], "--only") == 0) only = argv[i + 1];
+  }
   const int hw = int(std::max(1u, std::thread::hardware_concurrency()));
   std::printf("resdyn bench (%d hardware threads)\n", hw);
   const OpenBlas blas;
   if (!blas.sgemm) std::printf("OpenBLAS not found (libopenblas-dev): GEMM compared with a plain loop\n");
-  bench_gemm(1, blas);
-  if (hw > 1) bench_gemm(hw, blas);
+  if (only != "nets") {
+    bench_gemm(1, blas);
+    if (hw > 1) bench_gemm(hw, blas);
+  }
+  if (only == "gemm") return 0;
 
   Config shared;  // the paper's nets: 15 x 1064 (SPEC §1)
   shared.width = 1064;

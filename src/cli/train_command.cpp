@@ -11,6 +11,7 @@
 #include "cli/common.h"
 #include "cli/progress.h"
 #include "output/csv.h"
+#include "quant/fixed_training.h"
 
 namespace resdyn::cli {
 
@@ -31,6 +32,8 @@ CommandSpec train_spec() {
               {"momentum", "M", "0.9", "SGD momentum"},
               {"schedule", "cosine|constant", "cosine", "learning rate over the run"},
               {"seed", "S", "1", "seed of initialisation and data order"},
+              {"noise-reg", "LAMBDA", "0", "weight of the noise-growth penalty on the last two layers (SPEC §4; 0: off)"},
+              {"fixed-point", "", "off", "train in Q15.16 integers with stochastic rounding (SGD; small nets)"},
               threads_flag(),
               {"limit-train", "N", "all", "train on the first N training images only"},
               {"limit-test", "N", "all", "evaluate on the first N test images only"},
@@ -53,6 +56,45 @@ namespace {
 // Set by SIGINT; the training loop saves a checkpoint and stops at the next batch.
 volatile std::sig_atomic_t interrupted = 0;
 extern "C" void on_sigint(int) { interrupted = 1; }
+
+// --fixed-point: the same net, initial weights, data order and SGD settings, trained in Q15.16
+// integers (resdyn.h section 5b); the model is saved in float like any other.
+int run_train_fixed_point(const std::string& command, const Config& cfg, const TrainOptions& opt, const Dataset& train,
+                          const Dataset& test, const std::string& out) {
+  quant::FixedTrainOptions fopt;
+  fopt.epochs = opt.epochs;
+  fopt.batch = opt.batch;
+  fopt.lr = opt.optimizer.lr;
+  fopt.momentum = opt.optimizer.momentum;
+  fopt.schedule = opt.optimizer.schedule;
+  fopt.seed = opt.seed;
+  std::printf("training in Q15.16 fixed point: %s, %s weights, %s, width %d, depth %d on %d images\n",
+              cfg.arch == Arch::ResNet ? "ResNet" : "MLP", cfg.weights == Weights::Shared ? "shared" : "per-layer",
+              cfg.stem ? "with stem" : "no stem", cfg.width, cfg.depth, train.count);
+  std::fflush(stdout);
+  output::Csv csv({"epoch", "train_loss", "test_error", "seconds"});
+  double total = 0, fixed_error = 0;
+  const Net<float> net = quant::train_fixed_point(cfg, train, test, fopt, [&](const quant::FixedEpoch& e) {
+    std::printf("epoch %d/%d  train loss %.4f  fixed-point test error %.2f%%  %s\n", e.epoch, fopt.epochs,
+                e.train_loss, 100 * e.test_error, format_duration(e.seconds).c_str());
+    std::fflush(stdout);
+    csv.row().cell(e.epoch).cell(e.train_loss).cell(e.test_error).cell(e.seconds);
+    total += e.seconds;
+    fixed_error = e.test_error;
+  });
+  const Evaluation ev = evaluate(net, test, opt.threads);
+  std::printf("the trained weights in float: ");
+  print_evaluation(stdout, ev);
+  char summary[200];
+  std::snprintf(summary, sizeof summary,
+                "fixed_point: Q15.16\nfixed_point_test_error: %.6f\ntest_error: %.6f\ntest_images: %d\n"
+                "train_images: %d\ntrain_seconds: %.1f\n",
+                fixed_error, ev.error, ev.count, train.count, total);
+  save_model(net, out, "command: " + command + "\n" + summary);
+  csv.save(out + ".csv");
+  std::printf("saved %s (%s total)\n", out.c_str(), format_duration(total).c_str());
+  return 0;
+}
 
 struct Interrupted {
   std::string checkpoint;
@@ -149,13 +191,16 @@ int train(const Flags& flags, const std::vector<std::string>& args, const Checkp
   TrainOptions opt;
   opt.epochs = int(flags.integer("epochs", 8, 1, 100000));
   opt.batch = int(flags.integer("batch", 64, 1, 1 << 20));
-  const bool sgd = flags.choice("optimizer", "adam", {"sgd", "adam"}) == "sgd";
+  const bool fixed_point = flags.on("fixed-point", false);
+  const bool sgd = flags.choice("optimizer", fixed_point ? "sgd" : "adam", {"sgd", "adam"}) == "sgd";
+  if (fixed_point && !sgd) throw Error("train: --fixed-point trains with SGD only (drop --optimizer adam)");
   opt.optimizer.kind = sgd ? OptimizerKind::SGD : OptimizerKind::Adam;
   opt.optimizer.lr = flags.real("lr", sgd ? 0.05 : 2e-3, 0, 1e3);
   opt.optimizer.momentum = flags.real("momentum", 0.9, 0, 1);
   opt.optimizer.schedule =
       flags.choice("schedule", "cosine", {"cosine", "constant"}) == "cosine" ? Schedule::Cosine : Schedule::Constant;
   opt.seed = uint64_t(flags.integer("seed", 1, 0, 1L << 62));
+  opt.noise_reg = flags.real("noise-reg", 0, 0, 1e6);
   opt.threads = thread_count(flags);
   PruneOptions prune;
   prune.threshold = flags.real("prune-threshold", 0, 0, 1e9);
@@ -177,6 +222,13 @@ int train(const Flags& flags, const std::vector<std::string>& args, const Checkp
   if (prune.threshold > 0 && cfg.arch != Arch::ResNet)
     throw Error("train: --prune-threshold needs --arch resnet (it measures residuals y(t))");
   const bool resnet = cfg.arch == Arch::ResNet;
+  std::string command = "resdyn train";  // as the model's metadata records it
+  for (const std::string& a : args) command += " " + a;
+  if (fixed_point) {
+    if (prune.threshold > 0 || patience > 0 || opt.noise_reg > 0)
+      throw Error("train: --fixed-point does not prune, stop early or regularise");
+    return run_train_fixed_point(command, cfg, opt, train, test, out);
+  }
 
   Net<float> net(cfg);
   Rng init_rng(opt.seed);
@@ -205,8 +257,6 @@ int train(const Flags& flags, const std::vector<std::string>& args, const Checkp
   }
   std::fflush(stdout);
 
-  std::string command = "resdyn train";
-  for (const std::string& a : args) command += " " + a;
   auto save = [&] { save_checkpoint(checkpoint, net, "", trainer.encode_state(), encode_run_state(run)); };
   auto last_save = std::chrono::steady_clock::now();
 
