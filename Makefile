@@ -27,7 +27,7 @@ all: $(BUILD)/resdyn
 help:
 	@echo "make            build $(BUILD)/resdyn"
 	@echo "make data       fetch MNIST into data/mnist (checked by SHA-256)"
-	@echo "make run        the main job: data, build, train the default net, evaluate"
+	@echo "make run        the main job: data, build, the small reproduction (default net first) and its report"
 	@echo "make test       build and run the test suite (needs data)"
 	@echo "make test-sanitize  the test suite under AddressSanitizer and UBSan (build/sanitize/)"
 	@echo "make fuzz       each libFuzzer target for FUZZ_SECONDS s (default 60; needs clang)"
@@ -53,10 +53,13 @@ $(BUILD)/resdyn_bench: $(BUILD)/obj/tools/bench.o $(LIB_OBJ)
 data:
 	bash tools/fetch_mnist.sh
 
-# The default network of the main job: a shared-weight ResNet with stem (see README).
+# The main job: the small reproduction (its first net is the default one: a shared-weight
+# ResNet with stem, see README), every analysis and the report; then the default net's
+# test error and where the report is.
 run: data $(BUILD)/resdyn
-	$(BUILD)/resdyn train --out $(BUILD)/model.resdyn
-	$(BUILD)/resdyn eval --model $(BUILD)/model.resdyn
+	RESDYN_BIN=$(BUILD)/resdyn bash tools/paper_runs.sh small $(BUILD)/runs
+	$(BUILD)/resdyn eval --model $(BUILD)/runs/models/shared.resdyn
+	@echo "report: $(BUILD)/runs/report/index.html"
 
 test: data $(BUILD)/resdyn $(BUILD)/resdyn_tests
 	RESDYN_BIN=$(BUILD)/resdyn $(BUILD)/resdyn_tests

@@ -19,13 +19,15 @@
 //   1. Scalars and randomness: the logistic function, a seeded generator (xoshiro256**).
 //   2. Matrix routines: C = alpha op(A) op(B) + beta C, packed and cache-blocked, split
 //      across threads by output tiles so every output sums in the same order (same bits
-//      on any thread count).
+//      on any thread count, and for a sample in any batch: batches of one to four take an
+//      unpacked path that sums alike).
 //   3. Errors and files (hosted): the error type, CRC-32, gzip inflate, the IDX reader.
 //   4. Networks (SPEC §1): configuration, parameter layout, initialisation.
 //   5. Forward pass: records x(t), y(t) for backprop and the probes; unrolling.
 //   5b. Fixed point: int8/int16/int32 inference (freestanding), quantisation, SIMD kernels,
 //      Q15.16 training.
-//   6. Loss and backpropagation, written out by hand next to the forward pass.
+//   6. Loss and backpropagation, written out by hand next to the forward pass; the
+//      paper's noise regulariser (penalty and gradient).
 //   7. Optimisers: SGD with momentum, Adam; learning-rate schedules.
 //   8. Training and evaluation loops.
 //   9. Model and checkpoint files: magic, version, architecture, tensors, metadata, CRC-32;

@@ -75,6 +75,11 @@ TEST(Cli, NonsenseFlagsAreOneLineErrors) {
   expect_clean_failure("train --epochs", "--epochs needs a value");
   expect_clean_failure("train --stem=1", "--stem takes no value");
   expect_clean_failure("eval", "--model is required");
+  expect_clean_failure("train --stem --no-stem", "--stem given twice");
+  expect_clean_failure("train --width ' 5'", "--width expects a whole number");
+  expect_clean_failure("train --lr ' 0.1'", "--lr expects a number");
+  // A file name with a newline in it is quoted with an escape: the message stays one line.
+  expect_clean_failure("eval --model 'no\nsuch.resdyn'", "no\\nsuch.resdyn");
 }
 
 TEST(Cli, MissingDatasetAndBadModelAreOneLineErrors) {

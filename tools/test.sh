@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: install what is missing, fetch MNIST (the end-to-end tests train on it),
-# then build and run the whole suite with make and again with meson (same sources), and run
-# the quantised net on an emulated Cortex-M.
+# then build and run the whole suite with make and again with meson (same sources), run
+# the quantised net on an emulated Cortex-M, the suite under sanitizers, and the small
+# reproduction with its report checked in a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install_deps.sh
@@ -14,3 +15,7 @@ fi
 meson test -C build/meson --print-errorlogs
 # The integer path on an emulated Cortex-M, checked against the host bit for bit.
 make mcu
+# The suite again under AddressSanitizer and UBSan.
+make test-sanitize
+# The small reproduction and its report, opened in headless Chromium.
+make report

@@ -1,4 +1,5 @@
 // resdyn eval: test error and confusion matrix of a saved model.
+#include <chrono>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -15,6 +16,7 @@ CommandSpec eval_spec() {
               {"model", "MODEL", "", "model file written by 'resdyn train' or 'resdyn quantize' (required)"},
               data_flag(),
               {"limit-test", "N", "all", "evaluate only the first N test images"},
+              {"batch", "B", "256", "images per forward pass of a float model (1: one at a time, as on a device)"},
               threads_flag(),
           }};
 }
@@ -22,11 +24,20 @@ CommandSpec eval_spec() {
 int run_eval(const Flags& flags) {
   const std::string path = flags.required_text("model");
   const Dataset test = load_split(flags, false, flags.integer("limit-test", 0, 1, 1L << 30));
+  const int threads = thread_count(flags);
+  const int batch = int(flags.integer("batch", 256, 1, 1 << 20));
   // A quantised model (its own magic) runs on the integer path of resdyn.h section 5b.
-  const Evaluation ev = quant::is_quantised_model_file(path)
-                            ? quant::evaluate_quantised(quant::load_quantised(path), test, thread_count(flags))
-                            : evaluate(load_model(path), test, thread_count(flags));
+  const bool quantised = quant::is_quantised_model_file(path);
+  if (quantised && flags.has("batch")) throw Error("eval: --batch applies to float models only");
+  const QuantizedModel qmodel = quantised ? quant::load_quantised(path) : QuantizedModel{};
+  const Net<float> net = quantised ? Net<float>{} : load_model(path);
+  const auto start = std::chrono::steady_clock::now();  // the forward passes only, not the loading
+  const Evaluation ev = quantised ? quant::evaluate_quantised(qmodel, test, threads)
+                                  : evaluate(net, test, threads, 0, batch);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   print_evaluation(stdout, ev);
+  std::printf("%d images in %.3f s: %.0f images/s (%s, %d thread%s)\n", ev.count, seconds, ev.count / seconds,
+              quantised ? "integer path" : ("batch " + std::to_string(batch)).c_str(), threads, threads > 1 ? "s" : "");
   return 0;
 }
 

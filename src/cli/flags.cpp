@@ -1,5 +1,6 @@
 #include "cli/flags.h"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -12,9 +13,8 @@ namespace {
 Error flag_error(const CommandSpec& spec, const std::string& what) {
   return Error(spec.name + ": " + what + " (see 'resdyn " + spec.name + " --help')");
 }
+}  // namespace
 
-// Text from the command line as it goes into an error message: control characters (a
-// newline in an argument, say) are written as escapes, so the message stays one line.
 std::string printable(const std::string& text) {
   std::string out;
   for (const char ch : text) {
@@ -34,7 +34,6 @@ std::string printable(const std::string& text) {
   }
   return out;
 }
-}  // namespace
 
 Flags::Flags(const CommandSpec& spec, int argc, char** argv, int first) : spec_(spec) {
   command_line_ = "resdyn " + spec.name;
@@ -64,6 +63,7 @@ Flags::Flags(const CommandSpec& spec, int argc, char** argv, int first) : spec_(
         if (f.value.empty() && f.name == name.substr(3)) flag = &f;
       if (flag) {
         if (has_value) throw flag_error(spec, "--" + name + " takes no value");
+        if (values_.count(flag->name)) throw flag_error(spec, "--" + flag->name + " given twice");
         values_[flag->name] = "0";
         continue;
       }
@@ -71,6 +71,7 @@ Flags::Flags(const CommandSpec& spec, int argc, char** argv, int first) : spec_(
     if (!flag) throw flag_error(spec, "unknown flag --" + printable(name));
     if (flag->value.empty()) {
       if (has_value) throw flag_error(spec, "--" + name + " takes no value");
+      if (values_.count(name)) throw flag_error(spec, "--" + name + " given twice");
       values_[name] = "1";
       continue;
     }
@@ -113,7 +114,7 @@ long Flags::integer(const std::string& name, long fallback, long lo, long hi) co
   errno = 0;
   char* end = nullptr;
   const long v = std::strtol(s.c_str(), &end, 10);
-  if (s.empty() || *end != '\0' || errno == ERANGE)
+  if (s.empty() || std::isspace(static_cast<unsigned char>(s[0])) || *end != '\0' || errno == ERANGE)
     throw flag_error(spec_, "--" + name + " expects a whole number, got '" + printable(s) + "'");
   if (v < lo || v > hi)
     throw flag_error(spec_, "--" + name + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) +
@@ -127,7 +128,8 @@ double Flags::real(const std::string& name, double fallback, double lo, double h
   errno = 0;
   char* end = nullptr;
   const double v = std::strtod(s.c_str(), &end);
-  if (s.empty() || *end != '\0' || errno == ERANGE || !std::isfinite(v))
+  if (s.empty() || std::isspace(static_cast<unsigned char>(s[0])) || *end != '\0' || errno == ERANGE ||
+      !std::isfinite(v))
     throw flag_error(spec_, "--" + name + " expects a number, got '" + printable(s) + "'");
   if (v < lo || v > hi) throw flag_error(spec_, "--" + name + " is out of range, got " + printable(s));
   return v;

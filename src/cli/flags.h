@@ -55,4 +55,8 @@ class Flags {
 // The --help text of a subcommand.
 std::string help_text(const CommandSpec& spec);
 
+// Text as it goes into an error message: control characters (a newline in an argument or a
+// file name, say) are written as escapes, so the message stays one line.
+std::string printable(const std::string& text);
+
 }  // namespace resdyn::cli

@@ -60,16 +60,17 @@ int main(int argc, char** argv) {
       }
       return c.run(flags);
     }
-    std::fprintf(stderr, "resdyn: unknown command '%s' (see 'resdyn --help')\n", name.c_str());
+    std::fprintf(stderr, "resdyn: unknown command '%s' (see 'resdyn --help')\n",
+                 resdyn::cli::printable(name).c_str());
     return 2;
-  } catch (const resdyn::Error& e) {
-    std::fprintf(stderr, "resdyn: error: %s\n", e.what());
+  } catch (const resdyn::Error& e) {  // printable: a path with a newline stays on one line
+    std::fprintf(stderr, "resdyn: error: %s\n", resdyn::cli::printable(e.what()).c_str());
     return 2;
   } catch (const std::bad_alloc&) {
     std::fprintf(stderr, "resdyn: error: out of memory\n");
     return 2;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "resdyn: error: %s\n", e.what());
+    std::fprintf(stderr, "resdyn: error: %s\n", resdyn::cli::printable(e.what()).c_str());
     return 2;
   }
 }
