@@ -438,6 +438,8 @@ TEST(Report, DrawsEveryFigureFromCompleteRuns) {
   // which only make those figures partial.
   EXPECT_EQ(summary.not_run, std::vector<std::string>{});
   EXPECT_EQ(summary.drawn.size(), 23u);
+  // The models table adds up each epoch log's seconds (2 epochs of 2 s for the shared net).
+  EXPECT_NE(read_text(report.path + "/index.html").find("<td>0.0667 min, 2 epochs</td>"), std::string::npos);
   for (const auto& entry : fs::directory_iterator(report.path + "/figures")) {
     const auto root = xml_check::XmlParser(read_text(entry.path().string())).parse();
     EXPECT_EQ(root->name, "svg") << entry.path();

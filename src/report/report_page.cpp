@@ -4,6 +4,7 @@
 
 #include "plot/svg.h"
 #include "report/claims_table.h"
+#include "report/number_text.h"
 #include "report/paper_figures.h"
 #include "report/runs_layout.h"
 
@@ -84,7 +85,8 @@ std::string claims_html(const std::vector<ClaimRow>& rows, const std::vector<Fig
 }
 
 std::string models_html(FigureContext& context) {
-  std::string out = "<table>\n<tr><th>model</th><th>role</th><th>what it is</th><th>trained by</th></tr>\n";
+  std::string out =
+      "<table>\n<tr><th>model</th><th>role</th><th>what it is</th><th>training time</th><th>trained by</th></tr>\n";
   int present = 0;
   for (const ModelLayout& layout : model_layouts()) {
     const ModelInfo* info = context.runs().model(layout.file);
@@ -92,13 +94,19 @@ std::string models_html(FigureContext& context) {
     ++present;
     Sources log;
     std::string file = html(layout.file);
-    if (context.runs().exists(layout.file + ".csv")) {
+    std::string time = "(no epoch log)";  // the model file holds no timing, so it stays reproducible
+    if (const output::CsvTable* epochs = context.runs().csv(layout.file + ".csv")) {
       context.use(log, layout.file + ".csv");
       file += "<br />" + link(log.data.front(), "epoch log");
+      if (epochs->has_column("seconds")) {
+        double seconds = 0;
+        for (const double s : epochs->numbers("seconds")) seconds += s;
+        time = number_text(seconds / 60, 3) + " min, " + std::to_string(epochs->rows()) + " epochs";
+      }
     }
     out += "<tr><td>" + file + "</td><td>" + html(layout.description) + "</td><td>" + html(info->summary()) +
-           "</td><td>" + (info->meta("command").empty() ? "(not recorded)" : code(info->meta("command"))) +
-           "</td></tr>\n";
+           "</td><td>" + html(time) + "</td><td>" +
+           (info->meta("command").empty() ? "(not recorded)" : code(info->meta("command"))) + "</td></tr>\n";
   }
   if (present == 0) return "<p>No models in the runs directory yet.</p>\n";
   return out + "</table>\n";
