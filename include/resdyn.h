@@ -1616,7 +1616,17 @@ void initialise(Net<Real>& net, Rng& rng) {
   const size_t N = size_t(cfg.width);
   if (cfg.stem) glorot(net.P(), N * cfg.input, cfg.input, cfg.width, 1.0);
   if (cfg.arch == Arch::MLP) {
-    for (int blk = 1; blk <= net.layout.blocks; ++blk) glorot(net.W(blk), N * N, cfg.width, cfg.width, 4.0);
+    for (int blk = 1; blk <= net.layout.blocks; ++blk) {
+      glorot(net.W(blk), N * N, cfg.width, cfg.width, 4.0);
+      // Centre each unit: its inputs sit near sigmoid's midpoint 1/2, so without this every
+      // unit would start with a random offset (1/2) sum_j W_ij of the same size as its
+      // signal, and deep MLPs (15 x 1064) would start saturated and never train.
+      for (size_t i = 0; i < N; ++i) {
+        double row_sum = 0;
+        for (size_t j = 0; j < N; ++j) row_sum += double(net.W(blk)[i * N + j]);
+        net.b(blk)[i] = Real(-0.5 * row_sum);
+      }
+    }
     glorot(net.K(), size_t(cfg.classes) * N, cfg.width, cfg.classes, 1.0);
   }
 }

@@ -79,9 +79,9 @@ TEST(FuzzRegressions, FlagsEveryQuotedValueIsEscaped) {
       {{"x\ny"}, "'x\\ny'"},                          // unexpected argument
       {{"--wid\nth", "3"}, "--wid\\nth"},             // unknown flag
       {{"--width", "1\r2"}, "'1\\r2'"},               // not a whole number
-      {{"--width", "\n99999"}, "got \\n99999"},       // out of range (strtol skips the newline)
+      {{"--width", "\n99999"}, "got '\\n99999'"},     // leading white space is refused
       {{"--lr", "0.1\t"}, "'0.1\\t'"},                // not a number
-      {{"--lr", "\n5000"}, "got \\n5000"},            // out of range
+      {{"--lr", "\n5000"}, "got '\\n5000'"},          // the same for a real number
       {{"--arch", "res\x01net"}, "'res\\x01net'"},    // not one of the words
       {{"--arch", "mlp\x7f"}, "'mlp\\x7f'"},
   };

@@ -40,7 +40,7 @@ else
   # The paper's nets (SPEC §1, §7): 15 layers of 1064 units; optimiser settings as in the README.
   SHARED=${SHARED_FLAGS:-"--width 1064 --depth 15 --epochs 20 --batch 128 --lr 5e-3"}
   PER_LAYER=${PER_LAYER_FLAGS:-"--width 1064 --depth 15 --epochs 20 --batch 128 --lr 5e-3"}
-  MLP=${MLP_FLAGS:-"--width 1064 --depth 15 --epochs 20 --batch 128 --lr 5e-4"}
+  MLP=${MLP_FLAGS:-"--width 1064 --depth 15 --epochs 20 --batch 128 --lr 1e-4"}
   PRUNE_NET="--width 1064 --epochs 20 --batch 128 --lr 5e-3 --patience 2"
   PRUNE_DEPTH=15
   SAMPLES=200
