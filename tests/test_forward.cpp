@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "resdyn.h"
+#include "tiny_net.h"
 
 using namespace resdyn;
 
@@ -56,18 +57,7 @@ Reference reference_forward(const Net<double>& net, const uint8_t* pixels, int d
 }
 
 Net<double> random_net(Arch arch, Weights weights, bool stem, uint64_t seed) {
-  Config c;
-  c.arch = arch;
-  c.weights = weights;
-  c.stem = stem;
-  c.input = 7;
-  c.width = stem ? 9 : 7;
-  c.depth = 4;
-  c.classes = 3;
-  Net<double> net(c);
-  Rng rng(seed);
-  for (auto& p : net.params) p = rng.uniform(-1.5, 1.5);
-  return net;
+  return tiny::random_net<double>(tiny::config(arch, weights, stem, 7, 9, 4, 3), seed, 1.5);
 }
 
 }  // namespace

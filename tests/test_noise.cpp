@@ -14,6 +14,7 @@
 #include "analysis/noise_robustness.h"
 #include "experiments/noise_experiment.h"
 #include "resdyn.h"
+#include "tiny_net.h"
 
 using namespace resdyn;
 
@@ -24,21 +25,8 @@ std::string mnist_dir() {
   return env ? env : "data/mnist";
 }
 
-// A tiny net with random values in every parameter (not the training initialisation,
-// which zeroes whole tensors).
 Net<float> random_net(Arch arch, Weights weights, bool stem, uint64_t seed) {
-  Config cfg;
-  cfg.arch = arch;
-  cfg.weights = weights;
-  cfg.stem = stem;
-  cfg.input = 6;
-  cfg.width = stem ? 5 : 6;
-  cfg.depth = 3;
-  cfg.classes = 3;
-  Net<float> net(cfg);
-  Rng rng(seed);
-  for (auto& p : net.params) p = float(rng.uniform(-1.5, 1.5));
-  return net;
+  return tiny::random_net<float>(tiny::config(arch, weights, stem, 6, 5, 3, 3), seed, 1.5);
 }
 
 // Random 2 x 3 "images" (6 pixels) with random labels.

@@ -9,30 +9,17 @@
 #include <vector>
 
 #include "resdyn.h"
+#include "tiny_net.h"
 
 using namespace resdyn;
 
 namespace {
 
 Config tiny_config(Arch arch, Weights weights, bool stem, int depth) {
-  Config cfg;
-  cfg.arch = arch;
-  cfg.weights = weights;
-  cfg.stem = stem;
-  cfg.input = 6;
-  cfg.width = stem ? 5 : 6;
-  cfg.depth = depth;
-  cfg.classes = 3;
-  return cfg;
+  return tiny::config(arch, weights, stem, 6, 5, depth, 3);
 }
 
-// Random values everywhere, so no part of the gradient is trivially zero.
-Net<double> random_net(const Config& cfg, uint64_t seed) {
-  Net<double> net(cfg);
-  Rng rng(seed);
-  for (auto& p : net.params) p = rng.uniform(-1.0, 1.0);
-  return net;
-}
+Net<double> random_net(const Config& cfg, uint64_t seed) { return tiny::random_net<double>(cfg, seed, 1.0); }
 
 std::vector<uint8_t> random_pixels(int batch, int input, uint64_t seed) {
   Rng rng(seed);

@@ -46,7 +46,7 @@ else
   SAMPLES=200
   SENS_SAMPLES=10
   NOISE=""
-  ESTIMATE="45 to 90 minutes on 2 cores (about half of it training)"
+  ESTIMATE="about an hour on 2 quiet cores (some 55 minutes of it training)"
 fi
 PRUNE="--prune-threshold 0.01"  # SPEC §2, the paper's value
 
