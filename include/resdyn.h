@@ -19,8 +19,8 @@
 //   1. Scalars and randomness: the logistic function, a seeded generator (xoshiro256**).
 //   2. Matrix routines: C = alpha op(A) op(B) + beta C, packed and cache-blocked, split
 //      across threads by output tiles so every output sums in the same order (same bits
-//      on any thread count, and for a sample in any batch: batches of one to four take an
-//      unpacked path that sums alike).
+//      on any thread count, and for a sample in any batch: with AVX-512, batches of one
+//      to four take an unpacked path that sums alike).
 //   3. Errors and files (hosted): the error type, CRC-32, gzip inflate, the IDX reader.
 //   4. Networks (SPEC §1): configuration, parameter layout, initialisation.
 //   5. Forward pass: records x(t), y(t) for backprop and the probes; unrolling.
