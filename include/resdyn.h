@@ -649,16 +649,6 @@ inline void gemm_few_rows(Op opA, int M, int N, int K, float alpha, const float*
   });
 }
 
-// Which products take it: float, an AVX-512 build, at most four rows, B transposed.
-template <class Real, bool Portable>
-inline bool few_rows_path(int M, Op opB) {
-  return std::is_same<Real, float>::value && !Portable && M <= kFewRows && opB == Op::T;
-}
-#else
-template <class Real, bool Portable>
-inline bool few_rows_path(int, Op) { return false; }  // other targets: the packed path for every shape
-inline void gemm_few_rows(Op, int, int, int, float, const float*, int, const float*, int, float, float*, int, int,
-                          const Epilogue<float>&) {}
 #endif
 
 // Splits C into tiles, one task each, and runs them on the pool. The tiles cut the longer
@@ -674,10 +664,11 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
     if (epilogue.apply) epilogue.apply(epilogue.ctx, C, ldc, 0, 0, M, N);
     return;
   }
-  if constexpr (std::is_same<Real, float>::value) {
-    if (few_rows_path<Real, Portable>(M, opB))
+#if defined(__AVX512F__)
+  if constexpr (std::is_same<Real, float>::value && !Portable)
+    if (M <= kFewRows && opB == Op::T)
       return gemm_few_rows(opA, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads, epilogue);
-  }
+#endif
   if (2.0 * M * N * K < 4e6) threads = 1;  // small products: a thread hand-off costs more
   const bool split_rows = M >= N;
   const int unit = split_rows ? S::MR : S::NR;
@@ -3210,6 +3201,13 @@ struct Optimizer {
 // 8. Training and evaluation
 // ============================================================================
 
+// The images must have as many pixels as the net has inputs; `who` prefixes the error.
+inline void check_image_size(const Dataset& data, const Config& cfg, const std::string& who = "") {
+  if (data.rows * data.cols != cfg.input)
+    throw Error(who + "images have " + std::to_string(data.rows * data.cols) + " pixels but the network expects " +
+                std::to_string(cfg.input));
+}
+
 // The first n samples of a data set (all of it when n <= 0 or n >= its size).
 inline Dataset first_samples(Dataset data, long n) {
   if (n > 0 && n < data.count) {
@@ -3301,9 +3299,7 @@ class Trainer {
     if (train.count < 1) throw Error("the training set is empty");
     if (!(options.noise_reg >= 0) || !std::isfinite(options.noise_reg))
       throw Error("the noise regularisation weight must be a finite number >= 0");
-    if (train.rows * train.cols != net.config.input)
-      throw Error("images have " + std::to_string(train.rows * train.cols) + " pixels but the network expects " +
-                  std::to_string(net.config.input));
+    check_image_size(train, net.config);
     optimizer_.config = options.optimizer;
     optimizer_.reset(net.params.size());
     grad_.resize(net.params.size());
@@ -3490,17 +3486,34 @@ struct Evaluation {
   std::vector<int> confusion; // classes x classes, row = true class, column = predicted
 };
 
-// Test error, loss and confusion matrix of the first `limit` samples (0 = all).
-template <class Real>
-Evaluation evaluate(const Net<Real>& net, const Dataset& data, int threads = 1, int limit = 0, int batch = 256) {
-  const Config& cfg = net.config;
-  if (data.rows * data.cols != cfg.input)
-    throw Error("images have " + std::to_string(data.rows * data.cols) + " pixels but the network expects " +
-                std::to_string(cfg.input));
+// An evaluation of the first `limit` samples (0 = all) with nothing counted yet.
+inline Evaluation start_evaluation(const Config& cfg, const Dataset& data, int limit) {
+  check_image_size(data, cfg);
   Evaluation ev;
   ev.count = limit > 0 ? std::min(limit, data.count) : data.count;
   ev.classes = cfg.classes;
   ev.confusion.assign(size_t(cfg.classes) * cfg.classes, 0);
+  return ev;
+}
+
+// Adds the predictions (argmax of each row of logits) of `count` samples to the confusion
+// matrix and returns how many were wrong.
+template <class Logit>
+int count_predictions(Evaluation& ev, const Logit* logits, const uint8_t* labels, int count) {
+  int wrong = 0;
+  for (int r = 0; r < count; ++r) {
+    const int predicted = argmax_row(logits + size_t(r) * ev.classes, ev.classes);
+    wrong += predicted != labels[r];
+    ev.confusion[size_t(labels[r]) * ev.classes + predicted] += 1;
+  }
+  return wrong;
+}
+
+// Test error, loss and confusion matrix of the first `limit` samples (0 = all).
+template <class Real>
+Evaluation evaluate(const Net<Real>& net, const Dataset& data, int threads = 1, int limit = 0, int batch = 256) {
+  const Config& cfg = net.config;
+  Evaluation ev = start_evaluation(cfg, data, limit);
   Trace<Real> trace;
   ForwardOptions<Real> fwd;
   fwd.keep_all = false;
@@ -3513,11 +3526,7 @@ Evaluation evaluate(const Net<Real>& net, const Dataset& data, int threads = 1, 
     forward(net, trace, fwd);
     const uint8_t* labels = &data.labels[size_t(first)];
     loss += softmax_cross_entropy<Real>(trace.logits.data(), labels, count, cfg.classes, nullptr) * count;
-    for (int r = 0; r < count; ++r) {
-      const int predicted = argmax_row(&trace.logits[size_t(r) * cfg.classes], cfg.classes);
-      wrong += predicted != labels[r];
-      ev.confusion[size_t(labels[r]) * cfg.classes + predicted] += 1;
-    }
+    wrong += count_predictions(ev, trace.logits.data(), labels, count);
   }
   ev.error = ev.count ? double(wrong) / ev.count : 0;
   ev.loss = ev.count ? loss / ev.count : 0;

@@ -9,9 +9,7 @@ namespace resdyn {
 
 FinalResiduals final_residuals(const Net<float>& net, const Dataset& data, int depth, int threads, int batch) {
   const Config& cfg = net.config;
-  if (data.rows * data.cols != cfg.input)
-    throw Error("images have " + std::to_string(data.rows * data.cols) + " pixels but the network expects " +
-                std::to_string(cfg.input));
+  check_image_size(data, cfg);
   FinalResiduals out;
   out.depth = depth > 0 ? depth : cfg.depth;
   const int last = out.depth;

@@ -18,9 +18,7 @@ uint64_t mix64(uint64_t z) {
 
 void check_data(const Net<float>& net, const Dataset& data) {
   if (data.count < 1) throw Error("noise: the test set is empty");
-  if (data.rows * data.cols != net.config.input)
-    throw Error("noise: images have " + std::to_string(data.rows * data.cols) + " pixels but the network expects " +
-                std::to_string(net.config.input));
+  check_image_size(data, net.config, "noise: ");
   for (int n = 0; n < data.count; ++n)
     if (data.labels[size_t(n)] >= net.config.classes)
       throw Error("noise: label " + std::to_string(data.labels[size_t(n)]) + " of sample " + std::to_string(n) +

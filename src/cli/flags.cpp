@@ -56,30 +56,24 @@ Flags::Flags(const CommandSpec& spec, int argc, char** argv, int first) : spec_(
       has_value = true;
     }
     const Flag* flag = nullptr;
+    bool negated = false;  // --no-switch
     for (const Flag& f : spec.flags)
       if (f.name == name) flag = &f;
-    if (!flag && name.compare(0, 3, "no-") == 0) {  // --no-switch
+    if (!flag && name.compare(0, 3, "no-") == 0)
       for (const Flag& f : spec.flags)
-        if (f.value.empty() && f.name == name.substr(3)) flag = &f;
-      if (flag) {
-        if (has_value) throw flag_error(spec, "--" + name + " takes no value");
-        if (values_.count(flag->name)) throw flag_error(spec, "--" + flag->name + " given twice");
-        values_[flag->name] = "0";
-        continue;
-      }
-    }
+        if (f.value.empty() && f.name == name.substr(3)) flag = &f, negated = true;
     if (!flag) throw flag_error(spec, "unknown flag --" + printable(name));
+    // --stem --no-stem counts as twice too: one flag, one value.
+    if (values_.count(flag->name)) throw flag_error(spec, "--" + flag->name + " given twice");
     if (flag->value.empty()) {
       if (has_value) throw flag_error(spec, "--" + name + " takes no value");
-      if (values_.count(name)) throw flag_error(spec, "--" + name + " given twice");
-      values_[name] = "1";
+      values_[flag->name] = negated ? "0" : "1";
       continue;
     }
     if (!has_value) {
       if (i + 1 >= argc) throw flag_error(spec, "--" + name + " needs a value (" + flag->value + ")");
       value = argv[++i];
     }
-    if (values_.count(name)) throw flag_error(spec, "--" + name + " given twice");
     values_[name] = value;
   }
 }

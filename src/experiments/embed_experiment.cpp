@@ -112,9 +112,7 @@ EmbedExperimentResult run_embed_experiment(const Net<float>& net, const Dataset&
   if (options.unroll > cfg.depth && cfg.weights != Weights::Shared)
     throw Error("embed: unrolling to " + std::to_string(options.unroll) +
                 " layers needs shared weights; this net has one weight matrix per layer");
-  if (test.rows * test.cols != cfg.input)
-    throw Error("embed: images have " + std::to_string(test.rows * test.cols) + " pixels but the network expects " +
-                std::to_string(cfg.input));
+  check_image_size(test, cfg, "embed: ");
   const Dataset samples = first_per_class(test, options.samples_per_class, cfg.classes);
   prepare_output_directory(options.out_dir, "embed");
 

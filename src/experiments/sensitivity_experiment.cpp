@@ -78,9 +78,7 @@ SensitivityResult run_sensitivity_experiment(const Net<float>& net_float, const 
     throw Error("sensitivity: epsilon must be a positive number");
   if (options.batch < 1) throw Error("sensitivity: the batch size must be at least 1");
   const Config& cfg = net_float.config;
-  if (test.rows * test.cols != cfg.input)
-    throw Error("images have " + std::to_string(test.rows * test.cols) + " pixels but the network expects " +
-                std::to_string(cfg.input));
+  check_image_size(test, cfg);
   const Dataset samples = first_per_class(test, options.samples_per_class, cfg.classes);
   if (samples.count == 0) throw Error("sensitivity: the test set has no samples");
   prepare_output_directory(options.out_dir, "sensitivity");

@@ -25,9 +25,8 @@ Net<float> train_fixed_point(const Config& cfg, const Dataset& train, const Data
   if (options.batch < 1) throw Error("batch size must be at least 1");
   if (options.epochs < 1) throw Error("epochs must be at least 1");
   if (train.count < 1) throw Error("the training set is empty");
-  if (train.rows * train.cols != cfg.input || test.rows * test.cols != cfg.input)
-    throw Error("images have " + std::to_string(train.rows * train.cols) + " pixels but the network expects " +
-                std::to_string(cfg.input));
+  check_image_size(train, cfg);
+  check_image_size(test, cfg);
   // The float trainer's start: initialise() with Rng(seed), the data shuffled by another Rng(seed).
   Net<float> start(cfg);
   Rng init_rng(options.seed);
