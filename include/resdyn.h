@@ -3277,7 +3277,21 @@ struct TrainOptions {
   uint64_t seed = 1;
   int threads = 1;
   double noise_reg = 0;  // lambda of noise_growth_penalty (section 6); 0: off
+  int shift = 0;         // augmentation: each training image moved by up to this many pixels; 0: off
 };
+
+// The image moved right by dx and down by dy whole pixels (either may be negative); pixels
+// moved in from outside are 0. out must not overlap in.
+inline void translate_image(const uint8_t* in, int rows, int cols, int dx, int dy, uint8_t* out) {
+  for (int r = 0; r < rows; ++r) {
+    const int from = r - dy;
+    for (int c = 0; c < cols; ++c) {
+      const int from_c = c - dx;
+      out[size_t(r) * cols + c] =
+          from >= 0 && from < rows && from_c >= 0 && from_c < cols ? in[size_t(from) * cols + from_c] : uint8_t(0);
+    }
+  }
+}
 
 struct BatchProgress {
   int epoch = 0, epochs = 0;        // epoch counts from 1
@@ -3299,6 +3313,9 @@ class Trainer {
     if (train.count < 1) throw Error("the training set is empty");
     if (!(options.noise_reg >= 0) || !std::isfinite(options.noise_reg))
       throw Error("the noise regularisation weight must be a finite number >= 0");
+    if (options.shift < 0 || (options.shift > 0 && (options.shift >= train.rows || options.shift >= train.cols)))
+      throw Error("the augmentation shift must be at least 0 and smaller than the images (" +
+                  std::to_string(train.rows) + " x " + std::to_string(train.cols) + ")");
     check_image_size(train, net.config);
     optimizer_.config = options.optimizer;
     optimizer_.reset(net.params.size());
@@ -3336,7 +3353,16 @@ class Trainer {
       const int count = std::min(options_.batch, data_.count - first);
       for (int r = 0; r < count; ++r) {
         const uint32_t idx = order_[size_t(first + r)];
-        std::memcpy(&batch_pixels_[size_t(r) * D], &data_.images[size_t(idx) * D], size_t(D));
+        const uint8_t* image = &data_.images[size_t(idx) * D];
+        if (options_.shift > 0) {
+          // The offset depends on seed, epoch and position alone, so a resumed run draws the same.
+          Rng draw(options_.seed ^ (uint64_t(epoch_) << 40) ^ (uint64_t(first + r) * 0x9E3779B97F4A7C15ull));
+          const uint64_t side = uint64_t(2 * options_.shift + 1);
+          const int dx = int(draw.below(side)) - options_.shift, dy = int(draw.below(side)) - options_.shift;
+          translate_image(image, data_.rows, data_.cols, dx, dy, &batch_pixels_[size_t(r) * D]);
+        } else {
+          std::memcpy(&batch_pixels_[size_t(r) * D], image, size_t(D));
+        }
         batch_labels_[size_t(r)] = data_.labels[idx];
       }
       set_input(trace_, batch_pixels_.data(), count, D);

@@ -53,7 +53,7 @@ std::string fresh_dir(const std::string& name) {
 // A small run with a checkpoint after every batch.
 std::string train_flags() {
   return "--data " + mnist() + " --width 32 --depth 3 --epochs 3 --limit-train 3000 --limit-test 500 "
-         "--threads 2 --checkpoint-seconds 0 --out m.resdyn";
+         "--shift 1 --threads 2 --checkpoint-seconds 0 --out m.resdyn";
 }
 
 // A run far longer than the moment it is interrupted at (SIGINT after 0.8 s; the handler is in

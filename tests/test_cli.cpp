@@ -134,5 +134,7 @@ TEST(Cli, TrainsInFixedPointAndSavesAFloatModel) {
   expect_clean_failure("train --fixed-point --data " + data + " --prune-threshold 0.01 --out " + model,
                        "does not prune");
   expect_clean_failure("train --noise-reg -1", "--noise-reg");
+  expect_clean_failure("train --data " + data + " --shift 28 --limit-train 10 --out " + model, "shift");
+  expect_clean_failure("train --fixed-point --data " + data + " --shift 1 --out " + model, "augment");
   EXPECT_FALSE(exists(model));
 }

@@ -33,6 +33,7 @@ CommandSpec train_spec() {
               {"schedule", "cosine|constant", "cosine", "learning rate over the run"},
               {"seed", "S", "1", "seed of initialisation and data order"},
               {"noise-reg", "LAMBDA", "0", "weight of the noise-growth penalty on the last two layers (SPEC §4; 0: off)"},
+              {"shift", "PIXELS", "0", "augmentation: move each training image by a random whole-pixel offset in [-PIXELS, PIXELS] per axis, anew every epoch (0: off)"},
               {"fixed-point", "", "off", "train in Q15.16 integers with stochastic rounding (SGD; small nets)"},
               threads_flag(),
               {"limit-train", "N", "all", "train on the first N training images only"},
@@ -201,6 +202,7 @@ int train(const Flags& flags, const std::vector<std::string>& args, const Checkp
       flags.choice("schedule", "cosine", {"cosine", "constant"}) == "cosine" ? Schedule::Cosine : Schedule::Constant;
   opt.seed = uint64_t(flags.integer("seed", 1, 0, 1L << 62));
   opt.noise_reg = flags.real("noise-reg", 0, 0, 1e6);
+  opt.shift = int(flags.integer("shift", 0, 0, 1000));
   opt.threads = thread_count(flags);
   PruneOptions prune;
   prune.threshold = flags.real("prune-threshold", 0, 0, 1e9);
@@ -225,8 +227,8 @@ int train(const Flags& flags, const std::vector<std::string>& args, const Checkp
   std::string command = "resdyn train";  // as the model's metadata records it
   for (const std::string& a : args) command += " " + a;
   if (fixed_point) {
-    if (prune.threshold > 0 || patience > 0 || opt.noise_reg > 0)
-      throw Error("train: --fixed-point does not prune, stop early or regularise");
+    if (prune.threshold > 0 || patience > 0 || opt.noise_reg > 0 || opt.shift > 0)
+      throw Error("train: --fixed-point does not prune, stop early, regularise or augment");
     return run_train_fixed_point(command, cfg, opt, train, test, out);
   }
 
