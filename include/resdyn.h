@@ -24,8 +24,8 @@
 //   3. Errors and files (hosted): the error type, CRC-32, gzip inflate, the IDX reader.
 //   4. Networks (SPEC §1): configuration, parameter layout, initialisation.
 //   5. Forward pass: records x(t), y(t) for backprop and the probes; unrolling.
-//   5b. Fixed point: int8/int16/int32 inference (freestanding), quantisation, SIMD kernels,
-//      Q15.16 training.
+//   5b. Fixed point: inference with int8 weights on byte or int16 inputs, int32 sums
+//      (freestanding), quantisation, SIMD kernels (VNNI, AVX2), Q15.16 training.
 //   6. Loss and backpropagation, written out by hand next to the forward pass; the
 //      paper's noise regulariser (penalty and gradient).
 //   7. Optimisers: SGD with momentum, Adam; learning-rate schedules.
@@ -1770,11 +1770,18 @@ void forward(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<Real
 //   weights      int8 in [-127, 127], one scale per output row: w ~ q * mult * 2^-shift
 //   y(t), h(t)   Q0.15 in int16: the logistic output, 0 .. 32767 (1 saturates to 32767/32768)
 //   x(t)         Q16.15 in int32: x(0) plus T residuals below 1 each, exact up to T = 65534
-//   layer input  int16: x(t) shifted right by the fewest bits that make its largest entry
-//                fit (per sample, rounded), so the first layer sees all 15 fraction bits
+//   bytes        uint8 v * 255, rounded: a product input in [0, 1] (pixels, y(t), h(t))
+//   layer input  a product reads bytes when its input lies in [0, 1]: the stem (pixels), an
+//                MLP's layers (h), a shared ResNet's layers (see below). The others, a
+//                per-layer ResNet's layers and every classifier, read x(t) or h(T) as int16:
+//                shifted right by the fewest bits that make its largest entry fit (per
+//                sample, rounded), so the first layer sees all 15 fraction bits
+//   shared ResNet  W x(t-1) = W x(t-2) + W y(t-1) (SPEC §1: x(t) = x(t-1) + y(t)), so its
+//                layers multiply only bytes of y (and of x(0) first) and keep the running
+//                sums W x(t-1) in int32 (adding saturates; below T = 128 it never has to)
 //   z, logits    Q19.12 in int32: pre-activations W x + b and the classifier's output
-//   products     int32 sums of int8 x int16; exact because quantisation keeps every row's
-//                sum |q| <= 65535 and activations are at most 32767 in magnitude
+//   products     int32 sums of int8 x int16 or int8 x uint8; exact because quantisation
+//                keeps every row's sum |q| <= 65535 and inputs are at most 32767 in magnitude
 // Every narrowing rounds to nearest (ties away from zero) and saturates; no right shift of
 // a negative number is left to the compiler's choice.
 //
@@ -1960,6 +1967,28 @@ inline int32_t exp_neg_q30(int32_t a) {
 
 namespace detail {
 
+// sum over j < n of x[j] * w[j], for bytes x.
+inline int32_t dot(const uint8_t* x, const int8_t* w, int n) {
+  int32_t sum = 0;
+  int j = 0;
+#if defined(__ARM_FEATURE_DSP)
+  // As below, with the inputs' bytes 0 and 2 (1 and 3) zero-extended by UXTB16.
+  for (; j + 4 <= n; j += 4) {
+    uint32_t wq, xq;
+    std::memcpy(&wq, w + j, 4);
+    std::memcpy(&xq, x + j, 4);
+    const int32_t w02 = __builtin_arm_sxtb16(int32_t(wq));
+    const int32_t w13 = __builtin_arm_sxtb16(int32_t((wq >> 8) | (wq << 24)));
+    const int32_t x02 = __builtin_arm_uxtb16(int32_t(xq));
+    const int32_t x13 = __builtin_arm_uxtb16(int32_t((xq >> 8) | (xq << 24)));
+    sum = __builtin_arm_smlad(x02, w02, sum);
+    sum = __builtin_arm_smlad(x13, w13, sum);
+  }
+#endif
+  for (; j < n; ++j) sum += int32_t(x[j]) * int32_t(w[j]);
+  return sum;
+}
+
 // sum over j < n of x[j] * w[j].
 inline int32_t dot(const int16_t* x, const int8_t* w, int n) {
   int32_t sum = 0;
@@ -1987,9 +2016,11 @@ inline int32_t dot(const int16_t* x, const int8_t* w, int n) {
 }  // namespace detail
 
 // acc[s*ld_acc + i] = sum over j < inner of x[s*ldx + j] * w[i*ldw + j], for samples s and
-// outputs i: one matrix-vector product per sample. Exact (no overflow, so any summation order
-// gives the same integers) when every row has sum |w| <= kMaxRowL1 and |x| <= 32767.
-inline void int_matmul(int samples, int outputs, int inner, const int16_t* x, int ldx, const int8_t* w, int ldw,
+// outputs i: one matrix-vector product per sample; x is int16 or bytes. Exact (no overflow,
+// so any summation order gives the same integers) when every row has sum |w| <= kMaxRowL1
+// and |x| <= 32767.
+template <class In>
+inline void int_matmul(int samples, int outputs, int inner, const In* x, int ldx, const int8_t* w, int ldw,
                        int32_t* acc, int ld_acc) {
   for (int s = 0; s < samples; ++s)
     for (int i = 0; i < outputs; ++i)
@@ -1997,7 +2028,8 @@ inline void int_matmul(int samples, int outputs, int inner, const int16_t* x, in
 }
 
 // y = W x for one sample.
-inline void int_matvec(int outputs, int inner, const int8_t* w, const int16_t* x, int32_t* y) {
+template <class In>
+inline void int_matvec(int outputs, int inner, const int8_t* w, const In* x, int32_t* y) {
   int_matmul(1, outputs, inner, x, inner, w, inner, y, outputs);
 }
 
@@ -2039,18 +2071,31 @@ struct QuantNet {
 // Caller-owned scratch of the one-sample forward pass (quant_buffer_sizes gives the counts).
 struct QuantBuffers {
   int32_t* state;  // width: x(t) (Q16.15) or h(t) (Q0.15); holds the final state afterwards
-  int16_t* input;  // max(input, width): the int16 input of the current product
+  int16_t* input;  // width: the int16 input of the current product
+  uint8_t* bytes;  // width: the byte input of the current product
   int32_t* acc;    // max(width, classes): the int32 sums
+  int32_t* sums;   // width: a shared ResNet's running sums W x(t-1)
 };
 
 struct QuantBufferSizes {
-  int state, input, acc;
+  int state, input, bytes, acc, sums;
 };
 inline QuantBufferSizes quant_buffer_sizes(const Config& c) {
-  return {c.width, c.input > c.width ? c.input : c.width, c.width > c.classes ? c.width : c.classes};
+  return {c.width, c.width, c.width, c.width > c.classes ? c.width : c.classes, c.width};
 }
 
 namespace fixed {
+
+// Whether a net's layers read bytes (the formats above): an MLP's, and a shared ResNet's.
+inline bool layers_read_bytes(const Config& c) { return c.arch == Arch::MLP || c.weights == Weights::Shared; }
+
+// y in Q0.15 (0 .. 32767) as the byte round(y * 255).
+inline uint8_t to_byte(int32_t y) { return uint8_t((y * 255 + 16384) >> 15); }
+
+// running += acc, saturating (the shared ResNet's W x(t-1)).
+inline void add_sums(int32_t* running, const int32_t* acc, int n) {
+  for (int i = 0; i < n; ++i) running[i] = add_saturate(running[i], acc[i]);
+}
 
 // The fewest bits to shift a Q.15 state right so that every entry, rounded, fits in int16.
 inline int state_shift(const int32_t* x, int n) {
@@ -2078,11 +2123,13 @@ inline int32_t preactivation(const QuantMatrix& m, int row, int32_t acc, int inp
 }
 
 // One layer's outputs from its sums: y = sigma(z); a ResNet adds y to x, an MLP (and the
-// stem) replaces the state with it (SPEC §1).
-inline void activate_rows(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state) {
+// stem) replaces the state with it (SPEC §1). bytes (if not null) gets y as the next product's input.
+inline void activate_rows(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state,
+                          uint8_t* bytes = nullptr) {
   for (int i = 0; i < m.rows; ++i) {
     const int32_t y = sigmoid_q15(preactivation(m, i, acc[i], input_frac));
     state[i] = residual ? add_saturate(state[i], y) : y;
+    if (bytes) bytes[i] = to_byte(y);
   }
 }
 
@@ -2112,20 +2159,30 @@ inline bool quant_forward(const QuantNet& net, const uint8_t* pixels, int depth,
   const int N = cfg.width, D = cfg.input;
   if (depth <= 0) depth = cfg.depth;
   if (depth > cfg.depth && cfg.weights != Weights::Shared) return false;
+  const bool bytes = layers_read_bytes(cfg), resnet = cfg.arch == Arch::ResNet;
   if (cfg.stem) {
-    for (int j = 0; j < D; ++j) buf.input[j] = int16_t(pixels[j]);
-    int_matvec(N, D, net.stem.weights, buf.input, buf.acc);
-    activate_rows(net.stem, buf.acc, 0, false, buf.state);
+    int_matvec(N, D, net.stem.weights, pixels, buf.acc);
+    activate_rows(net.stem, buf.acc, 0, false, buf.state, bytes ? buf.bytes : nullptr);
   } else {
     for (int j = 0; j < D; ++j) buf.state[j] = pixel_q15(pixels[j]);
+    if (bytes) std::memcpy(buf.bytes, pixels, size_t(D));  // x(0) = u: its bytes are the pixels
   }
-  const bool resnet = cfg.arch == Arch::ResNet;
   for (int t = 1; t <= depth; ++t) {
     const QuantMatrix W = net.block(t <= cfg.depth ? t : 1);
-    const int sh = state_shift(buf.state, N);
-    narrow_state(buf.state, N, sh, buf.input);
-    int_matvec(N, N, W.weights, buf.input, buf.acc);
-    activate_rows(W, buf.acc, kStateFrac - sh, resnet, buf.state);
+    if (!bytes) {  // a per-layer ResNet: W_t x(t-1)
+      const int sh = state_shift(buf.state, N);
+      narrow_state(buf.state, N, sh, buf.input);
+      int_matvec(N, N, W.weights, buf.input, buf.acc);
+      activate_rows(W, buf.acc, kStateFrac - sh, true, buf.state);
+    } else if (resnet) {  // shared: W x(t-1) = W x(t-2) + W y(t-1)
+      int_matvec(N, N, W.weights, buf.bytes, buf.acc);
+      if (t == 1) std::memcpy(buf.sums, buf.acc, size_t(N) * sizeof(int32_t));
+      else add_sums(buf.sums, buf.acc, N);
+      activate_rows(W, buf.sums, 0, true, buf.state, buf.bytes);
+    } else {  // an MLP: W_t h(t-1)
+      int_matvec(N, N, W.weights, buf.bytes, buf.acc);
+      activate_rows(W, buf.acc, 0, false, buf.state, buf.bytes);
+    }
   }
   const int sh = state_shift(buf.state, N);
   narrow_state(buf.state, N, sh, buf.input);
@@ -2140,87 +2197,111 @@ inline bool quant_forward(const QuantNet& net, const uint8_t* pixels, int depth,
 // Host: the products on AVX-512 VNNI or AVX2, the same integers as fixed::int_matmul
 // ---------------------------------------------------------------------------
 //
-// The SIMD kernels read the weights packed once into panels of R output rows, widened to
-// int16 and interleaved in pairs along the input: panel p, pair k, row r holds
-// (w[pR + r][2k], w[pR + r][2k + 1]). One instruction then multiplies a pair of inputs,
-// broadcast to every lane, by R rows' pairs and adds both products into R int32 sums
-// (vpdpwssd, or vpmaddwd + vpaddd). All sums are exact (section comment above), so the
-// order of additions cannot change a single bit.
+// The SIMD kernels read the weights packed once into panels of R output rows, cut along the
+// input into groups of 32 bits: pairs of weights widened to int16 (for int16 inputs), or four
+// int8 weights (for byte inputs, with VNNI). Panel p, group k, row r holds w[pR + r][group k].
+// One instruction multiplies a group of inputs, broadcast to every lane, by R rows' groups and
+// adds all its products into R int32 sums: vpdpwssd (int16 pairs) or vpdpbusd (byte quads),
+// or vpmaddwd + vpaddd on AVX2, where byte inputs are widened to int16 pairs first. All sums
+// are exact (section comment above), so the order of additions cannot change a single bit.
 
 namespace fixed {
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
 constexpr int kPanelRows = 16;
+constexpr bool kByteGroups = true;
 constexpr const char* kIntKernel = "avx512-vnni";
 #elif defined(__AVX2__)
 constexpr int kPanelRows = 8;
+constexpr bool kByteGroups = false;
 constexpr const char* kIntKernel = "avx2";
 #else
 constexpr int kPanelRows = 8;
+constexpr bool kByteGroups = false;
 constexpr const char* kIntKernel = "plain";
 #endif
 
+// Inputs per 32-bit group: 2 int16, or 4 bytes where the kernel multiplies bytes directly.
+template <class In>
+constexpr int group_size() {
+  return sizeof(In) == 1 && kByteGroups ? 4 : 2;
+}
+
 struct PackedMatrix {
-  int rows = 0, cols = 0, pairs = 0, panels = 0;
-  std::vector<int16_t> data;  // panels x pairs x kPanelRows x 2
+  int rows = 0, cols = 0, groups = 0, panels = 0, group = 2;  // group: inputs per 32-bit word
+  std::vector<uint32_t> data;                                 // panels x groups x kPanelRows words
 };
 
+// W packed for products with inputs of type In (int16_t or uint8_t).
+template <class In>
 inline PackedMatrix pack_matrix(const int8_t* w, int rows, int cols) {
   PackedMatrix p;
   p.rows = rows;
   p.cols = cols;
-  p.pairs = (cols + 1) / 2;
+  p.group = group_size<In>();
+  p.groups = (cols + p.group - 1) / p.group;
   p.panels = (rows + kPanelRows - 1) / kPanelRows;
-  p.data.assign(size_t(p.panels) * p.pairs * kPanelRows * 2, 0);
+  p.data.assign(size_t(p.panels) * p.groups * kPanelRows, 0);
   for (int i = 0; i < rows; ++i)
-    for (int j = 0; j < cols; ++j)
-      p.data[((size_t(i / kPanelRows) * p.pairs + size_t(j / 2)) * kPanelRows + size_t(i % kPanelRows)) * 2 +
-             size_t(j % 2)] = w[size_t(i) * cols + j];
+    for (int k = 0; k < p.groups; ++k) {
+      uint32_t word = 0;
+      for (int e = 0; e < p.group && k * p.group + e < cols; ++e) {
+        const int8_t v = w[size_t(i) * cols + k * p.group + e];
+        word |= p.group == 4 ? uint32_t(uint8_t(v)) << (8 * e) : uint32_t(uint16_t(int16_t(v))) << (16 * e);
+      }
+      p.data[(size_t(i / kPanelRows) * p.groups + size_t(k)) * kPanelRows + size_t(i % kPanelRows)] = word;
+    }
   return p;
 }
 
 namespace detail {
 
-// The int32 at x[0..1] (two int16), for broadcasting.
-inline int32_t load_pair(const int16_t* x) {
+// The 32-bit group of inputs at x (two int16 or four bytes), for broadcasting.
+inline int32_t load_group(const void* x) {
   int32_t v;
   std::memcpy(&v, x, sizeof v);
   return v;
 }
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+// sums += the products of a group of inputs (broadcast in x) with 16 rows' groups (in w).
+inline __m512i dot_groups(__m512i sums, __m512i w, __m512i x, int16_t) { return _mm512_dpwssd_epi32(sums, w, x); }
+inline __m512i dot_groups(__m512i sums, __m512i w, __m512i x, uint8_t) { return _mm512_dpbusd_epi32(sums, x, w); }
+
 // MB (1 or 4) samples x NP (1 or 2) panels of sums, kept in registers over the whole input.
 // The accumulators are separate variables, and the tile is not inlined into its caller: else
 // GCC 12 copies them between registers on every step (about 25% slower).
-template <int MB, int NP>
-__attribute__((noinline)) void packed_tile(const PackedMatrix& w, int panel, const int16_t* x, int ldx, int32_t* acc, int ld_acc) {
+template <class In, int MB, int NP>
+__attribute__((noinline)) void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
   static_assert(MB == 1 || MB == 4, "tiles of 1 or 4 samples");
+  constexpr int G = group_size<In>();
+  const In tag = 0;
   __m512i s00 = _mm512_setzero_si512(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00;
-  const int16_t* w0 = w.data.data() + size_t(panel) * w.pairs * kPanelRows * 2;
-  const int16_t* w1 = w0 + size_t(w.pairs) * kPanelRows * 2;
-  const int16_t *x0 = x, *x1 = x + ldx, *x2 = x + 2 * size_t(ldx), *x3 = x + 3 * size_t(ldx);
-  for (int k = 0; k < w.pairs; ++k) {
-    const __m512i a = _mm512_loadu_si512(w0 + size_t(k) * kPanelRows * 2);
-    __m512i v = _mm512_set1_epi32(load_pair(x0 + 2 * k));
-    s00 = _mm512_dpwssd_epi32(s00, a, v);
+  const uint32_t* w0 = w.data.data() + size_t(panel) * w.groups * kPanelRows;
+  const uint32_t* w1 = w0 + size_t(w.groups) * kPanelRows;
+  const In *x0 = x, *x1 = x + ldx, *x2 = x + 2 * size_t(ldx), *x3 = x + 3 * size_t(ldx);
+  for (int k = 0; k < w.groups; ++k) {
+    const __m512i a = _mm512_loadu_si512(w0 + size_t(k) * kPanelRows);
+    __m512i v = _mm512_set1_epi32(load_group(x0 + G * k));
+    s00 = dot_groups(s00, a, v, tag);
     if (NP == 2) {
-      const __m512i b = _mm512_loadu_si512(w1 + size_t(k) * kPanelRows * 2);
-      s01 = _mm512_dpwssd_epi32(s01, b, v);
+      const __m512i b = _mm512_loadu_si512(w1 + size_t(k) * kPanelRows);
+      s01 = dot_groups(s01, b, v, tag);
       if (MB == 4) {
-        v = _mm512_set1_epi32(load_pair(x1 + 2 * k));
-        s10 = _mm512_dpwssd_epi32(s10, a, v);
-        s11 = _mm512_dpwssd_epi32(s11, b, v);
-        v = _mm512_set1_epi32(load_pair(x2 + 2 * k));
-        s20 = _mm512_dpwssd_epi32(s20, a, v);
-        s21 = _mm512_dpwssd_epi32(s21, b, v);
-        v = _mm512_set1_epi32(load_pair(x3 + 2 * k));
-        s30 = _mm512_dpwssd_epi32(s30, a, v);
-        s31 = _mm512_dpwssd_epi32(s31, b, v);
+        v = _mm512_set1_epi32(load_group(x1 + G * k));
+        s10 = dot_groups(s10, a, v, tag);
+        s11 = dot_groups(s11, b, v, tag);
+        v = _mm512_set1_epi32(load_group(x2 + G * k));
+        s20 = dot_groups(s20, a, v, tag);
+        s21 = dot_groups(s21, b, v, tag);
+        v = _mm512_set1_epi32(load_group(x3 + G * k));
+        s30 = dot_groups(s30, a, v, tag);
+        s31 = dot_groups(s31, b, v, tag);
       }
     } else if (MB == 4) {
-      s10 = _mm512_dpwssd_epi32(s10, a, _mm512_set1_epi32(load_pair(x1 + 2 * k)));
-      s20 = _mm512_dpwssd_epi32(s20, a, _mm512_set1_epi32(load_pair(x2 + 2 * k)));
-      s30 = _mm512_dpwssd_epi32(s30, a, _mm512_set1_epi32(load_pair(x3 + 2 * k)));
+      s10 = dot_groups(s10, a, _mm512_set1_epi32(load_group(x1 + G * k)), tag);
+      s20 = dot_groups(s20, a, _mm512_set1_epi32(load_group(x2 + G * k)), tag);
+      s30 = dot_groups(s30, a, _mm512_set1_epi32(load_group(x3 + G * k)), tag);
     }
   }
   // Through a local buffer: masked stores straight from the accumulators bring the register
@@ -2240,19 +2321,20 @@ __attribute__((noinline)) void packed_tile(const PackedMatrix& w, int panel, con
 }
 constexpr int kTileSamples = 4;  // 4 x 2 panels: 8 accumulators (more spill with GCC)
 #elif defined(__AVX2__)
-template <int MB, int NP>
-inline void packed_tile(const PackedMatrix& w, int panel, const int16_t* x, int ldx, int32_t* acc, int ld_acc) {
+template <class In, int MB, int NP>
+inline void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
+  static_assert(sizeof(In) == 2, "AVX2 multiplies int16 pairs; bytes are widened first");
   __m256i sum[MB][NP];
   for (int m = 0; m < MB; ++m)
     for (int p = 0; p < NP; ++p) sum[m][p] = _mm256_setzero_si256();
-  const int16_t* base = w.data.data() + size_t(panel) * w.pairs * kPanelRows * 2;
-  const size_t panel_stride = size_t(w.pairs) * kPanelRows * 2;
-  for (int k = 0; k < w.pairs; ++k) {
+  const uint32_t* base = w.data.data() + size_t(panel) * w.groups * kPanelRows;
+  const size_t panel_stride = size_t(w.groups) * kPanelRows;
+  for (int k = 0; k < w.groups; ++k) {
     __m256i wv[NP];
     for (int p = 0; p < NP; ++p)
-      wv[p] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + p * panel_stride + size_t(k) * kPanelRows * 2));
+      wv[p] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + p * panel_stride + size_t(k) * kPanelRows));
     for (int m = 0; m < MB; ++m) {
-      const __m256i xv = _mm256_set1_epi32(load_pair(x + size_t(m) * ldx + 2 * size_t(k)));
+      const __m256i xv = _mm256_set1_epi32(load_group(x + size_t(m) * ldx + 2 * size_t(k)));
       for (int p = 0; p < NP; ++p) sum[m][p] = _mm256_add_epi32(sum[m][p], _mm256_madd_epi16(wv[p], xv));
     }
   }
@@ -2267,18 +2349,20 @@ inline void packed_tile(const PackedMatrix& w, int panel, const int16_t* x, int 
 }
 constexpr int kTileSamples = 4;
 #else
-template <int MB, int NP>
-inline void packed_tile(const PackedMatrix& w, int panel, const int16_t* x, int ldx, int32_t* acc, int ld_acc) {
-  const size_t panel_stride = size_t(w.pairs) * kPanelRows * 2;
+template <class In, int MB, int NP>
+inline void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
+  static_assert(sizeof(In) == 2, "the plain kernel multiplies int16 pairs; bytes are widened first");
+  const size_t panel_stride = size_t(w.groups) * kPanelRows;
   for (int p = 0; p < NP; ++p) {
-    const int16_t* base = w.data.data() + size_t(panel + p) * panel_stride;
+    const uint32_t* base = w.data.data() + size_t(panel + p) * panel_stride;
     const int first = (panel + p) * kPanelRows, left = std::min(kPanelRows, w.rows - first);
     for (int m = 0; m < MB; ++m)
       for (int r = 0; r < left; ++r) {
         int32_t sum = 0;
-        for (int k = 0; k < w.pairs; ++k) {
-          const int16_t* pw = base + (size_t(k) * kPanelRows + r) * 2;
-          sum += int32_t(pw[0]) * x[size_t(m) * ldx + 2 * k] + int32_t(pw[1]) * x[size_t(m) * ldx + 2 * k + 1];
+        for (int k = 0; k < w.groups; ++k) {
+          const uint32_t word = base[size_t(k) * kPanelRows + r];
+          sum += int32_t(int16_t(uint16_t(word))) * x[size_t(m) * ldx + 2 * k] +
+                 int32_t(int16_t(uint16_t(word >> 16))) * x[size_t(m) * ldx + 2 * k + 1];
         }
         acc[size_t(m) * ld_acc + first + r] = sum;
       }
@@ -2287,24 +2371,43 @@ inline void packed_tile(const PackedMatrix& w, int panel, const int16_t* x, int 
 constexpr int kTileSamples = 4;
 #endif
 
-}  // namespace detail
-
-// fixed::int_matmul on packed weights: acc[s*ld_acc + i] = sum_j x[s*ldx + j] w[i][j].
-// x rows must hold 2 * w.pairs values (a zero after the last one when cols is odd).
-inline void int_matmul_packed(int samples, const PackedMatrix& w, const int16_t* x, int ldx, int32_t* acc,
-                              int ld_acc) {
-  constexpr int MB = detail::kTileSamples;
+template <class In>
+inline void packed_tiles(int samples, const PackedMatrix& w, const In* x, int ldx, int32_t* acc, int ld_acc) {
+  constexpr int MB = kTileSamples;
   for (int panel = 0; panel < w.panels; panel += 2) {
     const bool two = panel + 1 < w.panels;
     int s = 0;
     for (; s + MB <= samples; s += MB) {
-      if (two) detail::packed_tile<MB, 2>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
-      else detail::packed_tile<MB, 1>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
+      if (two) packed_tile<In, MB, 2>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
+      else packed_tile<In, MB, 1>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
     }
     for (; s < samples; ++s) {
-      if (two) detail::packed_tile<1, 2>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
-      else detail::packed_tile<1, 1>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
+      if (two) packed_tile<In, 1, 2>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
+      else packed_tile<In, 1, 1>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
     }
+  }
+}
+
+}  // namespace detail
+
+// fixed::int_matmul on weights packed by pack_matrix<In>: acc[s*ld_acc + i] = sum_j x[s*ldx + j] w[i][j].
+// x rows must hold w.groups * w.group values (zeros after the last one).
+template <class In>
+inline void int_matmul_packed(int samples, const PackedMatrix& w, const In* x, int ldx, int32_t* acc, int ld_acc) {
+  if (w.group != group_size<In>()) throw Error("int_matmul_packed: weights packed for another input type");
+  if constexpr (sizeof(In) == 1 && !kByteGroups) {
+    // Widened to int16 pairs, a few samples at a time.
+    thread_local std::vector<int16_t> wide;
+    const int ldw = w.groups * 2;
+    wide.resize(size_t(detail::kTileSamples) * ldw);
+    for (int s = 0; s < samples; s += detail::kTileSamples) {
+      const int n = std::min(detail::kTileSamples, samples - s);
+      for (int m = 0; m < n; ++m)
+        for (int j = 0; j < ldw; ++j) wide[size_t(m) * ldw + j] = int16_t(x[size_t(s + m) * ldx + j]);
+      detail::packed_tiles(n, w, wide.data(), ldw, acc + size_t(s) * ld_acc, ld_acc);
+    }
+  } else {
+    detail::packed_tiles(samples, w, x, ldx, acc, ld_acc);
   }
 }
 
@@ -2385,7 +2488,8 @@ inline void narrow_state_fast(const int32_t* x, int n, int sh, int16_t* out) {
   narrow_state(x + i, n - i, sh, out + i);
 }
 
-inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state) {
+inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state,
+                               uint8_t* bytes = nullptr) {
   const int extra = input_frac - kPreFrac;
   int i = 0;
   for (; i + 8 <= m.rows; i += 8) {
@@ -2397,7 +2501,7 @@ inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int inp
       part.mult += i;
       part.shift += i;
       part.bias += i;
-      activate_rows(part, acc + i, input_frac, residual, state + i);
+      activate_rows(part, acc + i, input_frac, residual, state + i, bytes ? bytes + i : nullptr);
       continue;
     }
     const __m512i a = _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i)));
@@ -2406,6 +2510,10 @@ inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int inp
     const __m512i bias = _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m.bias + i)));
     const __m256i z = _mm512_maskz_cvtsepi64_epi32(0xFF, _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, scaled), bias));
     const __m256i y = detail::sigmoid_q15_8(z);
+    if (bytes) {  // to_byte: (y * 255 + 16384) >> 15
+      const __m256i b = _mm256_srli_epi32(_mm256_add_epi32(_mm256_mullo_epi32(y, _mm256_set1_epi32(255)), _mm256_set1_epi32(16384)), 15);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(bytes + i), _mm256_maskz_cvtepi32_epi8(0xFF, b));
+    }
     __m256i* out = reinterpret_cast<__m256i*>(state + i);
     if (residual) {
       const __m512i sum = _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(out)), _mm512_maskz_cvtepi32_epi64(0xFF, y));
@@ -2419,15 +2527,28 @@ inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int inp
   tail.mult += i;
   tail.shift += i;
   tail.bias += i;
-  activate_rows(tail, acc + i, input_frac, residual, state + i);
+  activate_rows(tail, acc + i, input_frac, residual, state + i, bytes ? bytes + i : nullptr);
+}
+
+inline void add_sums_fast(int32_t* running, const int32_t* acc, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256i* r = reinterpret_cast<__m256i*>(running + i);
+    const __m512i sum = _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(r)),
+                                         _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i))));
+    _mm256_storeu_si256(r, _mm512_maskz_cvtsepi64_epi32(0xFF, sum));
+  }
+  add_sums(running + i, acc + i, n - i);
 }
 #else
 constexpr const char* kEpilogue = "plain";
 inline int state_shift_fast(const int32_t* x, int n) { return state_shift(x, n); }
 inline void narrow_state_fast(const int32_t* x, int n, int sh, int16_t* out) { narrow_state(x, n, sh, out); }
-inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state) {
-  activate_rows(m, acc, input_frac, residual, state);
+inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state,
+                               uint8_t* bytes = nullptr) {
+  activate_rows(m, acc, input_frac, residual, state, bytes);
 }
+inline void add_sums_fast(int32_t* running, const int32_t* acc, int n) { add_sums(running, acc, n); }
 #endif
 
 }  // namespace fixed
@@ -2465,8 +2586,7 @@ namespace fixed {
 // Quantises `count` stacked rows x cols matrices (with their biases) row by row. A row's scale
 // starts at max|w| / 127 and grows, if needed, until its sum |q| <= kMaxRowL1 (which keeps
 // the int32 products exact); input_scale is the real value of one unit of the row's integer
-// input (1/255 for the stem's pixels, 1 otherwise: the layers fold their input format in at
-// run time).
+// input (1/255 for byte inputs, 1 for int16 ones: those layers fold their shift in at run time).
 inline void quantise_rows(const float* weights, size_t weight_stride, const float* bias, size_t bias_stride, int rows,
                           int cols, int count, double input_scale, QuantizedModel::Matrix& out) {
   out.rows = rows;
@@ -2526,8 +2646,8 @@ inline QuantizedModel quantise(const Net<float>& net) {
   const int N = cfg.width;
   if (cfg.stem) fixed::quantise_rows(net.P(), 0, net.c(), 0, N, cfg.input, 1, 1.0 / 255.0, q.stem);
   fixed::quantise_rows(net.K(), 0, net.k0(), 0, cfg.classes, N, 1, 1.0, q.classifier);
-  fixed::quantise_rows(net.W(1), net.layout.block_size, net.b(1), net.layout.block_size, N, N, net.layout.blocks, 1.0,
-                       q.blocks);
+  fixed::quantise_rows(net.W(1), net.layout.block_size, net.b(1), net.layout.block_size, N, N, net.layout.blocks,
+                       fixed::layers_read_bytes(cfg) ? 1.0 / 255.0 : 1.0, q.blocks);
   return q;
 }
 
@@ -2570,10 +2690,14 @@ class QuantRunner {
  public:
   explicit QuantRunner(const QuantNet& net) : net_(net) {
     const Config& c = net.config;
-    if (c.stem) stem_ = fixed::pack_matrix(net.stem.weights, c.width, c.input);
-    classifier_ = fixed::pack_matrix(net.classifier.weights, c.classes, c.width);
-    for (int b = 1; b <= net.block_count; ++b) blocks_.push_back(fixed::pack_matrix(net.block(b).weights, c.width, c.width));
-    ldx_ = (std::max(c.input, c.width) + 1) / 2 * 2;
+    bytes_ = fixed::layers_read_bytes(c);
+    if (c.stem) stem_ = fixed::pack_matrix<uint8_t>(net.stem.weights, c.width, c.input);
+    classifier_ = fixed::pack_matrix<int16_t>(net.classifier.weights, c.classes, c.width);
+    for (int b = 1; b <= net.block_count; ++b)
+      blocks_.push_back(bytes_ ? fixed::pack_matrix<uint8_t>(net.block(b).weights, c.width, c.width)
+                               : fixed::pack_matrix<int16_t>(net.block(b).weights, c.width, c.width));
+    ldx_ = (c.width + 1) / 2 * 2;
+    ldb_ = (std::max(c.input, c.width) + 3) / 4 * 4;
   }
 
   // logits: batch x classes (Q19.12); states (if not null): batch x width, the final x(T)
@@ -2588,8 +2712,9 @@ class QuantRunner {
     const int tasks = (batch + kChunk - 1) / kChunk;
     const int N = cfg.width, D = cfg.input, C = cfg.classes, ld_acc = std::max(N, C);
     struct Scratch {
-      std::vector<int32_t> state, acc;
+      std::vector<int32_t> state, acc, sums;
       std::vector<int16_t> input;
+      std::vector<uint8_t> bytes;
       std::vector<int> shift;
     };
     std::vector<Scratch> scratch(size_t(std::max(1, std::min(threads, tasks))));
@@ -2598,38 +2723,55 @@ class QuantRunner {
       if (s.state.empty()) {
         s.state.resize(size_t(kChunk) * N);
         s.acc.resize(size_t(kChunk) * ld_acc);
-        s.input.assign(size_t(kChunk) * ldx_, 0);
+        s.sums.resize(size_t(kChunk) * ld_acc);
+        s.input.assign(size_t(kChunk) * ldx_, 0);  // the padding stays 0
+        s.bytes.assign(size_t(kChunk) * ldb_, 0);
         s.shift.resize(kChunk);
       }
       const int first = task * kChunk, count = std::min(kChunk, batch - first);
       int32_t* state = s.state.data();
-      int16_t* input = s.input.data();
       int32_t* acc = s.acc.data();
-      // x(0)
+      uint8_t* bytes = s.bytes.data();
+      const bool resnet = cfg.arch == Arch::ResNet;
+      // x(0), and its bytes when the layers read bytes
+      if (cfg.stem || bytes_)
+        for (int r = 0; r < count; ++r) {
+          std::memcpy(bytes + size_t(r) * ldb_, pixels + (size_t(first) + r) * D, size_t(D));
+          std::fill(bytes + size_t(r) * ldb_ + D, bytes + size_t(r + 1) * ldb_, uint8_t(0));
+        }
       if (cfg.stem) {
+        int_matmul_packed(count, stem_, bytes, ldb_, acc, ld_acc);
         for (int r = 0; r < count; ++r)
-          for (int j = 0; j < D; ++j) input[size_t(r) * ldx_ + j] = int16_t(pixels[(size_t(first) + r) * D + j]);
-        clear_padding(input, count, D);
-        int_matmul_packed(count, stem_, input, ldx_, acc, ld_acc);
-        for (int r = 0; r < count; ++r)
-          activate_rows_fast(net_.stem, acc + size_t(r) * ld_acc, 0, false, state + size_t(r) * N);
+          activate_rows_fast(net_.stem, acc + size_t(r) * ld_acc, 0, false, state + size_t(r) * N,
+                             bytes_ ? bytes + size_t(r) * ldb_ : nullptr);
+        if (bytes_)
+          for (int r = 0; r < count; ++r) std::fill(bytes + size_t(r) * ldb_ + N, bytes + size_t(r + 1) * ldb_, uint8_t(0));
       } else {
         for (int r = 0; r < count; ++r)
           for (int j = 0; j < D; ++j) state[size_t(r) * N + j] = pixel_q15(pixels[(size_t(first) + r) * D + j]);
       }
-      // layers 1..depth
-      const bool resnet = cfg.arch == Arch::ResNet;
+      // layers 1..depth, as quant_forward
       for (int t = 1; t <= depth; ++t) {
         const int layer = t <= cfg.depth ? t : 1;
-        narrow_all(state, count, input, s.shift.data());
-        int_matmul_packed(count, blocks_[size_t(net_.block_count == 1 ? 0 : layer - 1)], input, ldx_, acc, ld_acc);
+        const PackedMatrix& packed = blocks_[size_t(net_.block_count == 1 ? 0 : layer - 1)];
         const QuantMatrix W = net_.block(layer);
-        for (int r = 0; r < count; ++r)
-          activate_rows_fast(W, acc + size_t(r) * ld_acc, kStateFrac - s.shift[size_t(r)], resnet, state + size_t(r) * N);
+        if (!bytes_) {
+          narrow_all(state, count, s.input.data(), s.shift.data());
+          int_matmul_packed(count, packed, s.input.data(), ldx_, acc, ld_acc);
+          for (int r = 0; r < count; ++r)
+            activate_rows_fast(W, acc + size_t(r) * ld_acc, kStateFrac - s.shift[size_t(r)], true, state + size_t(r) * N);
+          continue;
+        }
+        int32_t* sums = resnet ? s.sums.data() : acc;
+        int_matmul_packed(count, packed, bytes, ldb_, t == 1 ? sums : acc, ld_acc);
+        for (int r = 0; r < count; ++r) {
+          if (resnet && t > 1) add_sums_fast(sums + size_t(r) * ld_acc, acc + size_t(r) * ld_acc, N);
+          activate_rows_fast(W, sums + size_t(r) * ld_acc, 0, resnet, state + size_t(r) * N, bytes + size_t(r) * ldb_);
+        }
       }
       // logits
-      narrow_all(state, count, input, s.shift.data());
-      int_matmul_packed(count, classifier_, input, ldx_, acc, ld_acc);
+      narrow_all(state, count, s.input.data(), s.shift.data());
+      int_matmul_packed(count, classifier_, s.input.data(), ldx_, acc, ld_acc);
       for (int r = 0; r < count; ++r)
         output_rows(net_.classifier, acc + size_t(r) * ld_acc, kStateFrac - s.shift[size_t(r)],
                     logits + (size_t(first) + r) * C);
@@ -2640,24 +2782,20 @@ class QuantRunner {
   const QuantNet& net() const { return net_; }
 
  private:
-  // Each sample's state as int16 product input, with its own shift.
+  // Each sample's state as int16 product input, with its own shift (the padding stays 0).
   void narrow_all(const int32_t* state, int count, int16_t* input, int* shift) const {
     const int N = net_.config.width;
     for (int r = 0; r < count; ++r) {
       shift[r] = fixed::state_shift_fast(state + size_t(r) * N, N);
       fixed::narrow_state_fast(state + size_t(r) * N, N, shift[r], input + size_t(r) * ldx_);
     }
-    clear_padding(input, count, N);
-  }
-  void clear_padding(int16_t* input, int count, int used) const {
-    for (int r = 0; r < count; ++r)
-      for (int j = used; j < ldx_; ++j) input[size_t(r) * ldx_ + j] = 0;
   }
 
   QuantNet net_;
+  bool bytes_ = false;  // the layers read bytes (fixed::layers_read_bytes)
   fixed::PackedMatrix stem_, classifier_;
   std::vector<fixed::PackedMatrix> blocks_;
-  int ldx_ = 0;
+  int ldx_ = 0, ldb_ = 0;  // row strides of the int16 and the byte inputs
 };
 
 // ---------------------------------------------------------------------------

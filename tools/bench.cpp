@@ -5,6 +5,8 @@
 //      links it), or against a plain loop when OpenBLAS is missing.
 //   2. Training and inference samples/s of the paper's nets against PyTorch (figures from
 //      tools/bench_torch.py, passed in with --reference FILE), same threads and batches.
+//   3. Inference of the same nets quantised to int8 (section 5b of the header) against our
+//      own float inference at its fastest batch (1000), same threads, same images.
 // Synthetic data of MNIST's shape: speed does not depend on pixel values.
 #include <dlfcn.h>
 
@@ -162,6 +164,26 @@ Speed bench_net(Config cfg, int threads) {
   return sp;
 }
 
+// Images/s of the integer path and of float inference (batch 1000) on 2000 images. The weights
+// are random and small, not the initialisation (whose zero blocks quantise to empty rows).
+std::pair<double, double> bench_integer(const Config& cfg, int threads) {
+  settle();
+  Net<float> net(cfg);
+  Rng rng(4);
+  for (float& p : net.params) p = float(rng.uniform(-0.05, 0.05));
+  const QuantizedModel q = quantise(net);
+  const QuantRunner runner(q.view());
+  const Dataset big = synthetic_mnist(2000);
+  std::vector<int32_t> logits(size_t(big.count) * cfg.classes);
+  const auto integer = [&] { runner.run(big.images.data(), big.count, 0, threads, logits.data()); };
+  const auto real = [&] { evaluate(net, big, threads, 0, 1000); };
+  warm_up(integer);
+  const double ints = big.count / seconds_of(integer, 3);
+  settle();
+  warm_up(real);
+  return {ints, big.count / seconds_of(real, 3)};
+}
+
 std::map<std::string, double> read_reference(const char* path) {
   std::map<std::string, double> ref;
   std::ifstream in(path);
@@ -183,7 +205,7 @@ void print_row(const char* what, double ours, const std::map<std::string, double
 
 int main(int argc, char** argv) {
   std::map<std::string, double> ref;
-  std::string only;  // --only gemm|nets: one half of the benchmark
+  std::string only;  // --only gemm|nets|integer: one part of the benchmark
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--reference") == 0) ref = read_reference(argv[i + 1]);
     if (std::strcmp(argv[i], "--only") == 0) only = argv[i + 1];
@@ -192,25 +214,36 @@ int main(int argc, char** argv) {
   std::printf("resdyn bench (%d hardware threads)\n", hw);
   const OpenBlas blas;
   if (!blas.sgemm) std::printf("OpenBLAS not found (libopenblas-dev): GEMM compared with a plain loop\n");
-  if (only != "nets") {
+  if (only.empty() || only == "gemm") {
     bench_gemm(1, blas);
     if (hw > 1) bench_gemm(hw, blas);
   }
-  if (only == "gemm") return 0;
 
   Config shared;  // the paper's nets: 15 x 1064 (SPEC §1)
   shared.width = 1064;
   shared.depth = 15;
   Config per_layer = shared;
   per_layer.weights = Weights::PerLayer;
-  std::printf("\npaper nets, %d threads, samples/s (reference: PyTorch%s)\n", hw, ref.empty() ? ", not found" : "");
-  std::printf("  %-40s %10s %10s %8s\n", "what", "resdyn", "reference", "ratio");
-  for (const auto& [cfg, name] : {std::make_pair(shared, std::string("shared")),
-                                  std::make_pair(per_layer, std::string("per_layer"))}) {
-    const Speed sp = bench_net(cfg, hw);
-    print_row((name + ": train, Adam, batch 128").c_str(), sp.train, ref, "torch_train_" + name + "_b128");
-    print_row((name + ": inference, batch 1000").c_str(), sp.infer_1000, ref, "torch_infer_" + name + "_b1000");
-    print_row((name + ": inference, batch 1").c_str(), sp.infer_1, ref, "torch_infer_" + name + "_b1");
+  const std::pair<Config, std::string> nets[] = {{shared, "shared"}, {per_layer, "per_layer"}};
+  if (only.empty() || only == "nets") {
+    std::printf("\npaper nets, %d threads, samples/s (reference: PyTorch%s)\n", hw, ref.empty() ? ", not found" : "");
+    std::printf("  %-40s %10s %10s %8s\n", "what", "resdyn", "reference", "ratio");
+    for (const auto& [cfg, name] : nets) {
+      const Speed sp = bench_net(cfg, hw);
+      print_row((name + ": train, Adam, batch 128").c_str(), sp.train, ref, "torch_train_" + name + "_b128");
+      print_row((name + ": inference, batch 1000").c_str(), sp.infer_1000, ref, "torch_infer_" + name + "_b1000");
+      print_row((name + ": inference, batch 1").c_str(), sp.infer_1, ref, "torch_infer_" + name + "_b1");
+    }
+  }
+  if (only.empty() || only == "integer") {
+    std::printf("\ninteger inference (%s kernel), %d threads, images/s (reference: our float, batch 1000)\n",
+                fixed::kIntKernel, hw);
+    std::printf("  %-40s %10s %10s %8s\n", "what", "integer", "float", "ratio");
+    for (const auto& [cfg, name] : nets) {
+      const auto [ints, real] = bench_integer(cfg, hw);
+      std::printf("  %-40s %10.0f %10.0f %7.2fx\n", (name + ": int8 weights, 2000 images").c_str(), ints, real,
+                  ints / real);
+    }
   }
   return 0;
 }

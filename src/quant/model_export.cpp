@@ -76,8 +76,9 @@ std::string c_header_text(const QuantizedModel& model) {
   const Config& c = model.config;
   std::string out =
       "/* A resdyn network quantised to int8, written by 'resdyn export --format c-header'.\n"
-      " * Real weights of row i: q * mult[i] * 2^-shift[i] (the stem's times 255: its integer input is the\n"
-      " * pixel byte); biases are Q19.12. The formats and the forward pass: resdyn.h section 5b.\n"
+      " * Real weights of row i: q * mult[i] * 2^-shift[i], times 255 for the stem and for the layers of an\n"
+      " * MLP or a shared ResNet (their integer input is a byte: round(255 v)); biases are Q19.12. The formats\n"
+      " * and the forward pass: resdyn.h section 5b.\n"
       " * Include resdyn.h first (with RESDYN_FREESTANDING on a device) to get resdyn_model_net(). */\n"
       "#ifndef RESDYN_MODEL_H\n#define RESDYN_MODEL_H\n\n#include <stdint.h>\n\n";
   auto define = [&out](const char* name, long v) { out += "#define RESDYN_MODEL_" + std::string(name) + " " + std::to_string(v) + "\n"; };
@@ -149,8 +150,9 @@ void export_npy(const QuantizedModel& model, const std::string& dir) {
   manifest.begin_object().field("format", "resdyn npy export").field("version", 1).field("quantised", true);
   architecture_json(manifest, c);
   manifest.field("meaning",
-                 "real weights of row i: NAME_weights[i] * NAME_mult[i] * 2**-NAME_shift[i] (the stem's times 255: "
-                 "its integer input is the pixel byte, not pixel / 255); NAME_bias is Q19.12 (real value = "
+                 "real weights of row i: NAME_weights[i] * NAME_mult[i] * 2**-NAME_shift[i], times 255 for the stem "
+                 "and for the layers of an MLP or a shared ResNet (their integer input is a byte, round(255 v), not v); "
+                 "NAME_bias is Q19.12 (real value = "
                  "NAME_bias / 4096); the network is SPEC section 1's");
   manifest.key("tensors").begin_array();
   auto matrix = [&](const std::string& name, const QuantizedModel::Matrix& m) {

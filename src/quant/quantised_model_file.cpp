@@ -51,7 +51,8 @@ QuantizedModel decode_quantised(const uint8_t* data, size_t size, const std::str
   ByteReader in(data + 8, size - 12, where);  // between the magic and the CRC
   const uint32_t version = in.u32("version");
   if (version != kQuantisedVersion)
-    throw fail("quantised model format version " + std::to_string(version) + " is not supported (expected 1)");
+    throw fail("quantised model format version " + std::to_string(version) + " is not supported (expected " +
+               std::to_string(kQuantisedVersion) + "; quantise the float model again)");
   if (crc32(data, size - 4) != ByteReader(data + size - 4, 4, where).u32("checksum"))
     throw fail("checksum mismatch: the file is corrupt");
   QuantizedModel m;

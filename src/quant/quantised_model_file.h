@@ -22,7 +22,8 @@
 namespace resdyn::quant {
 
 constexpr char kQuantisedMagic[8] = {'R', 'E', 'S', 'D', 'Q', '8', '\r', '\n'};
-constexpr uint32_t kQuantisedVersion = 1;
+// Version 2: the layers of MLPs and shared ResNets read bytes (their row scales include 1/255).
+constexpr uint32_t kQuantisedVersion = 2;
 
 std::vector<uint8_t> encode_quantised(const QuantizedModel& model, const std::string& metadata);
 QuantizedModel decode_quantised(const uint8_t* data, size_t size, const std::string& where,

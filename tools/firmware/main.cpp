@@ -15,13 +15,15 @@
 
 namespace {
 
-constexpr int kInputBuffer = RESDYN_MODEL_INPUT > RESDYN_MODEL_WIDTH ? RESDYN_MODEL_INPUT : RESDYN_MODEL_WIDTH;
 constexpr int kAccBuffer = RESDYN_MODEL_WIDTH > RESDYN_MODEL_CLASSES ? RESDYN_MODEL_WIDTH : RESDYN_MODEL_CLASSES;
 static_assert(RESDYN_DIGITS_PIXELS == RESDYN_MODEL_INPUT, "digits and model disagree on the image size");
 
+// The buffers of resdyn::quant_buffer_sizes.
 int32_t g_state[RESDYN_MODEL_WIDTH];
-int16_t g_input[kInputBuffer];
+int16_t g_input[RESDYN_MODEL_WIDTH];
+uint8_t g_bytes[RESDYN_MODEL_WIDTH];
 int32_t g_acc[kAccBuffer];
+int32_t g_sums[RESDYN_MODEL_WIDTH];
 int32_t g_logits[RESDYN_MODEL_CLASSES];
 
 // CMSDK dual timer 1 of the MPS2 boards: free-running, 32 bits, counting down at 25 MHz.
@@ -75,7 +77,7 @@ class Line {
 
 int main() {
   const resdyn::QuantNet net = resdyn_model_net();
-  const resdyn::QuantBuffers buffers{g_state, g_input, g_acc};
+  const resdyn::QuantBuffers buffers{g_state, g_input, g_bytes, g_acc, g_sums};
   start_timer();
   Line line;
   int right = 0;
