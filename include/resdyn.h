@@ -2268,58 +2268,41 @@ inline int32_t load_group(const void* x) {
 inline __m512i dot_groups(__m512i sums, __m512i w, __m512i x, int16_t) { return _mm512_dpwssd_epi32(sums, w, x); }
 inline __m512i dot_groups(__m512i sums, __m512i w, __m512i x, uint8_t) { return _mm512_dpbusd_epi32(sums, x, w); }
 
-// MB (1 or 4) samples x NP (1 or 2) panels of sums, kept in registers over the whole input.
-// The accumulators are separate variables, and the tile is not inlined into its caller: else
-// GCC 12 copies them between registers on every step (about 25% slower).
+// MB samples x NP panels of sums, kept in registers over the whole input (the loops unroll
+// completely, so the arrays are registers). Not inlined into its caller: GCC 12 then keeps
+// the accumulators in place instead of copying them between registers.
 template <class In, int MB, int NP>
 __attribute__((noinline)) void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
-  static_assert(MB == 1 || MB == 4, "tiles of 1 or 4 samples");
   constexpr int G = group_size<In>();
   const In tag = 0;
-  __m512i s00 = _mm512_setzero_si512(), s01 = s00, s10 = s00, s11 = s00, s20 = s00, s21 = s00, s30 = s00, s31 = s00;
-  const uint32_t* w0 = w.data.data() + size_t(panel) * w.groups * kPanelRows;
-  const uint32_t* w1 = w0 + size_t(w.groups) * kPanelRows;
-  const In *x0 = x, *x1 = x + ldx, *x2 = x + 2 * size_t(ldx), *x3 = x + 3 * size_t(ldx);
+  __m512i sum[MB][NP];
+#pragma GCC unroll 8
+  for (int m = 0; m < MB; ++m)
+#pragma GCC unroll 2
+    for (int p = 0; p < NP; ++p) sum[m][p] = _mm512_setzero_si512();
+  const uint32_t* base = w.data.data() + size_t(panel) * w.groups * kPanelRows;
+  const size_t panel_stride = size_t(w.groups) * kPanelRows;
   for (int k = 0; k < w.groups; ++k) {
-    const __m512i a = _mm512_loadu_si512(w0 + size_t(k) * kPanelRows);
-    __m512i v = _mm512_set1_epi32(load_group(x0 + G * k));
-    s00 = dot_groups(s00, a, v, tag);
-    if (NP == 2) {
-      const __m512i b = _mm512_loadu_si512(w1 + size_t(k) * kPanelRows);
-      s01 = dot_groups(s01, b, v, tag);
-      if (MB == 4) {
-        v = _mm512_set1_epi32(load_group(x1 + G * k));
-        s10 = dot_groups(s10, a, v, tag);
-        s11 = dot_groups(s11, b, v, tag);
-        v = _mm512_set1_epi32(load_group(x2 + G * k));
-        s20 = dot_groups(s20, a, v, tag);
-        s21 = dot_groups(s21, b, v, tag);
-        v = _mm512_set1_epi32(load_group(x3 + G * k));
-        s30 = dot_groups(s30, a, v, tag);
-        s31 = dot_groups(s31, b, v, tag);
-      }
-    } else if (MB == 4) {
-      s10 = dot_groups(s10, a, _mm512_set1_epi32(load_group(x1 + G * k)), tag);
-      s20 = dot_groups(s20, a, _mm512_set1_epi32(load_group(x2 + G * k)), tag);
-      s30 = dot_groups(s30, a, _mm512_set1_epi32(load_group(x3 + G * k)), tag);
+    __m512i wv[NP];
+#pragma GCC unroll 2
+    for (int p = 0; p < NP; ++p) wv[p] = _mm512_loadu_si512(base + p * panel_stride + size_t(k) * kPanelRows);
+#pragma GCC unroll 8
+    for (int m = 0; m < MB; ++m) {
+      const __m512i xv = _mm512_set1_epi32(load_group(x + size_t(m) * ldx + G * size_t(k)));
+#pragma GCC unroll 2
+      for (int p = 0; p < NP; ++p) sum[m][p] = dot_groups(sum[m][p], wv[p], xv, tag);
     }
   }
-  // Through a local buffer: masked stores straight from the accumulators bring the register
-  // shuffling back.
-  alignas(64) int32_t sums[4][2 * kPanelRows];
-  _mm512_store_si512(sums[0], s00);
-  _mm512_store_si512(sums[0] + kPanelRows, s01);
-  _mm512_store_si512(sums[1], s10);
-  _mm512_store_si512(sums[1] + kPanelRows, s11);
-  _mm512_store_si512(sums[2], s20);
-  _mm512_store_si512(sums[2] + kPanelRows, s21);
-  _mm512_store_si512(sums[3], s30);
-  _mm512_store_si512(sums[3] + kPanelRows, s31);
   const int first = panel * kPanelRows, count = std::min(NP * kPanelRows, w.rows - first);
-  for (int m = 0; m < MB; ++m)
-    for (int r = 0; r < count; ++r) acc[size_t(m) * ld_acc + first + r] = sums[m][r];
+  alignas(64) int32_t out[NP * kPanelRows];
+#pragma GCC unroll 8
+  for (int m = 0; m < MB; ++m) {
+#pragma GCC unroll 2
+    for (int p = 0; p < NP; ++p) _mm512_store_si512(out + p * kPanelRows, sum[m][p]);
+    for (int r = 0; r < count; ++r) acc[size_t(m) * ld_acc + first + r] = out[r];
+  }
 }
-constexpr int kTileSamples = 4;  // 4 x 2 panels: 8 accumulators (more spill with GCC)
+constexpr int kTileSamples = 8;  // 8 x 2 panels: 16 accumulators, 2 weight loads per 16 products
 #elif defined(__AVX2__)
 template <class In, int MB, int NP>
 inline void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
@@ -2371,21 +2354,20 @@ inline void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, 
 constexpr int kTileSamples = 4;
 #endif
 
+// The products of every panel pair (and a last single panel), kTileSamples samples at a time.
+template <class In, int NP>
+inline void panel_tiles(int samples, const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
+  constexpr int MB = kTileSamples;
+  int s = 0;
+  for (; s + MB <= samples; s += MB)
+    packed_tile<In, MB, NP>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
+  for (; s < samples; ++s) packed_tile<In, 1, NP>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
+}
 template <class In>
 inline void packed_tiles(int samples, const PackedMatrix& w, const In* x, int ldx, int32_t* acc, int ld_acc) {
-  constexpr int MB = kTileSamples;
-  for (int panel = 0; panel < w.panels; panel += 2) {
-    const bool two = panel + 1 < w.panels;
-    int s = 0;
-    for (; s + MB <= samples; s += MB) {
-      if (two) packed_tile<In, MB, 2>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
-      else packed_tile<In, MB, 1>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
-    }
-    for (; s < samples; ++s) {
-      if (two) packed_tile<In, 1, 2>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
-      else packed_tile<In, 1, 1>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
-    }
-  }
+  int panel = 0;
+  for (; panel + 2 <= w.panels; panel += 2) panel_tiles<In, 2>(samples, w, panel, x, ldx, acc, ld_acc);
+  if (panel < w.panels) panel_tiles<In, 1>(samples, w, panel, x, ldx, acc, ld_acc);
 }
 
 }  // namespace detail
@@ -2441,8 +2423,10 @@ inline __m256i sigmoid_q15_8(__m256i z) {
   const __m256i index = _mm256_srli_epi32(a, kPreFrac - 5);
   const __mmask8 inside = _mm256_cmplt_epu32_mask(index, _mm256_set1_epi32(kSigmoidSteps));
   const __m256i clamped = _mm256_min_epu32(index, _mm256_set1_epi32(kSigmoidSteps - 1));
-  const __m256i lo = _mm256_i32gather_epi32(table, clamped, 4);
-  const __m256i hi = _mm256_i32gather_epi32(table + 1, clamped, 4);
+  // Entries k and k + 1 are neighbours: one 64-bit gather fetches both.
+  const __m512i pairs = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), 0xFF, clamped, table, 4);
+  const __m256i lo = _mm512_maskz_cvtepi64_epi32(0xFF, pairs);
+  const __m256i hi = _mm512_maskz_cvtepi64_epi32(0xFF, _mm512_maskz_srli_epi64(0xFF, pairs, 32));
   const __m256i f = _mm256_and_si256(a, _mm256_set1_epi32((1 << (kPreFrac - 5)) - 1));
   const __m256i step = _mm256_srli_epi32(
       _mm256_add_epi32(_mm256_mullo_epi32(_mm256_sub_epi32(hi, lo), f), _mm256_set1_epi32(1 << (kPreFrac - 6))),
