@@ -210,6 +210,10 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--reference") == 0) ref = read_reference(argv[i + 1]);
     if (std::strcmp(argv[i], "--only") == 0) only = argv[i + 1];
   }
+  if (!only.empty() && only != "gemm" && only != "nets" && only != "integer") {
+    std::fprintf(stderr, "resdyn_bench: --only takes gemm, nets or integer, not '%s'\n", only.c_str());
+    return 2;
+  }
   const int hw = int(std::max(1u, std::thread::hardware_concurrency()));
   std::printf("resdyn bench (%d hardware threads)\n", hw);
   const OpenBlas blas;

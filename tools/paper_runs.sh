@@ -47,7 +47,7 @@ else
   SAMPLES=200
   SENS_SAMPLES=10
   NOISE=""
-  ESTIMATE="about an hour on 2 quiet cores (some 55 minutes of it training)"
+  ESTIMATE="under an hour on 2 cores (some 40 minutes of it training)"
 fi
 PRUNE="--prune-threshold 0.01"  # SPEC §2, the paper's value
 
