@@ -1394,12 +1394,15 @@ inline Dataset load_mnist(const std::string& dir, bool train) {
 
 // ---- Our own files: little-endian numbers, atomic replacement ----
 
-// Appends numbers in little-endian order, whatever the host's, so files move between machines.
-struct ByteWriter {
-  std::vector<uint8_t> bytes;
-
+// Little-endian numbers, whatever the host's, so files move between machines. Out says where
+// the bytes go (its put()): memory (ByteWriter), a file as it is written (FileWriter), or
+// nowhere but a count and a CRC (ByteDigest), so a part's length and checksum can go ahead of
+// it in a file that is never whole in memory.
+template <class Out>
+struct LittleEndianWriter {
   void u32(uint32_t v) {
-    for (int i = 0; i < 4; ++i) bytes.push_back(uint8_t(v >> (8 * i)));
+    const uint8_t b[4] = {uint8_t(v), uint8_t(v >> 8), uint8_t(v >> 16), uint8_t(v >> 24)};
+    raw(b, 4);
   }
   void u64(uint64_t v) {
     u32(uint32_t(v));
@@ -1415,10 +1418,79 @@ struct ByteWriter {
     std::memcpy(&bits, &v, 8);
     u64(bits);
   }
-  void raw(const void* data, size_t size) {
-    const uint8_t* p = static_cast<const uint8_t*>(data);
-    bytes.insert(bytes.end(), p, p + size);
+  void raw(const void* data, size_t size) { static_cast<Out&>(*this).put(static_cast<const uint8_t*>(data), size); }
+};
+
+struct ByteWriter : LittleEndianWriter<ByteWriter> {
+  std::vector<uint8_t> bytes;
+  void put(const uint8_t* p, size_t size) { bytes.insert(bytes.end(), p, p + size); }
+};
+
+struct ByteDigest : LittleEndianWriter<ByteDigest> {
+  uint64_t size = 0;
+  uint32_t crc = 0;  // CRC-32 of everything put
+  void put(const uint8_t* p, size_t n) {
+    crc = crc32(p, n, crc);
+    size += n;
   }
+};
+
+// Writes a file to a temporary name beside path and renames it into place at commit(), so a
+// reader never sees half a file and the previous version stays until the new one is whole.
+// Keeps the CRC-32 of everything written. Destroyed without commit() (an error on the way),
+// it removes the temporary file.
+class FileWriter : public LittleEndianWriter<FileWriter> {
+ public:
+  explicit FileWriter(const std::string& path) : path_(path), tmp_(path + ".partial"), buffer_(size_t(1) << 16) {
+    file_ = std::fopen(tmp_.c_str(), "wb");
+    if (!file_) throw Error(path_ + ": cannot write: " + std::strerror(errno));
+  }
+  FileWriter(const FileWriter&) = delete;
+  FileWriter& operator=(const FileWriter&) = delete;
+  ~FileWriter() {
+    if (!file_) return;
+    std::fclose(file_);
+    std::remove(tmp_.c_str());
+  }
+  void put(const uint8_t* p, size_t size) {
+    crc_ = crc32(p, size, crc_);
+    while (size > 0) {
+      if (used_ == buffer_.size()) flush_buffer();
+      const size_t n = std::min(size, buffer_.size() - used_);
+      std::memcpy(buffer_.data() + used_, p, n);
+      used_ += n;
+      p += n;
+      size -= n;
+    }
+  }
+  uint32_t crc() const { return crc_; }
+  void commit() {
+    flush_buffer();
+    const bool flushed = std::fflush(file_) == 0;
+    const int flush_errno = errno;
+    const bool closed = std::fclose(file_) == 0;
+    const int close_errno = errno;
+    file_ = nullptr;
+    if (!flushed || !closed) fail(!flushed ? flush_errno : close_errno, "write failed");
+    if (std::rename(tmp_.c_str(), path_.c_str()) != 0) fail(errno, "cannot rename into place");
+  }
+
+ private:
+  void flush_buffer() {
+    if (used_ > 0 && std::fwrite(buffer_.data(), 1, used_, file_) != used_) fail(errno, "write failed");
+    used_ = 0;
+  }
+  [[noreturn]] void fail(int e, const char* what) {
+    if (file_) std::fclose(file_);
+    file_ = nullptr;
+    std::remove(tmp_.c_str());
+    throw Error(path_ + ": " + what + ": " + std::strerror(e ? e : EIO));
+  }
+  std::string path_, tmp_;
+  std::FILE* file_ = nullptr;
+  std::vector<uint8_t> buffer_;
+  size_t used_ = 0;
+  uint32_t crc_ = 0;
 };
 
 // Reads what ByteWriter wrote, never past the end: running out is an Error naming the file
@@ -1467,27 +1539,11 @@ class ByteReader {
   std::string where_;
 };
 
-// Writes the whole file to a temporary name beside path, then renames it into place, so a
-// reader never sees half a file and the previous version stays until the new one is whole.
+// The whole file at once, atomically (FileWriter).
 inline void write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
-  const std::string tmp = path + ".partial";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (!f) throw Error(path + ": cannot write: " + std::strerror(errno));
-  const bool written = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size();
-  const int write_errno = errno;
-  const bool flushed = std::fflush(f) == 0;
-  const int flush_errno = errno;
-  const bool closed = std::fclose(f) == 0;
-  if (!written || !flushed || !closed) {
-    const int e = !written ? write_errno : !flushed ? flush_errno : errno;
-    std::remove(tmp.c_str());
-    throw Error(path + ": write failed: " + std::strerror(e ? e : EIO));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int e = errno;
-    std::remove(tmp.c_str());
-    throw Error(path + ": cannot rename into place: " + std::strerror(e));
-  }
+  FileWriter file(path);
+  file.raw(bytes.data(), bytes.size());
+  file.commit();
 }
 
 inline void write_text_atomically(const std::string& path, const std::string& text) {
@@ -1644,6 +1700,7 @@ struct Trace {
   std::vector<Real> x;       // x(t) (ResNet) or h(t) (MLP), t = 0..T
   std::vector<Real> y;       // y(t), t = 1..T (ResNet only)
   std::vector<Real> logits;  // B x C
+  bool residuals_overwritten = false;  // backward_walk wrote gz(t) over a ResNet's y(t)
 
   size_t block() const { return size_t(batch) * width; }
   Real* state(int t) { return x.data() + (keep_all ? size_t(t) : size_t(t & 1)) * block(); }
@@ -1703,6 +1760,7 @@ void prepare_trace(const Net<Real>& net, Trace<Real>& trace, int depth, bool kee
   trace.depth = depth;
   trace.width = cfg.width;
   trace.keep_all = keep_all;
+  trace.residuals_overwritten = false;
   trace.resnet = cfg.arch == Arch::ResNet;
   trace.x.resize((keep_all ? size_t(depth) + 1 : 2) * trace.block());
   trace.y.resize(trace.resnet ? (keep_all ? size_t(depth) : 1) * trace.block() : 0);
@@ -3061,13 +3119,67 @@ int argmax_row(const Real* row, int n) {
   return best;
 }
 
+// The parameters fall into groups whose gradients backprop finishes one at a time: bands of
+// whole rows of the classifier (K, k0), of each block (W_t, b_t; one block for shared weights)
+// and of the stem (P, c), a matrix's bias going with its last band. Each group is contiguous in
+// the layout of section 4, so a trainer can update a group as soon as its gradient is made and
+// hold no more than one group's gradient at a time (section 8).
+enum class GroupKind { Classifier, Block, Stem };
+struct ParamGroup {
+  GroupKind kind;
+  int block;            // 1..blocks for a Block
+  int row0, rows;       // the matrix rows in the group; with_bias: the last band, bias included
+  bool with_bias;
+  size_t offset, size;  // where the group's values lie in the parameter vector
+};
+constexpr size_t kGroupValues = size_t(1) << 18;  // a band's weights: at most this many (1 MiB of floats)
+
+namespace detail {
+// Rows per band of a matrix with `cols` columns, and its number of bands.
+inline int band_rows(int cols) { return std::max(1, int(kGroupValues / size_t(cols))); }
+inline int bands(int rows, int cols) { return (rows + band_rows(cols) - 1) / band_rows(cols); }
+// Band `band` of the rows x cols matrix at `offset`, its bias right after it.
+inline ParamGroup band(GroupKind kind, int block, size_t offset, int rows, int cols, int band) {
+  const int row0 = band * band_rows(cols), n = std::min(band_rows(cols), rows - row0);
+  const bool last = row0 + n == rows;
+  return {kind, block, row0, n, last, offset + size_t(row0) * cols, size_t(n) * cols + (last ? size_t(rows) : 0)};
+}
+}  // namespace detail
+
+// The matrices' shapes from the layout: classes x N (classifier), N x N (blocks), N x D (stem).
+inline int group_count(const Layout& L) {
+  const int N = L.width, C = int((L.k0 - L.K) / size_t(N)), D = L.K > 0 ? int((L.c - L.P) / size_t(N)) : 0;
+  return detail::bands(C, N) + L.blocks * detail::bands(N, N) + (L.K > 0 ? detail::bands(N, D) : 0);
+}
+// Group g, in the order classifier, blocks 1..blocks, stem.
+inline ParamGroup param_group(const Layout& L, int g) {
+  const int N = L.width, C = int((L.k0 - L.K) / size_t(N)), D = L.K > 0 ? int((L.c - L.P) / size_t(N)) : 0;
+  if (g < detail::bands(C, N)) return detail::band(GroupKind::Classifier, 0, L.K, C, N, g);
+  g -= detail::bands(C, N);
+  if (g < L.blocks * detail::bands(N, N)) {
+    const int block = 1 + g / detail::bands(N, N);
+    return detail::band(GroupKind::Block, block, L.W(block), N, N, g % detail::bands(N, N));
+  }
+  return detail::band(GroupKind::Stem, 0, L.P, N, D, g - L.blocks * detail::bands(N, N));
+}
+inline size_t largest_group(const Layout& L) {
+  size_t most = 0;
+  for (int g = 0; g < group_count(L); ++g) most = std::max(most, param_group(L, g).size);
+  return most;
+}
+
 // Scratch space of backprop, kept between batches so a training step does not allocate.
 template <class Real>
 struct BackwardBuffers {
   std::vector<Real> dlogits;  // B x C
   std::vector<Real> gx;       // B x N: d loss / d x(t) (or h(t)), walking down the layers
-  std::vector<Real> gz;       // T blocks of B x N: d loss / d z(t) for every layer
+  std::vector<Real> gz;       // T blocks of B x N: d loss / d z(t) of an MLP (a ResNet's are in its trace)
   std::vector<Real> gz0;      // B x N: d loss / d z of the stem
+  // The noise-growth penalty's own walk (below), kept apart so both gradients can be formed
+  // group by group after both walks.
+  std::vector<Real> penalty_gx, penalty_gz, penalty_gz0;
+  std::vector<double> penalty_s2;  // per penalised layer and row i: (1/B) sum_b s_bi^2
+  double penalty_lambda = 0;
 };
 
 // gz = gx * s(1 - s) for each tile of gx as soon as the product that makes gx has summed it:
@@ -3097,9 +3209,8 @@ void add_column_sums(const Real* a, int rows, int cols, Real* out) {
     for (int j = 0; j < cols; ++j) out[j] += a[size_t(r) * cols + j];
 }
 
-// Gradient of the mean loss with respect to every parameter, into grad (layout.total
-// values, overwritten). The trace must come from forward() with keep_all.
-// Each line mirrors a line of the forward pass above, read from the bottom up:
+// Backprop, by hand. Each line mirrors a line of the forward pass above, read from the
+// bottom up:
 //   logits = x(T) K^T + k0   ->  gK = dL^T x(T),  gk0 = colsum dL,  gx = dL K
 //   ResNet x(t) = x(t-1) + y(t), y(t) = sigma(z(t)):
 //       gz(t) = gx * y(1-y);  gx <- gx + gz(t) W_t   (the skip path carries gx through)
@@ -3109,35 +3220,48 @@ void add_column_sums(const Real* a, int rows, int cols, Real* out) {
 //   For shared weights gW = sum over t of gz(t)^T x(t-1): one product over the stacked
 //   layers (T*B rows), because x(0..T-1) and gz(1..T) are contiguous.
 //   stem x(0) = sigma(U P^T + c) ->  gz0 = gx * x0(1-x0),  gP = gz0^T U,  gc = colsum gz0
+// It runs in two parts. The walk (backward_walk) carries gx down the layers and keeps every
+// gz; it reads the weights but makes no parameter gradient. Then each group's gradient
+// (group_gradient) is a product of kept gz and trace values alone, so a group's weights may
+// change as soon as its gradient is made. backward() is both parts into one vector.
+// A ResNet's gz(t) is written over y(t), which nothing needs once gz(t) is made: a block per
+// layer less memory in training. An MLP's h(t) is also the next layer's input, so its gz
+// goes to buf.
+
+// Where the walk keeps gz(1..T), contiguous.
 template <class Real>
-double backward(const Net<Real>& net, const Trace<Real>& trace, const uint8_t* labels, Real* grad,
-                BackwardBuffers<Real>& buf, int threads = 1) {
+const Real* kept_gz(const Trace<Real>& trace, const BackwardBuffers<Real>& buf) {
+  return trace.resnet ? trace.y.data() : buf.gz.data();
+}
+
+// The walk: the mean loss (returned), dL = d loss / d logits, and gz of every layer and the
+// stem. The trace must come from forward() with keep_all; a ResNet's y(t) are gone after it.
+template <class Real>
+double backward_walk(const Net<Real>& net, Trace<Real>& trace, const uint8_t* labels, BackwardBuffers<Real>& buf,
+                     int threads = 1) {
   const Config& cfg = net.config;
-  const Layout& L = net.layout;
-  const int B = trace.batch, N = cfg.width, C = cfg.classes, D = cfg.input, T = trace.depth;
+  const int B = trace.batch, N = cfg.width, C = cfg.classes, T = trace.depth;
   if (!trace.keep_all || T != cfg.depth) throw Error("backward needs a full trace at the trained depth");
-  std::fill(grad, grad + L.total, Real(0));
+  if (trace.residuals_overwritten) throw Error("backward needs a fresh trace (run forward again)");
   buf.dlogits.resize(size_t(B) * C);
   buf.gx.resize(size_t(B) * N);
-  buf.gz.resize(size_t(T) * B * N);
+  buf.gz.resize(trace.resnet ? 0 : size_t(T) * B * N);
   buf.gz0.resize(cfg.stem ? size_t(B) * N : 0);
+  trace.residuals_overwritten = trace.resnet;
 
   const double loss = softmax_cross_entropy(trace.logits.data(), labels, B, C, buf.dlogits.data());
-  const Real* dL = buf.dlogits.data();
-  gemm(Op::T, Op::N, C, N, B, Real(1), dL, C, trace.state(T), N, Real(0), grad + L.K, N, threads);
-  add_column_sums(dL, B, C, grad + L.k0);
-
   // gx runs down the layers; each product that finishes gx below layer t also turns it into
   // gz of the layer below in its epilogue (gz = gx * s(1-s), s that layer's sigmoid output).
   const size_t block = trace.block();
-  auto gz_of = [&](int t) { return buf.gz.data() + size_t(t - 1) * block; };
+  Real* gz = trace.resnet ? trace.y.data() : buf.gz.data();
+  auto gz_of = [&](int t) { return gz + size_t(t - 1) * block; };
   auto gz_epilogue = [&](int t_below) {
     if (t_below >= 1) return SigmoidGradEpilogue<Real>{trace.residual(t_below), gz_of(t_below), N};
     return SigmoidGradEpilogue<Real>{trace.state(0), buf.gz0.data(), N};  // the stem's output x(0)
   };
   Real* gx = buf.gx.data();
   const SigmoidGradEpilogue<Real> top = gz_epilogue(T);
-  gemm(Op::N, Op::N, B, N, C, Real(1), dL, C, net.K(), N, Real(0), gx, N, threads, top.as_epilogue());
+  gemm(Op::N, Op::N, B, N, C, Real(1), buf.dlogits.data(), C, net.K(), N, Real(0), gx, N, threads, top.as_epilogue());
   for (int t = T; t >= 1; --t) {
     if (t == 1 && !cfg.stem) break;  // d loss / d x(0) is only needed to reach a stem
     // ResNet: gx(t-1) = gx(t) + gz(t) W_t (beta 1); MLP: gx(t-1) = gz(t) W_t (beta 0).
@@ -3145,18 +3269,58 @@ double backward(const Net<Real>& net, const Trace<Real>& trace, const uint8_t* l
     gemm(Op::N, Op::N, B, N, N, Real(1), gz_of(t), N, net.W(t), N, trace.resnet ? Real(1) : Real(0), gx, N, threads,
          below.as_epilogue());
   }
-  if (cfg.weights == Weights::Shared) {
-    gemm(Op::T, Op::N, N, N, T * B, Real(1), buf.gz.data(), N, trace.state(0), N, Real(0), grad + L.W(1), N, threads);
-    add_column_sums(buf.gz.data(), T * B, N, grad + L.b(1));
-  } else {
-    for (int t = 1; t <= T; ++t) {
-      gemm(Op::T, Op::N, N, N, B, Real(1), gz_of(t), N, trace.state(t - 1), N, Real(0), grad + L.W(t), N, threads);
-      add_column_sums(gz_of(t), B, N, grad + L.b(t));
+  return loss;
+}
+
+// The products that turn kept d / d z into one group's gradient: out = beta out + the band's
+// rows of gK, gW or gP (gK = dL^T x(T) for the classifier, gW = dz^T x(t-1) for a block, all
+// layers' at once for shared weights, gP = dz0^T U for the stem), and with the last band the
+// column sums added to the bias's part.
+template <class Real>
+void group_products(const Net<Real>& net, const Trace<Real>& trace, const ParamGroup& g, const Real* dlogits,
+                    const Real* dz, const Real* dz0, Real beta, Real* out, int threads) {
+  const Config& cfg = net.config;
+  const int B = trace.batch, N = cfg.width, C = cfg.classes, D = cfg.input, T = trace.depth;
+  const size_t weights = size_t(g.rows) * (g.kind == GroupKind::Stem ? D : N);  // the bias's part starts here
+  switch (g.kind) {
+    case GroupKind::Classifier:
+      if (!dlogits) return;
+      gemm(Op::T, Op::N, g.rows, N, B, Real(1), dlogits + g.row0, C, trace.state(T), N, beta, out, N, threads);
+      if (g.with_bias) add_column_sums(dlogits, B, C, out + weights);
+      return;
+    case GroupKind::Block: {
+      // Shared: every layer's rows at once; per-layer: layer t = g.block alone.
+      const int t = g.block, rows = cfg.weights == Weights::Shared ? T * B : B;
+      const Real* gz = dz + (cfg.weights == Weights::Shared ? 0 : size_t(t - 1) * trace.block());
+      gemm(Op::T, Op::N, g.rows, N, rows, Real(1), gz + g.row0, N, trace.state(t - 1), N, beta, out, N, threads);
+      if (g.with_bias) add_column_sums(gz, rows, N, out + weights);
+      return;
     }
+    case GroupKind::Stem:
+      gemm(Op::T, Op::N, g.rows, D, B, Real(1), dz0 + g.row0, N, trace.input.data(), D, beta, out, D, threads);
+      if (g.with_bias) add_column_sums(dz0, B, N, out + weights);
+      return;
   }
-  if (cfg.stem) {
-    gemm(Op::T, Op::N, N, D, B, Real(1), buf.gz0.data(), N, trace.input.data(), D, Real(0), grad + L.P, D, threads);
-    add_column_sums(buf.gz0.data(), B, N, grad + L.c);
+}
+
+// The loss's gradient of group g from the walk's buffers, into out (g.size values, overwritten).
+template <class Real>
+void group_gradient(const Net<Real>& net, const Trace<Real>& trace, const BackwardBuffers<Real>& buf,
+                    const ParamGroup& g, Real* out, int threads = 1) {
+  std::fill(out, out + g.size, Real(0));  // the biases' column sums add to it
+  group_products(net, trace, g, buf.dlogits.data(), kept_gz(trace, buf), buf.gz0.data(), Real(0), out, threads);
+}
+
+// Gradient of the mean loss with respect to every parameter, into grad (layout.total
+// values, overwritten); returns the loss. The trace must come from forward() with keep_all,
+// and a ResNet's y(t) are gone after it (backward_walk).
+template <class Real>
+double backward(const Net<Real>& net, Trace<Real>& trace, const uint8_t* labels, Real* grad,
+                BackwardBuffers<Real>& buf, int threads = 1) {
+  const double loss = backward_walk(net, trace, labels, buf, threads);
+  for (int i = 0; i < group_count(net.layout); ++i) {
+    const ParamGroup g = param_group(net.layout, i);
+    group_gradient(net, trace, buf, g, grad + g.offset, threads);
   }
   return loss;
 }
@@ -3183,26 +3347,32 @@ double backward(const Net<Real>& net, const Trace<Real>& trace, const uint8_t* l
 //   gives gW_t, gb_t and gx(t-1) = [gx(t) for a ResNet] + gz(t) W_t; below the penalised layers
 //   gz(t) = gx(t) s(t); the stem takes gx(0) as backward() does. y(t) depends on every
 //   earlier layer and the stem, so all parameters but the classifier get a gradient.
-// Adds the gradient into grad (layout.total values; backward() has written the loss's
-// gradient there) and returns R. The trace must be a keep_all trace at the trained depth;
-// buf is backward()'s scratch, reused (its contents are not needed after backward()).
+// Like backprop it runs as a walk (penalty_walk, which returns R) and then a group at a time
+// (add_penalty_gradient); noise_growth_penalty() is both, added into a whole gradient.
+
+// The first penalised layer: the penalty covers layers first..T.
+inline int first_penalised_layer(int T) { return std::max(1, T - 1); }
+
 template <class Real>
-double noise_growth_penalty(const Net<Real>& net, const Trace<Real>& trace, double lambda, Real* grad,
-                            BackwardBuffers<Real>& buf, int threads = 1) {
+double penalty_walk(const Net<Real>& net, const Trace<Real>& trace, double lambda, BackwardBuffers<Real>& buf,
+                    int threads = 1) {
   const Config& cfg = net.config;
-  const Layout& L = net.layout;
-  const int B = trace.batch, N = cfg.width, D = cfg.input, T = trace.depth;
+  const int B = trace.batch, N = cfg.width, T = trace.depth;
   if (!trace.keep_all || T != cfg.depth) throw Error("noise_growth_penalty needs a full trace at the trained depth");
-  const int first = std::max(1, T - 1);  // the penalised layers: first..T
+  if (trace.residuals_overwritten) throw Error("noise_growth_penalty needs y(t): run it before backward");
+  const int first = first_penalised_layer(T);
   const size_t block = trace.block();
-  buf.gx.assign(block, Real(0));  // nothing depends on x(T): the walk starts from zero
-  buf.gz.resize(size_t(T) * block);
-  Real* gx = buf.gx.data();
-  std::vector<double> rho(size_t(N), 0.0), mean_s2(size_t(N), 0.0);  // per row i of W_t
+  buf.penalty_lambda = lambda;
+  buf.penalty_gx.assign(block, Real(0));  // nothing depends on x(T): the walk starts from zero
+  buf.penalty_gz.resize(size_t(T) * block);
+  buf.penalty_gz0.resize(cfg.stem ? block : 0);
+  buf.penalty_s2.assign(size_t(T - first + 1) * N, 0.0);
+  Real* gx = buf.penalty_gx.data();
+  std::vector<double> rho(size_t(N), 0.0);  // per row i of W_t
 
   double penalty = 0;
   for (int t = T; t >= 1; --t) {
-    Real* gz = buf.gz.data() + size_t(t - 1) * block;
+    Real* gz = buf.penalty_gz.data() + size_t(t - 1) * block;
     const Real* y = trace.residual(t);
     for (size_t i = 0; i < block; ++i) gz[i] = gx[i] * y[i] * (Real(1) - y[i]);
     if (t >= first) {
@@ -3211,8 +3381,8 @@ double noise_growth_penalty(const Net<Real>& net, const Trace<Real>& trace, doub
         double sum = 0;
         for (int j = 0; j < N; ++j) sum += double(W[size_t(i) * N + j]) * double(W[size_t(i) * N + j]);
         rho[size_t(i)] = sum;
-        mean_s2[size_t(i)] = 0;
       }
+      double* mean_s2 = buf.penalty_s2.data() + size_t(t - first) * N;
       for (int b = 0; b < B; ++b)
         for (int i = 0; i < N; ++i) {
           const size_t k = size_t(b) * N + size_t(i);
@@ -3221,33 +3391,51 @@ double noise_growth_penalty(const Net<Real>& net, const Trace<Real>& trace, doub
           mean_s2[size_t(i)] += s * s / B;
           gz[k] += Real(2.0 * lambda / B * rho[size_t(i)] * s * s * (1.0 - 2.0 * double(y[k])));
         }
-      // The direct term; with shared weights both penalised layers add into the one W.
-      Real* gW = grad + L.W(t);
-      for (int i = 0; i < N; ++i)
-        for (int j = 0; j < N; ++j)
-          gW[size_t(i) * N + j] += Real(2.0 * lambda * mean_s2[size_t(i)] * double(W[size_t(i) * N + j]));
     }
     if (t > 1 || cfg.stem)  // ResNet: gx(t-1) = gx(t) + gz W (beta 1); MLP: gx(t-1) = gz W (beta 0)
       gemm(Op::N, Op::N, B, N, N, Real(1), gz, N, net.W(t), N, trace.resnet ? Real(1) : Real(0), gx, N, threads);
   }
-  if (cfg.weights == Weights::Shared) {
-    gemm(Op::T, Op::N, N, N, T * B, Real(1), buf.gz.data(), N, trace.state(0), N, Real(1), grad + L.W(1), N, threads);
-    add_column_sums(buf.gz.data(), T * B, N, grad + L.b(1));
-  } else {
-    for (int t = 1; t <= T; ++t) {
-      const Real* gz = buf.gz.data() + size_t(t - 1) * block;
-      gemm(Op::T, Op::N, N, N, B, Real(1), gz, N, trace.state(t - 1), N, Real(1), grad + L.W(t), N, threads);
-      add_column_sums(gz, B, N, grad + L.b(t));
-    }
-  }
   if (cfg.stem) {
     const Real* x0 = trace.state(0);
-    Real* gz0 = buf.gz.data();  // layer 1's block is no longer needed
-    for (size_t i = 0; i < block; ++i) gz0[i] = gx[i] * x0[i] * (Real(1) - x0[i]);
-    gemm(Op::T, Op::N, N, D, B, Real(1), gz0, N, trace.input.data(), D, Real(1), grad + L.P, D, threads);
-    add_column_sums(gz0, B, N, grad + L.c);
+    for (size_t i = 0; i < block; ++i) buf.penalty_gz0[i] = gx[i] * x0[i] * (Real(1) - x0[i]);
   }
   return lambda * penalty / B;
+}
+
+// The penalty's gradient of group g after penalty_walk, added into out (g.size values): the
+// direct term on the penalised blocks (layer T first, as shared weights take both), then the
+// products of its walk. The classifier gets nothing.
+template <class Real>
+void add_penalty_gradient(const Net<Real>& net, const Trace<Real>& trace, const BackwardBuffers<Real>& buf,
+                          const ParamGroup& g, Real* out, int threads = 1) {
+  const Config& cfg = net.config;
+  const int N = cfg.width, T = trace.depth, first = first_penalised_layer(T);
+  if (g.kind == GroupKind::Classifier) return;
+  if (g.kind == GroupKind::Block)
+    for (int t = T; t >= first; --t) {
+      if (cfg.weights != Weights::Shared && t != g.block) continue;
+      const Real* W = net.W(t);
+      const double* mean_s2 = buf.penalty_s2.data() + size_t(t - first) * N;
+      for (int i = g.row0; i < g.row0 + g.rows; ++i)
+        for (int j = 0; j < N; ++j)
+          out[size_t(i - g.row0) * N + j] +=
+              Real(2.0 * buf.penalty_lambda * mean_s2[size_t(i)] * double(W[size_t(i) * N + j]));
+    }
+  group_products(net, trace, g, static_cast<const Real*>(nullptr), buf.penalty_gz.data(), buf.penalty_gz0.data(),
+                 Real(1), out, threads);
+}
+
+// R and its gradient added into grad (layout.total values). The trace must be a keep_all
+// trace at the trained depth that backward() has not yet used (it needs y(t)).
+template <class Real>
+double noise_growth_penalty(const Net<Real>& net, const Trace<Real>& trace, double lambda, Real* grad,
+                            BackwardBuffers<Real>& buf, int threads = 1) {
+  const double penalty = penalty_walk(net, trace, lambda, buf, threads);
+  for (int i = 0; i < group_count(net.layout); ++i) {
+    const ParamGroup g = param_group(net.layout, i);
+    add_penalty_gradient(net, trace, buf, g, grad + g.offset, threads);
+  }
+  return penalty;
 }
 
 // ============================================================================
@@ -3285,20 +3473,23 @@ struct Optimizer {
     v.assign(config.kind == OptimizerKind::Adam ? n : 0, Real(0));
     step = 0;
   }
-  // One update of params (n values) with gradient grad at learning rate lr. Each value is
-  // updated on its own, so splitting the vector across threads changes nothing.
-  void update(Real* params, const Real* grad, size_t n, double lr, int threads = 1) {
-    ++step;
+  // A step updates every parameter once: begin_step(), then update() on each group of them
+  // (Adam's bias corrections depend on the step count).
+  void begin_step() { ++step; }
+  // Updates params[offset, offset + n) of the whole vector params with their gradient
+  // grad[0, n) at learning rate lr. Each value is updated on its own, so splitting the range
+  // across threads, or the vector into groups, changes nothing.
+  void update(Real* params, const Real* grad, size_t offset, size_t n, double lr, int threads = 1) {
     const size_t chunk = size_t(1) << 16;
     const int tasks = int((n + chunk - 1) / chunk);
     ThreadPool::shared().run(threads, tasks, [&](int task, int) {
       const size_t lo = size_t(task) * chunk, hi = std::min(n, lo + chunk);
-      update_range(params, grad, lo, hi, lr);
+      update_range(params + offset, grad, m.data() + offset, v.empty() ? nullptr : v.data() + offset, lo, hi, lr);
     });
   }
 
  private:
-  void update_range(Real* params, const Real* grad, size_t lo, size_t hi, double lr) {
+  void update_range(Real* params, const Real* grad, Real* m, Real* v, size_t lo, size_t hi, double lr) const {
     if (config.kind == OptimizerKind::SGD) {
       const Real mu = Real(config.momentum), a = Real(lr);
       for (size_t i = lo; i < hi; ++i) {
@@ -3441,7 +3632,7 @@ class Trainer {
     check_image_size(train, net.config);
     optimizer_.config = options.optimizer;
     optimizer_.reset(net.params.size());
-    grad_.resize(net.params.size());
+    grad_.resize(largest_group(net.layout));
     order_.resize(size_t(train.count));
     for (size_t i = 0; i < order_.size(); ++i) order_[i] = uint32_t(i);
     batch_pixels_.resize(size_t(options.batch) * net.config.input);
@@ -3489,17 +3680,24 @@ class Trainer {
       }
       set_input(trace_, batch_pixels_.data(), count, D);
       forward(net_, trace_, fwd);
-      const double loss = backward(net_, trace_, batch_labels_.data(), grad_.data(), buffers_, options_.threads);
       // The penalty's gradient joins the loss's; the reported loss stays the cross-entropy,
-      // comparable with unregularised runs.
-      if (options_.noise_reg > 0)
-        noise_growth_penalty(net_, trace_, options_.noise_reg, grad_.data(), buffers_, options_.threads);
+      // comparable with unregularised runs. Its walk reads y(t), so it goes first.
+      if (options_.noise_reg > 0) penalty_walk(net_, trace_, options_.noise_reg, buffers_, options_.threads);
+      const double loss = backward_walk(net_, trace_, batch_labels_.data(), buffers_, options_.threads);
       // A numerical fault stops training before it reaches the weights.
       if (!std::isfinite(loss))
         throw Error("epoch " + std::to_string(epoch_) + ", batch " + std::to_string(bi + 1) +
                     ": the loss is not finite; training stopped with the weights of the previous step");
+      // Both walks are done, so each group's weights change as soon as its gradient is made:
+      // the whole net's gradient is never held (section 6).
       const double lr = learning_rate(options_.optimizer, optimizer_.step, total_steps);
-      optimizer_.update(net_.params.data(), grad_.data(), net_.params.size(), lr, options_.threads);
+      optimizer_.begin_step();
+      for (int i = 0; i < group_count(net_.layout); ++i) {
+        const ParamGroup g = param_group(net_.layout, i);
+        group_gradient(net_, trace_, buffers_, g, grad_.data(), options_.threads);
+        if (options_.noise_reg > 0) add_penalty_gradient(net_, trace_, buffers_, g, grad_.data(), options_.threads);
+        optimizer_.update(net_.params.data(), grad_.data(), g.offset, g.size, lr, options_.threads);
+      }
       loss_sum_ += loss * count;
       seen_ += count;
       next_batch_ = bi + 1 < batches ? bi + 1 : 0;
@@ -3517,6 +3715,9 @@ class Trainer {
         on_batch(p);
       }
     }
+    // Between epochs the trainer keeps no batch memory: probes and evaluation have it instead.
+    trace_ = Trace<Real>();
+    buffers_ = BackwardBuffers<Real>();
     return loss_sum_ / double(seen_);
   }
 
@@ -3524,8 +3725,9 @@ class Trainer {
   // never stopped: position (epoch, next batch, this epoch's data order and loss so far),
   // the generator, and the optimiser's state. Restore it into a trainer built with the same
   // net (as saved at the same moment), data and options.
-  std::vector<uint8_t> encode_state() const {
-    ByteWriter w;
+  // Into any writer of section 3; encode_state() is the same in memory.
+  template <class Out>
+  void write_state(Out& w) const {
     w.u32(uint32_t(epoch_));
     w.u64(uint64_t(next_batch_));
     w.f64(loss_sum_);
@@ -3535,10 +3737,15 @@ class Trainer {
     for (uint32_t i : order_) w.u32(i);
     w.u32(uint32_t(optimizer_.config.kind));
     w.u64(uint64_t(optimizer_.step));
+    w.u32(uint32_t(sizeof(Real)));  // the moments' precision: 4 or 8 bytes each
     for (const std::vector<Real>* moments : {&optimizer_.m, &optimizer_.v}) {
       w.u64(moments->size());
-      for (Real x : *moments) w.f64(double(x));
+      for (Real x : *moments) sizeof(Real) == 4 ? w.f32(float(x)) : w.f64(double(x));
     }
+  }
+  std::vector<uint8_t> encode_state() const {
+    ByteWriter w;
+    write_state(w);
     return w.bytes;
   }
   void restore_state(const uint8_t* data, size_t size, const std::string& where) {
@@ -3564,10 +3771,12 @@ class Trainer {
     }
     if (r.u32("optimiser") != uint32_t(optimizer_.config.kind)) throw fail("saved with another optimiser");
     const uint64_t step = r.u64("optimiser step");
+    const uint32_t precision = r.u32("optimiser precision");
+    if (precision != 4 && precision != 8) throw fail("optimiser state of unknown precision");
     std::vector<Real> moments[2];
     for (std::vector<Real>& m : moments) {
-      m.resize(r.count("optimiser state", 8));
-      for (Real& x : m) x = Real(r.f64("optimiser state"));
+      m.resize(r.count("optimiser state", precision));
+      for (Real& x : m) x = Real(precision == 4 ? double(r.f32("optimiser state")) : r.f64("optimiser state"));
     }
     const size_t want_v = optimizer_.config.kind == OptimizerKind::Adam ? net_.params.size() : 0;
     if (moments[0].size() != net_.params.size() || moments[1].size() != want_v)
@@ -3582,18 +3791,16 @@ class Trainer {
     optimizer_.step = long(step);
     optimizer_.m = std::move(moments[0]);
     optimizer_.v = std::move(moments[1]);
-    grad_.resize(net_.params.size());
   }
 
   Optimizer<Real>& optimizer() { return optimizer_; }
 
-  // Removes the net's last layer between epochs and cuts the optimiser's state and the
-  // gradient buffer to match, so training goes on seamlessly.
+  // Removes the net's last layer between epochs and cuts the optimiser's state to match, so
+  // training goes on seamlessly.
   void prune_last_layer() {
     resdyn::prune_last_layer(net_);
     optimizer_.m.resize(std::min(optimizer_.m.size(), net_.params.size()));
     optimizer_.v.resize(std::min(optimizer_.v.size(), net_.params.size()));
-    grad_.resize(net_.params.size());
   }
 
   // The pruner of SPEC §2, run after an epoch: measure d on the probe set and remove the last
@@ -3616,7 +3823,7 @@ class Trainer {
   TrainOptions options_;
   Rng rng_;
   Optimizer<Real> optimizer_;
-  std::vector<Real> grad_;
+  std::vector<Real> grad_;  // one parameter group's gradient at a time
   std::vector<uint32_t> order_;
   std::vector<uint8_t> batch_pixels_, batch_labels_;
   Trace<Real> trace_;
@@ -3702,7 +3909,8 @@ constexpr uint32_t kMaxMetadata = 1u << 20;
 
 // The architecture as every model file stores it: seven uint32 (arch, weights, stem, input,
 // width, depth, classes). Reading checks each field and the whole (config_problem).
-inline void write_architecture(ByteWriter& out, const Config& c) {
+template <class Out>
+void write_architecture(Out& out, const Config& c) {
   for (uint32_t v : {uint32_t(c.arch), uint32_t(c.weights), uint32_t(c.stem), uint32_t(c.input), uint32_t(c.width),
                      uint32_t(c.depth), uint32_t(c.classes)})
     out.u32(v);
@@ -3725,24 +3933,33 @@ inline Config read_architecture(ByteReader& in, const std::string& where) {
   return c;
 }
 
-inline std::vector<uint8_t> encode_model(const Net<float>& net, const std::string& metadata) {
-  const Config& c = net.config;
+// Everything of a model file before its CRC, into any writer of section 3.
+template <class Out>
+void write_model_body(Out& out, const Net<float>& net, const std::string& metadata) {
   if (metadata.size() > kMaxMetadata) throw Error("model metadata longer than 1 MiB");
-  ByteWriter out;
-  out.bytes.reserve(64 + metadata.size() + 4 * net.params.size());
   out.raw(kModelMagic, 8);
   out.u32(kModelVersion);
-  write_architecture(out, c);
+  write_architecture(out, net.config);
   out.u64(net.params.size());
   out.u32(uint32_t(metadata.size()));
   out.raw(metadata.data(), metadata.size());
   for (float p : net.params) out.f32(p);
+}
+
+inline std::vector<uint8_t> encode_model(const Net<float>& net, const std::string& metadata) {
+  ByteWriter out;
+  out.bytes.reserve(64 + metadata.size() + 4 * net.params.size());
+  write_model_body(out, net, metadata);
   out.u32(crc32(out.bytes.data(), out.bytes.size()));
   return out.bytes;
 }
 
+// Written as it is encoded: the file is never whole in memory.
 inline void save_model(const Net<float>& net, const std::string& path, const std::string& metadata = "") {
-  write_file_atomically(path, encode_model(net, metadata));
+  FileWriter file(path);
+  write_model_body(file, net, metadata);
+  file.u32(file.crc());
+  file.commit();
 }
 
 // Parses and checks a model file image; every inconsistency is an Error naming `where`.
@@ -3784,34 +4001,22 @@ inline Net<float> load_model(const std::string& path, std::string* metadata = nu
 }
 
 // A checkpoint: everything a training run needs to go on as if it had never stopped.
-//   magic "RESDYNCK", version (uint32, 1),
+//   magic "RESDYNCK", version (uint32, 2),
 //   the model file image, the trainer's state, the caller's own state (uint64 length +
 //   bytes each), CRC-32 of every byte before it.
-// Written atomically (write_file_atomically), so the previous checkpoint stays whole until
-// the new one is complete.
+// Version 2 keeps the optimiser's moments in their own precision (version 1 widened them to
+// doubles). A checkpoint goes straight to its file as it is encoded (FileWriter, atomically):
+// a first pass that only counts (ByteDigest) gives the lengths and the model's CRC that come
+// ahead of the parts, so the checkpoint is never whole in memory.
 constexpr char kCheckpointMagic[8] = {'R', 'E', 'S', 'D', 'Y', 'N', 'C', 'K'};
-constexpr uint32_t kCheckpointVersion = 1;
+constexpr uint32_t kCheckpointVersion = 2;
 
 struct Checkpoint {
   Net<float> net;
   std::string metadata;                // the model's metadata
-  std::vector<uint8_t> trainer_state;  // Trainer::encode_state()
+  std::vector<uint8_t> trainer_state;  // Trainer::write_state()
   std::vector<uint8_t> extra;          // what the caller adds (the CLI: flags, log so far)
 };
-
-inline std::vector<uint8_t> encode_checkpoint(const Net<float>& net, const std::string& metadata,
-                                              const std::vector<uint8_t>& trainer_state,
-                                              const std::vector<uint8_t>& extra) {
-  ByteWriter w;
-  w.raw(kCheckpointMagic, 8);
-  w.u32(kCheckpointVersion);
-  for (const std::vector<uint8_t>& part : {encode_model(net, metadata), trainer_state, extra}) {
-    w.u64(part.size());
-    w.raw(part.data(), part.size());
-  }
-  w.u32(crc32(w.bytes.data(), w.bytes.size()));
-  return w.bytes;
-}
 
 inline Checkpoint decode_checkpoint(const uint8_t* data, size_t size, const std::string& where) {
   auto fail = [&where](const std::string& what) { return Error(where + ": " + what); };
@@ -3819,7 +4024,10 @@ inline Checkpoint decode_checkpoint(const uint8_t* data, size_t size, const std:
   if (crc32(data, size - 4) != ByteReader(data + size - 4, 4, where).u32("checksum"))
     throw fail("checksum mismatch: the checkpoint is corrupt");
   ByteReader r(data + 8, size - 12, where);
-  if (r.u32("version") != kCheckpointVersion) throw fail("checkpoint format version not supported");
+  const uint32_t version = r.u32("version");
+  if (version != kCheckpointVersion)
+    throw fail("checkpoint format version " + std::to_string(version) + " is not supported (expected " +
+               std::to_string(kCheckpointVersion) + "; an older resdyn wrote it: train again)");
   Checkpoint c;
   const size_t model_size = r.count("model size", 1);
   c.net = decode_model(r.take(model_size, "model"), model_size, where + " (model)", &c.metadata);
@@ -3835,11 +4043,25 @@ inline Checkpoint decode_checkpoint(const uint8_t* data, size_t size, const std:
 
 // Refuses to save weights that are not finite: a checkpoint is only ever a good state.
 inline void save_checkpoint(const std::string& path, const Net<float>& net, const std::string& metadata,
-                            const std::vector<uint8_t>& trainer_state, const std::vector<uint8_t>& extra) {
+                            const Trainer<float>& trainer, const std::vector<uint8_t>& extra) {
   for (size_t i = 0; i < net.params.size(); ++i)
     if (!std::isfinite(net.params[i]))
       throw Error(path + ": not saved: parameter " + std::to_string(i) + " is not finite");
-  write_file_atomically(path, encode_checkpoint(net, metadata, trainer_state, extra));
+  ByteDigest model, state;
+  write_model_body(model, net, metadata);
+  trainer.write_state(state);
+  FileWriter file(path);
+  file.raw(kCheckpointMagic, 8);
+  file.u32(kCheckpointVersion);
+  file.u64(model.size + 4);
+  write_model_body(file, net, metadata);
+  file.u32(model.crc);
+  file.u64(state.size);
+  trainer.write_state(file);
+  file.u64(extra.size());
+  file.raw(extra.data(), extra.size());
+  file.u32(file.crc());
+  file.commit();
 }
 
 inline Checkpoint load_checkpoint(const std::string& path) {

@@ -10,9 +10,11 @@
 #include <cstdio>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "resdyn.h"
 
@@ -143,7 +145,7 @@ TEST(Checkpoint, NonFiniteLossStopsNamingEpochAndBatchAndIsNeverSaved) {
   resdyn::Trainer<float> trainer(net, train, o);
   trainer.train_epoch();
   const std::string path = testing::TempDir() + "/nan.ckpt";
-  resdyn::save_checkpoint(path, net, "", trainer.encode_state(), {});
+  resdyn::save_checkpoint(path, net, "", trainer, {});
   const std::string good = slurp(path);
   net.P()[7] = std::nanf("");
   try {
@@ -152,7 +154,7 @@ TEST(Checkpoint, NonFiniteLossStopsNamingEpochAndBatchAndIsNeverSaved) {
   } catch (const resdyn::Error& e) {
     EXPECT_NE(std::string(e.what()).find("epoch 2, batch 1: the loss is not finite"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(resdyn::save_checkpoint(path, net, "", trainer.encode_state(), {}), resdyn::Error);
+  EXPECT_THROW(resdyn::save_checkpoint(path, net, "", trainer, {}), resdyn::Error);
   EXPECT_TRUE(slurp(path) == good) << "a bad state replaced the last good checkpoint";
 }
 
@@ -167,4 +169,51 @@ TEST(Checkpoint, CorruptAndForeignCheckpointsAreRefused) {
   EXPECT_EQ(run_in(dir, program() + " train --resume m.resdyn.ckpt --width 64"), 2);
   EXPECT_NE(slurp(dir + "/err.txt").find("only --threads and --data"), std::string::npos);
   EXPECT_EQ(run_in(dir, program() + " train --resume m.resdyn"), 2);  // not a checkpoint (missing)
+}
+
+// A checkpoint streamed to its file decodes to the net, trainer state and extra that went in;
+// a checkpoint of format version 1 (moments widened to doubles) is refused by name.
+TEST(Checkpoint, StreamedFileHoldsTheStateAndOldVersionsAreRefused) {
+  resdyn::Config c;
+  c.input = 784;
+  c.width = 12;
+  c.depth = 2;
+  c.weights = resdyn::Weights::PerLayer;
+  resdyn::Net<float> net(c);
+  resdyn::Rng rng(3);
+  resdyn::initialise(net, rng);
+  const resdyn::Dataset train = resdyn::first_samples(resdyn::load_mnist(mnist(), true), 120);
+  resdyn::TrainOptions o;
+  o.epochs = 2;
+  o.batch = 40;
+  resdyn::Trainer<float> trainer(net, train, o);
+  trainer.train_epoch();
+  const std::string path = testing::TempDir() + "/stream.ckpt";
+  const std::vector<uint8_t> extra = {1, 2, 3, 250};
+  resdyn::save_checkpoint(path, net, "meta", trainer, extra);
+  const resdyn::Checkpoint back = resdyn::load_checkpoint(path);
+  ASSERT_EQ(back.net.params.size(), net.params.size());
+  EXPECT_EQ(0, std::memcmp(back.net.params.data(), net.params.data(), net.params.size() * sizeof(float)));
+  EXPECT_EQ(back.metadata, "meta");
+  EXPECT_TRUE(back.trainer_state == trainer.encode_state());
+  EXPECT_TRUE(back.extra == extra);
+  // The moments travel as floats: restoring into a fresh trainer gives back the same state.
+  resdyn::Net<float> again = back.net;
+  resdyn::Trainer<float> restored(again, train, o);
+  restored.restore_state(back.trainer_state.data(), back.trainer_state.size(), path);
+  EXPECT_TRUE(restored.encode_state() == trainer.encode_state());
+  EXPECT_TRUE(restored.optimizer().v == trainer.optimizer().v);
+
+  std::string bytes = slurp(path);
+  bytes[8] = 1;  // version 1, with a checksum that matches
+  const uint32_t crc = resdyn::crc32(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size() - 4);
+  for (int i = 0; i < 4; ++i) bytes[bytes.size() - 4 + size_t(i)] = char(uint8_t(crc >> (8 * i)));
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  try {
+    resdyn::load_checkpoint(path);
+    FAIL() << "a version-1 checkpoint was accepted";
+  } catch (const resdyn::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("checkpoint format version 1 is not supported"), std::string::npos)
+        << e.what();
+  }
 }

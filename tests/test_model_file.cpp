@@ -58,6 +58,8 @@ TEST(ModelFile, RoundTripKeepsEveryBitAndTheMetadata) {
     EXPECT_EQ(back.config.width, 8);
     ASSERT_EQ(back.params.size(), net.params.size());
     EXPECT_EQ(0, std::memcmp(back.params.data(), net.params.data(), net.params.size() * 4));
+    // Written as it is encoded (FileWriter), the file is the in-memory encoding byte for byte.
+    EXPECT_TRUE(read_file(path) == encode_model(net, "command: resdyn train --seed 3\n"));
     std::FILE* partial = std::fopen((path + ".partial").c_str(), "rb");
     EXPECT_EQ(partial, nullptr) << "the temporary file must be gone";
     if (partial) std::fclose(partial);

@@ -162,8 +162,9 @@ TEST(NoiseGrowthPenalty, TrainerAddsItToTheLossGradient) {
     forward(start, trace);
     std::vector<double> grad(start.params.size());
     BackwardBuffers<double> buf;
+    Trace<double> again = trace;  // backward uses up a ResNet's y(t), which the penalty reads
     backward(start, trace, data.labels.data(), grad.data(), buf);
-    const double penalty = noise_growth_penalty(start, trace, 0.5, grad.data(), buf);
+    const double penalty = noise_growth_penalty(start, again, 0.5, grad.data(), buf);
     EXPECT_GT(penalty, 0.0);
     // The trainer saw the samples in shuffled order: the means agree up to rounding.
     for (size_t p = 0; p < grad.size(); ++p)
@@ -184,4 +185,23 @@ TEST(NoiseGrowthPenalty, TrainerRejectsNegativeWeight) {
   EXPECT_THROW(Trainer<float>(net, data, opt), Error);
   opt.noise_reg = std::nan("");
   EXPECT_THROW(Trainer<float>(net, data, opt), Error);
+}
+
+// backward() writes a ResNet's gz(t) over y(t); the penalty, which reads y(t), then refuses
+// the trace instead of computing from the wrong numbers. A new forward pass makes it usable.
+TEST(NoiseGrowthPenalty, RefusesATraceThatBackwardHasUsed) {
+  const Config cfg = tiny_config(Arch::ResNet, Weights::PerLayer, true, 3);
+  const Net<double> net = random_net(cfg, 4);
+  const std::vector<uint8_t> pixels = random_pixels(4, cfg.input, 8);
+  const std::vector<uint8_t> labels = {0, 1, 2, 1};
+  Trace<double> trace;
+  set_input(trace, pixels.data(), 4, cfg.input);
+  forward(net, trace);
+  std::vector<double> grad(net.params.size());
+  BackwardBuffers<double> buf;
+  backward(net, trace, labels.data(), grad.data(), buf);
+  EXPECT_THROW(noise_growth_penalty(net, trace, 0.5, grad.data(), buf), Error);
+  EXPECT_THROW(backward(net, trace, labels.data(), grad.data(), buf), Error);
+  forward(net, trace);
+  EXPECT_NEAR(noise_growth_penalty(net, trace, 0.5, grad.data(), buf), naive_penalty(net, trace, 0.5), 1e-12);
 }

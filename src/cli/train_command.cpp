@@ -217,8 +217,14 @@ int train(const Flags& flags, const std::vector<std::string>& args, const Checkp
   ensure_writable(checkpoint);
 
   const Dataset train = load_split(flags, true, flags.integer("limit-train", 0, 1, 1L << 30));
-  const Dataset test = load_split(flags, false, flags.integer("limit-test", 0, 1, 1L << 30));
+  // The test set is read again for each evaluation rather than kept through training: at the
+  // paper's scale every megabyte counts against the peak (weights, Adam's moments and the
+  // training images fill most of it). It is read once now, so a bad test set stops the run
+  // before any training.
+  const long limit_test = flags.integer("limit-test", 0, 1, 1L << 30);
+  auto load_test = [&] { return load_split(flags, false, limit_test); };
   cfg.input = train.rows * train.cols;
+  check_image_size(load_test(), cfg, "train: the test set's ");
   cfg.stem = flags.on("stem", cfg.width != cfg.input);
   if (const char* why = config_problem(cfg)) throw Error(std::string("train: ") + why);
   if (prune.threshold > 0 && cfg.arch != Arch::ResNet)
@@ -229,7 +235,7 @@ int train(const Flags& flags, const std::vector<std::string>& args, const Checkp
   if (fixed_point) {
     if (prune.threshold > 0 || patience > 0 || opt.noise_reg > 0 || opt.shift > 0)
       throw Error("train: --fixed-point does not prune, stop early, regularise or augment");
-    return run_train_fixed_point(command, cfg, opt, train, test, out);
+    return run_train_fixed_point(command, cfg, opt, train, load_test(), out);
   }
 
   Net<float> net(cfg);
@@ -259,7 +265,7 @@ int train(const Flags& flags, const std::vector<std::string>& args, const Checkp
   }
   std::fflush(stdout);
 
-  auto save = [&] { save_checkpoint(checkpoint, net, "", trainer.encode_state(), encode_run_state(run)); };
+  auto save = [&] { save_checkpoint(checkpoint, net, "", trainer, encode_run_state(run)); };
   auto last_save = std::chrono::steady_clock::now();
 
   ProgressLine progress(stdout);
@@ -290,7 +296,7 @@ int train(const Flags& flags, const std::vector<std::string>& args, const Checkp
     PruneStep step;
     step.d_before = NAN;
     if (resnet) step = trainer.prune_converged_layers(train, prune);
-    ev = evaluate(net, test, opt.threads);
+    ev = evaluate(net, load_test(), opt.threads);
     row.convergence_d = step.d_before;
     row.depth = net.config.depth;
     row.pruned = step.removed;
@@ -316,7 +322,7 @@ int train(const Flags& flags, const std::vector<std::string>& args, const Checkp
       last_save = std::chrono::steady_clock::now();
     }
   }
-  if (run.rows.empty()) ev = evaluate(net, test, opt.threads);
+  if (run.rows.empty()) ev = evaluate(net, load_test(), opt.threads);
   print_evaluation(stdout, ev);
 
   output::Csv csv({"epoch", "train_loss", "convergence_d", "depth", "pruned", "test_loss", "test_error", "seconds"});
