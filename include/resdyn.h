@@ -49,6 +49,7 @@
 #include <atomic>
 #include <chrono>
 #include <cerrno>
+#include <climits>
 #include <condition_variable>
 #include <cstdio>
 #include <functional>
@@ -1493,21 +1494,14 @@ class FileWriter : public LittleEndianWriter<FileWriter> {
   uint32_t crc_ = 0;
 };
 
-// Reads what ByteWriter wrote, never past the end: running out is an Error naming the file
-// and the field.
-class ByteReader {
- public:
-  ByteReader(const uint8_t* data, size_t size, std::string where) : p_(data), left_(size), where_(std::move(where)) {}
-  size_t left() const { return left_; }
-  const uint8_t* take(size_t n, const char* what) {
-    if (n > left_) throw Error(where_ + ": truncated while reading " + what);
-    const uint8_t* at = p_;
-    p_ += n;
-    left_ -= n;
-    return at;
-  }
+// Reads what the writers wrote, never past the end: running out is an Error naming the file
+// and the field. In says where the bytes come from (its get()): memory (ByteReader) or a part
+// of a file read front to back (FileReader), for parts too large to hold twice.
+template <class In>
+struct LittleEndianReader {
   uint32_t u32(const char* what) {
-    const uint8_t* b = take(4, what);
+    uint8_t b[4];
+    in().get(b, 4, what);
     return uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 | uint32_t(b[3]) << 24;
   }
   uint64_t u64(const char* what) {
@@ -1529,15 +1523,92 @@ class ByteReader {
   // A count of elements of `element_size` bytes that must still fit in what is left.
   size_t count(const char* what, size_t element_size) {
     const uint64_t n = u64(what);
-    if (element_size && n > left_ / element_size) throw Error(where_ + ": " + what + " out of range");
+    if (element_size && n > in().left() / element_size) throw Error(in().where() + ": " + what + " out of range");
     return size_t(n);
   }
+
+ private:
+  In& in() { return static_cast<In&>(*this); }
+};
+
+class ByteReader : public LittleEndianReader<ByteReader> {
+ public:
+  ByteReader(const uint8_t* data, size_t size, std::string where) : p_(data), left_(size), where_(std::move(where)) {}
+  size_t left() const { return left_; }
+  const std::string& where() const { return where_; }
+  const uint8_t* take(size_t n, const char* what) {
+    if (n > left_) throw Error(where_ + ": truncated while reading " + what);
+    const uint8_t* at = p_;
+    p_ += n;
+    left_ -= n;
+    return at;
+  }
+  void get(uint8_t* out, size_t n, const char* what) { std::memcpy(out, take(n, what), n); }
 
  private:
   const uint8_t* p_;
   size_t left_;
   std::string where_;
 };
+
+// `size` bytes of a file from `offset`, through a buffer. Keeps the CRC-32 of what it read.
+class FileReader : public LittleEndianReader<FileReader> {
+ public:
+  FileReader(const std::string& path, uint64_t offset, uint64_t size, std::string where)
+      : left_(size), where_(std::move(where)), buffer_(size_t(1) << 16) {
+    file_ = std::fopen(path.c_str(), "rb");
+    if (!file_) throw Error(path + ": cannot open: " + std::strerror(errno));
+    if (offset > uint64_t(LONG_MAX) || std::fseek(file_, long(offset), SEEK_SET) != 0) {
+      std::fclose(file_);
+      throw Error(where_ + ": cannot seek to byte " + std::to_string(offset));
+    }
+  }
+  FileReader(const FileReader&) = delete;
+  FileReader& operator=(const FileReader&) = delete;
+  ~FileReader() { std::fclose(file_); }
+  size_t left() const { return size_t(left_); }
+  const std::string& where() const { return where_; }
+  uint32_t crc() const { return crc_; }
+  void get(uint8_t* out, size_t n, const char* what) {
+    if (n > left_) throw Error(where_ + ": truncated while reading " + what);
+    while (n > 0) {
+      if (at_ == filled_) refill(what);
+      const size_t k = std::min(n, filled_ - at_);
+      std::memcpy(out, buffer_.data() + at_, k);
+      crc_ = crc32(out, k, crc_);
+      at_ += k;
+      out += k;
+      n -= k;
+      left_ -= k;
+    }
+  }
+
+ private:
+  void refill(const char* what) {
+    const size_t want = size_t(std::min<uint64_t>(buffer_.size(), left_));
+    filled_ = std::fread(buffer_.data(), 1, want, file_);
+    at_ = 0;
+    if (filled_ == 0)
+      throw Error(where_ + (std::ferror(file_) ? ": read error while reading " : ": truncated while reading ") + what);
+  }
+  std::FILE* file_ = nullptr;
+  uint64_t left_;
+  std::string where_;
+  std::vector<uint8_t> buffer_;
+  size_t at_ = 0, filled_ = 0;
+  uint32_t crc_ = 0;
+};
+
+// The size of a file in bytes.
+inline uint64_t file_size(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (!f) throw Error(path + ": cannot open: " + std::strerror(errno));
+  const bool ok = std::fseek(f, 0, SEEK_END) == 0;
+  const long size = ok ? std::ftell(f) : -1;
+  std::fclose(f);
+  if (size < 0) throw Error(path + ": cannot tell its size");
+  return uint64_t(size);
+}
 
 // The whole file at once, atomically (FileWriter).
 inline void write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
@@ -3750,6 +3821,14 @@ class Trainer {
   }
   void restore_state(const uint8_t* data, size_t size, const std::string& where) {
     ByteReader r(data, size, where);
+    restore_state(r, where);
+  }
+  // From any reader of section 3, to its end. Everything but the moments is checked before
+  // anything changes; the moments are read in place (a copy would double the paper net's
+  // 142 MB of them), so an error while reading them leaves the trainer part-restored: build
+  // a new one.
+  template <class In>
+  void restore_state(In& r, const std::string& where) {
     auto fail = [&where](const std::string& what) { return Error(where + ": " + what); };
     const uint32_t epoch = r.u32("epoch");
     const uint64_t next_batch = r.u64("batch");
@@ -3773,15 +3852,10 @@ class Trainer {
     const uint64_t step = r.u64("optimiser step");
     const uint32_t precision = r.u32("optimiser precision");
     if (precision != 4 && precision != 8) throw fail("optimiser state of unknown precision");
-    std::vector<Real> moments[2];
-    for (std::vector<Real>& m : moments) {
-      m.resize(r.count("optimiser state", precision));
-      for (Real& x : m) x = Real(precision == 4 ? double(r.f32("optimiser state")) : r.f64("optimiser state"));
-    }
-    const size_t want_v = optimizer_.config.kind == OptimizerKind::Adam ? net_.params.size() : 0;
-    if (moments[0].size() != net_.params.size() || moments[1].size() != want_v)
+    const size_t n = net_.params.size(), want_v = optimizer_.config.kind == OptimizerKind::Adam ? n : 0;
+    // m's count and values, then v's count and values, and nothing after them.
+    if (r.count("optimiser state", precision) != n || r.left() != n * precision + 8 + want_v * precision)
       throw fail("optimiser state does not match the network");
-    if (r.left() != 0) throw fail("unexpected bytes after the trainer state");
     epoch_ = int(epoch);
     next_batch_ = long(next_batch);
     loss_sum_ = loss_sum;
@@ -3789,8 +3863,15 @@ class Trainer {
     rng_ = rng;
     order_ = std::move(order);
     optimizer_.step = long(step);
-    optimizer_.m = std::move(moments[0]);
-    optimizer_.v = std::move(moments[1]);
+    auto read_moments = [&](std::vector<Real>& moments) {
+      moments.resize(n);
+      for (Real& x : moments)
+        x = Real(precision == 4 ? double(r.f32("optimiser state")) : r.f64("optimiser state"));
+    };
+    read_moments(optimizer_.m);
+    if (r.count("optimiser state", precision) != want_v) throw fail("optimiser state does not match the network");
+    optimizer_.v.resize(want_v);
+    if (want_v) read_moments(optimizer_.v);
   }
 
   Optimizer<Real>& optimizer() { return optimizer_; }
@@ -4011,35 +4092,15 @@ inline Net<float> load_model(const std::string& path, std::string* metadata = nu
 constexpr char kCheckpointMagic[8] = {'R', 'E', 'S', 'D', 'Y', 'N', 'C', 'K'};
 constexpr uint32_t kCheckpointVersion = 2;
 
+// A checkpoint as load_checkpoint() found it: whole and checked. The trainer's state stays in
+// the file until restore_trainer() reads it into a trainer, so it is never in memory twice.
 struct Checkpoint {
   Net<float> net;
   std::string metadata;                // the model's metadata
-  std::vector<uint8_t> trainer_state;  // Trainer::write_state()
   std::vector<uint8_t> extra;          // what the caller adds (the CLI: flags, log so far)
+  std::string path;                    // where the trainer's state lies:
+  uint64_t state_offset = 0, state_size = 0;
 };
-
-inline Checkpoint decode_checkpoint(const uint8_t* data, size_t size, const std::string& where) {
-  auto fail = [&where](const std::string& what) { return Error(where + ": " + what); };
-  if (size < 16 || std::memcmp(data, kCheckpointMagic, 8) != 0) throw fail("not a resdyn checkpoint");
-  if (crc32(data, size - 4) != ByteReader(data + size - 4, 4, where).u32("checksum"))
-    throw fail("checksum mismatch: the checkpoint is corrupt");
-  ByteReader r(data + 8, size - 12, where);
-  const uint32_t version = r.u32("version");
-  if (version != kCheckpointVersion)
-    throw fail("checkpoint format version " + std::to_string(version) + " is not supported (expected " +
-               std::to_string(kCheckpointVersion) + "; an older resdyn wrote it: train again)");
-  Checkpoint c;
-  const size_t model_size = r.count("model size", 1);
-  c.net = decode_model(r.take(model_size, "model"), model_size, where + " (model)", &c.metadata);
-  const size_t state_size = r.count("trainer state size", 1);
-  const uint8_t* state = r.take(state_size, "trainer state");
-  c.trainer_state.assign(state, state + state_size);
-  const size_t extra_size = r.count("extra size", 1);
-  const uint8_t* extra = r.take(extra_size, "extra");
-  c.extra.assign(extra, extra + extra_size);
-  if (r.left() != 0) throw fail("unexpected bytes at the end");
-  return c;
-}
 
 // Refuses to save weights that are not finite: a checkpoint is only ever a good state.
 inline void save_checkpoint(const std::string& path, const Net<float>& net, const std::string& metadata,
@@ -4064,9 +4125,56 @@ inline void save_checkpoint(const std::string& path, const Net<float>& net, cons
   file.commit();
 }
 
+// Reads a checkpoint part by part: a first pass checks the CRC of the whole file, a second
+// decodes the model and the caller's part and notes where the trainer's state lies.
 inline Checkpoint load_checkpoint(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_file(path);
-  return decode_checkpoint(bytes.data(), bytes.size(), path);
+  auto fail = [&path](const std::string& what) { return Error(path + ": " + what); };
+  const uint64_t size = file_size(path);
+  if (size < 16) throw fail("not a resdyn checkpoint");
+  {
+    FileReader whole(path, 0, size, path);
+    char magic[8];
+    whole.get(reinterpret_cast<uint8_t*>(magic), 8, "magic");
+    if (std::memcmp(magic, kCheckpointMagic, 8) != 0) throw fail("not a resdyn checkpoint");
+    std::vector<uint8_t> chunk(size_t(1) << 16);
+    while (whole.left() > 4) {
+      const size_t n = std::min(chunk.size(), whole.left() - 4);
+      whole.get(chunk.data(), n, "checkpoint");
+    }
+    const uint32_t computed = whole.crc();
+    if (whole.u32("checksum") != computed) throw fail("checksum mismatch: the checkpoint is corrupt");
+  }
+  FileReader r(path, 8, size - 12, path);  // between the magic and the CRC
+  const uint32_t version = r.u32("version");
+  if (version != kCheckpointVersion)
+    throw fail("checkpoint format version " + std::to_string(version) + " is not supported (expected " +
+               std::to_string(kCheckpointVersion) + "; an older resdyn wrote it: train again)");
+  Checkpoint c;
+  {
+    std::vector<uint8_t> model(r.count("model size", 1));
+    r.get(model.data(), model.size(), "model");
+    c.net = decode_model(model.data(), model.size(), path + " (model)", &c.metadata);
+  }
+  c.path = path;
+  c.state_size = r.count("trainer state size", 1);
+  c.state_offset = size - 4 - r.left();
+  for (uint64_t skip = c.state_size; skip > 0;) {  // past the state, to the caller's part
+    uint8_t chunk[4096];
+    const size_t n = size_t(std::min<uint64_t>(skip, sizeof chunk));
+    r.get(chunk, n, "trainer state");
+    skip -= n;
+  }
+  c.extra.resize(r.count("extra size", 1));
+  r.get(c.extra.data(), c.extra.size(), "extra");
+  if (r.left() != 0) throw fail("unexpected bytes at the end");
+  return c;
+}
+
+// The trainer's state of a checkpoint, read from its file into a trainer built with the
+// checkpoint's net, the same data and the same options.
+inline void restore_trainer(Trainer<float>& trainer, const Checkpoint& c) {
+  FileReader r(c.path, c.state_offset, c.state_size, c.path + " (trainer state)");
+  trainer.restore_state(r, c.path);
 }
 
 #endif  // !RESDYN_FREESTANDING

@@ -195,14 +195,23 @@ TEST(Checkpoint, StreamedFileHoldsTheStateAndOldVersionsAreRefused) {
   ASSERT_EQ(back.net.params.size(), net.params.size());
   EXPECT_EQ(0, std::memcmp(back.net.params.data(), net.params.data(), net.params.size() * sizeof(float)));
   EXPECT_EQ(back.metadata, "meta");
-  EXPECT_TRUE(back.trainer_state == trainer.encode_state());
   EXPECT_TRUE(back.extra == extra);
-  // The moments travel as floats: restoring into a fresh trainer gives back the same state.
+  // The moments travel as floats: the state read from the file into a fresh trainer is the
+  // state that was saved, and it goes on to the same bits.
   resdyn::Net<float> again = back.net;
   resdyn::Trainer<float> restored(again, train, o);
-  restored.restore_state(back.trainer_state.data(), back.trainer_state.size(), path);
+  resdyn::restore_trainer(restored, back);
   EXPECT_TRUE(restored.encode_state() == trainer.encode_state());
   EXPECT_TRUE(restored.optimizer().v == trainer.optimizer().v);
+  trainer.train_epoch();
+  restored.train_epoch();
+  EXPECT_EQ(0, std::memcmp(again.params.data(), net.params.data(), net.params.size() * sizeof(float)));
+  // A state that lies about its moments is refused before anything changes.
+  std::vector<uint8_t> state = trainer.encode_state();
+  const std::vector<uint8_t> before = restored.encode_state();
+  state.resize(state.size() - 4);
+  EXPECT_THROW(restored.restore_state(state.data(), state.size(), "short"), resdyn::Error);
+  EXPECT_TRUE(restored.encode_state() == before);
 
   std::string bytes = slurp(path);
   bytes[8] = 1;  // version 1, with a checksum that matches

@@ -175,7 +175,8 @@ std::vector<std::string> resumed_args(const std::vector<std::string>& saved, con
   return args;
 }
 
-int train(const Flags& flags, const std::vector<std::string>& args, const Checkpoint* resume) {
+// resume: a loaded checkpoint to go on from (its net is moved out), or nullptr.
+int train(const Flags& flags, const std::vector<std::string>& args, Checkpoint* resume) {
   // From here on Ctrl-C means: checkpoint after the next batch, then stop.
   interrupted = 0;
   std::signal(SIGINT, on_sigint);
@@ -248,7 +249,7 @@ int train(const Flags& flags, const std::vector<std::string>& args, const Checkp
     if (saved.arch != cfg.arch || saved.weights != cfg.weights || saved.width != cfg.width ||
         saved.input != cfg.input || saved.stem != cfg.stem || saved.depth > cfg.depth)
       throw Error("train: the checkpoint's network does not match its flags");
-    net = resume->net;
+    net = std::move(resume->net);
     run = decode_run_state(resume->extra, checkpoint + " (run state)");
     run.args = args;
   }
@@ -259,7 +260,7 @@ int train(const Flags& flags, const std::vector<std::string>& args, const Checkp
 
   Trainer<float> trainer(net, train, opt);
   if (resume) {
-    trainer.restore_state(resume->trainer_state.data(), resume->trainer_state.size(), checkpoint);
+    restore_trainer(trainer, *resume);
     std::printf("resuming from %s: epoch %d, %s\n", checkpoint.c_str(), trainer.epochs_done(),
                 trainer.mid_epoch() ? "inside the epoch" : "at its end");
   }
@@ -350,7 +351,7 @@ int run_train(const Flags& flags) {
     if (!flags.has("resume")) return train(flags, flags.args(), nullptr);
     // Resuming: the run goes on with the flags saved in the checkpoint.
     const std::string path = flags.text("resume", "");
-    const Checkpoint ck = load_checkpoint(path);
+    Checkpoint ck = load_checkpoint(path);
     const RunState saved = decode_run_state(ck.extra, path + " (run state)");
     std::vector<std::string> args = resumed_args(saved.args, flags);
     for (const std::string& a : flags.args()) {
