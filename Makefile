@@ -70,7 +70,7 @@ test-sanitize:
 fuzz:
 	bash tools/fuzz.sh $(FUZZ_SECONDS)
 
-bench: $(BUILD)/resdyn_bench
+bench: $(BUILD)/resdyn_bench $(BUILD)/resdyn
 	bash tools/bench.sh
 
 report: data $(BUILD)/resdyn

@@ -21,15 +21,18 @@
 //      across threads by output tiles so every output sums in the same order (same bits
 //      on any thread count, and for a sample in any batch: with AVX-512, batches of one
 //      to four take an unpacked path that sums alike).
-//   3. Errors and files (hosted): the error type, CRC-32, gzip inflate, the IDX reader.
+//   3. Errors and files (hosted): the error type, CRC-32, gzip inflate, the IDX reader,
+//      little-endian writers and readers that stream to and from files.
 //   4. Networks (SPEC §1): configuration, parameter layout, initialisation.
 //   5. Forward pass: records x(t), y(t) for backprop and the probes; unrolling.
 //   5b. Fixed point: inference with int8 weights on byte or int16 inputs, int32 sums
 //      (freestanding), quantisation, SIMD kernels (VNNI, AVX2), Q15.16 training.
-//   6. Loss and backpropagation, written out by hand next to the forward pass; the
-//      paper's noise regulariser (penalty and gradient).
+//   6. Loss and backpropagation, written out by hand next to the forward pass, as a walk
+//      down the net and then a gradient per group of parameters; the paper's noise
+//      regulariser (penalty and gradient).
 //   7. Optimisers: SGD with momentum, Adam; learning-rate schedules.
-//   8. Training and evaluation loops.
+//   8. Training and evaluation loops; the trainer updates each group of parameters as soon
+//      as its gradient is made, so it never holds the whole net's gradient.
 //   9. Model and checkpoint files: magic, version, architecture, tensors, metadata, CRC-32;
 //      checkpoints add the trainer's state so a stopped run resumes to the same bits.
 #ifndef RESDYN_H

@@ -18,3 +18,18 @@ else
   echo "PyTorch not found (python3-torch): no PyTorch reference"
 fi
 env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/resdyn_bench --reference "$reference"
+# Peak resident memory of one epoch of full-MNIST training of the paper's nets: resdyn train
+# reports its own peak (the whole process, data and checkpoints included).
+if [ -f data/mnist/train-images-idx3-ubyte ] && [ -f data/mnist/t10k-images-idx3-ubyte ]; then
+  echo
+  echo "peak resident memory, one epoch of full-MNIST training (15 x 1064, batch 128, Adam, $threads threads):"
+  scratch=$(mktemp -d)
+  trap 'rm -f "$reference"; rm -rf "$scratch"' EXIT
+  for weights in shared per-layer; do
+    line=$(build/resdyn train --data data/mnist --weights "$weights" --width 1064 --depth 15 --epochs 1 \
+      --batch 128 --lr 5e-3 --threads "$threads" --out "$scratch/$weights.resdyn" | grep '^saved')
+    printf '  %-10s %s\n' "$weights" "${line#*(}" | tr -d ')'
+  done
+else
+  echo "MNIST not found in data/mnist (make data): no training memory figure"
+fi

@@ -42,4 +42,15 @@ void print_evaluation(std::FILE* out, const Evaluation& ev) {
   }
 }
 
+uint64_t peak_resident_bytes() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (!f) return 0;
+  char line[256];
+  unsigned long long kib = 0;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "VmHWM: %llu kB", &kib) == 1) break;
+  std::fclose(f);
+  return uint64_t(kib) * 1024;
+}
+
 }  // namespace resdyn::cli

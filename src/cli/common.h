@@ -1,6 +1,7 @@
 // What several subcommands share: the data and thread flags, and printing an evaluation.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -26,5 +27,9 @@ void ensure_writable(const std::string& path);
 
 // Test error line and confusion matrix (rows: true class, columns: predicted).
 void print_evaluation(std::FILE* out, const Evaluation& ev);
+
+// The most memory this process has had resident so far, in bytes (Linux: VmHWM of
+// /proc/self/status), or 0 where the system does not say.
+uint64_t peak_resident_bytes();
 
 }  // namespace resdyn::cli

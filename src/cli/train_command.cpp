@@ -340,7 +340,9 @@ int train(const Flags& flags, const std::vector<std::string>& args, Checkpoint* 
   save_model(net, out, "command: " + command + "\n" + summary);
   csv.save(out + ".csv");
   std::remove(checkpoint.c_str());
-  std::printf("saved %s (%s of training)\n", out.c_str(), format_duration(total).c_str());
+  std::printf("saved %s (%s of training", out.c_str(), format_duration(total).c_str());
+  if (const uint64_t peak = peak_resident_bytes()) std::printf("; peak memory %.0f MB", double(peak) / 1e6);
+  std::printf(")\n");
   return 0;
 }
 
