@@ -19,8 +19,8 @@
 //   1. Scalars and randomness: the logistic function, a seeded generator (xoshiro256**).
 //   2. Matrix routines: C = alpha op(A) op(B) + beta C, packed and cache-blocked, split
 //      across threads by output tiles so every output sums in the same order (same bits
-//      on any thread count, and for a sample in any batch: with AVX-512, batches of one
-//      to four take an unpacked path that sums alike).
+//      on any thread count, and for a sample in any batch); B packed once ahead of time
+//      for inference (PackedB), with the same bits.
 //   3. Errors and files (hosted): the error type, CRC-32, gzip inflate, the IDX reader.
 //   4. Networks (SPEC §1): configuration, parameter layout, initialisation.
 //   5. Forward pass: records x(t), y(t) for backprop and the probes; unrolling.
@@ -175,7 +175,10 @@ struct Rng {
 // keeps an MR x NR tile of C in registers: plain loops with constant bounds that the
 // compiler turns into vector code. Every C element is the sum over k in increasing order
 // within each KC block, blocks added in order, so the partition across threads (by
-// tiles of C) never changes the result.
+// tiles of C) never changes the result. Products of one to four rows (a batch at
+// inference) use a register tile of just their rows, which sums each element the same way.
+// A B that many products read unchanged (the weights at inference) can be packed once
+// ahead of time (PackedB); gemm then skips packing it, with the same bits.
 
 enum class Op { N, T };
 
@@ -290,9 +293,8 @@ inline void transpose_copy<float>(const float* src, size_t lds, int rows, int co
 
 // Packs rows [i0, i0+mc) and depth [k0, k0+kc) of op(A) into strips of MR rows:
 // strip s holds, for each k, the MR values op(A)(i0+s*MR+r, k0+k); missing rows are zero.
-template <class Real>
+template <class Real, int MR = GemmShape<Real>::MR>
 void pack_a(Op op, const Real* A, int lda, int i0, int mc, int k0, int kc, Real* out) {
-  constexpr int MR = GemmShape<Real>::MR;
   for (int s = 0; s < mc; s += MR) {
     const int rows = min_int(MR, mc - s);
     if (op == Op::T) {  // op(A)(i, k) = A[k][i]: MR neighbours in a row of A
@@ -334,97 +336,104 @@ void pack_b(Op op, const Real* B, int ldb, int k0, int kc, int j0, int nc, Real*
   }
 }
 
-// The portable micro-kernel: acc (MR x NR, row-major) = sum over k of a[k] (MR values)
-// times b[k] (NR values), in plain loops the compiler vectorises.
-template <class Real>
+// The portable micro-kernel: acc (Rows x NR, row-major) = sum over k of a[k] (Rows values)
+// times b[k] (NR values), in plain loops the compiler vectorises. Rows is MR, or the row
+// count itself for products of one to four rows (a batch at inference): a smaller tile sums
+// each element exactly as the full one does.
+template <class Real, int Rows = GemmShape<Real>::MR>
 void micro_kernel_portable(int kc, const Real* a, const Real* b, Real* acc) {
-  constexpr int MR = GemmShape<Real>::MR, NR = GemmShape<Real>::NR;
-  Real tile[MR][NR] = {};
-  for (int k = 0; k < kc; ++k, a += MR, b += NR)
-    for (int r = 0; r < MR; ++r)
+  constexpr int NR = GemmShape<Real>::NR;
+  Real tile[Rows][NR] = {};
+  for (int k = 0; k < kc; ++k, a += Rows, b += NR)
+    for (int r = 0; r < Rows; ++r)
       for (int c = 0; c < NR; ++c) tile[r][c] += a[r] * b[c];
-  for (int r = 0; r < MR; ++r)
+  for (int r = 0; r < Rows; ++r)
     for (int c = 0; c < NR; ++c) acc[r * NR + c] = tile[r][c];
 }
 
 // The same with explicit vector instructions where the build allows them (-march=native).
 // Each accumulator sums its k terms in the same order as the portable kernel; only the
 // fused multiply-add may round differently, which the tests bound.
-template <class Real>
-inline void micro_kernel(int kc, const Real* a, const Real* b, Real* acc) {
-  micro_kernel_portable(kc, a, b, acc);
-}
 #if defined(__AVX512F__)
-template <>
-inline void micro_kernel<float>(int kc, const float* a, const float* b, float* acc) {
-  __m512 c[12][2];
-  for (int r = 0; r < 12; ++r) c[r][0] = c[r][1] = _mm512_setzero_ps();
-  for (int k = 0; k < kc; ++k, a += 12, b += 32) {
+template <int Rows>
+inline void vector_kernel(int kc, const float* a, const float* b, float* acc) {
+  __m512 c[Rows][2];
+  for (int r = 0; r < Rows; ++r) c[r][0] = c[r][1] = _mm512_setzero_ps();
+  for (int k = 0; k < kc; ++k, a += Rows, b += 32) {
     const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
-    for (int r = 0; r < 12; ++r) {
+    for (int r = 0; r < Rows; ++r) {
       const __m512 ar = _mm512_set1_ps(a[r]);
       c[r][0] = _mm512_fmadd_ps(ar, b0, c[r][0]);
       c[r][1] = _mm512_fmadd_ps(ar, b1, c[r][1]);
     }
   }
-  for (int r = 0; r < 12; ++r) {
+  for (int r = 0; r < Rows; ++r) {
     _mm512_storeu_ps(acc + r * 32, c[r][0]);
     _mm512_storeu_ps(acc + r * 32 + 16, c[r][1]);
   }
 }
-template <>
-inline void micro_kernel<double>(int kc, const double* a, const double* b, double* acc) {
-  __m512d c[6][2];
-  for (int r = 0; r < 6; ++r) c[r][0] = c[r][1] = _mm512_setzero_pd();
-  for (int k = 0; k < kc; ++k, a += 6, b += 16) {
+template <int Rows>
+inline void vector_kernel(int kc, const double* a, const double* b, double* acc) {
+  __m512d c[Rows][2];
+  for (int r = 0; r < Rows; ++r) c[r][0] = c[r][1] = _mm512_setzero_pd();
+  for (int k = 0; k < kc; ++k, a += Rows, b += 16) {
     const __m512d b0 = _mm512_loadu_pd(b), b1 = _mm512_loadu_pd(b + 8);
-    for (int r = 0; r < 6; ++r) {
+    for (int r = 0; r < Rows; ++r) {
       const __m512d ar = _mm512_set1_pd(a[r]);
       c[r][0] = _mm512_fmadd_pd(ar, b0, c[r][0]);
       c[r][1] = _mm512_fmadd_pd(ar, b1, c[r][1]);
     }
   }
-  for (int r = 0; r < 6; ++r) {
+  for (int r = 0; r < Rows; ++r) {
     _mm512_storeu_pd(acc + r * 16, c[r][0]);
     _mm512_storeu_pd(acc + r * 16 + 8, c[r][1]);
   }
 }
 #elif defined(__AVX2__) && defined(__FMA__)
-template <>
-inline void micro_kernel<float>(int kc, const float* a, const float* b, float* acc) {
-  __m256 c[6][2];
-  for (int r = 0; r < 6; ++r) c[r][0] = c[r][1] = _mm256_setzero_ps();
-  for (int k = 0; k < kc; ++k, a += 6, b += 16) {
+template <int Rows>
+inline void vector_kernel(int kc, const float* a, const float* b, float* acc) {
+  __m256 c[Rows][2];
+  for (int r = 0; r < Rows; ++r) c[r][0] = c[r][1] = _mm256_setzero_ps();
+  for (int k = 0; k < kc; ++k, a += Rows, b += 16) {
     const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-    for (int r = 0; r < 6; ++r) {
+    for (int r = 0; r < Rows; ++r) {
       const __m256 ar = _mm256_broadcast_ss(a + r);
       c[r][0] = _mm256_fmadd_ps(ar, b0, c[r][0]);
       c[r][1] = _mm256_fmadd_ps(ar, b1, c[r][1]);
     }
   }
-  for (int r = 0; r < 6; ++r) {
+  for (int r = 0; r < Rows; ++r) {
     _mm256_storeu_ps(acc + r * 16, c[r][0]);
     _mm256_storeu_ps(acc + r * 16 + 8, c[r][1]);
   }
 }
-template <>
-inline void micro_kernel<double>(int kc, const double* a, const double* b, double* acc) {
-  __m256d c[6][2];
-  for (int r = 0; r < 6; ++r) c[r][0] = c[r][1] = _mm256_setzero_pd();
-  for (int k = 0; k < kc; ++k, a += 6, b += 8) {
+template <int Rows>
+inline void vector_kernel(int kc, const double* a, const double* b, double* acc) {
+  __m256d c[Rows][2];
+  for (int r = 0; r < Rows; ++r) c[r][0] = c[r][1] = _mm256_setzero_pd();
+  for (int k = 0; k < kc; ++k, a += Rows, b += 8) {
     const __m256d b0 = _mm256_loadu_pd(b), b1 = _mm256_loadu_pd(b + 4);
-    for (int r = 0; r < 6; ++r) {
+    for (int r = 0; r < Rows; ++r) {
       const __m256d ar = _mm256_broadcast_sd(a + r);
       c[r][0] = _mm256_fmadd_pd(ar, b0, c[r][0]);
       c[r][1] = _mm256_fmadd_pd(ar, b1, c[r][1]);
     }
   }
-  for (int r = 0; r < 6; ++r) {
+  for (int r = 0; r < Rows; ++r) {
     _mm256_storeu_pd(acc + r * 8, c[r][0]);
     _mm256_storeu_pd(acc + r * 8 + 4, c[r][1]);
   }
 }
 #endif
+
+template <class Real, int Rows = GemmShape<Real>::MR>
+inline void micro_kernel(int kc, const Real* a, const Real* b, Real* acc) {
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+  vector_kernel<Rows>(kc, a, b, acc);
+#else
+  micro_kernel_portable<Real, Rows>(kc, a, b, acc);
+#endif
+}
 
 // C tile (rows x cols that exist) = (first ? beta C : C) + alpha acc.
 template <class Real>
@@ -450,30 +459,37 @@ inline int k_block(int K) {
   return (K + blocks - 1) / blocks;
 }
 
-// One tile of C: rows [i0, i1), columns [j0, j1), the whole depth K, serially.
-template <class Real, bool Portable>
+// One tile of C: rows [i0, i1), columns [j0, j1), the whole depth K, serially, on a
+// register tile of MR rows. B comes packed ahead of time (packed_b, laid out as PackedB
+// below) or is packed here, panel by panel, into packB.
+template <class Real, bool Portable, int MR = GemmShape<Real>::MR>
 void gemm_tile(Op opA, Op opB, int i0, int i1, int j0, int j1, int K, Real alpha, const Real* A, int lda,
-               const Real* B, int ldb, Real beta, Real* C, int ldc, Real* packA, Real* packB,
-               const Epilogue<Real>& epilogue) {
+               const Real* B, int ldb, const Real* packed_b, int padded_n, Real beta, Real* C, int ldc, Real* packA,
+               Real* packB, const Epilogue<Real>& epilogue) {
   using S = GemmShape<Real>;
-  alignas(64) Real acc[S::MR * S::NR];
+  constexpr int MC = MR * (S::MC / S::MR);
+  alignas(64) Real acc[MR * S::NR];
   for (int jc = j0; jc < j1; jc += S::NC) {
     const int nc = min_int(S::NC, j1 - jc);
     const int kstep = k_block<Real>(K);
     for (int kc0 = 0; kc0 < K; kc0 += kstep) {
       const int kc = min_int(kstep, K - kc0);
       const bool last = kc0 + kc == K;
-      pack_b(opB, B, ldb, kc0, kc, jc, nc, packB);
-      for (int ic = i0; ic < i1; ic += S::MC) {
-        const int mc = min_int(S::MC, i1 - ic);
-        pack_a(opA, A, lda, ic, mc, kc0, kc, packA);
+      const Real* panel = packB;
+      if (packed_b)
+        panel = packed_b + size_t(kc0) * padded_n + size_t(jc) * kc;
+      else
+        pack_b(opB, B, ldb, kc0, kc, jc, nc, packB);
+      for (int ic = i0; ic < i1; ic += MC) {
+        const int mc = min_int(MC, i1 - ic);
+        pack_a<Real, MR>(opA, A, lda, ic, mc, kc0, kc, packA);
         for (int jr = 0; jr < nc; jr += S::NR)
-          for (int ir = 0; ir < mc; ir += S::MR) {
+          for (int ir = 0; ir < mc; ir += MR) {
             if (Portable)
-              micro_kernel_portable(kc, packA + size_t(ir) * kc, packB + size_t(jr) * kc, acc);
+              micro_kernel_portable<Real, MR>(kc, packA + size_t(ir) * kc, panel + size_t(jr) * kc, acc);
             else
-              micro_kernel(kc, packA + size_t(ir) * kc, packB + size_t(jr) * kc, acc);
-            const int rows = min_int(S::MR, mc - ir), cols = min_int(S::NR, nc - jr);
+              micro_kernel<Real, MR>(kc, packA + size_t(ir) * kc, panel + size_t(jr) * kc, acc);
+            const int rows = min_int(MR, mc - ir), cols = min_int(S::NR, nc - jr);
             Real* ctile = C + size_t(ic + ir) * ldc + jc + jr;
             store_tile(acc, alpha, beta, kc0 == 0, ctile, ldc, rows, cols);
             if (last && epilogue.apply) epilogue.apply(epilogue.ctx, ctile, ldc, ic + ir, jc + jr, rows, cols);
@@ -574,88 +590,15 @@ class ThreadPool {
 
 namespace detail {
 
-#if defined(__AVX512F__)
-// Products with few rows (a batch of one to four samples: inference) against a transposed B.
-// Each element of B meets at most four rows of A, so packing B (a full transposed copy)
-// would cost more than the arithmetic. Instead B is transposed 16 x 16 in registers as it
-// streams past. Every element of C is summed exactly as the packed path sums it (the same K
-// blocks, one fused multiply-add per k in increasing order, the same store_tile), so a
-// sample's result does not depend on the batch it came in, nor on the thread count.
+// Products of at most this many rows (a batch of one to four samples: inference) run on a
+// register tile of exactly their rows, not MR rows of which most would be zero padding.
 constexpr int kFewRows = 4;
-
-// acc[r] (16 lanes: columns j0 .. j0+15) += sum over k in [k0, k0+kc) of op(A)(r, k) B[j][k].
-template <int Rows>
-inline void few_rows_strip(const float* const a[], const float* b, size_t ldb, int cols, int k0, int kc,
-                           __m512 acc[]) {
-  alignas(64) float block[16 * 16], padded[16 * 16];
-  for (int k = k0; k < k0 + kc; k += 16) {
-    const int depth = std::min(16, k0 + kc - k);
-    if (cols == 16 && depth == 16) {
-      transpose_16x16(b + k, ldb, block, 16);
-    } else {  // a ragged edge: copy what exists into a zeroed block first
-      std::fill(padded, padded + 256, 0.0f);
-      for (int c = 0; c < cols; ++c)
-        for (int q = 0; q < depth; ++q) padded[c * 16 + q] = b[size_t(c) * ldb + k + q];
-      transpose_16x16(padded, 16, block, 16);
-    }
-    for (int q = 0; q < depth; ++q) {
-      const __m512 bk = _mm512_load_ps(block + q * 16);  // B[j0 .. j0+15][k + q]
-      for (int r = 0; r < Rows; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r][k + q]), bk, acc[r]);
-    }
-  }
-}
-
-template <int Rows>
-void few_rows_columns(const float* const a[], int N, int K, float alpha, const float* B, int ldb, float beta,
-                      float* C, int ldc, int j0, int j1) {
-  constexpr int NR = GemmShape<float>::NR;
-  const int kstep = k_block<float>(K);
-  for (int j = j0; j < j1; j += 16) {
-    const int cols = std::min(16, N - j);
-    for (int k0 = 0; k0 < K; k0 += kstep) {
-      __m512 acc[Rows];
-      for (int r = 0; r < Rows; ++r) acc[r] = _mm512_setzero_ps();
-      few_rows_strip<Rows>(a, B + size_t(j) * ldb, size_t(ldb), cols, k0, std::min(kstep, K - k0), acc);
-      alignas(64) float tile[kFewRows * NR];
-      for (int r = 0; r < Rows; ++r) _mm512_store_ps(tile + r * NR, acc[r]);
-      store_tile(tile, alpha, beta, k0 == 0, C + j, ldc, Rows, cols);
-    }
-  }
-}
-
-inline void gemm_few_rows(Op opA, int M, int N, int K, float alpha, const float* A, int lda, const float* B,
-                          int ldb, float beta, float* C, int ldc, int threads, const Epilogue<float>& epilogue) {
-  std::vector<float> gathered;  // op(A) = A^T: its few rows gathered once, contiguous in k
-  const float* a[kFewRows];
-  for (int r = 0; r < M; ++r) a[r] = A + size_t(r) * lda;
-  if (opA == Op::T) {
-    gathered.resize(size_t(M) * K);
-    for (int r = 0; r < M; ++r) {
-      for (int k = 0; k < K; ++k) gathered[size_t(r) * K + k] = A[size_t(k) * lda + r];
-      a[r] = gathered.data() + size_t(r) * K;
-    }
-  }
-  const int chunk = 64, tasks = (N + chunk - 1) / chunk;
-  if (double(N) * K < 2e5) threads = 1;
-  ThreadPool::shared().run(threads, tasks, [&](int task, int) {
-    const int j0 = task * chunk, j1 = std::min(N, j0 + chunk);
-    switch (M) {
-      case 1: few_rows_columns<1>(a, N, K, alpha, B, ldb, beta, C, ldc, j0, j1); break;
-      case 2: few_rows_columns<2>(a, N, K, alpha, B, ldb, beta, C, ldc, j0, j1); break;
-      case 3: few_rows_columns<3>(a, N, K, alpha, B, ldb, beta, C, ldc, j0, j1); break;
-      default: few_rows_columns<4>(a, N, K, alpha, B, ldb, beta, C, ldc, j0, j1); break;
-    }
-    if (epilogue.apply) epilogue.apply(epilogue.ctx, C + j0, ldc, 0, j0, M, j1 - j0);
-  });
-}
-
-#endif
 
 // Splits C into tiles, one task each, and runs them on the pool. The tiles cut the longer
 // side of C at multiples of the register tile, so each holds whole micro-tiles.
 template <class Real, bool Portable>
 void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B, int ldb,
-                   Real beta, Real* C, int ldc, int threads, const Epilogue<Real>& epilogue) {
+                   const Real* packed_b, Real beta, Real* C, int ldc, int threads, const Epilogue<Real>& epilogue) {
   using S = GemmShape<Real>;
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // empty sum: C = beta C
@@ -664,32 +607,40 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
     if (epilogue.apply) epilogue.apply(epilogue.ctx, C, ldc, 0, 0, M, N);
     return;
   }
-#if defined(__AVX512F__)
-  if constexpr (std::is_same<Real, float>::value && !Portable)
-    if (M <= kFewRows && opB == Op::T)
-      return gemm_few_rows(opA, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads, epilogue);
-#endif
-  if (2.0 * M * N * K < 4e6) threads = 1;  // small products: a thread hand-off costs more
+  // Small products run on one thread: a hand-off costs more. A few rows against a large B
+  // are worth splitting anyway: their time goes into reading B.
+  if (2.0 * M * N * K < 4e6 && double(N) * K < 2e5) threads = 1;
+  const int padded_n = (N + S::NR - 1) / S::NR * S::NR;
   const bool split_rows = M >= N;
   const int unit = split_rows ? S::MR : S::NR;
   const int extent = split_rows ? M : N;
   const int units = (extent + unit - 1) / unit;
-  const int tasks = std::max(1, std::min(threads, units));
+  // A few rows: tasks of two strips, so a thread that wakes late still finds work.
+  const int tasks = M <= kFewRows ? (units + 1) / 2 : std::max(1, std::min(threads, units));
   const int kc = std::min(S::KC, K);
   const size_t packA_size = size_t(S::MC) * kc;
-  const size_t packB_size = size_t(std::min(S::NC, (N + S::NR - 1) / S::NR * S::NR)) * kc;
+  const size_t packB_size = packed_b ? 0 : size_t(std::min(S::NC, padded_n)) * kc;
   ThreadPool::shared().run(threads, tasks, [&](int task, int) {
     // Packing buffers per thread, kept between calls: training does not allocate per step.
     thread_local std::vector<Real> buf;
     if (buf.size() < packA_size + packB_size) buf.resize(packA_size + packB_size);
     const int lo = int(long(task) * units / tasks) * unit;
     const int hi = std::min(extent, int(long(task + 1) * units / tasks) * unit);
-    if (split_rows)
-      gemm_tile<Real, Portable>(opA, opB, lo, hi, 0, N, K, alpha, A, lda, B, ldb, beta, C, ldc, buf.data(),
-                                buf.data() + packA_size, epilogue);
-    else
-      gemm_tile<Real, Portable>(opA, opB, 0, M, lo, hi, K, alpha, A, lda, B, ldb, beta, C, ldc, buf.data(),
-                                buf.data() + packA_size, epilogue);
+    const int i0 = split_rows ? lo : 0, i1 = split_rows ? hi : M;
+    const int j0 = split_rows ? 0 : lo, j1 = split_rows ? N : hi;
+    Real* packA = buf.data();
+    Real* packB = buf.data() + packA_size;
+    auto tile = [&](auto rows) {
+      gemm_tile<Real, Portable, decltype(rows)::value>(opA, opB, i0, i1, j0, j1, K, alpha, A, lda, B, ldb, packed_b,
+                                                       padded_n, beta, C, ldc, packA, packB, epilogue);
+    };
+    switch (M) {
+      case 1: tile(std::integral_constant<int, 1>()); break;
+      case 2: tile(std::integral_constant<int, 2>()); break;
+      case 3: tile(std::integral_constant<int, 3>()); break;
+      case kFewRows: tile(std::integral_constant<int, kFewRows>()); break;
+      default: tile(std::integral_constant<int, S::MR>()); break;
+    }
   });
 }
 
@@ -700,14 +651,51 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
 template <class Real>
 void gemm(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B, int ldb, Real beta,
           Real* C, int ldc, int threads = 1, const Epilogue<Real>& epilogue = {}) {
-  detail::gemm_parallel<Real, false>(opA, opB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads, epilogue);
+  detail::gemm_parallel<Real, false>(opA, opB, M, N, K, alpha, A, lda, B, ldb, nullptr, beta, C, ldc, threads,
+                                     epilogue);
 }
 
 // The same on the portable kernel only: the reference the vector kernels are tested against.
 template <class Real>
 void gemm_portable(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B, int ldb,
                    Real beta, Real* C, int ldc, int threads = 1) {
-  detail::gemm_parallel<Real, true>(opA, opB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, threads, {});
+  detail::gemm_parallel<Real, true>(opA, opB, M, N, K, alpha, A, lda, B, ldb, nullptr, beta, C, ldc, threads, {});
+}
+
+// op(B) packed once, ahead of time, for a B that many products read unchanged (the weights
+// at inference): gemm then skips packing it and gives the same bits as from B itself.
+// Layout: for each depth block of k_block(K) (in order), the N columns in strips of NR
+// (the last zero-padded), each strip kc x NR as pack_b writes it.
+template <class Real>
+class PackedB {
+ public:
+  PackedB() = default;
+  PackedB(Op opB, int K, int N, const Real* B, int ldb) : K_(K), N_(N) {
+    using S = GemmShape<Real>;
+    const size_t padded_n = size_t(N + S::NR - 1) / S::NR * S::NR;
+    storage_.resize(padded_n * K + 64 / sizeof(Real));
+    // 64-byte aligned, so each packed row of B is whole cache lines.
+    offset_ = (64 - reinterpret_cast<uintptr_t>(storage_.data()) % 64) % 64 / sizeof(Real);
+    const int kstep = detail::k_block<Real>(K);
+    for (int k0 = 0; k0 < K; k0 += kstep)
+      detail::pack_b(opB, B, ldb, k0, std::min(kstep, K - k0), 0, N, storage_.data() + offset_ + size_t(k0) * padded_n);
+  }
+  int K() const { return K_; }
+  int N() const { return N_; }
+  const Real* data() const { return storage_.data() + offset_; }
+
+ private:
+  int K_ = 0, N_ = 0;
+  size_t offset_ = 0;
+  std::vector<Real> storage_;
+};
+
+// C = alpha op(A) B + beta C with B packed ahead of time (op(A) is M x B.K(), C is M x B.N()).
+template <class Real>
+void gemm(Op opA, int M, Real alpha, const Real* A, int lda, const PackedB<Real>& B, Real beta, Real* C, int ldc,
+          int threads = 1, const Epilogue<Real>& epilogue = {}) {
+  detail::gemm_parallel<Real, false>(opA, Op::N, M, B.N(), B.K(), alpha, A, lda, nullptr, 0, B.data(), beta, C, ldc,
+                                     threads, epilogue);
 }
 
 #endif  // !RESDYN_FREESTANDING
