@@ -23,7 +23,8 @@
 //      for inference (PackedB), with the same bits.
 //   3. Errors and files (hosted): the error type, CRC-32, gzip inflate, the IDX reader.
 //   4. Networks (SPEC §1): configuration, parameter layout, initialisation.
-//   5. Forward pass: records x(t), y(t) for backprop and the probes; unrolling.
+//   5. Forward pass: records x(t), y(t) for backprop and the probes; unrolling; inference
+//      on weights packed once (PackedNet).
 //   5b. Fixed point: inference with int8 weights on byte or int16 inputs, int32 sums
 //      (freestanding), quantisation, SIMD kernels (VNNI, AVX2), Q15.16 training.
 //   6. Loss and backpropagation, written out by hand next to the forward pass; the
@@ -1643,11 +1644,32 @@ struct Trace {
   }
 };
 
+// A net's weight matrices packed once for gemm (PackedB): the stem's P^T, every block's
+// W_t^T, the classifier's K^T. For inference: forward reads them when given one and gives
+// the same bits as from the net itself. It copies the weights as they are now, so a net
+// whose weights change (training) would need a new one each step: training uses none.
+template <class Real>
+struct PackedNet {
+  const Net<Real>* net = nullptr;  // whose weights these are; forward reads the biases there
+  PackedB<Real> stem, classifier;
+  std::vector<PackedB<Real>> blocks;  // W_1^T, or W_1^T .. W_T^T
+
+  explicit PackedNet(const Net<Real>& n) : net(&n) {
+    const Config& cfg = n.config;
+    const int N = cfg.width;
+    if (cfg.stem) stem = PackedB<Real>(Op::T, cfg.input, N, n.P(), cfg.input);
+    for (int blk = 1; blk <= n.layout.blocks; ++blk) blocks.emplace_back(Op::T, N, N, n.W(blk), N);
+    classifier = PackedB<Real>(Op::T, N, cfg.classes, n.K(), N);
+  }
+  const PackedB<Real>& W(int t) const { return blocks[blocks.size() == 1 ? 0 : size_t(t - 1)]; }
+};
+
 template <class Real>
 struct ForwardOptions {
   int depth = 0;         // layers to run; 0 = the net's depth; more = unroll (shared only)
   bool keep_all = true;  // keep every layer (training) or only the newest (probes, eval)
   int threads = 1;
+  const PackedNet<Real>* packed = nullptr;  // the net's weights packed ahead of time (inference)
   std::function<void(int t, const Real* y, const Real* x)> on_layer;  // after each layer t >= 1
 };
 
@@ -1699,14 +1721,18 @@ void prepare_trace(const Net<Real>& net, Trace<Real>& trace, int depth, bool kee
 
 // x(0) from the input: the stem, or a copy of the pixels.
 template <class Real>
-void compute_initial_state(const Net<Real>& net, Trace<Real>& trace, int threads) {
+void compute_initial_state(const Net<Real>& net, Trace<Real>& trace, int threads,
+                           const PackedNet<Real>* packed = nullptr) {
   const Config& cfg = net.config;
   const int B = trace.batch, N = cfg.width, D = cfg.input;
   Real* x0 = trace.state(0);
   if (cfg.stem) {
     const LayerEpilogue<Real> stem{net.c(), nullptr, nullptr, N};
-    gemm(Op::N, Op::T, B, N, D, Real(1), trace.input.data(), D, net.P(), D, Real(0), x0, N, threads,
-         stem.as_epilogue());
+    if (packed)
+      gemm(Op::N, B, Real(1), trace.input.data(), D, packed->stem, Real(0), x0, N, threads, stem.as_epilogue());
+    else
+      gemm(Op::N, Op::T, B, N, D, Real(1), trace.input.data(), D, net.P(), D, Real(0), x0, N, threads,
+           stem.as_epilogue());
   } else {
     std::copy(trace.input.begin(), trace.input.begin() + trace.block(), x0);
   }
@@ -1722,12 +1748,20 @@ void run_layers(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<R
     const int layer = t <= cfg.depth ? t : 1;
     const Real* prev = trace.state(t - 1);
     const LayerEpilogue<Real> layer_done{net.b(layer), trace.resnet ? prev : nullptr, trace.state(t), N};
-    gemm(Op::N, Op::T, B, N, N, Real(1), prev, N, net.W(layer), N, Real(0), trace.residual(t), N, opt.threads,
-         layer_done.as_epilogue());
+    if (opt.packed)
+      gemm(Op::N, B, Real(1), prev, N, opt.packed->W(layer), Real(0), trace.residual(t), N, opt.threads,
+           layer_done.as_epilogue());
+    else
+      gemm(Op::N, Op::T, B, N, N, Real(1), prev, N, net.W(layer), N, Real(0), trace.residual(t), N, opt.threads,
+           layer_done.as_epilogue());
     if (opt.on_layer) opt.on_layer(t, trace.residual(t), trace.state(t));
   }
-  gemm(Op::N, Op::T, B, cfg.classes, N, Real(1), trace.state(depth), N, net.K(), N, Real(0), trace.logits.data(),
-       cfg.classes, opt.threads);
+  if (opt.packed)
+    gemm(Op::N, B, Real(1), trace.state(depth), N, opt.packed->classifier, Real(0), trace.logits.data(),
+         cfg.classes, opt.threads);
+  else
+    gemm(Op::N, Op::T, B, cfg.classes, N, Real(1), trace.state(depth), N, net.K(), N, Real(0),
+         trace.logits.data(), cfg.classes, opt.threads);
   for (int r = 0; r < B; ++r)
     for (int k = 0; k < cfg.classes; ++k) trace.logits[size_t(r) * cfg.classes + k] += net.k0()[k];
 }
@@ -1738,8 +1772,9 @@ void forward(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<Real
   const int depth = opt.depth > 0 ? opt.depth : net.config.depth;
   if (depth > net.config.depth && net.config.weights != Weights::Shared)
     throw Error("unrolling beyond the trained depth needs shared weights");
+  if (opt.packed && opt.packed->net != &net) throw Error("forward: packed weights of another net");
   prepare_trace(net, trace, depth, opt.keep_all);
-  compute_initial_state(net, trace, opt.threads);
+  compute_initial_state(net, trace, opt.threads, opt.packed);
   run_layers(net, trace, opt);
 }
 
@@ -3645,15 +3680,18 @@ int count_predictions(Evaluation& ev, const Logit* logits, const uint8_t* labels
   return wrong;
 }
 
-// Test error, loss and confusion matrix of the first `limit` samples (0 = all).
+// Test error, loss and confusion matrix of the first `limit` samples (0 = all), on the
+// net's weights packed ahead of time if given (same results, faster).
 template <class Real>
-Evaluation evaluate(const Net<Real>& net, const Dataset& data, int threads = 1, int limit = 0, int batch = 256) {
+Evaluation evaluate(const Net<Real>& net, const Dataset& data, int threads = 1, int limit = 0, int batch = 256,
+                    const PackedNet<Real>* packed = nullptr) {
   const Config& cfg = net.config;
   Evaluation ev = start_evaluation(cfg, data, limit);
   Trace<Real> trace;
   ForwardOptions<Real> fwd;
   fwd.keep_all = false;
   fwd.threads = threads;
+  fwd.packed = packed;
   int wrong = 0;
   double loss = 0;
   for (int first = 0; first < ev.count; first += batch) {
