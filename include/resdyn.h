@@ -225,12 +225,15 @@ inline void transpose_copy(const Real* src, size_t lds, int rows, int cols, Real
     for (int k = 0; k < cols; ++k) out[size_t(k) * ldo + r] = src[size_t(r) * lds + k];
 }
 #if defined(__AVX512F__)
-inline void transpose_16x16(const float* src, size_t lds, float* out, size_t ldo) {
+// Reads src_rows rows (the rest count as zero) and writes out_lanes values of each output row.
+inline void transpose_16x16(const float* src, size_t lds, float* out, size_t ldo, int src_rows = 16,
+                            int out_lanes = 16) {
   // The zero-masked forms with a full mask are the same instructions; the plain ones trip
   // GCC 12's -Wuninitialized inside its own headers.
   constexpr __mmask16 kAll = 0xFFFF;
+  const __mmask16 lanes = __mmask16((1u << out_lanes) - 1);
   __m512 row[16], u[16];
-  for (int i = 0; i < 16; ++i) row[i] = _mm512_loadu_ps(src + size_t(i) * lds);
+  for (int i = 0; i < 16; ++i) row[i] = i < src_rows ? _mm512_loadu_ps(src + size_t(i) * lds) : _mm512_setzero_ps();
   // u[4g + m], 128-bit lane L: column 4L + m of rows 4g .. 4g+3.
   for (int g = 0; g < 4; ++g) {
     const __m512 lo01 = _mm512_maskz_unpacklo_ps(kAll, row[4 * g], row[4 * g + 1]);
@@ -248,10 +251,10 @@ inline void transpose_16x16(const float* src, size_t lds, float* out, size_t ldo
     const __m512 q = _mm512_maskz_shuffle_f32x4(kAll, u[m], u[4 + m], 0xDD);
     const __m512 r = _mm512_maskz_shuffle_f32x4(kAll, u[8 + m], u[12 + m], 0x88);
     const __m512 s = _mm512_maskz_shuffle_f32x4(kAll, u[8 + m], u[12 + m], 0xDD);
-    _mm512_storeu_ps(out + size_t(m) * ldo, _mm512_maskz_shuffle_f32x4(kAll, p, r, 0x88));
-    _mm512_storeu_ps(out + size_t(4 + m) * ldo, _mm512_maskz_shuffle_f32x4(kAll, q, s, 0x88));
-    _mm512_storeu_ps(out + size_t(8 + m) * ldo, _mm512_maskz_shuffle_f32x4(kAll, p, r, 0xDD));
-    _mm512_storeu_ps(out + size_t(12 + m) * ldo, _mm512_maskz_shuffle_f32x4(kAll, q, s, 0xDD));
+    _mm512_mask_storeu_ps(out + size_t(m) * ldo, lanes, _mm512_maskz_shuffle_f32x4(kAll, p, r, 0x88));
+    _mm512_mask_storeu_ps(out + size_t(4 + m) * ldo, lanes, _mm512_maskz_shuffle_f32x4(kAll, q, s, 0x88));
+    _mm512_mask_storeu_ps(out + size_t(8 + m) * ldo, lanes, _mm512_maskz_shuffle_f32x4(kAll, p, r, 0xDD));
+    _mm512_mask_storeu_ps(out + size_t(12 + m) * ldo, lanes, _mm512_maskz_shuffle_f32x4(kAll, q, s, 0xDD));
   }
 }
 template <>
@@ -292,6 +295,22 @@ inline void transpose_copy<float>(const float* src, size_t lds, int rows, int co
 }
 #endif
 
+// The first k of a strip of MR rows of A packed for pack_a (below), 16 k at a time through
+// registers where the build allows it; returns how many k it packed.
+template <int MR, class Real>
+inline int pack_a_registers(const Real*, int, int, int, Real*) {
+  return 0;
+}
+#if defined(__AVX512F__)
+template <int MR>
+inline int pack_a_registers(const float* src, int lda, int rows, int kc, float* out) {
+  int k = 0;
+  if (MR <= 16)
+    for (; k + 16 <= kc; k += 16) transpose_16x16(src + k, size_t(lda), out + size_t(k) * MR, MR, rows, MR);
+  return k;
+}
+#endif
+
 // Packs rows [i0, i0+mc) and depth [k0, k0+kc) of op(A) into strips of MR rows:
 // strip s holds, for each k, the MR values op(A)(i0+s*MR+r, k0+k); missing rows are zero.
 template <class Real, int MR = GemmShape<Real>::MR>
@@ -304,9 +323,10 @@ void pack_a(Op op, const Real* A, int lda, int i0, int mc, int k0, int kc, Real*
         for (int r = 0; r < MR; ++r) out[r] = r < rows ? src[r] : Real(0);
       }
     } else {
+      const int done = pack_a_registers<MR>(A + size_t(i0 + s) * lda + k0, lda, rows, kc, out);
       for (int r = 0; r < MR; ++r) {
         const Real* src = A + size_t(i0 + s + r) * lda + k0;
-        for (int k = 0; k < kc; ++k) out[size_t(k) * MR + r] = r < rows ? src[k] : Real(0);
+        for (int k = done; k < kc; ++k) out[size_t(k) * MR + r] = r < rows ? src[k] : Real(0);
       }
       out += size_t(kc) * MR;
     }
