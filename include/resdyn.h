@@ -458,7 +458,7 @@ inline void micro_kernel(int kc, const Real* a, const Real* b, Real* acc) {
 
 // C tile (rows x cols that exist) = (first ? beta C : C) + alpha acc.
 template <class Real>
-void store_tile(const Real* acc, Real alpha, Real beta, bool first, Real* C, int ldc, int rows, int cols) {
+inline void store_tile(const Real* acc, Real alpha, Real beta, bool first, Real* C, int ldc, int rows, int cols) {
   constexpr int NR = GemmShape<Real>::NR;
   for (int r = 0; r < rows; ++r) {
     Real* crow = C + size_t(r) * ldc;
