@@ -2,7 +2,9 @@
 // one sample at a time.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "resdyn.h"
@@ -185,4 +187,109 @@ TEST(Rng, BelowStaysInRangeAndCoversIt) {
     seen[v]++;
   }
   for (int count : seen) EXPECT_GT(count, 850);  // 1000 expected each
+}
+
+namespace {
+
+// Logits and final state of a float net on `batch` random images, with or without packed
+// weights; the batch is cut into forward passes of `pass` images.
+struct Outputs {
+  std::vector<float> logits, last_state;
+};
+Outputs run_in_passes(const Net<float>& net, const PackedNet<float>* packed, int batch, int pass, int threads) {
+  const int D = net.config.input, N = net.config.width, C = net.config.classes;
+  Rng rng(21);
+  std::vector<uint8_t> pixels(size_t(batch) * D);
+  for (auto& p : pixels) p = uint8_t(rng.below(256));
+  Outputs out;
+  Trace<float> trace;
+  ForwardOptions<float> opt;
+  opt.keep_all = false;
+  opt.threads = threads;
+  opt.packed = packed;
+  for (int first = 0; first < batch; first += pass) {
+    const int count = std::min(pass, batch - first);
+    set_input(trace, &pixels[size_t(first) * D], count, D);
+    forward(net, trace, opt);
+    out.logits.insert(out.logits.end(), trace.logits.begin(), trace.logits.begin() + size_t(count) * C);
+    const float* x = trace.state(net.config.depth);
+    out.last_state.insert(out.last_state.end(), x, x + size_t(count) * N);
+  }
+  return out;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size() * sizeof(float)) == 0;
+}
+
+}  // namespace
+
+TEST(Forward, PackedWeightsGiveTheSameBitsInAnyBatch) {
+  // Inference on weights packed ahead of time: every sample's logits and x(T) are the bits
+  // of the ordinary forward pass on the whole batch, whether it comes alone, in a few, or
+  // in many; widths not a multiple of the strip, depths (width 400) over KC.
+  struct Shape {
+    int input, width;
+  };
+  for (const Shape& shape : {Shape{50, 37}, Shape{784, 400}})
+    for (Arch arch : {Arch::ResNet, Arch::MLP})
+      for (Weights weights : {Weights::Shared, Weights::PerLayer}) {
+        const Net<float> net =
+            tiny::random_net<float>(tiny::config(arch, weights, true, shape.input, shape.width, 3, 10), 17, 0.2);
+        const PackedNet<float> packed(net);
+        const int batch = 70;
+        const Outputs whole = run_in_passes(net, nullptr, batch, batch, 2);
+        for (int pass : {1, 2, 3, 4, 5, 17, 64, 70})
+          for (int threads : {1, 2}) {
+            const Outputs out = run_in_passes(net, &packed, batch, pass, threads);
+            ASSERT_TRUE(same_bits(whole.logits, out.logits) && same_bits(whole.last_state, out.last_state))
+                << "width " << shape.width << " arch " << int(arch) << " weights " << int(weights) << " pass "
+                << pass << " threads " << threads;
+          }
+      }
+}
+
+TEST(Forward, PackedWeightsGiveTheSameBitsOnThePaperNet) {
+  // 15 x 1064 with the stem (784 -> 1064), a batch of 1000 and single images.
+  for (Weights weights : {Weights::Shared, Weights::PerLayer}) {
+    const Net<float> net = tiny::random_net<float>(tiny::config(Arch::ResNet, weights, true, 784, 1064, 15, 10), 19,
+                                                   0.05);
+    const PackedNet<float> packed(net);
+    const Outputs whole = run_in_passes(net, nullptr, 1000, 1000, 2);
+    EXPECT_TRUE(same_bits(whole.logits, run_in_passes(net, &packed, 1000, 1000, 2).logits));
+    Outputs first_few = whole;
+    first_few.logits.resize(3 * 10);
+    EXPECT_TRUE(same_bits(first_few.logits, run_in_passes(net, &packed, 3, 1, 2).logits));
+  }
+}
+
+TEST(Forward, PackedWeightsOfAnotherNetAreRefused) {
+  const Net<float> net = tiny::random_net<float>(tiny::config(Arch::ResNet, Weights::Shared, true, 7, 9, 2, 3), 1, 1);
+  const Net<float> other = net;
+  const PackedNet<float> packed(other);
+  std::vector<uint8_t> pixels(7, 1);
+  Trace<float> trace;
+  set_input(trace, pixels.data(), 1, 7);
+  ForwardOptions<float> opt;
+  opt.packed = &packed;
+  EXPECT_THROW(forward(net, trace, opt), Error);
+}
+
+TEST(Forward, EvaluationOnPackedWeightsIsTheSame) {
+  const Net<float> net = tiny::random_net<float>(tiny::config(Arch::ResNet, Weights::PerLayer, true, 50, 37, 3, 10), 23,
+                                                 0.3);
+  Dataset data;
+  data.count = 300;
+  data.rows = 5;
+  data.cols = 10;
+  Rng rng(25);
+  for (int i = 0; i < data.count * 50; ++i) data.images.push_back(uint8_t(rng.below(256)));
+  for (int i = 0; i < data.count; ++i) data.labels.push_back(uint8_t(rng.below(10)));
+  const PackedNet<float> packed(net);
+  for (int batch : {1, 7, 256}) {
+    const Evaluation plain = evaluate(net, data, 2, 0, batch), fast = evaluate(net, data, 2, 0, batch, &packed);
+    EXPECT_EQ(plain.error, fast.error);
+    EXPECT_EQ(plain.loss, fast.loss);
+    EXPECT_EQ(plain.confusion, fast.confusion);
+  }
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "resdyn.h"
@@ -107,7 +108,7 @@ TEST(Gemm, EmptyDepthScalesC) {
 
 TEST(Gemm, SameBitsOnOneAndTwoThreads) {
   // Large enough that two threads really split the work, in both directions of the split.
-  // The last two take the few-rows path (a batch of one to four against a transposed B).
+  // The last two run on a register tile of their few rows (a batch of one to four).
   for (const Case& c : {Case{300, 100, 700}, Case{64, 1064, 1064}, Case{1064, 1064, 128}, Case{1, 1064, 1064},
                         Case{3, 1000, 999}})
     for (Op a : {Op::N, Op::T})
@@ -192,7 +193,7 @@ TEST(Gemm, TransposeCopyMatchesTheDefinition) {
 
 TEST(Gemm, ARowGetsTheSameBitsInAnyBatch) {
   // Inference on one sample, a few, or a large batch: each row of C is the same, bit for bit
-  // (batches of up to four take their own path, which must sum exactly as the packed one).
+  // (batches of up to four run on a register tile of their rows, which must sum as the full one).
   for (const Case& c : {Case{64, 1064, 1064}, Case{37, 70, 300}, Case{13, 33, 784}})
     for (Op a : {Op::N, Op::T}) {
       const int lda = a == Op::N ? c.K : c.M;
@@ -210,4 +211,45 @@ TEST(Gemm, ARowGetsTheSameBitsInAnyBatch) {
       ASSERT_EQ(0, std::memcmp(whole.data(), rows.data(), whole.size() * sizeof(float)))
           << c.M << "x" << c.N << "x" << c.K << " opA=" << int(a);
     }
+}
+
+TEST(Gemm, PackedBGivesTheSameBitsAsB) {
+  // B packed once ahead of time must sum exactly as gemm does from B itself, for batches
+  // of one to four (their own register tile) and more, with ragged widths (N not a multiple
+  // of the strip) and depths (K not a multiple of KC), either transposition, 1 or 2 threads.
+  struct Shape {
+    int N, K;
+  };
+  for (const Shape& s : {Shape{1064, 1064}, Shape{37, 70}, Shape{33, 784}, Shape{130, 1000}})
+    for (int M : {1, 2, 3, 4, 5, 17, 64, 1000})
+      for (Op a : {Op::N, Op::T})
+        for (Op b : {Op::N, Op::T})
+          for (int threads : {1, 2}) {
+            if (M == 1000 && (s.N != 1064 || a != Op::N)) continue;  // the paper's inference shape is enough
+            const int lda = a == Op::N ? s.K : M, ldb = b == Op::N ? s.N : s.K, ldc = s.N + 3;
+            const auto A = random_matrix<float>(size_t(a == Op::N ? M : s.K) * lda, 11);
+            const auto B = random_matrix<float>(size_t(b == Op::N ? s.K : s.N) * ldb, 12);
+            auto plain = random_matrix<float>(size_t(M) * ldc, 13);
+            auto packed = plain;
+            resdyn::gemm(a, b, M, s.N, s.K, 0.5f, A.data(), lda, B.data(), ldb, 0.25f, plain.data(), ldc, threads);
+            const resdyn::PackedB<float> packed_b(b, s.K, s.N, B.data(), ldb);
+            resdyn::gemm(a, M, 0.5f, A.data(), lda, packed_b, 0.25f, packed.data(), ldc, threads);
+            // Bits of every element, the columns past N (left alone) included.
+            ASSERT_EQ(0, std::memcmp(plain.data(), packed.data(), plain.size() * sizeof(float)))
+                << M << "x" << s.N << "x" << s.K << " opA=" << int(a) << " opB=" << int(b) << " threads=" << threads;
+          }
+}
+
+TEST(Gemm, PackedBMatchesNaive) {
+  // The packed path against the definition too, not only against the other path.
+  for (const Case& c : {Case{1, 37, 70}, Case{3, 1064, 33}, Case{50, 90, 1000}}) {
+    const auto A = random_matrix<double>(size_t(c.M) * c.K, 14);
+    const auto B = random_matrix<double>(size_t(c.N) * c.K, 15);
+    const std::vector<double> C0(size_t(c.M) * c.N, 1.0);
+    auto C = C0;
+    const resdyn::PackedB<double> packed_b(Op::T, c.K, c.N, B.data(), c.K);
+    resdyn::gemm(Op::N, c.M, 2.0, A.data(), c.K, packed_b, 0.5, C.data(), c.N, 2);
+    const auto expected = naive(Op::N, Op::T, c.M, c.N, c.K, 2.0, A, c.K, B, c.K, 0.5, C0, c.N);
+    for (size_t i = 0; i < C.size(); ++i) ASSERT_NEAR(C[i], expected[i], 1e-12) << "element " << i;
+  }
 }

@@ -156,11 +156,12 @@ Speed bench_net(Config cfg, int threads) {
   Trainer<float> trainer(net, data, opt);
   trainer.train_epoch();  // warm up: memory, thread pool
   sp.train = data.count / seconds_of([&] { trainer.train_epoch(); }, 3);
+  const PackedNet<float> packed(net);  // inference's weights, packed once as resdyn eval does
   const Dataset big = synthetic_mnist(2000);
-  evaluate(net, big, threads, 0, 1000);
-  sp.infer_1000 = big.count / seconds_of([&] { evaluate(net, big, threads, 0, 1000); }, 3);
+  evaluate(net, big, threads, 0, 1000, &packed);
+  sp.infer_1000 = big.count / seconds_of([&] { evaluate(net, big, threads, 0, 1000, &packed); }, 3);
   const Dataset few = synthetic_mnist(200);
-  sp.infer_1 = few.count / seconds_of([&] { evaluate(net, few, threads, 0, 1); }, 3);
+  sp.infer_1 = few.count / seconds_of([&] { evaluate(net, few, threads, 0, 1, &packed); }, 3);
   return sp;
 }
 
@@ -176,7 +177,8 @@ std::pair<double, double> bench_integer(const Config& cfg, int threads) {
   const Dataset big = synthetic_mnist(2000);
   std::vector<int32_t> logits(size_t(big.count) * cfg.classes);
   const auto integer = [&] { runner.run(big.images.data(), big.count, 0, threads, logits.data()); };
-  const auto real = [&] { evaluate(net, big, threads, 0, 1000); };
+  const PackedNet<float> packed(net);
+  const auto real = [&] { evaluate(net, big, threads, 0, 1000, &packed); };
   warm_up(integer);
   const double ints = big.count / seconds_of(integer, 3);
   settle();

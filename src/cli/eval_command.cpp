@@ -1,6 +1,7 @@
 // resdyn eval: test error and confusion matrix of a saved model.
 #include <chrono>
 #include <cstdio>
+#include <memory>
 
 #include "cli/commands.h"
 #include "cli/common.h"
@@ -31,9 +32,10 @@ int run_eval(const Flags& flags) {
   if (quantised && flags.has("batch")) throw Error("eval: --batch applies to float models only");
   const QuantizedModel qmodel = quantised ? quant::load_quantised(path) : QuantizedModel{};
   const Net<float> net = quantised ? Net<float>{} : load_model(path);
+  const std::unique_ptr<PackedNet<float>> packed(quantised ? nullptr : new PackedNet<float>(net));
   const auto start = std::chrono::steady_clock::now();  // the forward passes only, not the loading
   const Evaluation ev = quantised ? quant::evaluate_quantised(qmodel, test, threads)
-                                  : evaluate(net, test, threads, 0, batch);
+                                  : evaluate(net, test, threads, 0, batch, packed.get());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   print_evaluation(stdout, ev);
   std::printf("%d images in %.3f s: %.0f images/s (%s, %d thread%s)\n", ev.count, seconds, ev.count / seconds,
