@@ -1409,8 +1409,8 @@ inline Dataset load_mnist(const std::string& dir, bool train) {
 
 // Little-endian numbers, whatever the host's, so files move between machines. Out says where
 // the bytes go (its put()): memory (ByteWriter), a file as it is written (FileWriter), or
-// nowhere but a count and a CRC (ByteDigest), so a part's length and checksum can go ahead of
-// it in a file that is never whole in memory.
+// nowhere but a count (ByteCount), so a part's length can go ahead of it in a file that is
+// never whole in memory.
 template <class Out>
 struct LittleEndianWriter {
   void u32(uint32_t v) {
@@ -1439,19 +1439,16 @@ struct ByteWriter : LittleEndianWriter<ByteWriter> {
   void put(const uint8_t* p, size_t size) { bytes.insert(bytes.end(), p, p + size); }
 };
 
-struct ByteDigest : LittleEndianWriter<ByteDigest> {
+struct ByteCount : LittleEndianWriter<ByteCount> {
   uint64_t size = 0;
-  uint32_t crc = 0;  // CRC-32 of everything put
-  void put(const uint8_t* p, size_t n) {
-    crc = crc32(p, n, crc);
-    size += n;
-  }
+  void put(const uint8_t*, size_t n) { size += n; }
 };
 
 // Writes a file to a temporary name beside path and renames it into place at commit(), so a
 // reader never sees half a file and the previous version stays until the new one is whole.
-// Keeps the CRC-32 of everything written. Destroyed without commit() (an error on the way),
-// it removes the temporary file.
+// Keeps the CRC-32 of everything written, and of a part of it (start_part to part_crc): the
+// checksum of a file nested in this one. Destroyed without commit() (an error on the way), it
+// removes the temporary file.
 class FileWriter : public LittleEndianWriter<FileWriter> {
  public:
   explicit FileWriter(const std::string& path) : path_(path), tmp_(path + ".partial"), buffer_(size_t(1) << 16) {
@@ -1467,6 +1464,7 @@ class FileWriter : public LittleEndianWriter<FileWriter> {
   }
   void put(const uint8_t* p, size_t size) {
     crc_ = crc32(p, size, crc_);
+    if (in_part_) part_crc_ = crc32(p, size, part_crc_);
     while (size > 0) {
       if (used_ == buffer_.size()) flush_buffer();
       const size_t n = std::min(size, buffer_.size() - used_);
@@ -1477,6 +1475,14 @@ class FileWriter : public LittleEndianWriter<FileWriter> {
     }
   }
   uint32_t crc() const { return crc_; }
+  void start_part() {
+    in_part_ = true;
+    part_crc_ = 0;
+  }
+  uint32_t part_crc() {
+    in_part_ = false;
+    return part_crc_;
+  }
   void commit() {
     flush_buffer();
     const bool flushed = std::fflush(file_) == 0;
@@ -1503,7 +1509,8 @@ class FileWriter : public LittleEndianWriter<FileWriter> {
   std::FILE* file_ = nullptr;
   std::vector<uint8_t> buffer_;
   size_t used_ = 0;
-  uint32_t crc_ = 0;
+  uint32_t crc_ = 0, part_crc_ = 0;
+  bool in_part_ = false;
 };
 
 // Reads what the writers wrote, never past the end: running out is an Error naming the file
@@ -1563,7 +1570,7 @@ class ByteReader : public LittleEndianReader<ByteReader> {
   std::string where_;
 };
 
-// `size` bytes of a file from `offset`, through a buffer. Keeps the CRC-32 of what it read.
+// `size` bytes of a file from `offset`, through a buffer.
 class FileReader : public LittleEndianReader<FileReader> {
  public:
   FileReader(const std::string& path, uint64_t offset, uint64_t size, std::string where)
@@ -1580,19 +1587,30 @@ class FileReader : public LittleEndianReader<FileReader> {
   ~FileReader() { std::fclose(file_); }
   size_t left() const { return size_t(left_); }
   const std::string& where() const { return where_; }
-  uint32_t crc() const { return crc_; }
   void get(uint8_t* out, size_t n, const char* what) {
     if (n > left_) throw Error(where_ + ": truncated while reading " + what);
     while (n > 0) {
       if (at_ == filled_) refill(what);
       const size_t k = std::min(n, filled_ - at_);
       std::memcpy(out, buffer_.data() + at_, k);
-      crc_ = crc32(out, k, crc_);
       at_ += k;
       out += k;
       n -= k;
       left_ -= k;
     }
+  }
+  // Past n bytes without reading them.
+  void skip(uint64_t n, const char* what) {
+    if (n > left_) throw Error(where_ + ": truncated while reading " + what);
+    const uint64_t buffered = filled_ - at_;
+    if (n <= buffered) {
+      at_ += size_t(n);
+    } else {
+      if (n - buffered > uint64_t(LONG_MAX) || std::fseek(file_, long(n - buffered), SEEK_CUR) != 0)
+        throw Error(where_ + ": cannot seek past " + what);
+      at_ = filled_ = 0;
+    }
+    left_ -= n;
   }
 
  private:
@@ -1608,7 +1626,6 @@ class FileReader : public LittleEndianReader<FileReader> {
   std::string where_;
   std::vector<uint8_t> buffer_;
   size_t at_ = 0, filled_ = 0;
-  uint32_t crc_ = 0;
 };
 
 // The size of a file in bytes.
@@ -3252,6 +3269,15 @@ struct ParamGroup {
 constexpr size_t kGroupValues = size_t(1) << 18;  // a band's weights: at most this many (1 MiB of floats)
 
 namespace detail {
+// The matrices' shapes from the layout: classes x N (classifier), N x N (blocks), N x D (stem;
+// D = 0 without one).
+struct MatrixShapes {
+  int N, C, D;
+};
+inline MatrixShapes matrix_shapes(const Layout& L) {
+  const int N = L.width;
+  return {N, int((L.k0 - L.K) / size_t(N)), L.K > 0 ? int((L.c - L.P) / size_t(N)) : 0};
+}
 // Rows per band of a matrix with `cols` columns, and its number of bands.
 inline int band_rows(int cols) { return std::max(1, int(kGroupValues / size_t(cols))); }
 inline int bands(int rows, int cols) { return (rows + band_rows(cols) - 1) / band_rows(cols); }
@@ -3263,14 +3289,13 @@ inline ParamGroup band(GroupKind kind, int block, size_t offset, int rows, int c
 }
 }  // namespace detail
 
-// The matrices' shapes from the layout: classes x N (classifier), N x N (blocks), N x D (stem).
 inline int group_count(const Layout& L) {
-  const int N = L.width, C = int((L.k0 - L.K) / size_t(N)), D = L.K > 0 ? int((L.c - L.P) / size_t(N)) : 0;
+  const auto [N, C, D] = detail::matrix_shapes(L);
   return detail::bands(C, N) + L.blocks * detail::bands(N, N) + (L.K > 0 ? detail::bands(N, D) : 0);
 }
 // Group g, in the order classifier, blocks 1..blocks, stem.
 inline ParamGroup param_group(const Layout& L, int g) {
-  const int N = L.width, C = int((L.k0 - L.K) / size_t(N)), D = L.K > 0 ? int((L.c - L.P) / size_t(N)) : 0;
+  const auto [N, C, D] = detail::matrix_shapes(L);
   if (g < detail::bands(C, N)) return detail::band(GroupKind::Classifier, 0, L.K, C, N, g);
   g -= detail::bands(C, N);
   if (g < L.blocks * detail::bands(N, N)) {
@@ -3345,9 +3370,9 @@ void add_column_sums(const Real* a, int rows, int cols, Real* out) {
 // layer less memory in training. An MLP's h(t) is also the next layer's input, so its gz
 // goes to buf.
 
-// Where the walk keeps gz(1..T), contiguous.
-template <class Real>
-const Real* kept_gz(const Trace<Real>& trace, const BackwardBuffers<Real>& buf) {
+// Where the walk keeps gz(1..T), contiguous (writable when the trace and buffers are).
+template <class TraceOf, class Buffers>
+auto kept_gz(TraceOf& trace, Buffers& buf) {
   return trace.resnet ? trace.y.data() : buf.gz.data();
 }
 
@@ -3370,7 +3395,7 @@ double backward_walk(const Net<Real>& net, Trace<Real>& trace, const uint8_t* la
   // gx runs down the layers; each product that finishes gx below layer t also turns it into
   // gz of the layer below in its epilogue (gz = gx * s(1-s), s that layer's sigmoid output).
   const size_t block = trace.block();
-  Real* gz = trace.resnet ? trace.y.data() : buf.gz.data();
+  Real* gz = kept_gz(trace, buf);
   auto gz_of = [&](int t) { return gz + size_t(t - 1) * block; };
   auto gz_epilogue = [&](int t_below) {
     if (t_below >= 1) return SigmoidGradEpilogue<Real>{trace.residual(t_below), gz_of(t_below), N};
@@ -4136,8 +4161,8 @@ inline Net<float> load_model(const std::string& path, std::string* metadata = nu
 //   bytes each), CRC-32 of every byte before it.
 // Version 2 keeps the optimiser's moments in their own precision (version 1 widened them to
 // doubles). A checkpoint goes straight to its file as it is encoded (FileWriter, atomically):
-// a first pass that only counts (ByteDigest) gives the lengths and the model's CRC that come
-// ahead of the parts, so the checkpoint is never whole in memory.
+// a first pass that only counts (ByteCount) gives the lengths that come ahead of the parts,
+// so the checkpoint is never whole in memory.
 constexpr char kCheckpointMagic[8] = {'R', 'E', 'S', 'D', 'Y', 'N', 'C', 'K'};
 constexpr uint32_t kCheckpointVersion = 2;
 
@@ -4157,15 +4182,16 @@ inline void save_checkpoint(const std::string& path, const Net<float>& net, cons
   for (size_t i = 0; i < net.params.size(); ++i)
     if (!std::isfinite(net.params[i]))
       throw Error(path + ": not saved: parameter " + std::to_string(i) + " is not finite");
-  ByteDigest model, state;
+  ByteCount model, state;
   write_model_body(model, net, metadata);
   trainer.write_state(state);
   FileWriter file(path);
   file.raw(kCheckpointMagic, 8);
   file.u32(kCheckpointVersion);
   file.u64(model.size + 4);
+  file.start_part();
   write_model_body(file, net, metadata);
-  file.u32(model.crc);
+  file.u32(file.part_crc());
   file.u64(state.size);
   trainer.write_state(file);
   file.u64(extra.size());
@@ -4182,16 +4208,17 @@ inline Checkpoint load_checkpoint(const std::string& path) {
   if (size < 16) throw fail("not a resdyn checkpoint");
   {
     FileReader whole(path, 0, size, path);
-    char magic[8];
-    whole.get(reinterpret_cast<uint8_t*>(magic), 8, "magic");
+    uint8_t magic[8];
+    whole.get(magic, 8, "magic");
     if (std::memcmp(magic, kCheckpointMagic, 8) != 0) throw fail("not a resdyn checkpoint");
+    uint32_t crc = crc32(magic, 8);
     std::vector<uint8_t> chunk(size_t(1) << 16);
     while (whole.left() > 4) {
       const size_t n = std::min(chunk.size(), whole.left() - 4);
       whole.get(chunk.data(), n, "checkpoint");
+      crc = crc32(chunk.data(), n, crc);
     }
-    const uint32_t computed = whole.crc();
-    if (whole.u32("checksum") != computed) throw fail("checksum mismatch: the checkpoint is corrupt");
+    if (whole.u32("checksum") != crc) throw fail("checksum mismatch: the checkpoint is corrupt");
   }
   FileReader r(path, 8, size - 12, path);  // between the magic and the CRC
   const uint32_t version = r.u32("version");
@@ -4207,12 +4234,7 @@ inline Checkpoint load_checkpoint(const std::string& path) {
   c.path = path;
   c.state_size = r.count("trainer state size", 1);
   c.state_offset = size - 4 - r.left();
-  for (uint64_t skip = c.state_size; skip > 0;) {  // past the state, to the caller's part
-    uint8_t chunk[4096];
-    const size_t n = size_t(std::min<uint64_t>(skip, sizeof chunk));
-    r.get(chunk, n, "trainer state");
-    skip -= n;
-  }
+  r.skip(c.state_size, "trainer state");  // to the caller's part
   c.extra.resize(r.count("extra size", 1));
   r.get(c.extra.data(), c.extra.size(), "extra");
   if (r.left() != 0) throw fail("unexpected bytes at the end");
