@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <vector>
 
 #include "resdyn.h"
@@ -20,5 +22,29 @@ TEST(ThreadPool, ManyJobsBackToBackRunEachTaskOnceOnValidWorkers) {
     });
     for (int t = 0; t < tasks; ++t) ASSERT_EQ(runs[size_t(t)].load(), 1) << "job " << job << " task " << t;
     ASSERT_EQ(bad_worker.load(), 0) << "job " << job;
+  }
+}
+
+// The pool's slow paths: workers that have stopped spinning and sleep between jobs, and a
+// caller whose wait for the last task outlasts its spin, must still see every job through.
+TEST(ThreadPool, SleepingWorkersAndALongLastTaskAreWokenAndWaitedFor) {
+  auto& pool = resdyn::ThreadPool::shared();
+  const auto spin = std::chrono::microseconds(resdyn::ThreadPool::kSpinMicroseconds);
+  for (int job = 0; job < 20; ++job) {
+    std::this_thread::sleep_for(3 * spin);  // long enough for the workers to go to sleep
+    const int tasks = 2 + job % 3;
+    std::vector<std::atomic<int>> runs(static_cast<size_t>(tasks));
+    std::atomic<bool> worker_started{false};
+    pool.run(3, tasks, [&](int task, int worker) {
+      if (worker != 0) {
+        worker_started = true;
+        std::this_thread::sleep_for(3 * spin);  // outlasts the caller's spin
+      } else {  // the caller leaves tasks for the workers it woke (for a second at most)
+        const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+        while (!worker_started && std::chrono::steady_clock::now() < give_up) std::this_thread::yield();
+      }
+      runs[size_t(task)].fetch_add(1);
+    });
+    for (int t = 0; t < tasks; ++t) ASSERT_EQ(runs[size_t(t)].load(), 1) << "job " << job << " task " << t;
   }
 }

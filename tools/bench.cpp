@@ -52,13 +52,35 @@ struct OpenBlas {
   using Sgemm = void (*)(int, int, int, int, int, int, float, const float*, int, const float*, int, float, float*, int);
   Sgemm sgemm = nullptr;
   void (*set_threads)(int) = nullptr;
+  char* (*corename)() = nullptr;  // the kernels it chose (OPENBLAS_CORETYPE, or its own detection)
   OpenBlas() {
     void* lib = dlopen("libopenblas.so.0", RTLD_NOW | RTLD_LOCAL);
     if (!lib) return;
     sgemm = reinterpret_cast<Sgemm>(dlsym(lib, "cblas_sgemm"));
     set_threads = reinterpret_cast<void (*)(int)>(dlsym(lib, "openblas_set_num_threads"));
+    corename = reinterpret_cast<char* (*)()>(dlsym(lib, "openblas_get_corename"));
   }
+  const char* core() const { return corename ? corename() : "unknown"; }
 };
+
+// --openblas-probe: prints OpenBLAS's core name and its GFLOP/s on the forward shape
+// (128 x 1064 by 1064 x 1064, all threads), so tools/bench.sh can run the references on the
+// fastest kernels this OpenBLAS has for this CPU (its own detection may not know the CPU).
+int probe_openblas(int threads, const OpenBlas& blas) {
+  if (!blas.sgemm) return 1;
+  if (blas.set_threads) blas.set_threads(threads);
+  const int M = 128, N = 1064, K = 1064, reps = 10;
+  Rng rng(1);
+  std::vector<float> A(size_t(M) * K), B(size_t(N) * K), C(size_t(M) * N);
+  for (auto& v : A) v = float(rng.uniform(-1, 1));
+  for (auto& v : B) v = float(rng.uniform(-1, 1));
+  auto run = [&] {
+    for (int r = 0; r < reps; ++r) blas.sgemm(101, 111, 112, M, N, K, 1.0f, A.data(), K, B.data(), K, 0.0f, C.data(), N);
+  };
+  warm_up(run);
+  std::printf("%s %.1f\n", blas.core(), 2.0 * M * N * K * reps / seconds_of(run, 5) / 1e9);
+  return 0;
+}
 
 // Without OpenBLAS: C = A B^T by a plain loop over i, j with a dot product over k.
 void plain_nt(int M, int N, int K, const float* A, const float* B, float* C) {
@@ -85,8 +107,8 @@ void bench_gemm(int threads, const OpenBlas& blas) {
       {"gradW    K=128  gz^T x", Op::T, Op::N, 1064, 1064, 128},
       {"gradW    K=1920 gz^T x (shared)", Op::T, Op::N, 1064, 1064, 1920},
   };
-  const char* ref_name = blas.sgemm ? "OpenBLAS" : "plain loop";
-  std::printf("\nGEMM, %d thread%s, GFLOP/s (reference: %s%s)\n", threads, threads > 1 ? "s" : "", ref_name,
+  const std::string ref_name = blas.sgemm ? std::string("OpenBLAS, ") + blas.core() + " kernels" : "plain loop";
+  std::printf("\nGEMM, %d thread%s, GFLOP/s (reference: %s%s)\n", threads, threads > 1 ? "s" : "", ref_name.c_str(),
               blas.sgemm ? ", same threads" : ", 1 thread, A B^T");
   std::printf("  %-34s %10s %10s %8s\n", "shape", "resdyn", "reference", "ratio");
   if (blas.set_threads) blas.set_threads(threads);
@@ -212,6 +234,8 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--reference") == 0) ref = read_reference(argv[i + 1]);
     if (std::strcmp(argv[i], "--only") == 0) only = argv[i + 1];
   }
+  if (argc == 2 && std::strcmp(argv[1], "--openblas-probe") == 0)
+    return probe_openblas(int(std::max(1u, std::thread::hardware_concurrency())), OpenBlas());
   if (!only.empty() && only != "gemm" && only != "nets" && only != "integer") {
     std::fprintf(stderr, "resdyn_bench: --only takes gemm, nets or integer, not '%s'\n", only.c_str());
     return 2;

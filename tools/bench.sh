@@ -1,23 +1,45 @@
 #!/usr/bin/env bash
 # make bench: resdyn's speed against the references, measured in the same run.
-# The references run as fast as they can here: OpenBLAS without the machine's kernel
-# overrides (OPENBLAS_CORETYPE, OPENBLAS_L2_SIZE hold it to older kernels) and PyTorch with
-# OMP_WAIT_POLICY=passive (its OpenMP workers otherwise spin against OpenBLAS's threads).
+# The references run as fast as they can here: PyTorch with OMP_WAIT_POLICY=passive (its
+# OpenMP workers otherwise spin against OpenBLAS's threads), and OpenBLAS (PyTorch's BLAS
+# too) on the fastest kernels it has for this CPU. Which those are is measured, not assumed:
+# an OpenBLAS older than the CPU names it by an old core (an AVX-512 CPU as Prescott, SSE3
+# kernels at an eighth of the speed), and a machine's environment may pin OPENBLAS_CORETYPE
+# and OPENBLAS_L2_SIZE to older kernels. So the benchmark times OpenBLAS's own choice and
+# every core type the CPU's flags allow, and runs both references on the fastest.
 # A reference that is not installed is reported as missing, not as a failure
 # (Debian packages: libopenblas-dev, python3-torch).
-set -euo pipefail
-cd "$(dirname "$0")/.."
 threads=$(nproc)
 reference=$(mktemp)
 trap 'rm -f "$reference"' EXIT
+
+# OPENBLAS_CORETYPE for the references: empty for OpenBLAS's own detection, else the fastest.
+flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2) "
+has() { for f in "$@"; do [[ $flags == *" $f "* ]] || return 1; done; }
+candidates=("")
+has avx2 fma && candidates+=(Haswell)
+has avx512f avx512bw avx512dq avx512vl avx512cd && candidates+=(SkylakeX)
+has avx512f avx512bw avx512dq avx512vl avx512_bf16 && candidates+=(Cooperlake)
+coretype="" best=0
+for c in "${candidates[@]}"; do
+  if [ -z "$c" ]; then
+    line=$(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/resdyn_bench --openblas-probe) || break
+  else
+    line=$(env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE="$c" build/resdyn_bench --openblas-probe) || break
+  fi
+  echo "OpenBLAS with OPENBLAS_CORETYPE=${c:-(its own detection)}: ${line% *} kernels, ${line##* } GFLOP/s (128 x 1064 x 1064)"
+  if awk -v a="${line##* }" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=${line##* } coretype=$c; fi
+done
+reference_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=passive)
+[ -n "$coretype" ] && reference_env+=(OPENBLAS_CORETYPE="$coretype")
+[ "$best" != 0 ] && echo "references run with OPENBLAS_CORETYPE=${coretype:-(unset)}"
 if /usr/bin/python3 -c "import torch" >/dev/null 2>&1; then
   echo "measuring PyTorch ($threads threads)..."
-  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=passive \
-    /usr/bin/python3 tools/bench_torch.py "$threads" >"$reference"
+  "${reference_env[@]}" /usr/bin/python3 tools/bench_torch.py "$threads" >"$reference"
 else
   echo "PyTorch not found (python3-torch): no PyTorch reference"
 fi
-env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE build/resdyn_bench --reference "$reference"
+"${reference_env[@]}" build/resdyn_bench --reference "$reference"
 # Peak resident memory of one epoch of full-MNIST training of the paper's nets: resdyn train
 # reports its own peak (the whole process, data and checkpoints included).
 if [ -f data/mnist/train-images-idx3-ubyte ] && [ -f data/mnist/t10k-images-idx3-ubyte ]; then
