@@ -194,6 +194,11 @@ template <class Real>
 struct Epilogue {
   void (*apply)(const void* ctx, Real* C, int ldc, int row0, int col0, int rows, int cols) = nullptr;
   const void* ctx = nullptr;
+  // Matrices the epilogue reads or writes at each tile's place (row-major, row stride
+  // ld_also), if any: gemm prefetches a tile's part of them while it sums the tile's last
+  // block, so the epilogue does not wait on memory for them.
+  const Real* also[2] = {nullptr, nullptr};
+  int ld_also = 0;
 };
 
 // Register tile MR x NR of the micro-kernel and the cache blocks around it. With AVX-512,
@@ -479,6 +484,19 @@ inline void store_tile(const Real* acc, Real alpha, Real beta, bool first, Real*
   }
 }
 
+// Asks for the cache lines of a rows x cols block (row stride ld) ahead of their use.
+template <class Real>
+inline void prefetch_block(const Real* p, size_t ld, int rows, int cols) {
+#if defined(__GNUC__)
+  for (int r = 0; r < rows; ++r, p += ld) {
+    for (int c = 0; c < cols; c += 64 / int(sizeof(Real))) __builtin_prefetch(p + c);
+    __builtin_prefetch(p + cols - 1);
+  }
+#else
+  (void)p, (void)ld, (void)rows, (void)cols;
+#endif
+}
+
 // K is summed in equal blocks of at most KC (784 = 262+262+260, not 384+384+16: no thin
 // block). Every path of gemm cuts K the same way, so they all round alike.
 template <class Real>
@@ -513,12 +531,17 @@ void gemm_tile(Op opA, Op opB, int i0, int i1, int j0, int j1, int K, Real alpha
         pack_a<Real, MR>(opA, A, lda, ic, mc, kc0, kc, packA);
         for (int jr = 0; jr < nc; jr += S::NR)
           for (int ir = 0; ir < mc; ir += MR) {
+            const int rows = min_int(MR, mc - ir), cols = min_int(S::NR, nc - jr);
+            Real* ctile = C + size_t(ic + ir) * ldc + jc + jr;
+            // What the tile's store (and epilogue) will read is fetched while it is summed.
+            if (kc0 > 0 || beta != Real(0)) prefetch_block(ctile, size_t(ldc), rows, cols);
+            if (last)
+              for (const Real* m : epilogue.also)
+                if (m) prefetch_block(m + size_t(ic + ir) * epilogue.ld_also + jc + jr, size_t(epilogue.ld_also), rows, cols);
             if (Portable)
               micro_kernel_portable<Real, MR>(kc, packA + size_t(ir) * kc, panel + size_t(jr) * kc, acc);
             else
               micro_kernel<Real, MR>(kc, packA + size_t(ir) * kc, panel + size_t(jr) * kc, acc);
-            const int rows = min_int(MR, mc - ir), cols = min_int(S::NR, nc - jr);
-            Real* ctile = C + size_t(ic + ir) * ldc + jc + jr;
             store_tile(acc, alpha, beta, kc0 == 0, ctile, ldc, rows, cols);
             if (last && epilogue.apply) epilogue.apply(epilogue.ctx, ctile, ldc, ic + ir, jc + jr, rows, cols);
           }
@@ -1904,7 +1927,7 @@ struct LayerEpilogue {
       for (int c = 0; c < cols; ++c) x[c] = p[c] + y[c];
     }
   }
-  Epilogue<Real> as_epilogue() const { return {&LayerEpilogue::apply, this}; }
+  Epilogue<Real> as_epilogue() const { return {&LayerEpilogue::apply, this, {prev, prev ? x : nullptr}, ld}; }
 };
 
 // Sizes the trace for this net, batch and depth (reusing its memory when it fits).
@@ -3374,7 +3397,7 @@ struct SigmoidGradEpilogue {
       for (int c = 0; c < cols; ++c) out[c] = g[c] * s[c] * (Real(1) - s[c]);
     }
   }
-  Epilogue<Real> as_epilogue() const { return {&SigmoidGradEpilogue::apply, this}; }
+  Epilogue<Real> as_epilogue() const { return {&SigmoidGradEpilogue::apply, this, {s, gz}, ld}; }
 };
 
 // Column sums of a rows x cols block, added to out (bias gradients).
