@@ -671,6 +671,16 @@ class ThreadPool {
 
 namespace detail {
 
+// `size` values of scratch from buf (grown if it is smaller, kept between calls) starting on
+// a 64-byte boundary, so that every packed strip's loads are whole cache lines.
+template <class Real>
+Real* aligned_scratch(std::vector<Real>& buf, size_t size) {
+  const size_t slack = 64 / sizeof(Real);
+  if (buf.size() < size + slack) buf.resize(size + slack);
+  const size_t misalignment = reinterpret_cast<uintptr_t>(buf.data()) % 64;
+  return buf.data() + (misalignment ? (64 - misalignment) / sizeof(Real) : 0);
+}
+
 // Products of at most this many rows (a batch of one to four samples: inference) run on a
 // register tile of exactly their rows, not MR rows of which most would be zero padding.
 constexpr int kFewRows = 4;
@@ -698,19 +708,37 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
   const int units = (extent + unit - 1) / unit;
   // A few rows: tasks of two strips, so a thread that wakes late still finds work.
   const int tasks = M <= kFewRows ? (units + 1) / 2 : std::max(1, std::min(threads, units));
+  // Cut by rows, every task would pack the whole of op(B) for itself. Pack it once instead,
+  // each thread a share of its strips, into a buffer the tiles then read as they read a
+  // PackedB (the same layout).
+  if (!packed_b && split_rows && tasks > 1) {
+    thread_local std::vector<Real> shared_b;  // the caller's, kept between calls
+    Real* out = aligned_scratch(shared_b, size_t(padded_n) * K);
+    const int kstep = k_block<Real>(K), strips = padded_n / S::NR;
+    const int pack_tasks = std::min(strips, 4 * threads);
+    ThreadPool::shared().run(threads, pack_tasks, [&](int task, int) {
+      const int s0 = int(long(task) * strips / pack_tasks) * S::NR;
+      const int s1 = min_int(N, int(long(task + 1) * strips / pack_tasks) * S::NR);
+      for (int k0 = 0; k0 < K; k0 += kstep) {
+        const int kc = min_int(kstep, K - k0);
+        pack_b(opB, B, ldb, k0, kc, s0, s1 - s0, out + size_t(k0) * padded_n + size_t(s0) * kc);
+      }
+    });
+    packed_b = out;
+  }
   const int kc = std::min(S::KC, K);
-  const size_t packA_size = size_t(S::MC) * kc;
+  constexpr size_t line = 64 / sizeof(Real);  // values per cache line
+  const size_t packA_size = (size_t(S::MC) * kc + line - 1) / line * line;
   const size_t packB_size = packed_b ? 0 : size_t(std::min(S::NC, padded_n)) * kc;
   ThreadPool::shared().run(threads, tasks, [&](int task, int) {
     // Packing buffers per thread, kept between calls: training does not allocate per step.
     thread_local std::vector<Real> buf;
-    if (buf.size() < packA_size + packB_size) buf.resize(packA_size + packB_size);
+    Real* packA = aligned_scratch(buf, packA_size + packB_size);
+    Real* packB = packA + packA_size;  // a whole number of cache lines on: aligned too
     const int lo = int(long(task) * units / tasks) * unit;
     const int hi = std::min(extent, int(long(task + 1) * units / tasks) * unit);
     const int i0 = split_rows ? lo : 0, i1 = split_rows ? hi : M;
     const int j0 = split_rows ? 0 : lo, j1 = split_rows ? N : hi;
-    Real* packA = buf.data();
-    Real* packB = buf.data() + packA_size;
     auto tile = [&](auto rows) {
       gemm_tile<Real, Portable, decltype(rows)::value>(opA, opB, i0, i1, j0, j1, K, alpha, A, lda, B, ldb, packed_b,
                                                        padded_n, beta, C, ldc, packA, packB, epilogue);
