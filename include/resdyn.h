@@ -710,9 +710,10 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
   const int tasks = M <= kFewRows ? (units + 1) / 2 : std::max(1, std::min(threads, units));
   // Cut by rows, every task would pack the whole of op(B) for itself. Pack it once instead,
   // each thread a share of its strips, into a buffer the tiles then read as they read a
-  // PackedB (the same layout).
+  // PackedB (the same layout). Training's products are cut by columns (batch rows < width)
+  // or come in bands; this is evaluation's large batches, so the buffer is not kept.
+  std::vector<Real> shared_b;
   if (!packed_b && split_rows && tasks > 1) {
-    thread_local std::vector<Real> shared_b;  // the caller's, kept between calls
     Real* out = aligned_scratch(shared_b, size_t(padded_n) * K);
     const int kstep = k_block<Real>(K), strips = padded_n / S::NR;
     const int pack_tasks = std::min(strips, 4 * threads);

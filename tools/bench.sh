@@ -33,13 +33,48 @@ done
 reference_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=passive)
 [ -n "$coretype" ] && reference_env+=(OPENBLAS_CORETYPE="$coretype")
 [ "$best" != 0 ] && echo "references run with OPENBLAS_CORETYPE=${coretype:-(unset)}"
-if /usr/bin/python3 -c "import torch" >/dev/null 2>&1; then
-  echo "measuring PyTorch ($threads threads)..."
-  "${reference_env[@]}" /usr/bin/python3 tools/bench_torch.py "$threads" >"$reference"
-else
-  echo "PyTorch not found (python3-torch): no PyTorch reference"
-fi
-"${reference_env[@]}" build/resdyn_bench --reference "$reference"
+# This machine's speed drifts by a fifth or more over minutes (other tenants), so the nets
+# are measured in ROUNDS rounds, each PyTorch and then resdyn back to back, and the summary
+# gives each ratio's median and range over the rounds.
+rounds=${ROUNDS:-3}
+"${reference_env[@]}" build/resdyn_bench --only gemm
+if /usr/bin/python3 -c "import torch" >/dev/null 2>&1; then has_torch=1; else has_torch=0; fi
+[ $has_torch = 1 ] || echo "PyTorch not found (python3-torch): no PyTorch reference"
+nets_log=$(mktemp)
+trap 'rm -f "$reference" "$nets_log"' EXIT
+for round in $(seq "$rounds"); do
+  echo
+  echo "round $round of $rounds"
+  : >"$reference"
+  if [ $has_torch = 1 ]; then
+    echo "measuring PyTorch ($threads threads)..."
+    "${reference_env[@]}" /usr/bin/python3 tools/bench_torch.py "$threads" >"$reference"
+  fi
+  "${reference_env[@]}" build/resdyn_bench --only nets --reference "$reference" | tee -a "$nets_log"
+done
+echo
+echo "paper nets over $rounds rounds: median samples/s, and the median ratio with its range"
+awk '/x$/ && NF >= 4 && $1 != "shape" {
+  key = $0; sub(/ +[0-9.]+ +[0-9.]+ +[0-9.]+x$/, "", key); sub(/^ +/, "", key)
+  if (!(key in n)) order[++keys] = key
+  i = ++n[key]; ours[key, i] = $(NF - 2); ref[key, i] = $(NF - 1); ratio[key, i] = $NF + 0
+}
+function median(a, key, count,   v, i, j, t) {
+  for (i = 1; i <= count; ++i) v[i] = a[key, i] + 0
+  for (i = 1; i <= count; ++i) for (j = i + 1; j <= count; ++j) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+  lo = v[1]; hi = v[count]
+  return count % 2 ? v[(count + 1) / 2] : (v[count / 2] + v[count / 2 + 1]) / 2
+}
+END {
+  printf "  %-40s %10s %10s %8s %14s\n", "what", "resdyn", "PyTorch", "ratio", "range"
+  for (k = 1; k <= keys; ++k) {
+    key = order[k]; c = n[key]
+    o = median(ours, key, c); r = median(ref, key, c); q = median(ratio, key, c)
+    printf "  %-40s %10.0f %10.0f %7.2fx %6.2f-%.2fx\n", key, o, r, q, lo, hi
+  }
+}' "$nets_log"
+echo
+"${reference_env[@]}" build/resdyn_bench --only integer
 # Peak resident memory of one epoch of full-MNIST training of the paper's nets: resdyn train
 # reports its own peak (the whole process, data and checkpoints included).
 if [ -f data/mnist/train-images-idx3-ubyte ] && [ -f data/mnist/t10k-images-idx3-ubyte ]; then
