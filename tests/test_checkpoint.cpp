@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdio>
 #include <chrono>
@@ -14,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "resdyn.h"
@@ -69,11 +71,30 @@ std::string long_train_flags() {
 
 TEST(Checkpoint, KilledAtRandomMomentsAndResumedGivesTheSameBytes) {
   const std::string whole = fresh_dir("ckpt_whole"), broken = fresh_dir("ckpt_broken");
-  const auto start = std::chrono::steady_clock::now();
-  ASSERT_EQ(run_in(whole, program() + " train " + train_flags()), 0) << slurp(whole + "/err.txt");
-  // Kill moments scale with how long a whole run takes on this machine, so the test means the
-  // same on a fast or a busy one: each attempt dies after 15-35 % of a whole run.
-  const double whole_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // The whole run, watched for its first checkpoint: loading the data comes before it and can
+  // take longer than the training of this small net.
+  using Clock = std::chrono::steady_clock;
+  const auto start = Clock::now();
+  int whole_status = -1;
+  std::atomic<bool> whole_done{false};
+  std::thread whole_run([&] {
+    whole_status = run_in(whole, program() + " train " + train_flags());
+    whole_done = true;
+  });
+  double first_checkpoint = -1;
+  while (!whole_done) {
+    if (first_checkpoint < 0 && exists(whole + "/m.resdyn.ckpt"))
+      first_checkpoint = std::chrono::duration<double>(Clock::now() - start).count();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  whole_run.join();
+  const double whole_seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  ASSERT_EQ(whole_status, 0) << slurp(whole + "/err.txt");
+  ASSERT_GE(first_checkpoint, 0) << "the run wrote no checkpoint that could be seen";
+  // Kill moments scale with how long the run takes on this machine, so the test means the
+  // same on a fast or a busy one: each attempt dies after its start-up and 15-35 % of the
+  // training that follows.
+  const double training_seconds = whole_seconds - first_checkpoint;
   resdyn::Rng rng(2026);
   int kills = 0, status = -1;
   for (int attempt = 0; attempt < 20 && status != 0; ++attempt) {
@@ -81,7 +102,7 @@ TEST(Checkpoint, KilledAtRandomMomentsAndResumedGivesTheSameBytes) {
                                     ? program() + " train --resume m.resdyn.ckpt --threads 1"
                                     : program() + " train " + train_flags();
     char limit[32];
-    std::snprintf(limit, sizeof limit, "%.2f", whole_seconds * rng.uniform(0.15, 0.35));
+    std::snprintf(limit, sizeof limit, "%.3f", first_checkpoint + training_seconds * rng.uniform(0.15, 0.35));
     status = run_in(broken, std::string("timeout -s KILL ") + limit + " " + command);
     if (status == 137) {
       ++kills;
