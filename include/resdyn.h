@@ -1880,10 +1880,11 @@ template <class Real>
 struct Trace {
   int batch = 0, depth = 0, width = 0;
   bool keep_all = true;
+  bool keep_residuals = true;  // y(t) stored; if not (no probe reads it), x(t) is summed in place
   bool resnet = true;
   std::vector<Real> input;   // B x D, pixels / 255 (possibly with noise added by a probe)
   std::vector<Real> x;       // x(t) (ResNet) or h(t) (MLP), t = 0..T
-  std::vector<Real> y;       // y(t), t = 1..T (ResNet only)
+  std::vector<Real> y;       // y(t), t = 1..T (ResNet with keep_residuals only)
   std::vector<Real> logits;  // B x C
   bool residuals_overwritten = false;  // backward_walk wrote gz(t) over a ResNet's y(t)
 
@@ -1936,12 +1937,13 @@ void set_input(Trace<Real>& trace, const uint8_t* pixels, int batch, int input_s
 
 // The work done on each tile of a layer's product z = x(t-1) W_t^T as soon as it is summed
 // (a gemm epilogue, so the activations make one trip through memory):
-//   y = sigma(z + b_t) in place, and for a ResNet also x(t) = x(t-1) + y.
+//   y = sigma(z + b_t) in place, and for a ResNet also x(t) = x(t-1) + y; or, when no one
+//   reads y (x == nullptr: z was summed in x(t)'s place), x(t) = x(t-1) + sigma(z + b_t) in place.
 template <class Real>
 struct LayerEpilogue {
   const Real* bias;
   const Real* prev;  // x(t-1), or nullptr: no residual add
-  Real* x;           // x(t)
+  Real* x;           // x(t), or nullptr with prev: C is x(t)
   int ld;
 
   static void apply(const void* ctx, Real* C, int ldc, int row0, int col0, int rows, int cols) {
@@ -1949,6 +1951,11 @@ struct LayerEpilogue {
     const Real* b = e.bias + col0;
     for (int r = 0; r < rows; ++r) {
       Real* y = C + size_t(r) * ldc;
+      if (e.prev && !e.x) {
+        const Real* p = e.prev + size_t(row0 + r) * e.ld + col0;
+        for (int c = 0; c < cols; ++c) y[c] = p[c] + sigmoid(y[c] + b[c]);
+        continue;
+      }
       for (int c = 0; c < cols; ++c) y[c] = sigmoid(y[c] + b[c]);
       if (!e.prev) continue;
       const Real* p = e.prev + size_t(row0 + r) * e.ld + col0;
@@ -1956,20 +1963,23 @@ struct LayerEpilogue {
       for (int c = 0; c < cols; ++c) x[c] = p[c] + y[c];
     }
   }
-  Epilogue<Real> as_epilogue() const { return {&LayerEpilogue::apply, this, {prev, prev ? x : nullptr}, ld}; }
+  Epilogue<Real> as_epilogue() const { return {&LayerEpilogue::apply, this, {prev, x}, ld}; }
 };
 
-// Sizes the trace for this net, batch and depth (reusing its memory when it fits).
+// Sizes the trace for this net, batch and depth (reusing its memory when it fits). Keeping
+// every layer keeps the residuals too; keeping only the newest keeps y(t) only if asked.
 template <class Real>
-void prepare_trace(const Net<Real>& net, Trace<Real>& trace, int depth, bool keep_all) {
+void prepare_trace(const Net<Real>& net, Trace<Real>& trace, int depth, bool keep_all, bool keep_residuals) {
   const Config& cfg = net.config;
   trace.depth = depth;
   trace.width = cfg.width;
   trace.keep_all = keep_all;
+  trace.keep_residuals = keep_all || keep_residuals;
   trace.residuals_overwritten = false;
   trace.resnet = cfg.arch == Arch::ResNet;
   trace.x.resize((keep_all ? size_t(depth) + 1 : 2) * trace.block());
-  trace.y.resize(trace.resnet ? (keep_all ? size_t(depth) : 1) * trace.block() : 0);
+  const size_t residual_blocks = !trace.resnet || !trace.keep_residuals ? 0 : keep_all ? size_t(depth) : 1;
+  trace.y.resize(residual_blocks * trace.block());
   trace.logits.resize(size_t(trace.batch) * cfg.classes);
 }
 
@@ -1997,16 +2007,21 @@ template <class Real>
 void run_layers(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<Real>& opt) {
   const Config& cfg = net.config;
   const int B = trace.batch, N = cfg.width, depth = trace.depth;
+  if (opt.on_layer && trace.resnet && !trace.keep_residuals)
+    throw Error("run_layers: on_layer reads y(t), which this trace does not keep (see prepare_trace)");
   for (int t = 1; t <= depth; ++t) {
     // Past the trained depth only a shared net has weights (the unrolling of SPEC §1).
     const int layer = t <= cfg.depth ? t : 1;
     const Real* prev = trace.state(t - 1);
-    const LayerEpilogue<Real> layer_done{net.b(layer), trace.resnet ? prev : nullptr, trace.state(t), N};
+    // Unless y(t) is kept, z is summed where x(t) goes: one block of activations fewer through memory.
+    const bool in_place = trace.resnet && !trace.keep_residuals;
+    Real* z = in_place ? trace.state(t) : trace.residual(t);
+    const LayerEpilogue<Real> layer_done{net.b(layer), trace.resnet ? prev : nullptr,
+                                         trace.resnet && !in_place ? trace.state(t) : nullptr, N};
     if (opt.packed)
-      gemm(Op::N, B, Real(1), prev, N, opt.packed->W(layer), Real(0), trace.residual(t), N, opt.threads,
-           layer_done.as_epilogue());
+      gemm(Op::N, B, Real(1), prev, N, opt.packed->W(layer), Real(0), z, N, opt.threads, layer_done.as_epilogue());
     else
-      gemm(Op::N, Op::T, B, N, N, Real(1), prev, N, net.W(layer), N, Real(0), trace.residual(t), N, opt.threads,
+      gemm(Op::N, Op::T, B, N, N, Real(1), prev, N, net.W(layer), N, Real(0), z, N, opt.threads,
            layer_done.as_epilogue());
     if (opt.on_layer) opt.on_layer(t, trace.residual(t), trace.state(t));
   }
@@ -2027,7 +2042,7 @@ void forward(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<Real
   if (depth > net.config.depth && net.config.weights != Weights::Shared)
     throw Error("unrolling beyond the trained depth needs shared weights");
   if (opt.packed && opt.packed->net != &net) throw Error("forward: packed weights of another net");
-  prepare_trace(net, trace, depth, opt.keep_all);
+  prepare_trace(net, trace, depth, opt.keep_all, bool(opt.on_layer));
   compute_initial_state(net, trace, opt.threads, opt.packed);
   run_layers(net, trace, opt);
 }

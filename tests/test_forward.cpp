@@ -121,18 +121,38 @@ TEST(Forward, PerLayerNetsCannotBeUnrolled) {
   EXPECT_THROW(forward(net, trace, opt), Error);
 }
 
-TEST(Forward, KeepingOnlyTheNewestLayerGivesTheSameLogits) {
-  const Net<double> net = random_net(Arch::MLP, Weights::PerLayer, true, 11);
-  std::vector<uint8_t> pixels(3 * 7);
-  for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = uint8_t(i * 37);
-  Trace<double> all, newest;
-  set_input(all, pixels.data(), 3, 7);
-  set_input(newest, pixels.data(), 3, 7);
-  forward(net, all);
-  ForwardOptions<double> opt;
-  opt.keep_all = false;
-  forward(net, newest, opt);
-  EXPECT_EQ(all.logits, newest.logits);
+TEST(Forward, KeepingOnlyTheNewestLayerGivesTheSameBits) {
+  // Streaming keeps two states; a ResNet streamed without a probe sums each layer in x(t)'s
+  // place (no y(t) at all): logits and x(T) must still be the bits of the full trace.
+  for (Arch arch : {Arch::MLP, Arch::ResNet})
+    for (Weights weights : {Weights::Shared, Weights::PerLayer}) {
+      const Net<double> net = random_net(arch, weights, true, 11);
+      std::vector<uint8_t> pixels(3 * 7);
+      for (size_t i = 0; i < pixels.size(); ++i) pixels[i] = uint8_t(i * 37);
+      Trace<double> all, newest;
+      set_input(all, pixels.data(), 3, 7);
+      set_input(newest, pixels.data(), 3, 7);
+      forward(net, all);
+      ForwardOptions<double> opt;
+      opt.keep_all = false;
+      forward(net, newest, opt);
+      EXPECT_EQ(all.logits, newest.logits);
+      const size_t n = all.block();
+      const int T = net.config.depth;
+      EXPECT_TRUE(std::equal(all.state(T), all.state(T) + n, newest.state(T)));
+      EXPECT_EQ(newest.y.size(), 0u);  // nothing kept for y(t)
+      // A probe that reads y(t) gets a trace that keeps it.
+      int seen = 0;
+      opt.on_layer = [&](int t, const double* y, const double*) {
+        ++seen;
+        if (arch == Arch::ResNet) {
+          EXPECT_TRUE(std::equal(y, y + n, all.residual(t)));
+        }
+      };
+      forward(net, newest, opt);
+      EXPECT_EQ(seen, T);
+      EXPECT_EQ(all.logits, newest.logits);
+    }
 }
 
 TEST(Loss, CrossEntropyMatchesClosedForm) {

@@ -108,7 +108,7 @@ void measure_noise_batch(const Net<float>& net, const uint8_t* pixels, const uin
   const int start_width = at_input ? D : N;
   const size_t start_size = size_t(batch) * start_width;
   set_input(trace, pixels, batch, D);
-  prepare_trace(net, trace, T, false);
+  prepare_trace(net, trace, T, false, false);
   compute_initial_state(net, trace, 1);
   const float* start = at_input ? trace.input.data() : trace.state(0);
   scratch.clean_start.assign(start, start + start_size);
