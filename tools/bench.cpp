@@ -179,7 +179,8 @@ Speed bench_net(Config cfg, int threads) {
   trainer.train_epoch();  // warm up: memory, thread pool
   sp.train = data.count / seconds_of([&] { trainer.train_epoch(); }, 3);
   const PackedNet<float> packed(net);  // inference's weights, packed once as resdyn eval does
-  const Dataset big = synthetic_mnist(2000);
+  // Four batches per timing, as tools/bench_torch.py times four passes of its batch of 1000.
+  const Dataset big = synthetic_mnist(4000);
   evaluate(net, big, threads, 0, 1000, &packed);
   sp.infer_1000 = big.count / seconds_of([&] { evaluate(net, big, threads, 0, 1000, &packed); }, 3);
   const Dataset few = synthetic_mnist(200);

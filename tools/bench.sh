@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make bench: resdyn's speed against the references, measured in the same run.
 # The references run as fast as they can here: PyTorch with OMP_WAIT_POLICY=passive (its
-# OpenMP workers otherwise spin against OpenBLAS's threads), and OpenBLAS (PyTorch's BLAS
-# too) on the fastest kernels it has for this CPU. Which those are is measured, not assumed:
+# OpenMP workers otherwise spin against OpenBLAS's threads) and with glibc's malloc keeping
+# freed memory (see malloc_keeps_memory below), and OpenBLAS (PyTorch's BLAS too) on the
+# fastest kernels it has for this CPU. Which those are is measured, not assumed:
 # an OpenBLAS older than the CPU names it by an old core (an AVX-512 CPU as Prescott, SSE3
 # kernels at an eighth of the speed), and a machine's environment may pin OPENBLAS_CORETYPE
 # and OPENBLAS_L2_SIZE to older kernels. So the benchmark times OpenBLAS's own choice and
@@ -30,7 +31,15 @@ for c in "${candidates[@]}"; do
   echo "OpenBLAS with OPENBLAS_CORETYPE=${c:-(its own detection)}: ${line% *} kernels, ${line##* } GFLOP/s (128 x 1064 x 1064)"
   if awk -v a="${line##* }" -v b="$best" 'BEGIN { exit !(a > b) }'; then best=${line##* } coretype=$c; fi
 done
-reference_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=passive)
+# PyTorch allocates every tensor afresh; glibc's malloc serves blocks of megabytes with mmap
+# and hands them back to the kernel when freed, so each step faults its tensors' pages in
+# again. Where a page fault is dear (seen in a virtual machine: PyTorch's shared-weight
+# training at a third of its speed, most of it in the adds that sum W's gradient) that, not
+# arithmetic, sets its pace. These tunables keep freed blocks in the process, as a
+# caching allocator would; resdyn runs under them too (its training steps allocate nothing).
+malloc_keeps_memory=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=4294967296
+reference_env=(env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_WAIT_POLICY=passive
+               GLIBC_TUNABLES=$malloc_keeps_memory)
 [ -n "$coretype" ] && reference_env+=(OPENBLAS_CORETYPE="$coretype")
 [ "$best" != 0 ] && echo "references run with OPENBLAS_CORETYPE=${coretype:-(unset)}"
 # This machine's speed drifts by a fifth or more over minutes (other tenants), so the nets
