@@ -304,6 +304,27 @@ inline void transpose_copy<float>(const float* src, size_t lds, int rows, int co
 }
 #endif
 
+// Asks for the cache lines of `count` values from p on, ahead of their use.
+template <class Real>
+inline void prefetch_row(const Real* p, int count) {
+#if defined(__GNUC__)
+  for (int c = 0; c < count; c += 64 / int(sizeof(Real))) __builtin_prefetch(p + c);
+  __builtin_prefetch(p + count - 1);
+#else
+  (void)p, (void)count;
+#endif
+}
+
+// The same for a rows x cols block (row stride ld).
+template <class Real>
+inline void prefetch_block(const Real* p, size_t ld, int rows, int cols) {
+  for (int r = 0; r < rows; ++r, p += ld) prefetch_row(p, cols);
+}
+
+// Packing reads rows of A or B one after another, this many rows ahead of the one it copies
+// (the hardware's stride prefetcher alone leaves a strided walk waiting on memory).
+constexpr int kPackAhead = 8;
+
 // The first k of a strip of MR rows of A packed for pack_a (below), 16 k at a time through
 // registers where the build allows it; returns how many k it packed.
 template <int MR, class Real>
@@ -324,21 +345,29 @@ inline int pack_a_registers(const float* src, int lda, int rows, int kc, float* 
 // strip s holds, for each k, the MR values op(A)(i0+s*MR+r, k0+k); missing rows are zero.
 template <class Real, int MR = GemmShape<Real>::MR>
 void pack_a(Op op, const Real* A, int lda, int i0, int mc, int k0, int kc, Real* out) {
+  if (op == Op::T) {
+    // op(A)(i, k) = A[k][i]: row k of A holds MR neighbours for every strip. Walking the rows
+    // once, each read in full and the rows ahead asked for, is twice as fast from memory as
+    // walking each strip's narrow column down all the rows.
+    const int full = mc / MR * MR;  // rows in strips without padding
+    for (int k = 0; k < kc; ++k) {
+      const Real* src = A + size_t(k0 + k) * lda + i0;
+      prefetch_row(src + size_t(kPackAhead) * lda, mc);
+      Real* strip = out + size_t(k) * MR;
+      for (int s = 0; s < full; s += MR, strip += size_t(kc) * MR)
+        std::memcpy(strip, src + s, MR * sizeof(Real));  // one vector move, not MR scalar ones
+      for (int r = 0; full < mc && r < MR; ++r) strip[r] = full + r < mc ? src[full + r] : Real(0);
+    }
+    return;
+  }
   for (int s = 0; s < mc; s += MR) {
     const int rows = min_int(MR, mc - s);
-    if (op == Op::T) {  // op(A)(i, k) = A[k][i]: MR neighbours in a row of A
-      for (int k = 0; k < kc; ++k, out += MR) {
-        const Real* src = A + size_t(k0 + k) * lda + i0 + s;
-        for (int r = 0; r < MR; ++r) out[r] = r < rows ? src[r] : Real(0);
-      }
-    } else {
-      const int done = pack_a_registers<MR>(A + size_t(i0 + s) * lda + k0, lda, rows, kc, out);
-      for (int r = 0; r < MR; ++r) {
-        const Real* src = A + size_t(i0 + s + r) * lda + k0;
-        for (int k = done; k < kc; ++k) out[size_t(k) * MR + r] = r < rows ? src[k] : Real(0);
-      }
-      out += size_t(kc) * MR;
+    const int done = pack_a_registers<MR>(A + size_t(i0 + s) * lda + k0, lda, rows, kc, out);
+    for (int r = 0; r < MR; ++r) {
+      const Real* src = A + size_t(i0 + s + r) * lda + k0;
+      for (int k = done; k < kc; ++k) out[size_t(k) * MR + r] = r < rows ? src[k] : Real(0);
     }
+    out += size_t(kc) * MR;
   }
 }
 
@@ -348,7 +377,13 @@ void pack_b(Op op, const Real* B, int ldb, int k0, int kc, int j0, int nc, Real*
   constexpr int NR = GemmShape<Real>::NR;
   for (int s = 0; s < nc; s += NR) {
     const int cols = min_int(NR, nc - s);
-    if (op == Op::N) {
+    if (op == Op::N && cols == NR) {  // whole strips: a plain copy of NR values per k
+      for (int k = 0; k < kc; ++k, out += NR) {
+        const Real* src = B + size_t(k0 + k) * ldb + j0 + s;
+        prefetch_row(src + size_t(kPackAhead) * ldb, NR);
+        std::memcpy(out, src, NR * sizeof(Real));
+      }
+    } else if (op == Op::N) {
       for (int k = 0; k < kc; ++k, out += NR) {
         const Real* src = B + size_t(k0 + k) * ldb + j0 + s;
         for (int c = 0; c < NR; ++c) out[c] = c < cols ? src[c] : Real(0);
@@ -482,19 +517,6 @@ inline void store_tile(const Real* acc, Real alpha, Real beta, bool first, Real*
     else
       for (int c = 0; c < cols; ++c) crow[c] = beta * crow[c] + alpha * arow[c];
   }
-}
-
-// Asks for the cache lines of a rows x cols block (row stride ld) ahead of their use.
-template <class Real>
-inline void prefetch_block(const Real* p, size_t ld, int rows, int cols) {
-#if defined(__GNUC__)
-  for (int r = 0; r < rows; ++r, p += ld) {
-    for (int c = 0; c < cols; c += 64 / int(sizeof(Real))) __builtin_prefetch(p + c);
-    __builtin_prefetch(p + cols - 1);
-  }
-#else
-  (void)p, (void)ld, (void)rows, (void)cols;
-#endif
 }
 
 // K is summed in equal blocks of at most KC (784 = 262+262+260, not 384+384+16: no thin
@@ -671,14 +693,20 @@ class ThreadPool {
 
 namespace detail {
 
-// `size` values of scratch from buf (grown if it is smaller, kept between calls) starting on
-// a 64-byte boundary, so that every packed strip's loads are whole cache lines.
+// p moved on to the next 64-byte boundary, so that every packed strip's loads are whole
+// cache lines (the buffers allocate 64 bytes more than they hold for it).
+template <class Real>
+Real* line_aligned(Real* p) {
+  const size_t misalignment = reinterpret_cast<uintptr_t>(p) % 64;
+  return p + (misalignment ? (64 - misalignment) / sizeof(Real) : 0);
+}
+
+// `size` values of scratch from buf (grown if it is smaller, kept between calls), line-aligned.
 template <class Real>
 Real* aligned_scratch(std::vector<Real>& buf, size_t size) {
   const size_t slack = 64 / sizeof(Real);
   if (buf.size() < size + slack) buf.resize(size + slack);
-  const size_t misalignment = reinterpret_cast<uintptr_t>(buf.data()) % 64;
-  return buf.data() + (misalignment ? (64 - misalignment) / sizeof(Real) : 0);
+  return line_aligned(buf.data());
 }
 
 // Products of at most this many rows (a batch of one to four samples: inference) run on a
@@ -712,9 +740,10 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
   // each thread a share of its strips, into a buffer the tiles then read as they read a
   // PackedB (the same layout). Training's products are cut by columns (batch rows < width)
   // or come in bands; this is evaluation's large batches, so the buffer is not kept.
-  std::vector<Real> shared_b;
+  std::unique_ptr<Real[]> shared_b;  // not zeroed first: the packing writes every value
   if (!packed_b && split_rows && tasks > 1) {
-    Real* out = aligned_scratch(shared_b, size_t(padded_n) * K);
+    shared_b.reset(new Real[size_t(padded_n) * K + 64 / sizeof(Real)]);
+    Real* out = detail::line_aligned(shared_b.get());
     const int kstep = k_block<Real>(K), strips = padded_n / S::NR;
     const int pack_tasks = std::min(strips, 4 * threads);
     ThreadPool::shared().run(threads, pack_tasks, [&](int task, int) {
@@ -784,8 +813,7 @@ class PackedB {
     using S = GemmShape<Real>;
     const size_t padded_n = size_t(N + S::NR - 1) / S::NR * S::NR;
     storage_.resize(padded_n * K + 64 / sizeof(Real));
-    // 64-byte aligned, so each packed row of B is whole cache lines.
-    offset_ = (64 - reinterpret_cast<uintptr_t>(storage_.data()) % 64) % 64 / sizeof(Real);
+    offset_ = size_t(detail::line_aligned(storage_.data()) - storage_.data());
     const int kstep = detail::k_block<Real>(K);
     for (int k0 = 0; k0 < K; k0 += kstep)
       detail::pack_b(opB, B, ldb, k0, std::min(kstep, K - k0), 0, N, storage_.data() + offset_ + size_t(k0) * padded_n);
