@@ -97,6 +97,7 @@ void bench_gemm(int threads, const OpenBlas& blas) {
     const char* what;
     Op a, b;
     int M, N, K;
+    int lda = 0;  // 0: op(A)'s own width; else A is a slice of a wider matrix
   };
   const Shape shapes[] = {
       {"forward  B=64   x W^T 1064", Op::N, Op::T, 64, 1064, 1064},
@@ -106,6 +107,9 @@ void bench_gemm(int threads, const OpenBlas& blas) {
       {"backward B=128  gz W", Op::N, Op::N, 128, 1064, 1064},
       {"gradW    K=128  gz^T x", Op::T, Op::N, 1064, 1064, 128},
       {"gradW    K=1920 gz^T x (shared)", Op::T, Op::N, 1064, 1064, 1920},
+      // What the trainer runs for the shared W: the same product in bands of 2^18 weights
+      // (246 rows of W; their gz^T a slice of the 1920 x 1064 stack), each Adam-updated at once.
+      {"gradW    band of 246 rows, K=1920", Op::T, Op::N, 246, 1064, 1920, 1064},
   };
   const std::string ref_name = blas.sgemm ? std::string("OpenBLAS, ") + blas.core() + " kernels" : "plain loop";
   std::printf("\nGEMM, %d thread%s, GFLOP/s (reference: %s%s)\n", threads, threads > 1 ? "s" : "", ref_name.c_str(),
@@ -114,10 +118,10 @@ void bench_gemm(int threads, const OpenBlas& blas) {
   if (blas.set_threads) blas.set_threads(threads);
   Rng rng(1);
   for (const Shape& s : shapes) {
-    std::vector<float> A(size_t(s.M) * s.K), B(size_t(s.K) * s.N), C(size_t(s.M) * s.N);
+    const int lda = s.lda ? s.lda : s.a == Op::N ? s.K : s.M, ldb = s.b == Op::N ? s.N : s.K;
+    std::vector<float> A(size_t(s.a == Op::N ? s.M : s.K) * lda), B(size_t(s.K) * s.N), C(size_t(s.M) * s.N);
     for (auto& v : A) v = float(rng.uniform(-1, 1));
     for (auto& v : B) v = float(rng.uniform(-1, 1));
-    const int lda = s.a == Op::N ? s.K : s.M, ldb = s.b == Op::N ? s.N : s.K;
     const double flops = 2.0 * s.M * s.N * s.K;
     const int reps = 15;
     auto ours = [&] {
