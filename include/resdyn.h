@@ -709,6 +709,25 @@ Real* aligned_scratch(std::vector<Real>& buf, size_t size) {
   return line_aligned(buf.data());
 }
 
+// The whole of op(B) (K x N) packed into out in PackedB's layout (below): for each depth
+// block of k_block(K), in order, the strips of NR columns (the last zero-padded), each kc x NR
+// as pack_b writes it. Each of `threads` threads packs a share of the strips.
+template <class Real>
+void pack_b_whole(Op opB, const Real* B, int ldb, int K, int N, Real* out, int threads) {
+  using S = GemmShape<Real>;
+  const int padded_n = (N + S::NR - 1) / S::NR * S::NR;
+  const int kstep = k_block<Real>(K), strips = padded_n / S::NR;
+  const int pack_tasks = std::min(strips, 4 * std::max(1, threads));
+  ThreadPool::shared().run(threads, pack_tasks, [&](int task, int) {
+    const int s0 = int(long(task) * strips / pack_tasks) * S::NR;
+    const int s1 = min_int(N, int(long(task + 1) * strips / pack_tasks) * S::NR);
+    for (int k0 = 0; k0 < K; k0 += kstep) {
+      const int kc = min_int(kstep, K - k0);
+      pack_b(opB, B, ldb, k0, kc, s0, s1 - s0, out + size_t(k0) * padded_n + size_t(s0) * kc);
+    }
+  });
+}
+
 // Products of at most this many rows (a batch of one to four samples: inference) run on a
 // register tile of exactly their rows, not MR rows of which most would be zero padding.
 constexpr int kFewRows = 4;
@@ -744,16 +763,7 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
   if (!packed_b && split_rows && tasks > 1) {
     shared_b.reset(new Real[size_t(padded_n) * K + 64 / sizeof(Real)]);
     Real* out = detail::line_aligned(shared_b.get());
-    const int kstep = k_block<Real>(K), strips = padded_n / S::NR;
-    const int pack_tasks = std::min(strips, 4 * threads);
-    ThreadPool::shared().run(threads, pack_tasks, [&](int task, int) {
-      const int s0 = int(long(task) * strips / pack_tasks) * S::NR;
-      const int s1 = min_int(N, int(long(task + 1) * strips / pack_tasks) * S::NR);
-      for (int k0 = 0; k0 < K; k0 += kstep) {
-        const int kc = min_int(kstep, K - k0);
-        pack_b(opB, B, ldb, k0, kc, s0, s1 - s0, out + size_t(k0) * padded_n + size_t(s0) * kc);
-      }
-    });
+    pack_b_whole(opB, B, ldb, K, N, out, threads);
     packed_b = out;
   }
   const int kc = std::min(S::KC, K);
@@ -802,21 +812,22 @@ void gemm_portable(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
 }
 
 // op(B) packed once, ahead of time, for a B that many products read unchanged (the weights
-// at inference): gemm then skips packing it and gives the same bits as from B itself.
-// Layout: for each depth block of k_block(K) (in order), the N columns in strips of NR
-// (the last zero-padded), each strip kc x NR as pack_b writes it.
+// at inference, or a shared W through the T layers of one training step): gemm then skips
+// packing it and gives the same bits as from B itself. Layout: pack_b_whole's.
 template <class Real>
 class PackedB {
  public:
   PackedB() = default;
-  PackedB(Op opB, int K, int N, const Real* B, int ldb) : K_(K), N_(N) {
+  PackedB(Op opB, int K, int N, const Real* B, int ldb, int threads = 1) { pack(opB, K, N, B, ldb, threads); }
+  // Packs op(B) anew, in the memory it already has when that is large enough.
+  void pack(Op opB, int K, int N, const Real* B, int ldb, int threads = 1) {
     using S = GemmShape<Real>;
+    K_ = K;
+    N_ = N;
     const size_t padded_n = size_t(N + S::NR - 1) / S::NR * S::NR;
-    storage_.resize(padded_n * K + 64 / sizeof(Real));
+    if (storage_.size() < padded_n * K + 64 / sizeof(Real)) storage_.resize(padded_n * K + 64 / sizeof(Real));
     offset_ = size_t(detail::line_aligned(storage_.data()) - storage_.data());
-    const int kstep = detail::k_block<Real>(K);
-    for (int k0 = 0; k0 < K; k0 += kstep)
-      detail::pack_b(opB, B, ldb, k0, std::min(kstep, K - k0), 0, N, storage_.data() + offset_ + size_t(k0) * padded_n);
+    detail::pack_b_whole(opB, B, ldb, K, N, storage_.data() + offset_, threads);
   }
   int K() const { return K_; }
   int N() const { return N_; }
@@ -1929,19 +1940,23 @@ struct Trace {
 // A net's weight matrices packed once for gemm (PackedB): the stem's P^T, every block's
 // W_t^T, the classifier's K^T. For inference: forward reads them when given one and gives
 // the same bits as from the net itself. It copies the weights as they are now, so a net
-// whose weights change (training) would need a new one each step: training uses none.
+// whose weights change must be packed again (pack) before the next forward pass: training
+// does so each step for a shared-weight net, whose one W serves all T layers.
 template <class Real>
 struct PackedNet {
   const Net<Real>* net = nullptr;  // whose weights these are; forward reads the biases there
   PackedB<Real> stem, classifier;
   std::vector<PackedB<Real>> blocks;  // W_1^T, or W_1^T .. W_T^T
 
-  explicit PackedNet(const Net<Real>& n) : net(&n) {
-    const Config& cfg = n.config;
+  explicit PackedNet(const Net<Real>& n, int threads = 1) : net(&n) { pack(threads); }
+  // Packs the net's weights as they are now (again, after they changed), in the same memory.
+  void pack(int threads = 1) {
+    const Config& cfg = net->config;
     const int N = cfg.width;
-    if (cfg.stem) stem = PackedB<Real>(Op::T, cfg.input, N, n.P(), cfg.input);
-    for (int blk = 1; blk <= n.layout.blocks; ++blk) blocks.emplace_back(Op::T, N, N, n.W(blk), N);
-    classifier = PackedB<Real>(Op::T, N, cfg.classes, n.K(), N);
+    if (cfg.stem) stem.pack(Op::T, cfg.input, N, net->P(), cfg.input, threads);
+    blocks.resize(size_t(net->layout.blocks));
+    for (int blk = 1; blk <= net->layout.blocks; ++blk) blocks[size_t(blk - 1)].pack(Op::T, N, N, net->W(blk), N, threads);
+    classifier.pack(Op::T, N, cfg.classes, net->K(), N, threads);
   }
   const PackedB<Real>& W(int t) const { return blocks[blocks.size() == 1 ? 0 : size_t(t - 1)]; }
 };
@@ -3506,13 +3521,17 @@ auto kept_gz(TraceOf& trace, Buffers& buf) {
 
 // The walk: the mean loss (returned), dL = d loss / d logits, and gz of every layer and the
 // stem. The trace must come from forward() with keep_all; a ResNet's y(t) are gone after it.
+// A shared-weight net's W may come packed (PackedB of W itself, Op::N): its T products then
+// skip packing it, with the same bits.
 template <class Real>
 double backward_walk(const Net<Real>& net, Trace<Real>& trace, const uint8_t* labels, BackwardBuffers<Real>& buf,
-                     int threads = 1) {
+                     int threads = 1, const PackedB<Real>* shared_w = nullptr) {
   const Config& cfg = net.config;
   const int B = trace.batch, N = cfg.width, C = cfg.classes, T = trace.depth;
   if (!trace.keep_all || T != cfg.depth) throw Error("backward needs a full trace at the trained depth");
   if (trace.residuals_overwritten) throw Error("backward needs a fresh trace (run forward again)");
+  if (shared_w && (cfg.weights != Weights::Shared || shared_w->K() != cfg.width || shared_w->N() != cfg.width))
+    throw Error("backward: packed weights that are not this shared-weight net's W");
   buf.dlogits.resize(size_t(B) * C);
   buf.gx.resize(size_t(B) * N);
   buf.gz.resize(trace.resnet ? 0 : size_t(T) * B * N);
@@ -3536,8 +3555,11 @@ double backward_walk(const Net<Real>& net, Trace<Real>& trace, const uint8_t* la
     if (t == 1 && !cfg.stem) break;  // d loss / d x(0) is only needed to reach a stem
     // ResNet: gx(t-1) = gx(t) + gz(t) W_t (beta 1); MLP: gx(t-1) = gz(t) W_t (beta 0).
     const SigmoidGradEpilogue<Real> below = gz_epilogue(t - 1);
-    gemm(Op::N, Op::N, B, N, N, Real(1), gz_of(t), N, net.W(t), N, trace.resnet ? Real(1) : Real(0), gx, N, threads,
-         below.as_epilogue());
+    const Real beta = trace.resnet ? Real(1) : Real(0);
+    if (shared_w)
+      gemm(Op::N, B, Real(1), gz_of(t), N, *shared_w, beta, gx, N, threads, below.as_epilogue());
+    else
+      gemm(Op::N, Op::N, B, N, N, Real(1), gz_of(t), N, net.W(t), N, beta, gx, N, threads, below.as_epilogue());
   }
   return loss;
 }
@@ -3949,11 +3971,22 @@ class Trainer {
         batch_labels_[size_t(r)] = data_.labels[idx];
       }
       set_input(trace_, batch_pixels_.data(), count, D);
+      // A shared W serves all T layers of the step: packed once for the forward products
+      // and once for backprop's, not once per product. Same bits (PackedB).
+      const bool pack_shared = net_.config.weights == Weights::Shared && net_.config.depth > 1;
+      if (pack_shared) {
+        if (!forward_weights_) forward_weights_ = std::make_unique<PackedNet<Real>>(net_, options_.threads);
+        else forward_weights_->pack(options_.threads);
+        fwd.packed = forward_weights_.get();
+      }
       forward(net_, trace_, fwd);
       // The penalty's gradient joins the loss's; the reported loss stays the cross-entropy,
       // comparable with unregularised runs. Its walk reads y(t), so it goes first.
       if (options_.noise_reg > 0) penalty_walk(net_, trace_, options_.noise_reg, buffers_, options_.threads);
-      const double loss = backward_walk(net_, trace_, batch_labels_.data(), buffers_, options_.threads);
+      const int N = net_.config.width;
+      if (pack_shared) backward_weights_.pack(Op::N, N, N, net_.W(1), N, options_.threads);
+      const double loss = backward_walk(net_, trace_, batch_labels_.data(), buffers_, options_.threads,
+                                        pack_shared ? &backward_weights_ : nullptr);
       // A numerical fault stops training before it reaches the weights.
       if (!std::isfinite(loss))
         throw Error("epoch " + std::to_string(epoch_) + ", batch " + std::to_string(bi + 1) +
@@ -4108,6 +4141,10 @@ class Trainer {
   std::vector<uint8_t> batch_pixels_, batch_labels_;
   Trace<Real> trace_;
   BackwardBuffers<Real> buffers_;
+  // A shared-weight net's weights, packed each step (kept between epochs: 12 MB at the
+  // paper's size, and packing into fresh memory every epoch would fault it all in again).
+  std::unique_ptr<PackedNet<Real>> forward_weights_;
+  PackedB<Real> backward_weights_;  // its W, as backprop's products read it
   int epoch_ = 0;          // epochs begun
   long next_batch_ = 0;    // next batch of the current epoch; 0 between epochs
   double loss_sum_ = 0;    // this epoch's loss, summed over samples

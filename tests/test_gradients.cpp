@@ -115,3 +115,31 @@ TEST(Gradients, SharedWeightGradientSumsOverLayers) {
     EXPECT_NEAR(ga[a.layout.W(1) + i], sum, 1e-12);
   }
 }
+
+TEST(Gradients, BackpropRefusesPackedWeightsOfAnotherShape) {
+  // Backprop takes a packed W only for a shared-weight net, and only its own W's shape.
+  Config c;
+  c.input = 4;
+  c.width = 5;
+  c.stem = true;
+  c.depth = 2;
+  c.classes = 3;
+  std::vector<uint8_t> pixels = {0, 50, 100, 150}, labels = {2};
+  for (const Weights weights : {Weights::Shared, Weights::PerLayer}) {
+    c.weights = weights;
+    Net<float> net(c);
+    Rng rng(3);
+    for (auto& p : net.params) p = float(rng.uniform(-1.0, 1.0));
+    const PackedB<float> own(Op::N, 5, 5, net.W(1), 5), other(Op::N, 4, 5, net.W(1), 5);
+    BackwardBuffers<float> buf;
+    Trace<float> trace;
+    set_input(trace, pixels.data(), 1, 4);
+    forward(net, trace);
+    EXPECT_THROW(backward_walk(net, trace, labels.data(), buf, 1, &other), Error);
+    if (weights == Weights::PerLayer) {
+      EXPECT_THROW(backward_walk(net, trace, labels.data(), buf, 1, &own), Error);
+    } else {
+      EXPECT_NO_THROW(backward_walk(net, trace, labels.data(), buf, 1, &own));
+    }
+  }
+}
