@@ -20,12 +20,12 @@
 //   2. Matrix routines: C = alpha op(A) op(B) + beta C, packed and cache-blocked, split
 //      across threads by output tiles so every output sums in the same order (same bits
 //      on any thread count, and for a sample in any batch); B packed once ahead of time
-//      for inference (PackedB), with the same bits.
+//      for the products that read it unchanged (PackedB), with the same bits.
 //   3. Errors and files (hosted): the error type, CRC-32, gzip inflate, the IDX reader,
 //      little-endian writers and readers that stream to and from files.
 //   4. Networks (SPEC §1): configuration, parameter layout, initialisation.
-//   5. Forward pass: records x(t), y(t) for backprop and the probes; unrolling; inference
-//      on weights packed once (PackedNet).
+//   5. Forward pass: records x(t), y(t) for backprop and the probes; unrolling; weights
+//      packed once (PackedNet: for inference, and each step for a shared W in training).
 //   5b. Fixed point: inference with int8 weights on byte or int16 inputs, int32 sums
 //      (freestanding), quantisation, SIMD kernels (VNNI, AVX2), Q15.16 training.
 //   6. Loss and backpropagation, written out by hand next to the forward pass, as a walk
