@@ -356,7 +356,8 @@ void pack_a(Op op, const Real* A, int lda, int i0, int mc, int k0, int kc, Real*
       Real* strip = out + size_t(k) * MR;
       for (int s = 0; s < full; s += MR, strip += size_t(kc) * MR)
         std::memcpy(strip, src + s, MR * sizeof(Real));  // one vector move, not MR scalar ones
-      for (int r = 0; full < mc && r < MR; ++r) strip[r] = full + r < mc ? src[full + r] : Real(0);
+      if (full < mc)  // the last strip, zero-padded
+        for (int r = 0; r < MR; ++r) strip[r] = full + r < mc ? src[full + r] : Real(0);
     }
     return;
   }
@@ -377,16 +378,14 @@ void pack_b(Op op, const Real* B, int ldb, int k0, int kc, int j0, int nc, Real*
   constexpr int NR = GemmShape<Real>::NR;
   for (int s = 0; s < nc; s += NR) {
     const int cols = min_int(NR, nc - s);
-    if (op == Op::N && cols == NR) {  // whole strips: a plain copy of NR values per k
+    if (op == Op::N) {
       for (int k = 0; k < kc; ++k, out += NR) {
         const Real* src = B + size_t(k0 + k) * ldb + j0 + s;
-        prefetch_row(src + size_t(kPackAhead) * ldb, NR);
-        std::memcpy(out, src, NR * sizeof(Real));
-      }
-    } else if (op == Op::N) {
-      for (int k = 0; k < kc; ++k, out += NR) {
-        const Real* src = B + size_t(k0 + k) * ldb + j0 + s;
-        for (int c = 0; c < NR; ++c) out[c] = c < cols ? src[c] : Real(0);
+        prefetch_row(src + size_t(kPackAhead) * ldb, cols);
+        if (cols == NR)  // a whole strip: one plain copy, no padding test per value
+          std::memcpy(out, src, NR * sizeof(Real));
+        else
+          for (int c = 0; c < NR; ++c) out[c] = c < cols ? src[c] : Real(0);
       }
     } else {  // op(B)(k, j) = B[j][k]: a transposing copy of NR rows of B
       const Real* src = B + size_t(j0 + s) * ldb + k0;
@@ -1994,14 +1993,13 @@ struct LayerEpilogue {
     const Real* b = e.bias + col0;
     for (int r = 0; r < rows; ++r) {
       Real* y = C + size_t(r) * ldc;
-      if (e.prev && !e.x) {
-        const Real* p = e.prev + size_t(row0 + r) * e.ld + col0;
+      const Real* p = e.prev ? e.prev + size_t(row0 + r) * e.ld + col0 : nullptr;
+      if (p && !e.x) {
         for (int c = 0; c < cols; ++c) y[c] = p[c] + sigmoid(y[c] + b[c]);
         continue;
       }
       for (int c = 0; c < cols; ++c) y[c] = sigmoid(y[c] + b[c]);
-      if (!e.prev) continue;
-      const Real* p = e.prev + size_t(row0 + r) * e.ld + col0;
+      if (!p) continue;
       Real* x = e.x + size_t(row0 + r) * e.ld + col0;
       for (int c = 0; c < cols; ++c) x[c] = p[c] + y[c];
     }
@@ -2050,14 +2048,14 @@ template <class Real>
 void run_layers(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<Real>& opt) {
   const Config& cfg = net.config;
   const int B = trace.batch, N = cfg.width, depth = trace.depth;
-  if (opt.on_layer && trace.resnet && !trace.keep_residuals)
+  // Unless y(t) is kept, z is summed where x(t) goes: one block of activations fewer through memory.
+  const bool in_place = trace.resnet && !trace.keep_residuals;
+  if (opt.on_layer && in_place)
     throw Error("run_layers: on_layer reads y(t), which this trace does not keep (see prepare_trace)");
   for (int t = 1; t <= depth; ++t) {
     // Past the trained depth only a shared net has weights (the unrolling of SPEC §1).
     const int layer = t <= cfg.depth ? t : 1;
     const Real* prev = trace.state(t - 1);
-    // Unless y(t) is kept, z is summed where x(t) goes: one block of activations fewer through memory.
-    const bool in_place = trace.resnet && !trace.keep_residuals;
     Real* z = in_place ? trace.state(t) : trace.residual(t);
     const LayerEpilogue<Real> layer_done{net.b(layer), trace.resnet ? prev : nullptr,
                                          trace.resnet && !in_place ? trace.state(t) : nullptr, N};
