@@ -70,6 +70,15 @@
 #define RESDYN_MAX_THREADS 64
 #endif
 
+// The float and double instances of the hosted templates (the GEMM, the forward and backward
+// passes, evaluation) are compiled once, in the unit that defines RESDYN_IMPLEMENTATION;
+// every other unit declares them extern and links to that one.
+#if defined(RESDYN_IMPLEMENTATION)
+#define RESDYN_INSTANCE template
+#else
+#define RESDYN_INSTANCE extern template
+#endif
+
 namespace resdyn {
 
 // ============================================================================
@@ -845,6 +854,17 @@ void gemm(Op opA, int M, Real alpha, const Real* A, int lda, const PackedB<Real>
   detail::gemm_parallel<Real, false>(opA, Op::N, M, B.N(), B.K(), alpha, A, lda, nullptr, 0, B.data(), beta, C, ldc,
                                      threads, epilogue);
 }
+
+#define RESDYN_GEMM_INSTANCES(Real)                                                                              \
+  RESDYN_INSTANCE void gemm<Real>(Op, Op, int, int, int, Real, const Real*, int, const Real*, int, Real, Real*, int, \
+                                  int, const Epilogue<Real>&);                                                   \
+  RESDYN_INSTANCE void gemm_portable<Real>(Op, Op, int, int, int, Real, const Real*, int, const Real*, int, Real,    \
+                                           Real*, int, int);                                                     \
+  RESDYN_INSTANCE void gemm<Real>(Op, int, Real, const Real*, int, const PackedB<Real>&, Real, Real*, int, int,      \
+                                  const Epilogue<Real>&);                                                        \
+  RESDYN_INSTANCE class PackedB<Real>;
+RESDYN_GEMM_INSTANCES(float)
+RESDYN_GEMM_INSTANCES(double)
 
 #endif  // !RESDYN_FREESTANDING
 
@@ -2087,6 +2107,11 @@ void forward(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<Real
   compute_initial_state(net, trace, opt.threads, opt.packed);
   run_layers(net, trace, opt);
 }
+
+RESDYN_INSTANCE void forward<float>(const Net<float>&, Trace<float>&, const ForwardOptions<float>&);
+RESDYN_INSTANCE void forward<double>(const Net<double>&, Trace<double>&, const ForwardOptions<double>&);
+RESDYN_INSTANCE void initialise<float>(Net<float>&, Rng&);
+RESDYN_INSTANCE void initialise<double>(Net<double>&, Rng&);
 
 // ============================================================================
 // 5b. Fixed point: integer inference, and training in Q15.16
@@ -3728,6 +3753,21 @@ double noise_growth_penalty(const Net<Real>& net, const Trace<Real>& trace, doub
   return penalty;
 }
 
+#define RESDYN_BACKWARD_INSTANCES(Real)                                                                           \
+  RESDYN_INSTANCE double backward<Real>(const Net<Real>&, Trace<Real>&, const uint8_t*, Real*, BackwardBuffers<Real>&, \
+                                        int);                                                                   \
+  RESDYN_INSTANCE double backward_walk<Real>(const Net<Real>&, Trace<Real>&, const uint8_t*, BackwardBuffers<Real>&,   \
+                                             int, const PackedB<Real>*);                                        \
+  RESDYN_INSTANCE void group_gradient<Real>(const Net<Real>&, const Trace<Real>&, const BackwardBuffers<Real>&,         \
+                                            const ParamGroup&, Real*, int);                                     \
+  RESDYN_INSTANCE double noise_growth_penalty<Real>(const Net<Real>&, const Trace<Real>&, double, Real*,              \
+                                                    BackwardBuffers<Real>&, int);                               \
+  RESDYN_INSTANCE double penalty_walk<Real>(const Net<Real>&, const Trace<Real>&, double, BackwardBuffers<Real>&, int); \
+  RESDYN_INSTANCE void add_penalty_gradient<Real>(const Net<Real>&, const Trace<Real>&, const BackwardBuffers<Real>&,  \
+                                                  const ParamGroup&, Real*, int);
+RESDYN_BACKWARD_INSTANCES(float)
+RESDYN_BACKWARD_INSTANCES(double)
+
 // ============================================================================
 // 7. Optimisers
 // ============================================================================
@@ -4205,6 +4245,10 @@ Evaluation evaluate(const Net<Real>& net, const Dataset& data, int threads = 1, 
   ev.loss = ev.count ? loss / ev.count : 0;
   return ev;
 }
+
+
+RESDYN_INSTANCE Evaluation evaluate<float>(const Net<float>&, const Dataset&, int, int, int, const PackedNet<float>*);
+RESDYN_INSTANCE double residual_convergence<float>(const Net<float>&, const Dataset&, int, int);
 
 // ============================================================================
 // 9. Model and checkpoint files
