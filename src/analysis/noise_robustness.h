@@ -35,8 +35,8 @@ namespace resdyn {
 
 enum class NoiseSite { InitialState, Input };  // x(0), after the stem; or the pixels
 
-// 10^e for e evenly spaced from first_exponent to last_exponent, count >= 2 values
-// (the default grid, default_noise_amplitudes() in noise_experiment.h, is log_spaced(-3, 0, 13)).
+// 10^e for e evenly spaced from first_exponent to last_exponent, count >= 2 values (the
+// default grid, default_noise_amplitudes() in noise_experiment.h, is log_spaced(-3, 0, 13)).
 std::vector<double> log_spaced(double first_exponent, double last_exponent, int count);
 
 // The unit noise of one sample in one realization: count values uniform on [-1, 1]
