@@ -5,7 +5,8 @@
 // K x(T) + k0 (or K h(T) + k0) into a softmax and mean cross-entropy. x(0) = sigma(P u + c)
 // from the pixels u / 255 when the width differs from the input (the paper's 1064 units on
 // 784 pixels need some such map and it does not say which), else x(0) = u. Adaptive depth:
-// paper §7. Where each is written: include/resdyn.h sections 4-8 (see the README's map).
+// paper §7. Where each is written: include/resdyn.h, forward, softmax_cross_entropy,
+// backward, Trainer and residual_convergence (the README's map lists them).
 #include <chrono>
 #include <cmath>
 #include <csignal>
