@@ -1,3 +1,4 @@
+// Noise robustness (paper §6, fig. 4); see noise_robustness.h for the definitions.
 #include "analysis/noise_robustness.h"
 
 #include <algorithm>
