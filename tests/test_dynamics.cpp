@@ -1,8 +1,8 @@
-// The transient-dynamics probes of SPEC §3 against independent computations: every
-// statistic of a tiny net (N = 3, T = 4, weights written out below) against scalar double
-// loops over a scalar forward pass; unrolling; the memory bound; the float Gram
-// tolerance; the summary rules on hand-made inputs with known answers; the experiment's
-// files; and the command line.
+// The transient-dynamics probes (experiments/dynamics_experiment.h) against independent
+// computations: every statistic of a tiny net (N = 3, T = 4, weights written out below)
+// against scalar double loops over a scalar forward pass; unrolling; the memory bound; the
+// float Gram tolerance; the summary rules on hand-made inputs with known answers; the
+// experiment's files; and the command line.
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
@@ -87,7 +87,8 @@ const std::vector<uint8_t> kPixels = {
 };
 
 // ---------------------------------------------------------------------------
-// The reference: a scalar double forward pass and the definitions of SPEC §3 as loops.
+// The reference: a scalar double forward pass and the definitions of
+// experiments/dynamics_experiment.h as loops.
 // ---------------------------------------------------------------------------
 
 struct ReferenceRun {

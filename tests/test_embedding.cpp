@@ -1,7 +1,7 @@
-// The embeddings of SPEC §6: t-SNE and UMAP and their building blocks (neighbours,
-// eigen-solvers, PCA, perplexity and smooth-kNN calibration, the a, b curve, the
-// gradients), and the quality figures, against hand-computed values, naive loops,
-// finite differences and closed forms.
+// The embeddings (paper fig. 6A, workshop fig. 1D): t-SNE and UMAP and their building
+// blocks (neighbours, eigen-solvers, PCA, perplexity and smooth-kNN calibration, the a, b
+// curve, the gradients), and the quality figures, against hand-computed values, naive
+// loops, finite differences and closed forms.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -1,5 +1,5 @@
-// The batched forward pass against the equations of SPEC §1 written out as scalar loops,
-// one sample at a time.
+// The batched forward pass (resdyn.h: forward) against the networks' equations (paper
+// §4-5) written out as scalar loops, one sample at a time.
 #include <gtest/gtest.h>
 
 #include <algorithm>

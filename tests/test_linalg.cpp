@@ -1,5 +1,5 @@
-// The dense linear algebra of SPEC §5 against matrices whose determinants and
-// eigenvalues are known by construction.
+// The dense linear algebra of the linear analyses (analysis/linalg.h) against matrices
+// whose determinants and eigenvalues are known by construction.
 #include <gtest/gtest.h>
 
 #include <algorithm>

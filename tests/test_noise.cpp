@@ -1,6 +1,7 @@
-// The noise-robustness measurement of SPEC §4: its building blocks against hand-computed
-// values, the whole curve against a naive per-sample computation in double precision,
-// the limits (amplitude 0), determinism, and the behaviour of trained nets on MNIST.
+// The noise-robustness measurement (paper fig. 4; analysis/noise_robustness.h): its
+// building blocks against hand-computed values, the whole curve against a naive per-sample
+// computation in double precision, the limits (amplitude 0), determinism, and the behaviour
+// of trained nets on MNIST.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -43,8 +44,8 @@ Dataset random_images(int count, int classes, uint64_t seed) {
   return d;
 }
 
-// One sample's forward pass by plain loops in double (SPEC §1), from the given x(0) or
-// pixels; returns the final state s = x(T) or h(T) and the logits.
+// One sample's forward pass by plain loops in double (the equations of paper §4-5), from
+// the given x(0) or pixels; returns the final state s = x(T) or h(T) and the logits.
 struct NaiveOutput {
   std::vector<double> final_state, logits;
 };
@@ -133,7 +134,7 @@ NoiseCurve curve_of(std::vector<double> amplitudes, double clean_error, std::vec
 
 }  // namespace
 
-TEST(NoiseGrid, IsSpecLogspace) {
+TEST(NoiseGrid, DefaultIsLogspaceFromMinus3To0In13Points) {
   const std::vector<double> a = default_noise_amplitudes();
   ASSERT_EQ(a.size(), 13u);
   EXPECT_DOUBLE_EQ(a[0], 1e-3);
@@ -354,7 +355,7 @@ TEST(NoiseExperiment, WritesCurveAndSummary) {
   const Net<float> net = random_net(Arch::MLP, Weights::Shared, true, 3);
   const Dataset data = random_images(10, 3, 4);
   NoiseExperimentOptions opt;
-  opt.noise = options_with({}, 2, 1);  // empty: SPEC §4's grid
+  opt.noise = options_with({}, 2, 1);  // empty: the default grid
   opt.model_name = "tiny";
   opt.out_dir = (std::filesystem::path(testing::TempDir()) / "noise_experiment_out").string();
   std::filesystem::remove_all(opt.out_dir);

@@ -1,5 +1,5 @@
-// The `resdyn ode` experiment (SPEC §5): the files it writes, their agreement with the
-// returned result, determinism per seed, and reading W from a CSV.
+// The `resdyn ode` experiment (fixed points of paper eq. 3): the files it writes, their
+// agreement with the returned result, determinism per seed, and reading W from a CSV.
 #include <gtest/gtest.h>
 
 #include <filesystem>

@@ -1,4 +1,4 @@
-// The adaptive-depth pruner of SPEC §2 on nets whose last layers provably converge.
+// The adaptive-depth pruner of paper §7 on nets whose last layers provably converge.
 #include <gtest/gtest.h>
 
 #include <cmath>

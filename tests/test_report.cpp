@@ -496,6 +496,10 @@ TEST(Report, DrawsEveryFigureFromCompleteRuns) {
   EXPECT_NE(html.find("1.79 %"), std::string::npos);                                      // its test error
   EXPECT_NE(html.find("5 layers (from 12, width 8) / test error 2.00 %"), std::string::npos);
   EXPECT_NE(html.find("Partly run."), std::string::npos);  // 6A and pruning miss a run
+  // The definitions are named where a reader of the repository finds them.
+  EXPECT_NE(html.find("Definitions: the section “Where the paper is in the code” of <code>README.md</code>"),
+            std::string::npos);
+  EXPECT_NE(html.find("<code>include/resdyn.h</code>"), std::string::npos);
   expect_no_nan_word(html);
 }
 

@@ -1,4 +1,4 @@
-// The residual ODE of SPEC §5: right-hand side, Jacobian, the 3^N fixed-point
+// The residual ODE of paper eq. 3: right-hand side, Jacobian, the 3^N fixed-point
 // enumeration (against 1-D and 2-D cases solved by hand) and RK4 trajectories.
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-// The sensitivity analysis of SPEC §5 (paper appendix A): per-factor log-determinants against
+// The sensitivity analysis (paper appendix A): per-factor log-determinants against
 // closed forms, far outside the double range too; log10|det M'(s)| against the determinant
 // of the explicitly multiplied product; the empirical logit response against an independent
 // forward pass and the first-order prediction K M'(s+1) delta; the experiment's files.
@@ -52,7 +52,7 @@ std::vector<uint8_t> random_pixels(int count, uint64_t seed) {
   return pixels;
 }
 
-// One sample through the net by plain loops (SPEC §1), with `delta` added to the layer
+// One sample through the net by plain loops (paper §4-5), with `delta` added to the layer
 // output at layer s (y(s) of a ResNet, h(s) of an MLP) when s >= 1. Fills y[t-1] = y(t) (or
 // h(t)) and returns the logits.
 std::vector<double> naive_forward(const resdyn::Net<double>& net, const uint8_t* pixels, int s,

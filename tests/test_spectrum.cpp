@@ -1,6 +1,7 @@
-// The fixed-point spectrum of SPEC §5: the two Jacobians against hand-computed 2 x 2 cases
-// and finite differences, the spectrum summaries, and the `resdyn spectrum` experiment on a
-// tiny net against an independent forward pass and closed-form eigenvalues.
+// The fixed-point spectrum (paper §6; experiments/spectrum_experiment.h): the two Jacobians
+// against hand-computed 2 x 2 cases and finite differences, the spectrum summaries, and the
+// `resdyn spectrum` experiment on a tiny net against an independent forward pass and
+// closed-form eigenvalues.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -91,7 +92,8 @@ resdyn::Dataset tiny_data(int count, uint64_t seed) {
   return d;
 }
 
-// y(depth) of one sample by plain loops in double (SPEC §1), independent of resdyn.h's forward.
+// y(depth) of one sample by plain loops in double (x(t) = x(t-1) + sigma(W x(t-1) + b)),
+// independent of resdyn.h's forward.
 std::vector<double> naive_residual(const resdyn::Net<float>& net, const uint8_t* pixels, int depth,
                                    std::vector<double>* before_last = nullptr) {
   const int n = net.config.width, d = net.config.input;

@@ -254,7 +254,7 @@ int main(int argc, char** argv) {
     if (hw > 1) bench_gemm(hw, blas);
   }
 
-  Config shared;  // the paper's nets: 15 x 1064 (SPEC §1)
+  Config shared;  // the paper's nets: 15 x 1064 (paper §6)
   shared.width = 1064;
   shared.depth = 15;
   Config per_layer = shared;

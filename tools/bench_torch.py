@@ -1,4 +1,4 @@
-"""The PyTorch reference for `make bench`: the paper's nets (SPEC §1) built from the same
+"""The PyTorch reference for `make bench`: the paper's nets (15 x 1064, paper §6) built from the same
 layers as resdyn's, timed for training (Adam) and inference on the same thread count and
 batch sizes. Prints one `name value` line per figure; tools/bench.sh hands them to the
 resdyn benchmark, which prints the ratios. Synthetic data of MNIST's shape: speed does not

@@ -37,7 +37,7 @@ if [ "$SCALE" = small ]; then
   NOISE="--limit-test 2000"
   ESTIMATE="about 5 minutes on 2 quiet cores (3 of them training)"
 else
-  # The paper's nets (SPEC §1, §7): 15 layers of 1064 units; optimiser settings and the
+  # The paper's nets (paper §6): 15 layers of 1064 units; optimiser settings and the
   # one-pixel shifts of the training images as in the README.
   SHARED=${SHARED_FLAGS:-"--width 1064 --depth 15 --epochs 20 --batch 128 --lr 5e-3 --shift 1"}
   PER_LAYER=${PER_LAYER_FLAGS:-"--width 1064 --depth 15 --epochs 20 --batch 128 --lr 5e-3 --shift 1"}
@@ -49,7 +49,7 @@ else
   NOISE=""
   ESTIMATE="under an hour on 2 cores (some 40 minutes of it training)"
 fi
-PRUNE="--prune-threshold 0.01"  # SPEC §2, the paper's value
+PRUNE="--prune-threshold 0.01"  # the paper's value (§7)
 
 mkdir -p "$RUNS/models" "$RUNS/pruning"
 START=$(date +%s)
@@ -114,7 +114,8 @@ train models/mlp.resdyn --arch mlp --weights shared $MLP
 train pruning/shared.resdyn --weights shared $PRUNE_NET --depth $PRUNE_DEPTH $PRUNE
 # shellcheck disable=SC2086
 train pruning/per_layer.resdyn --weights per-layer $PRUNE_NET --depth $PRUNE_DEPTH $PRUNE
-# The same nets at the depth the pruner reached, from scratch (issue 4's comparison).
+# The same nets at the depth the pruner reached, from scratch: does pruning do better than
+# training at that depth from the start?
 for weights in shared per_layer; do
   log=$RUNS/pruning/$weights.resdyn.csv
   if [ -f "$log" ] && depth=$(final_depth "$log") && [ -n "$depth" ]; then
@@ -126,7 +127,7 @@ for weights in shared per_layer; do
   fi
 done
 
-# ---- Experiments (SPEC §3-§6) --------------------------------------------------------------
+# ---- Experiments (paper §6, appendices A-C) -------------------------------------------------
 experiment dynamics dynamics/shared models/shared.resdyn --samples-per-class $SAMPLES
 experiment dynamics dynamics/shared_unrolled models/shared.resdyn --samples-per-class $SAMPLES --unroll 1000
 experiment dynamics dynamics/per_layer models/per_layer.resdyn --samples-per-class $SAMPLES

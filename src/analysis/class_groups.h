@@ -1,5 +1,5 @@
-// Samples grouped by class: the probes of SPEC §3 run one batch whose rows are sorted by
-// class, so class c occupies the contiguous rows [begin(c), end(c)).
+// Samples grouped by class: the dynamics probes (transient_dynamics.h) run one batch whose
+// rows are sorted by class, so class c occupies the contiguous rows [begin(c), end(c)).
 #pragma once
 
 #include <cstddef>

@@ -1,6 +1,7 @@
-// Class-by-class matrices of means over pairs of samples (SPEC §3): the trajectory
-// distances of fig. 1C and the cosine similarities of the final hidden state of fig. 6B/C.
-// Entry [c1][c2] is the mean over pairs (a in c1, b in c2, a != b). Both come from Gram
+// Class-by-class matrices of means over pairs of samples: the trajectory distances of the
+// workshop version's fig. 1C and the cosine similarities of the final hidden state of the
+// paper's fig. 6B/C (appendix C). Entry [c1][c2] is the mean over pairs (a in c1, b in c2,
+// a != b): the workshop caption's "normalized by the number of samples". Both come from Gram
 // matrices computed by resdyn::gemm on a batch whose rows are grouped by class; only the
 // blocks with c1 <= c2 are computed for the distances, which are symmetric.
 #pragma once

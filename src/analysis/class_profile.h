@@ -1,6 +1,7 @@
 // Per class and per neuron: the mean and the standard deviation over the class's samples
-// of one layer's activity. The trajectory statistics (SPEC §3, fig. 2) average it over
-// neurons; at the deepest layer it is the final-layer profile (fig. 5).
+// of one layer's activity. The trajectory statistics (paper fig. 2, trajectory_stats.h)
+// average it over neurons; at the deepest layer it is the final-layer profile (paper fig. 5,
+// appendix B).
 #pragma once
 
 #include <cstddef>

@@ -1,4 +1,4 @@
-// The per-class sample sets of SPEC §3; see class_samples.h.
+// The per-class sample sets of every analysis; see class_samples.h.
 #include "analysis/class_samples.h"
 
 #include <string>

@@ -1,4 +1,6 @@
-// The per-class sample sets of SPEC §3: the first S samples of each class, in file order.
+// The per-class sample sets of every analysis: the first S samples of each class, in file
+// order. The paper draws 200 random samples per class (§6, appendix C); taking the first S
+// gives the same set on every run without a seed.
 #pragma once
 
 #include "resdyn.h"

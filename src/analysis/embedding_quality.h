@@ -1,4 +1,5 @@
-// How faithful a 2-D embedding is (SPEC §6: printed with every embedding).
+// How faithful a 2-D embedding is: the two figures `resdyn embed` prints with every layout.
+// They are ours: the paper judges its layouts (fig. 6A, workshop fig. 1D) by eye.
 #pragma once
 
 #include <vector>

@@ -1,6 +1,7 @@
 // Per-class statistics of the residual at the deepest layer of a forward pass, unrolled
-// for shared nets: the class means ybar_c of SPEC §5, with the spread and the size of the
-// last step, which say whether the residuals have settled by then.
+// for shared nets: the class means ybar_c at which spectrum_experiment.h takes the Jacobians'
+// eigenvalues (paper §6: "the average residuals for each class at layer 1000"), with the
+// spread and the size of the last step, which say whether the residuals have settled by then.
 #pragma once
 
 #include <vector>
@@ -15,9 +16,9 @@ struct FinalResiduals {
   int depth = 0;                  // T'
   ClassGroups groups;             // which rows of the data belong to which class
   ClassProfile profile;           // per class and neuron i: mean and standard deviation of y_i(T')
-  std::vector<double> spread;     // per class: mean over neurons of the standard deviation (SPEC §3)
+  std::vector<double> spread;     // per class: spread_c of trajectory_stats.h at T'
   // Per class: mean over samples and neurons of |y_i(T') - y_i(T'-1)|, the change the last
-  // layer still makes (SPEC §2's d); NaN when T' = 1.
+  // layer still makes (adaptive depth's d, residual_convergence in resdyn.h); NaN when T' = 1.
   std::vector<double> last_step;
 };
 

@@ -1,4 +1,4 @@
-// Jacobians of the residual dynamics and their spectra (SPEC §5); see jacobian_spectrum.h.
+// Jacobians of the residual dynamics and their spectra (paper eq. 3, §6); see jacobian_spectrum.h.
 #include "analysis/jacobian_spectrum.h"
 
 #include <algorithm>

@@ -1,9 +1,13 @@
 // The linearisations of a shared-weight ResNet's residual dynamics at a point y, and their
-// spectra (SPEC §5, paper §6):
-//   ODE Jacobian (paper eq. 3):  J(y) = diag((1 - 2y) (W y)) + diag(y (1 - y)) W
-//   layer map Jacobian:          L(y) = I + diag(y (1 - y)) W
-// L(y) is the Jacobian of one layer, x(t-1) -> x(t) = x(t-1) + sigma(W x(t-1) + b), at a
-// state whose new residual is y; it is I + M(t) of the sensitivity analysis.
+// spectra (paper §6: the eigenvalues at each class's mean residual of a net unrolled to
+// 1000 layers):
+//   ODE Jacobian (of paper eq. 3):  J(y) = diag((1 - 2y) (W y)) + diag(y (1 - y)) W
+//   layer map Jacobian:             L(y) = I + diag(y (1 - y)) W
+// J is eq. 3's right-hand side F(y) = y (1 - y) (W y) differentiated (the paper does not
+// write it out). L(y) is the Jacobian of one layer, x(t-1) -> x(t) = x(t-1) + sigma(W x(t-1)
+// + b), at a state whose new residual is y; it is the factor I + M(t) of appendix A, eq. 10.
+// The paper reports eigenvalues without saying of which matrix; J is the reading that
+// matches "positive eigenvalue: saddle", L is given beside it.
 //
 // The bias b appears in neither, on purpose: eq. 3 follows from z = W x + b by
 // differentiating along the layers (paper eq. 1-2), dz/dt = W dx/dt = W y, and a constant
@@ -25,7 +29,8 @@ Matrix layer_map_jacobian(const Matrix& weights, const std::vector<double>& y);
 // part descending (so a conjugate pair lists +imag first).
 void sort_spectrum(std::vector<std::complex<double>>& values);
 
-// What SPEC §5 asks of a spectrum, plus the few largest real parts.
+// A spectrum in a few numbers: the count of eigenvalues with positive real part and the
+// largest real part (paper §6: classes 0, 2, 3 have one, near 0.02), plus the few largest.
 struct SpectrumSummary {
   int count = 0;
   int positive_real = 0;           // eigenvalues with real part > 0

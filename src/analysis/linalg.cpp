@@ -1,4 +1,4 @@
-// Dense linear algebra for SPEC §5; see linalg.h for what each function promises.
+// Dense linear algebra for the linear analyses; see linalg.h for what each function promises.
 // Every loop walks along rows of the row-major storage where it can, so that the
 // inner loops read consecutive memory and the compiler can vectorise them.
 #include "analysis/linalg.h"

@@ -1,4 +1,5 @@
-// Dense double-precision linear algebra for the linear analysis of SPEC §5:
+// Dense double-precision linear algebra for the linear analyses (the Jacobian spectra of
+// paper §6, the determinants of appendix A, the fixed points of eq. 3):
 // LU factorisation with partial pivoting (solve, log|det| with its sign) and all
 // eigenvalues of a real nonsymmetric matrix (balancing, Householder reduction to
 // Hessenberg form, Francis double-shift QR). Written for N up to a few thousand.
@@ -63,7 +64,7 @@ struct LogAbsDeterminant {
 };
 
 // Sums log|u_kk| instead of multiplying pivots, so determinants far beyond the double
-// range (SPEC §5 sensitivity: products of many factors) stay representable.
+// range (appendix A's det M'(s): products of many factors) stay representable.
 LogAbsDeterminant log_abs_determinant(const LuFactorization& factorization);
 
 struct EigenvalueOptions {

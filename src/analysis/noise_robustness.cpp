@@ -1,3 +1,4 @@
+// Noise robustness (paper §6, fig. 4); see noise_robustness.h for the definitions.
 #include "analysis/noise_robustness.h"
 
 #include <algorithm>
@@ -123,7 +124,7 @@ void measure_noise_batch(const Net<float>& net, const uint8_t* pixels, const uin
       unit_noise(options.seed, r, first_sample + s, start_width, &scratch.unit[size_t(s) * start_width]);
     for (int a = 0; a < A; ++a) {
       const float amplitude = float(options.amplitudes[size_t(a)]);
-      // Noise on x(0) (SPEC §4 default) or on the pixels, which then go through the stem.
+      // Noise on x(0) (the default, as in paper §6) or on the pixels, which then go through the stem.
       float* target = at_input ? trace.input.data() : trace.state(0);
       for (size_t i = 0; i < start_size; ++i) target[i] = scratch.clean_start[i] + amplitude * scratch.unit[i];
       if (at_input) compute_initial_state(net, trace, 1);

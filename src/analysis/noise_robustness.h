@@ -1,11 +1,16 @@
-// Noise robustness (SPEC §4, paper §6 and fig. 4): how uniform noise added to the initial
-// condition x(0) (or to the pixels) changes the final hidden state and the prediction.
+// Noise robustness (paper §6, fig. 4): how uniform noise added to the initial condition
+// x(0) (or, with NoiseSite::Input, to the pixels) changes the final hidden state and the
+// prediction. The paper injects noise xi ~ Uniform(-a, a) per component into the initial
+// conditions, 10 independent realizations, a on a logarithmic axis up to 1.
 //
 // For a sample with clean final state s = x(T) (ResNet) or h(T) (MLP) and noisy final
 // state s~, the per-sample metrics are
 //   ratio  = ||s~ - s|| / ||s||                (noise-to-signal ratio)
 //   cosine = s . s~ / (||s|| ||s~||)
 //   wrong  = argmax of the noisy logits != label
+// The paper writes the ratio as sum_{t=0}^T xi(t) / x(T) (ResNet) and xi(T) / y(T) (MLP),
+// vectors over vectors; we take norms. For the ResNet s~ - s = x~(T) - x(T) is exactly the
+// summed noise sum_t xi(t); the paper's MLP y(T) is our h(T).
 // One realization's figure is the mean of these over the samples (error: the fraction
 // wrong); a curve point is the mean and the sample standard deviation (R - 1 in the
 // denominator; 0 when R = 1) of the R realization figures.
@@ -30,8 +35,8 @@ namespace resdyn {
 
 enum class NoiseSite { InitialState, Input };  // x(0), after the stem; or the pixels
 
-// 10^e for e evenly spaced from first_exponent to last_exponent, count >= 2 values
-// (SPEC §4's grid is log_spaced(-3, 0, 13)).
+// 10^e for e evenly spaced from first_exponent to last_exponent, count >= 2 values (the
+// default grid, default_noise_amplitudes() in noise_experiment.h, is log_spaced(-3, 0, 13)).
 std::vector<double> log_spaced(double first_exponent, double last_exponent, int count);
 
 // The unit noise of one sample in one realization: count values uniform on [-1, 1]
@@ -100,12 +105,13 @@ struct NoiseCurve {
   std::vector<NoisePoint> points;  // one per amplitude, in the options' order
 };
 
-// The whole curve over every sample of data (SPEC §4). Throws resdyn::Error on bad options
+// The whole curve over every sample of data. Throws resdyn::Error on bad options
 // or data that does not fit the net.
 NoiseCurve measure_noise_robustness(const Net<float>& net, const Dataset& data, const NoiseOptions& options);
 
-// a10 of SPEC §4: the smallest amplitude at which the mean test error has risen `drop`
-// (0.10: ten percentage points of accuracy) above the clean error.
+// a10: the smallest amplitude at which the mean test error has risen `drop` (0.10: ten
+// percentage points of accuracy) above the clean error. The paper's reading of fig. 4 (§6):
+// the MLP misclassifies from a = 0.1, the ResNet only above 0.5.
 struct AccuracyDropPoint {
   bool reached = false;       // false: the error never rose that far on the grid
   double grid_amplitude = 0;  // the first grid amplitude whose mean error rose that far

@@ -3,7 +3,7 @@
 // The index range is cut into chunks of a fixed size, independent of the thread count;
 // the body of a chunk writes only its own outputs, and whatever has to be summed across
 // chunks is summed afterwards by the caller in chunk order. So 1 or 2 threads give the
-// same bits (the determinism rule of the brief).
+// same bits (resdyn's rule: the same seed and flags give the same bits on any thread count).
 #pragma once
 
 #include <functional>

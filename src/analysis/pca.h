@@ -1,4 +1,4 @@
-// Principal components of a point cloud (the t-SNE initialisation of SPEC §6).
+// Principal components of a point cloud (the t-SNE initialisation, tsne.h).
 #pragma once
 
 #include <cstdint>

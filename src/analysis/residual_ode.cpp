@@ -1,4 +1,4 @@
-// The residual ODE of SPEC §5; see residual_ode.h for what each function promises.
+// The residual ODE of paper eq. 3; see residual_ode.h for what each function promises.
 #include "analysis/residual_ode.h"
 
 #include <algorithm>

@@ -1,7 +1,9 @@
-// The residual ODE of a shared-weight net (SPEC §5, paper eq. 3):
+// The residual ODE of a shared-weight net (paper §4, eq. 3):
 //   dy/dt = F(y) = y (1 - y) (W y)        (element-wise products)
-// its Jacobian, the enumeration of all its fixed points in [0,1]^N for small N, their
-// stability, and RK4 trajectories from given starts.
+// its Jacobian J(y) = diag((1 - 2y) (W y)) + diag(y (1 - y)) W, the enumeration of all its
+// fixed points in [0,1]^N for small N (the paper: "the number of possible fixed points is
+// 3^N; only some are stable"), their stability from J's eigenvalues, and RK4 trajectories
+// from given starts. The bias is absent as in eq. 3 (it drops out of dz/dt, eq. 1-2).
 #pragma once
 
 #include <complex>
@@ -62,7 +64,7 @@ struct FixedPointSearch {
     long long duplicates = 0;
 };
 
-// Enumerates the 3^N candidates of SPEC §5 (each y_i is 0, 1, or free, and the free
+// Enumerates the 3^N candidates of paper §4 (each y_i is 0, 1, or free, and the free
 // components solve (W y)_F = 0, i.e. W_FF y_F = -W_F,fixed y_fixed), keeps those in
 // [0,1]^N and classifies each. Throws resdyn::Error for N > 12 or non-square W.
 FixedPointSearch enumerate_fixed_points(const Matrix& weights, const FixedPointSearchOptions& options = {});
@@ -117,8 +119,8 @@ std::vector<double> rk4_logit_step(const Matrix& weights, const std::vector<doub
 // Integrates from `start` (every component strictly inside (0,1)) with RK4 until the
 // state comes within arrival_distance of a stable point in `points` or the step budget
 // runs out, then says where it ended. A trajectory resting near a saddle or an unstable
-// point is kept going: in exact arithmetic it only passes by (SPEC §5 asks that every
-// trajectory end at a stable point, so lingering is reported, never taken for arrival).
+// point is kept going: in exact arithmetic it only passes by (the check is that every
+// trajectory ends at a stable point, so lingering is reported, never taken for arrival).
 Trajectory integrate_to_rest(const Matrix& weights, const std::vector<double>& start,
                              const std::vector<FixedPoint>& points, const TrajectoryOptions& options = {});
 

@@ -1,7 +1,8 @@
-// The most-sensitive neurons of SPEC §3 (paper fig. 3): for class c, i_c = argmax_i K[c,i],
-// the neuron whose final value the classifier weighs most for that class; and the class-mean
-// curves y_{i_k}(t), x_{i_k}(t) of every such neuron on the inputs of every class, gathered
-// one layer at a time (for an MLP both curves are h_{i_k}(t)).
+// The most-sensitive neurons (paper §6, fig. 3): for class c, i_c = argmax_i K[c,i], the
+// neuron whose final value the classifier weighs most for that class (dC/dx(T) = K,
+// appendix A); and the class-mean curves y_{i_k}(t), x_{i_k}(t) of every such neuron on the
+// inputs of every class, gathered one layer at a time (for an MLP both curves are h_{i_k}(t)).
+// The paper averages over 1000 samples per class; the probes use their S (default 200).
 #pragma once
 
 #include <cstddef>
@@ -40,7 +41,7 @@ class SensitiveNeuronCurves {
   std::vector<double> mean_y_, mean_x_;  // layers x classes (inputs) x classes (neurons)
 };
 
-// SPEC §3: the number of classes c for which, on class-c inputs, the class mean of
+// Fig. 3's rule: the number of classes c for which, on class-c inputs, the class mean of
 // x_{i_c}(T) is at least every x_{i_k}(T) (the paper finds 9 of 10). Two classes that share
 // their neuron tie, and a tie counts as largest.
 int sensitive_neuron_rule_classes(const SensitiveNeuronCurves& curves);

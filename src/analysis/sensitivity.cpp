@@ -1,4 +1,4 @@
-// Sensitivity of the logits to residual perturbations (SPEC §5, appendix A); see sensitivity.h.
+// Sensitivity of the logits to residual perturbations (paper appendix A); see sensitivity.h.
 #include "analysis/sensitivity.h"
 
 #include <cmath>
@@ -36,8 +36,9 @@ std::vector<double> logits_of(const Net<double>& net, const std::vector<double>&
   return logits;
 }
 
-// Runs layers s+1..depth on one hidden state in place (SPEC §1): the forward pass of
-// resdyn.h from layer s on, for a single sample.
+// Runs layers s+1..depth on one hidden state in place, x(t) = x(t-1) + sigma(W_t x(t-1) + b_t)
+// (h(t) = sigma(W_t h(t-1) + b_t) for an MLP): the forward pass of resdyn.h from layer s on,
+// for a single sample.
 void run_layers_after(const Net<double>& net, int s, int depth, std::vector<double>& state) {
   const int n = net.config.width;
   const bool resnet = net.config.arch == Arch::ResNet;

@@ -1,4 +1,4 @@
-// Sensitivity of the logits to perturbations of the residuals (SPEC §5, paper appendix A).
+// Sensitivity of the logits to perturbations of the residuals (paper appendix A, eq. 9-10).
 //
 // ResNet: x(t) = x(t-1) + sigma(W_t x(t-1) + b_t), so the Jacobian of layer t is I + M(t),
 //   M(t) = diag(y(t)(1 - y(t))) W_t,   M'(s) = (I + M(T)) (I + M(T-1)) ... (I + M(s)).
@@ -7,7 +7,7 @@
 // In both, M'(s) is the Jacobian of the last hidden state with respect to the input of
 // layer s (x(s-1), or h(s-1)).
 //
-// log10|det M'(s)| is the sum over t = s..T of the factors' log10|det| (SPEC §5): each
+// log10|det M'(s)| is the sum over t = s..T of the factors' log10|det|: each
 // comes from LU pivots as a sum of logarithms, so no determinant is ever formed; for
 // N = 1064 they leave the double range easily. An MLP factor's is
 // sum_i log10(h_i(1 - h_i)) + log10|det W_t|, with det W_t from one LU per weight matrix.

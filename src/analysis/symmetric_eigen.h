@@ -4,7 +4,7 @@
 //  - the few largest of a large operator that is only available as a product with a
 //    block of vectors (block Krylov / Lanczos with full reorthogonalisation, thick
 //    restarts and Rayleigh-Ritz on the whole basis).
-// The embeddings use them for PCA (SPEC §6, t-SNE initialisation) and for the spectral
+// The embeddings use them for PCA (the t-SNE initialisation, tsne.h) and for the spectral
 // initialisation of UMAP. The Krylov solver is seeded and gives the same bits on any
 // thread count.
 #pragma once

@@ -1,8 +1,10 @@
-// The trajectory statistics of SPEC §3 (paper fig. 2), gathered one layer at a time so that
-// memory does not grow with the depth of an unrolled net:
+// The trajectory statistics (paper §6, fig. 2; workshop fig. 1A/B), gathered one layer at
+// a time so that memory does not grow with the depth of an unrolled net:
 //   mean_c(t)   = mean over class-c samples and over neurons of y_i(t)
 //   spread_c(t) = mean over neurons of the standard deviation across class-c samples of y_i(t)
-// (h(t) in place of y(t) for an MLP).
+// (h(t) in place of y(t) for an MLP; population standard deviation). The paper plots "the
+// mean and standard deviation of the residuals" without saying how it pools neurons; these
+// are our one-number-per-layer readings of its figures.
 #pragma once
 
 #include <cstddef>

@@ -1,4 +1,4 @@
-// One forward pass feeding every dynamics probe of SPEC §3; see transient_dynamics.h.
+// One forward pass feeding every dynamics probe; see transient_dynamics.h.
 #include "analysis/transient_dynamics.h"
 
 #include <string>

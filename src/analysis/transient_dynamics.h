@@ -1,4 +1,5 @@
-// The dynamics probes of SPEC §3 (paper §6, figures 1C, 2, 3, 5, 6B/C) in one forward pass:
+// The dynamics probes (paper §6 and appendices B-C: figs. 2, 3, 5, 6B/C; the workshop
+// version's fig. 1C) in one forward pass:
 // a batch of samples grouped by class runs through the net layer by layer, and every
 // statistic is gathered as each layer appears (ForwardOptions::on_layer with keep_all off),
 // so a shared-weight net unrolled to 1000 layers needs the memory of two layers, not 1000.
@@ -35,7 +36,8 @@ struct TransientDynamics {
   ClassMatrix cosine;            // cosine similarity of x(depth) or h(depth) (fig. 6B/C)
   std::vector<int> predicted;    // the net's class for each probe row, at `depth` layers
 
-  // The summary figures of SPEC §3.
+  // The summary figures, each defined where it is computed (sensitive_neurons.h, class_pairs.h,
+  // trajectory_stats.h).
   int sensitive_neuron_rule_classes = 0;
   int distance_diag_min_rows = 0;
   int cosine_diag_max_rows = 0;

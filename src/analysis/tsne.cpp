@@ -207,7 +207,7 @@ TsneResult tsne(const PointSet& points, const TsneOptions& options) {
   const NeighborLists lists = nearest_neighbors(points, k, threads);
   const SparseGraph p = tsne_affinities(lists, options.perplexity, threads, &result.max_entropy_error);
 
-  // Initial layout (SPEC §6): the first two principal components, scaled together so
+  // Initial layout: the first two principal components, scaled together so
   // that the first has standard deviation init_std; or Gaussian with that deviation.
   std::vector<double> y(2 * size_t(n));
   bool random = options.init == TsneInit::Random;

@@ -1,5 +1,6 @@
 // t-SNE (van der Maaten & Hinton 2008) with the Barnes-Hut gradient of van der Maaten
-// (2014), written from the papers. Defaults are SPEC §6: perplexity 30, 1000
+// (2014), written from the papers. It lays out x(T) for the workshop version's fig. 1D.
+// Lagzi names no settings; the defaults are the usual ones: perplexity 30, 1000
 // iterations, early exaggeration 12 for the first 250, momentum 0.5 then 0.8, learning
 // rate max(200, n / 12), initialisation from the first two principal components scaled
 // to standard deviation 1e-4, exact gradients up to a few thousand points and

@@ -1,4 +1,5 @@
-// UMAP (McInnes, Healy & Melville 2018), written from the paper. Defaults are SPEC §6:
+// UMAP (McInnes, Healy & Melville 2018), written from the paper; it lays out trajectories for
+// Lagzi's fig. 6A (appendix C), which names no settings. Defaults are UMAP's usual ones:
 // 15 neighbours, min_dist 0.1, 2-D, 500 epochs up to 10,000 points (200 beyond),
 // spectral initialisation.
 //

@@ -1,5 +1,6 @@
-// resdyn dynamics: the transient-dynamics probes of SPEC §3 on a saved model (paper figures
-// 1C, 2, 3, 5, 6B/C), written as CSV files and a summary.json into a directory.
+// resdyn dynamics: the transient-dynamics probes on a saved model (paper figs. 2, 3, 5, 6B/C,
+// workshop fig. 1C; defined in experiments/dynamics_experiment.h), written as CSV files and
+// a summary.json into a directory.
 #include <cstdio>
 
 #include "cli/commands.h"

@@ -1,5 +1,6 @@
 // resdyn embed: t-SNE or UMAP of the hidden states of a saved model on the first S test
-// images of each class (SPEC §6, paper figures 1D and 6A), with its quality figures.
+// images of each class (paper fig. 6A, workshop fig. 1D; see experiments/embed_experiment.h),
+// with its quality figures.
 #include <cstdio>
 #include <string>
 #include <vector>

@@ -1,5 +1,6 @@
 // resdyn noise: robustness of a saved model to uniform noise on x(0) or on the pixels
-// (SPEC §4, paper fig. 4); writes noise.csv and summary.json to --out.
+// (paper §6, fig. 4; see experiments/noise_experiment.h); writes noise.csv and summary.json
+// to --out.
 #include <chrono>
 #include <cstdio>
 
@@ -12,7 +13,7 @@ namespace resdyn::cli {
 
 CommandSpec noise_spec() {
   return {"noise",
-          "Noise-to-signal ratio, cosine similarity and test error under input noise (SPEC 4).",
+          "Noise-to-signal ratio, cosine similarity and test error under input noise (paper fig. 4).",
           {
               {"model", "MODEL", "", "model file written by 'resdyn train' (required)"},
               data_flag(),

@@ -1,4 +1,4 @@
-// resdyn ode: the small-N fixed points of the residual ODE (SPEC §5) for a random or given
+// resdyn ode: the small-N fixed points of the residual ODE (paper eq. 3) for a random or given
 // weight matrix, and where RK4 trajectories from random starts come to rest.
 #include <cstdio>
 

@@ -8,7 +8,7 @@ namespace resdyn::cli {
 
 CommandSpec report_spec() {
   return {"report",
-          "Draw every figure of the paper from a runs directory into REPORTDIR/index.html, with the paper's table.",
+          "Draw every figure of the paper from a runs directory into REPORTDIR/index.html, with the paper's main results.",
           {
               {"runs", "DIR", "",
                "runs directory as tools/paper_runs.sh lays it out (required; see src/report/runs_layout.h)"},

@@ -1,5 +1,5 @@
 // resdyn sensitivity: log10|det M'(s)| layer by layer and the logits' response to a small
-// perturbation of y(s) (SPEC §5, paper appendix A).
+// perturbation of y(s) (paper appendix A, eq. 9-10; see experiments/sensitivity_experiment.h).
 #include <cmath>
 #include <cstdio>
 

@@ -1,5 +1,6 @@
 // resdyn spectrum: eigenvalues of the residual dynamics' Jacobians at the class-mean
-// residuals of a shared-weight net unrolled to T' layers (SPEC §5, paper §6).
+// residuals of a shared-weight net unrolled to T' layers (paper §6; see
+// experiments/spectrum_experiment.h).
 #include <cstdio>
 
 #include "cli/commands.h"

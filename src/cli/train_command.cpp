@@ -1,5 +1,12 @@
-// resdyn train: train a network of SPEC §1 on the training set, report the test error after
-// every epoch, and save the model (plus a CSV of the epochs beside it).
+// resdyn train: train a network on the training set, report the test error after every
+// epoch, and save the model (plus a CSV of the epochs beside it). The networks (paper §4,
+// eq. 1 and fig. 1; the MLP of §5): x(t) = x(t-1) + sigma(W_t x(t-1) + b_t) for a ResNet,
+// h(t) = sigma(W_t h(t-1) + b_t) for an MLP, t = 1..T, W_t = W for shared weights, logits
+// K x(T) + k0 (or K h(T) + k0) into a softmax and mean cross-entropy. x(0) = sigma(P u + c)
+// from the pixels u / 255 when the width differs from the input (the paper's 1064 units on
+// 784 pixels need some such map and it does not say which), else x(0) = u. Adaptive depth:
+// paper §7. Where each is written: include/resdyn.h, forward, softmax_cross_entropy,
+// backward, Trainer and residual_convergence (the README's map lists them).
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -32,7 +39,7 @@ CommandSpec train_spec() {
               {"momentum", "M", "0.9", "SGD momentum"},
               {"schedule", "cosine|constant", "cosine", "learning rate over the run"},
               {"seed", "S", "1", "seed of initialisation and data order"},
-              {"noise-reg", "LAMBDA", "0", "weight of the noise-growth penalty on the last two layers (SPEC §4; 0: off)"},
+              {"noise-reg", "LAMBDA", "0", "weight of the noise-growth penalty on the last two layers (paper §6, eq. 5; 0: off)"},
               {"shift", "PIXELS", "0", "augmentation: move each training image by a random whole-pixel offset in [-PIXELS, PIXELS] per axis, anew every epoch (0: off)"},
               {"fixed-point", "", "off", "train in Q15.16 integers with stochastic rounding (SGD; small nets)"},
               threads_flag(),
@@ -40,7 +47,7 @@ CommandSpec train_spec() {
               {"limit-test", "N", "all", "evaluate on the first N test images only"},
               {"prune-threshold", "D", "0 (off)",
                "after each epoch, remove the last layer of a ResNet while d = mean |y(T) - y(T-1)| < D "
-               "(SPEC §2; the paper uses 0.01)"},
+               "(paper §7 uses 0.01)"},
               {"prune-repeat", "", "off", "remove layers until d >= D, not just one per epoch"},
               {"prune-probe", "N", "1000", "training images on which d is measured"},
               {"patience", "P", "0 (off)", "stop when the training loss has not improved for P epochs"},
@@ -293,7 +300,8 @@ int train(const Flags& flags, const std::vector<std::string>& args, Checkpoint* 
     row.epoch = trainer.epochs_done();
     row.train_loss = loss;
     row.seconds = seconds;
-    // SPEC §2: measure d after the epoch; remove the last layer while it is below threshold.
+    // Adaptive depth (paper §7): measure d after the epoch; remove the last layer while it is
+    // below threshold.
     PruneStep step;
     step.d_before = NAN;
     if (resnet) step = trainer.prune_converged_layers(train, prune);

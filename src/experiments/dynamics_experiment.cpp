@@ -1,4 +1,4 @@
-// The `resdyn dynamics` experiment (SPEC §3); see dynamics_experiment.h.
+// The `resdyn dynamics` experiment (paper §6, figs. 2, 3, 5, 6B/C); see dynamics_experiment.h.
 #include "experiments/dynamics_experiment.h"
 
 #include <chrono>

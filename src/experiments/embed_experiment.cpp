@@ -1,4 +1,4 @@
-// The `resdyn embed` experiment (SPEC §6); see embed_experiment.h.
+// The `resdyn embed` experiment (paper fig. 6A, workshop fig. 1D); see embed_experiment.h.
 #include "experiments/embed_experiment.h"
 
 #include "experiments/output_directory.h"
@@ -23,7 +23,7 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
-// What the points are, in the notation of SPEC §1.
+// What the points are: x(t) the cumulative signal, y(t) the residual, h(t) an MLP's layer.
 const char* state_name(const Net<float>& net, EmbedOf of) {
   const bool resnet = net.config.arch == Arch::ResNet;
   if (of == EmbedOf::Final) return resnet ? "x(T)" : "h(T)";

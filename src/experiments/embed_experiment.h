@@ -1,7 +1,14 @@
-// The embedding experiment (`resdyn embed`, SPEC §6, paper figures 1D and 6A): the first
-// S test samples of each class run through a trained net; their final hidden state
-// (x(T) of a ResNet, h(T) of an MLP) or their trajectory (y(1..T) concatenated; h(1..T)
-// for an MLP) is laid out in 2-D by t-SNE or UMAP, and the layout's quality is measured.
+// The embedding experiment (`resdyn embed`): the workshop version's fig. 1D (t-SNE of the
+// cumulative signal x(T) before the classifier) and the paper's fig. 6A (appendix C: UMAP
+// of the residuals' trajectories). The first S test samples of each class (S = 200, the
+// paper's count; file order, not random) run through a trained net; their final hidden
+// state (x(T) of a ResNet, h(T) of an MLP) or their trajectory (y(1..T) concatenated;
+// h(1..T) for an MLP) is laid out in 2-D by t-SNE or UMAP, with the settings of
+// analysis/tsne.h and analysis/umap.h (the paper names none). One seed (default 1) drives
+// the layout's random choices; the result is the same on any thread count. The layout's
+// quality is measured by two figures of ours (analysis/embedding_quality.h): the fraction
+// of each point's 10 nearest neighbours in 2-D that share its class, and trustworthiness
+// with k = 10. Coordinates themselves carry no meaning.
 #pragma once
 
 #include <string>

@@ -1,3 +1,4 @@
+// The `resdyn noise` experiment (paper §6, fig. 4); see noise_experiment.h.
 #include "experiments/noise_experiment.h"
 
 #include <cerrno>

@@ -1,4 +1,4 @@
-// The `resdyn ode` experiment (SPEC §5, small-N fixed points); see ode_experiment.h.
+// The `resdyn ode` experiment (small-N fixed points of paper eq. 3); see ode_experiment.h.
 #include "experiments/ode_experiment.h"
 
 #include "experiments/output_directory.h"

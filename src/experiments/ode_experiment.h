@@ -1,6 +1,16 @@
-// The small-N fixed-point experiment of SPEC §5 (`resdyn ode`): enumerate the fixed
-// points of the residual ODE for one weight matrix, classify them, and check where RK4
-// trajectories from random starts in (0,1)^N come to rest.
+// The small-N fixed-point experiment (`resdyn ode`, paper §4 after eq. 3): enumerate the
+// fixed points of the residual ODE dy/dt = y (1 - y) (W y) for one weight matrix, classify
+// them, and check where RK4 trajectories from random starts in (0,1)^N come to rest.
+//
+// The paper states that eq. 3 has 3^N possible fixed points, of which only some are stable,
+// and that the residuals converge to a stable one if there is one; it shows no small case.
+// This experiment checks the statement exactly for N <= 12: every candidate (each y_i is 0,
+// 1, or solves (W y)_i = 0) is found, kept if it lies in [0,1]^N, and classified by the
+// eigenvalues of the Jacobian J(y) = diag((1 - 2y)(W y)) + diag(y(1 - y)) W as stable,
+// unstable, saddle or non-hyperbolic; then `starts` (default 100) trajectories from uniform
+// random starts are integrated until they arrive at a stable point or run out of steps.
+// W has normal entries of mean 0 and variance 1/N drawn from the seed (default 1), or is
+// read from a CSV; the starts come from the same generator. Definitions: analysis/residual_ode.h.
 #pragma once
 
 #include <cstdint>

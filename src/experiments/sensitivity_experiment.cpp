@@ -1,4 +1,4 @@
-// The `resdyn sensitivity` experiment (SPEC §5, appendix A); see sensitivity_experiment.h.
+// The `resdyn sensitivity` experiment (paper appendix A); see sensitivity_experiment.h.
 #include "experiments/sensitivity_experiment.h"
 
 #include <algorithm>
@@ -156,7 +156,7 @@ SensitivityResult run_sensitivity_experiment(const Net<float>& net_float, const 
   json.key("mean_linear_logit_change").values(result.overall.mean_linear_logit_change);
   json.end_object();
   json.key("definitions").begin_object();
-  json.field("M", resnet ? "M(t) = diag(y(t)(1 - y(t))) W_t; M'(s) = (I + M(T)) ... (I + M(s)) (SPEC 5)"
+  json.field("M", resnet ? "M(t) = diag(y(t)(1 - y(t))) W_t; M'(s) = (I + M(T)) ... (I + M(s)) (paper eq. 10)"
                          : "MLP, no skip: M(t) = diag(h(t)(1 - h(t))) W_t = dh(t)/dh(t-1); M'(s) = M(T) ... M(s)");
   json.field("log10_det", "log10|det M'(s)| = sum over t = s..T of log10|det| of each factor, from LU pivots");
   json.field("std_log10_det", "standard deviation (divided by n) across samples");

@@ -1,4 +1,4 @@
-// The `resdyn spectrum` experiment (SPEC §5); see spectrum_experiment.h.
+// The `resdyn spectrum` experiment (paper §6, eigenvalues at layer 1000); see spectrum_experiment.h.
 #include "experiments/spectrum_experiment.h"
 
 #include <algorithm>
@@ -75,10 +75,10 @@ void write_files(const SpectrumResult& result, const Net<float>& net, const Spec
   json.key("definitions").begin_object();
   json.field("point", "ybar_c = mean over the class's first samples (test set, file order) of the residual y(T') "
                       "at the unrolled depth T'");
-  json.field("ode_jacobian", "J(y) = diag((1 - 2y)(W y)) + diag(y(1 - y)) W (SPEC 5, paper eq. 3)");
+  json.field("ode_jacobian", "J(y) = diag((1 - 2y)(W y)) + diag(y(1 - y)) W, the Jacobian of paper eq. 3");
   json.field("bias", "b is not added to W y: eq. 3 comes from dz/dt = W dx/dt = W y, where the constant b of "
                      "z = W x + b drops out");
-  json.field("layer_map_jacobian", "I + diag(y(1 - y)) W, the Jacobian of x(t-1) -> x(t) (I + M(t) of SPEC 5)");
+  json.field("layer_map_jacobian", "I + diag(y(1 - y)) W, the Jacobian of x(t-1) -> x(t) (I + M(t) of paper eq. 10)");
   json.field("spread", "mean over neurons of the standard deviation (divided by n) across samples of y_i(T')");
   json.field("last_step", "mean over samples and neurons of |y_i(T') - y_i(T'-1)|");
   json.field("ode_speed", "max_i |F(ybar_c)_i|, F(y) = y(1 - y)(W y); zero at a fixed point of eq. 3");
@@ -94,7 +94,7 @@ void write_files(const SpectrumResult& result, const Net<float>& net, const Spec
 
 void check_spectrum_model(const Net<float>& net) {
   if (net.config.arch != Arch::ResNet)
-    throw Error("spectrum: the model is an MLP; the residual ODE (SPEC §5, eq. 3) belongs to ResNets only");
+    throw Error("spectrum: the model is an MLP; the residual ODE (paper eq. 3) belongs to ResNets only");
   if (net.config.weights != Weights::Shared)
     throw Error("spectrum: the model has per-layer weights; the fixed-point spectrum needs a shared-weight ResNet "
                 "(one W to linearise, unrolled to T')");

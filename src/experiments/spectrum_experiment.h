@@ -1,6 +1,17 @@
-// The fixed-point spectrum experiment of SPEC §5 (`resdyn spectrum`, paper §6): a shared
-// net unrolled to T', the class-mean residual ybar_c at layer T', and all eigenvalues of
-// the ODE Jacobian J(ybar_c) and of the layer map's Jacobian I + diag(y(1-y)) W there.
+// The fixed-point spectrum experiment (`resdyn spectrum`, paper §6): a shared net unrolled
+// to T', the class-mean residual ybar_c at layer T', and all eigenvalues of the ODE
+// Jacobian J(ybar_c) and of the layer map's Jacobian I + diag(y(1-y)) W there.
+//
+// As in the paper, a shared-weight net trained at 15 layers is run to T' = 1000 layers
+// (the same W, b applied again, no retraining) on S = 200 test samples per class (the first
+// in file order; the paper's are random). ybar_c = mean over class-c samples of y(T');
+// J(y) = diag((1 - 2y)(W y)) + diag(y(1 - y)) W is the Jacobian of eq. 3's right-hand side
+// F(y) = y (1 - y)(W y), and I + diag(y(1 - y)) W that of the layer map x(t-1) -> x(t)
+// (the factor I + M(t) of appendix A). The paper finds, for classes 0, 2 and 3, one small
+// positive eigenvalue (about 0.02) among negative ones: a saddle, a transient still in
+// progress at layer 1000. Per class we report the count of eigenvalues with positive real
+// part and the largest real part, and how far ybar_c is from a fixed point (|F(ybar_c)|,
+// the spread and the last step at T'). All eigenvalues: analysis/jacobian_spectrum.h.
 #pragma once
 
 #include <string>
@@ -12,8 +23,8 @@
 namespace resdyn {
 
 struct SpectrumOptions {
-  int unroll = 1000;            // T' (SPEC §5)
-  int samples_per_class = 200;  // S: the first S test samples of each class (SPEC §3)
+  int unroll = 1000;            // T' (the paper's 1000 layers)
+  int samples_per_class = 200;  // S: the first S test samples of each class, in file order
   int threads = 1;
   std::string out_dir;          // created if missing
 };
@@ -21,7 +32,7 @@ struct SpectrumOptions {
 struct ClassSpectrum {
   int label = 0, samples = 0;
   std::vector<double> point;  // ybar_c
-  double spread = 0.0;        // at T' (SPEC §3)
+  double spread = 0.0;        // spread_c (analysis/trajectory_stats.h) at T'
   double last_step = 0.0;     // mean |y_i(T') - y_i(T'-1)|
   double ode_speed = 0.0;     // max_i |F(ybar_c)_i|: how far ybar_c is from a fixed point of eq. 3
   PointSpectra spectra;

@@ -121,9 +121,9 @@ void export_npy(const Net<float>& net, const std::string& dir) {
   manifest.begin_object().field("format", "resdyn npy export").field("version", 1).field("quantised", false);
   architecture_json(manifest, c);
   manifest.field("meaning",
-                 "SPEC section 1: x(0) = sigma(stem_weights u + stem_bias), u = pixels / 255; "
+                 "x(0) = sigma(stem_weights u + stem_bias), u = pixels / 255 (without a stem x(0) = u); "
                  "y(t) = sigma(layer_weights[t] x(t-1) + layer_bias[t]), x(t) = x(t-1) + y(t) (ResNet) or "
-                 "h(t) = sigma(...) (MLP); logits = classifier_weights x(T) + classifier_bias");
+                 "h(t) = sigma(...) (MLP), paper §4; logits = classifier_weights x(T) + classifier_bias");
   manifest.key("tensors").begin_array();
   if (c.stem) {
     tensor(manifest, dir, "stem_weights", "<f4", {N, D}, net.P());
@@ -153,7 +153,8 @@ void export_npy(const QuantizedModel& model, const std::string& dir) {
                  "real weights of row i: NAME_weights[i] * NAME_mult[i] * 2**-NAME_shift[i], times 255 for the stem "
                  "and for the layers of an MLP or a shared ResNet (their integer input is a byte, round(255 v), not v); "
                  "NAME_bias is Q19.12 (real value = "
-                 "NAME_bias / 4096); the network is SPEC section 1's");
+                 "NAME_bias / 4096); the network is the float export's: x(0) = sigma(stem u + b), "
+                 "x(t) = x(t-1) + sigma(W_t x(t-1) + b_t) (ResNet) or h(t) = sigma(W_t h(t-1) + b_t) (MLP)");
   manifest.key("tensors").begin_array();
   auto matrix = [&](const std::string& name, const QuantizedModel::Matrix& m) {
     const size_t rows = size_t(m.rows), cols = size_t(m.cols);

@@ -1,5 +1,7 @@
-// The paper's claims beside our measurements: the rows of SPEC §7 (the reproduction
-// target) and further claims its text makes, each with the runs that measured it.
+// The paper's claims beside our measurements: the eight headline results of the paper (its
+// test errors in §6, the adaptive depths of §7, the settled residuals of fig. 2B, the noise
+// limits of §6, the rule of fig. 3, the determinants of appendix A) and further claims its
+// text makes, each with the runs that measured it.
 #pragma once
 
 #include <string>
@@ -10,15 +12,15 @@
 namespace resdyn::report {
 
 struct ClaimRow : Sources {
-  std::string claim;   // what the paper says, in SPEC §7's words
+  std::string claim;   // what the paper says, in our words
   std::string paper;   // the paper's figure
   std::string ours;    // our measurement, or "not run"
   std::string figure;  // id of the figure that shows it, empty if none
 };
 
-// The eight rows of SPEC §7, in its order.
+// The eight headline results, in the order above.
 std::vector<ClaimRow> paper_table(FigureContext& context);
-// Claims of the paper's text outside SPEC §7 that our runs also measure.
+// Other claims of the paper's text that our runs also measure.
 std::vector<ClaimRow> further_claims(FigureContext& context);
 
 }  // namespace resdyn::report

@@ -1,4 +1,5 @@
-// Figures drawn from `resdyn dynamics` runs (SPEC §3): 1A–C, 2A–C, 3A–B, 5A–D, 6B–C.
+// Figures drawn from `resdyn dynamics` runs (defined in experiments/dynamics_experiment.h):
+// 1A–C, 2A–C, 3A–B, 5A–D, 6B–C.
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -30,7 +31,7 @@ std::string first_run_with(FigureContext& context, Figure& f, const std::vector<
   return dirs.front();
 }
 
-// SPEC §3's summary of when the transient ends.
+// When the transient ends: the first layer at which every class's spread is below 1e-3.
 std::string quiet_layer_text(const output::JsonValue* summary) {
   const std::string layer = summary_text(summary, "first_layer_spread_below_1e-3");
   if (layer == "none") return "Every class's spread is below 1e-3 from no layer on (it never settles that far).";
@@ -78,7 +79,7 @@ Figure trajectories(FigureContext& context, Figure f, const std::vector<std::str
   context.save(f, grid);
   context.use(f, file);
   f.shows = "Left: per class c, mean_c(t) = mean over the class's samples and all neurons of " + state +
-            ", shaded ± spread_c(t) = mean over neurons of the standard deviation across samples (SPEC §3). Right: "
+            ", shaded ± spread_c(t) = mean over neurons of the standard deviation across samples. Right: "
             "spread_c(t) alone. Run " +
             dir + ": " + run_facts(summary) + ". " + quiet_layer_text(summary);
   return f;
@@ -105,7 +106,7 @@ Figure sensitive_neurons(FigureContext& context, Figure f, const std::string& co
   }
   plot::PanelGrid grid(f.title, 3, 400, 330);
   for (const auto& [input_class, curves] : panels) {
-    // The neuron whose curve ends highest: the rule of SPEC §3 holds where it is i_c.
+    // The neuron whose curve ends highest: fig. 3's rule holds where it is i_c.
     int top = -1;
     for (const auto& [k, curve] : curves)
       if (top < 0 || curve.y.back() > curves.at(top).y.back()) top = k;
@@ -127,7 +128,7 @@ Figure sensitive_neurons(FigureContext& context, Figure f, const std::string& co
   const output::JsonValue* summary = context.runs().json("dynamics/shared/summary.json");
   f.shows = "One panel per class c of inputs; in it, the class-mean " + symbol +
             "_i(t) of each class's most sensitive neuron i_k = argmax_i K[k, i] (legend: i_k = neuron index), coloured "
-            "by k. The rule of SPEC §3 holds for class c when i_c ends highest. Classes for which it holds: " +
+            "by k. The paper's rule holds for class c when i_c ends highest. Classes for which it holds: " +
             summary_text(summary, "sensitive_neuron_rule_classes") + " of 10. Run: " + run_facts(summary) + ".";
   return f;
 }
@@ -163,7 +164,7 @@ Figure final_profile(FigureContext& context, Figure f, const std::vector<std::st
     if (row.size() != matrix.front().size())
       throw Error(table.source() + ": classes have different numbers of neurons");
   const output::JsonValue* summary = context.runs().json(dir + "/summary.json");
-  // An MLP's state is h, a ResNet's residual y (SPEC §3).
+  // An MLP's state is h, a ResNet's residual y.
   const std::string state = dir.find("mlp") != std::string::npos ? "h_i(T')" : "y_i(T')";
   plot::Heatmap heatmap(ChartText(f.title, "neuron i", "class of the inputs"), what + " of " + state, matrix);
   heatmap.row_labels = rows;
@@ -171,7 +172,7 @@ Figure final_profile(FigureContext& context, Figure f, const std::vector<std::st
   context.save(f, heatmap, 1160, 330);
   context.use(f, file);
   f.shows = "Rows: classes; columns: neurons; colour: the " + what + " over the class's samples of " + state +
-            " at the deepest layer T' (SPEC §3, final-layer profile). Run " + dir + ": " + run_facts(summary) + ".";
+            " at the deepest layer T'. Run " + dir + ": " + run_facts(summary) + ".";
   return f;
 }
 
@@ -200,7 +201,7 @@ Figure figure_1a(FigureContext& context) {
                                   "Workshop paper, fig. 1A: the mean of the residuals of 200 samples of each class "
                                   "against depth changes fast in the "
                                   "first layers and hardly after the 6th.");
-  f.shows = "mean_c(t): mean over the class's samples and all neurons of the residual y_i(t) at layer t (SPEC §3).";
+  f.shows = "mean_c(t): mean over the class's samples and all neurons of the residual y_i(t) at layer t.";
   return trajectory_statistic(context, std::move(f), "mean", "mean_c(t) of y_i(t) (activation, 0..1)");
 }
 
@@ -209,7 +210,7 @@ Figure figure_1b(FigureContext& context) {
       "1B", "Spread of the residuals per class over the layers, shared-weight ResNet",
       "Workshop paper, fig. 1B: the standard deviation of the residuals approaches zero after the first layers: the "
       "trajectories of different samples converge to the same fixed point.");
-  f.shows = "spread_c(t): mean over neurons of the standard deviation across the class's samples of y_i(t) (SPEC §3).";
+  f.shows = "spread_c(t): mean over neurons of the standard deviation across the class's samples of y_i(t).";
   return trajectory_statistic(context, std::move(f), "spread", "spread_c(t) of y_i(t) (activation)");
 }
 
@@ -220,7 +221,7 @@ Figure figure_1c(FigureContext& context) {
       "from different classes (200 samples per class).");
   f.shows =
       "D[c][k] = mean l2 distance between the trajectories (y(1..T) concatenated) of a class-c and a class-k "
-      "sample, over all pairs of distinct samples (SPEC §3).";
+      "sample, over all pairs of distinct samples.";
   f = class_matrix_figure(context, std::move(f), "dynamics/shared", "distance_matrix.csv", "mean l2 distance");
   if (f.svg.empty()) return f;
   const output::JsonValue* summary = context.runs().json("dynamics/shared/summary.json");
@@ -306,7 +307,7 @@ Figure figure_6b(FigureContext& context) {
       "entry is the largest.");
   f.shows =
       "C[c][k] = mean cosine similarity of x(T) between a class-c and a class-k sample, over pairs of distinct "
-      "samples (SPEC §3).";
+      "samples.";
   f = class_matrix_figure(context, std::move(f), "dynamics/shared", "cosine_matrix.csv", "mean cosine similarity");
   if (f.svg.empty()) return f;
   const output::JsonValue* summary = context.runs().json("dynamics/shared/summary.json");

@@ -1,4 +1,5 @@
-// Figures drawn from `resdyn embed` runs (SPEC §6): 1D and 6A, the ResNet beside the MLP.
+// Figures drawn from `resdyn embed` runs (experiments/embed_experiment.h): 1D and 6A, the
+// ResNet beside the MLP.
 #include <algorithm>
 #include <utility>
 
@@ -43,7 +44,7 @@ Figure embeddings(FigureContext& context, Figure f, const std::string& method, c
                ", trustworthiness " + summary_text(summary, "trustworthiness") + ".";
   }
   context.save(f, grid);
-  f.shows += " Quality in 2-D (SPEC §6; 1 is best):" + quality + " Coordinates themselves carry no meaning.";
+  f.shows += " Quality in 2-D (1 is best):" + quality + " Coordinates themselves carry no meaning.";
   return f;
 }
 

@@ -1,4 +1,4 @@
-// Figures drawn from `resdyn spectrum` and `resdyn sensitivity` runs (SPEC §5): the
+// Figures drawn from `resdyn spectrum` and `resdyn sensitivity` runs (paper §6, appendix A): the
 // eigenvalues at each class's mean residual, and how perturbations of each layer grow.
 #include <algorithm>
 #include <utility>
@@ -44,7 +44,7 @@ Figure figure_spectra(FigureContext& context) {
   f.shows =
       "Eigenvalues of the ODE Jacobian J(ybar_c) = diag((1 − 2y)(W y)) + diag(y(1 − y)) W (paper eq. 3) and of "
       "the layer map's Jacobian I + diag(y(1 − y)) W at each class's mean residual ybar_c at the deepest layer "
-      "(SPEC §5); bottom right, the largest real part of J per class.";
+      "T'; bottom right, the largest real part of J per class.";
   const std::string file = "spectrum/shared/eigenvalues.csv";
   if (!context.require(f, {file, "spectrum/shared/summary.json"})) return f;
   const output::CsvTable& table = *context.runs().csv(file);
@@ -87,7 +87,7 @@ Figure figure_sensitivity(FigureContext& context) {
       "layers are amplified far more by the time they reach the final hidden layer.");
   f.shows =
       "Left: log10|det M'(s)|, M'(s) = (I + M(T)) … (I + M(s)), M(t) = diag(y(t)(1 − y(t))) W_t, summed from "
-      "per-factor log-determinants, mean over each class's samples ± standard deviation (SPEC §5). Right: the "
+      "per-factor log-determinants, mean over each class's samples ± standard deviation (paper eq. 10). Right: the "
       "measured change of the logits ||Δ logits|| after adding a small random perturbation to y(s).";
   const std::vector<std::pair<std::string, std::string>> runs = {{"sensitivity/shared", "shared ResNet"},
                                                                  {"sensitivity/per_layer", "per-layer ResNet"}};

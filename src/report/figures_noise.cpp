@@ -1,4 +1,5 @@
-// Figures drawn from `resdyn noise` runs (SPEC §4): 4A, 4B and the test error behind a10.
+// Figures drawn from `resdyn noise` runs (experiments/noise_experiment.h): 4A, 4B and the
+// test error behind a10.
 #include <utility>
 
 #include "plot/line_plot.h"
@@ -47,7 +48,7 @@ Figure noise_curves(FigureContext& context, Figure f, const std::string& column,
   context.save(f, plot);
   f.shows +=
       " Shaded: ± one standard deviation over the noise realizations. a10 = the smallest amplitude at which "
-      "the error is 10 points above the clean error (SPEC §4; none: never on the grid):" +
+      "the error is 10 points above the clean error (none: never on the grid):" +
       a10;
   return f;
 }
@@ -62,7 +63,7 @@ Figure figure_4a(FigureContext& context) {
       "lower.");
   f.shows =
       "||x~(T) − x(T)|| / ||x(T)|| for the ResNets and ||h~(T) − h(T)|| / ||h(T)|| for the MLP, with uniform "
-      "noise added to x(0), mean over the test images and realizations (SPEC §4).";
+      "noise added to x(0), mean over the test images and realizations.";
   return noise_curves(context, std::move(f), "ratio", "noise-to-signal ratio (1)", plot::ScaleKind::log10, 1);
 }
 
@@ -73,7 +74,7 @@ Figure figure_4b(FigureContext& context) {
       "misclassifies noisy inputs, the ResNet only above 0.5.");
   f.shows =
       "Cosine similarity between the clean and the noisy final hidden state, mean over the test images and "
-      "realizations (SPEC §4).";
+      "realizations.";
   return noise_curves(context, std::move(f), "cosine", "cosine similarity (1)", plot::ScaleKind::linear, 1);
 }
 
@@ -82,7 +83,7 @@ Figure figure_noise_error(FigureContext& context) {
       "noise-error", "Test error under input noise",
       "Not a figure of the paper; its text (§6): the MLP misclassifies from a maximum amplitude of 0.1, the ResNet "
       "only at amplitudes above 0.5.");
-  f.shows = "Test error on noisy inputs, mean over the realizations (SPEC §4).";
+  f.shows = "Test error on noisy inputs, mean over the realizations.";
   return noise_curves(context, std::move(f), "error", "test error (%)", plot::ScaleKind::linear, 100);
 }
 

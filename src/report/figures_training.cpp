@@ -1,5 +1,5 @@
 // Figures drawn from the epoch logs `resdyn train` writes beside each model (MODEL.csv):
-// the training of the compared nets, and the adaptive depth of SPEC §2 (paper §7).
+// the training of the compared nets, and the adaptive depth of paper §7.
 #include <utility>
 
 #include "output/csv_reader.h"
@@ -70,7 +70,7 @@ Figure figure_pruning(FigureContext& context) {
       "§7: removing the last layer whenever mean |y(T) − y(T−1)| < 0.01, the per-layer ResNet shrank to 3 layers with "
       "1.7 % test error (like the 15-layer net), the shared-weight ResNet to 5 layers without any change in accuracy.");
   f.shows =
-      "Per epoch: the depth, the convergence measure d = mean |y_i(T) − y_i(T−1)| on the probe set (SPEC §2) "
+      "Per epoch: the depth, the convergence measure d = mean |y_i(T) − y_i(T−1)| on the probe set (paper §7) "
       "with the threshold (grey), and the test error, beside nets of the final depth trained from scratch.";
   const std::vector<LoggedModel> models = {{"pruning/shared.resdyn", "shared, pruned"},
                                            {"pruning/per_layer.resdyn", "per-layer, pruned"},

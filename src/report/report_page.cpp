@@ -151,18 +151,19 @@ ReportSummary write_report(const std::string& runs_dir, const std::string& repor
       "runs</h1>\n";
   page += "<p>Every figure of the paper (Lagzi; figure 1 is the workshop version's) redrawn from the runs in " +
           code(runs_dir) +
-          ", with what it shows and what the paper claims, and the paper's table beside our "
+          ", with what it shows and what the paper claims, and the paper's main results beside our "
           "measurements. " +
           std::to_string(summary.drawn.size()) + " of " + std::to_string(figures.size()) + " figures drawn" +
           (summary.not_run.empty() ? ""
                                    : "; the others say which run is missing and how to make it (" +
                                          code("tools/paper_runs.sh small|paper " + runs_dir) + " makes them all)") +
-          ". Written by " + code(command_line) + ". Definitions: SPEC.md, cited as SPEC §n.</p>\n";
-  page += "<nav><b>Contents:</b> " + link("#table", "the paper's table") + " " + link("#further", "further claims") +
+          ". Written by " + code(command_line) + ". Definitions: the section “Where the paper is in the code” of " +
+          code("README.md") + ", and the manual at the top of " + code("include/resdyn.h") + ".</p>\n";
+  page += "<nav><b>Contents:</b> " + link("#table", "the paper's results") + " " + link("#further", "further claims") +
           " " + link("#models", "models");
   for (const Figure& f : figures) page += " " + link("#fig-" + f.id, f.id);
   page += "</nav>\n";
-  page += "<h2 id=\"table\">The paper's table (SPEC §7) beside our measurements</h2>\n" + claims_html(table, figures);
+  page += "<h2 id=\"table\">The paper's main results beside our measurements</h2>\n" + claims_html(table, figures);
   page += "<h2 id=\"further\">Further claims of the paper's text</h2>\n" + claims_html(further, figures);
   page += "<h2 id=\"models\">Models</h2>\n" + models_html(context);
   page += "<h2 id=\"figures\">Figures</h2>\n";

@@ -1,5 +1,5 @@
 // `resdyn report`: every figure of the paper redrawn from a runs directory, and the
-// paper's table beside our numbers, as one self-contained page:
+// paper's main results beside our numbers, as one self-contained page:
 //   REPORTDIR/index.html       the page (no scripts; inline CSS; relative links only)
 //   REPORTDIR/figures/ID.svg   one SVG per figure drawn
 //   REPORTDIR/data/RUN/FILE    copies of the CSV and JSON files each figure was drawn from

@@ -14,9 +14,9 @@ const std::vector<ModelLayout>& model_layouts() {
        "resdyn train --weights per-layer --out RUNS/models/per_layer.resdyn"},
       {"models/mlp.resdyn", "the MLP the ResNets are compared with",
        "resdyn train --arch mlp --weights shared --out RUNS/models/mlp.resdyn"},
-      {"pruning/shared.resdyn", "adaptive depth (SPEC §2), shared weights",
+      {"pruning/shared.resdyn", "adaptive depth (paper §7), shared weights",
        "resdyn train --weights shared --prune-threshold 0.01 --out RUNS/pruning/shared.resdyn"},
-      {"pruning/per_layer.resdyn", "adaptive depth (SPEC §2), per-layer weights",
+      {"pruning/per_layer.resdyn", "adaptive depth (paper §7), per-layer weights",
        "resdyn train --weights per-layer --prune-threshold 0.01 --out RUNS/pruning/per_layer.resdyn"},
       {"pruning/shared_fixed.resdyn", "the pruned depth trained from scratch, shared weights",
        "resdyn train --weights shared --depth D --out RUNS/pruning/shared_fixed.resdyn  (D: the depth pruning/shared "

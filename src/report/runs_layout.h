@@ -1,13 +1,13 @@
 // The runs directory: where tools/paper_runs.sh puts every model and every experiment's
 // output, and where `resdyn report --runs RUNS` looks for them. Paths are relative to RUNS.
 //
-//   models/shared.resdyn            shared-weight ResNet (SPEC §1); every MODEL has its epoch
+//   models/shared.resdyn            shared-weight ResNet (paper §6); every MODEL has its epoch
 //   models/per_layer.resdyn         per-layer ResNet                      log MODEL.csv beside it
 //   models/mlp.resdyn               MLP with shared weights (so that it unrolls, fig. 2C, 5C/D)
-//   pruning/shared.resdyn           shared ResNet trained with --prune-threshold (SPEC §2)
+//   pruning/shared.resdyn           shared ResNet trained with --prune-threshold (paper §7)
 //   pruning/per_layer.resdyn        per-layer ResNet trained with --prune-threshold
 //   pruning/shared_fixed.resdyn     the same nets trained from scratch at the depth the
-//   pruning/per_layer_fixed.resdyn  pruner reached (issue 4's comparison)
+//   pruning/per_layer_fixed.resdyn  pruner reached: does pruning beat training at that depth?
 //   dynamics/shared/                resdyn dynamics on models/shared at its trained depth
 //   dynamics/shared_unrolled/       ... --unroll 1000
 //   dynamics/per_layer/             ... on models/per_layer
