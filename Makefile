@@ -1,6 +1,7 @@
 # resdyn — build, test, benchmark and run. `make help` lists the targets.
 #   make CXX=clang++          build with clang
 #   make NATIVE=0             portable build (no -march=native)
+#   make install PREFIX=DIR   install into DIR (default /usr/local); DESTDIR=STAGE stages it
 CXX      ?= g++
 NATIVE   ?= 1
 OPT      ?= -O3
@@ -10,6 +11,10 @@ LDFLAGS  += -pthread
 GTEST    ?= -lgtest -lgtest_main
 JOBS     ?= 2
 FUZZ_SECONDS ?= 60
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+# One version, written in meson.build.
+VERSION  := $(shell sed -n "s/^ *version: '\([^']*\)'.*/\1/p" meson.build)
 
 BUILD    := build
 # Sources: the files git tracks (a file still being written does not break the build), or
@@ -17,10 +22,12 @@ BUILD    := build
 sources   = $(if $(wildcard .git),$(shell git ls-files ':(glob)$(1)'),$(wildcard $(1)))
 LIB_SRC  := $(filter-out src/cli/main.cpp,$(call sources,src/*/*.cpp))
 LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
-TEST_SRC := $(call sources,tests/*.cpp)
+# tests/library_example.cpp is a program of its own, built against the installed header
+# by tools/check_install.sh.
+TEST_SRC := $(filter-out tests/library_example.cpp,$(call sources,tests/*.cpp))
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 
-.PHONY: all data run test test-sanitize fuzz bench mcu report paper clean help
+.PHONY: all data run test test-sanitize fuzz bench mcu report paper install uninstall check-install clean help
 
 all: $(BUILD)/resdyn
 
@@ -35,6 +42,9 @@ help:
 	@echo "make report     the small reproduction (models and every analysis) and its HTML report, checked in Chromium"
 	@echo "make paper      the reproduction at the paper's scale (15 x 1064 nets) and its report"
 	@echo "make mcu        Cortex-M firmware under QEMU: build, run, compare with the host (installs its toolchain)"
+	@echo "make install    the header, the program and resdyn.pc under PREFIX (default /usr/local), staged in DESTDIR"
+	@echo "make uninstall  remove what make install put there"
+	@echo "make check-install  install into a temporary prefix; build the example against it (pkg-config, meson)"
 	@echo "make clean      remove $(BUILD)/"
 
 $(BUILD)/obj/%.o: %.cpp
@@ -82,6 +92,33 @@ paper: data $(BUILD)/resdyn
 
 mcu: data $(BUILD)/resdyn
 	RESDYN_BIN=$(BUILD)/resdyn bash tools/firmware/run.sh
+
+# The header needs no library of its own: the .pc file gives its folder and the thread flag.
+define RESDYN_PC
+prefix=$(PREFIX)
+includedir=$${prefix}/include
+
+Name: resdyn
+Description: Dense sigmoid ResNets and MLPs, trained and run by one C++17 header
+Version: $(VERSION)
+Cflags: -I$${includedir} -pthread
+Libs: -pthread
+endef
+
+install: export RESDYN_PC_TEXT = $(RESDYN_PC)
+install: $(BUILD)/resdyn
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 include/resdyn.h $(DESTDIR)$(PREFIX)/include/resdyn.h
+	install -m 755 $(BUILD)/resdyn $(DESTDIR)$(PREFIX)/bin/resdyn
+	printf '%s\n' "$$RESDYN_PC_TEXT" >$(DESTDIR)$(PREFIX)/lib/pkgconfig/resdyn.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/include/resdyn.h $(DESTDIR)$(PREFIX)/bin/resdyn \
+	      $(DESTDIR)$(PREFIX)/lib/pkgconfig/resdyn.pc
+
+# '+': the script runs make install, which may share this make's jobs.
+check-install: $(BUILD)/resdyn
+	+bash tools/check_install.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -24,6 +24,7 @@
 #include "analysis/transient_dynamics.h"
 #include "experiments/dynamics_experiment.h"
 #include "resdyn.h"
+#include "test_paths.h"
 
 using namespace resdyn;
 
@@ -681,14 +682,10 @@ TEST(DynamicsExperiment, RefusesToUnrollAPerLayerNetBeforeWritingAnything) {
 
 namespace {
 
-std::string program() {
-  const char* env = std::getenv("RESDYN_BIN");
-  return env ? env : "build/resdyn";
-}
-
 int run_program(const std::string& args, std::string* err) {
   const std::string err_path = testing::TempDir() + "/dynamics_cli.err";
-  const int raw = std::system((program() + " " + args + " >/dev/null 2>" + err_path + " </dev/null").c_str());
+  const std::string command = test_paths::program() + " " + args + " >/dev/null 2>" + err_path + " </dev/null";
+  const int raw = std::system(command.c_str());
   *err = slurp(err_path);
   return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
 }
@@ -716,7 +713,7 @@ void write_idx_test_files(const Dataset& data, const std::string& dir) {
 
 TEST(DynamicsCommand, RunsOnSharedNetsAndRefusesToUnrollPerLayerNets) {
   std::string err;
-  if (run_program("dynamics --help", &err) != 0) GTEST_SKIP() << program() << " has no dynamics command";
+  if (run_program("dynamics --help", &err) != 0) GTEST_SKIP() << test_paths::program() << " has no dynamics command";
   const std::string dir = fresh_dir("cli");
   std::filesystem::create_directories(dir);
   write_idx_test_files(tiny_dataset(), dir);

@@ -23,6 +23,7 @@
 #include "analysis/umap.h"
 #include "experiments/embed_experiment.h"
 #include "resdyn.h"
+#include "test_paths.h"
 
 using namespace resdyn;
 
@@ -603,11 +604,6 @@ TEST(Umap, SameSeedSameOutputOnOneOrTwoThreads) {
 
 namespace {
 
-std::string mnist_dir() {
-  const char* env = std::getenv("RESDYN_MNIST_DIR");
-  return env ? env : "data/mnist";
-}
-
 std::string read_text(const std::string& path) {
   std::ifstream in(path);
   std::stringstream s;
@@ -618,7 +614,7 @@ std::string read_text(const std::string& path) {
 }  // namespace
 
 TEST(EmbedExperiment, WritesTheLayoutAndItsSummary) {
-  const Dataset test = first_samples(load_mnist(mnist_dir(), false), 1000);
+  const Dataset test = first_samples(load_mnist(test_paths::mnist_dir(), false), 1000);
   Config cfg;
   cfg.width = 32;
   cfg.depth = 3;

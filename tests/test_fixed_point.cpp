@@ -21,16 +21,12 @@
 #include "quant/quantised_evaluation.h"
 #include "quant/quantised_model_file.h"
 #include "resdyn.h"
+#include "test_paths.h"
 
 using namespace resdyn;
 using namespace resdyn::fixed;
 
 namespace {
-
-std::string mnist_dir() {
-  const char* env = std::getenv("RESDYN_MNIST_DIR");
-  return env ? env : "data/mnist";
-}
 
 // Exact reference for round_shift_right / rescale: 128-bit arithmetic, ties away from zero.
 int64_t reference_round(__int128 v, int shift) {
@@ -528,8 +524,8 @@ TEST(FixedPoint, QuantisationKeepsRowSumBound) {
 
 // A trained small net on real MNIST (one epoch): int8 changes the test error by at most half a point.
 TEST(FixedPoint, QuantisedMnistAccuracyMatchesFloat) {
-  const Dataset train = load_mnist(mnist_dir(), true);
-  const Dataset test = first_samples(load_mnist(mnist_dir(), false), 3000);
+  const Dataset train = load_mnist(test_paths::mnist_dir(), true);
+  const Dataset test = first_samples(load_mnist(test_paths::mnist_dir(), false), 3000);
   Config cfg = small_config(Arch::ResNet, Weights::Shared, true, 64, 4);
   Net<float> net(cfg);
   Rng rng(1);
@@ -657,8 +653,7 @@ TEST(FixedPoint, NpyExportFilesParse) {
 // program (no exceptions, no RTTI, -Werror) that includes only resdyn.h and the two generated
 // headers; its output equals the host integer path's, line for line.
 TEST(FixedPoint, ExportedCHeaderCompilesAndAgrees) {
-  const char* include_env = std::getenv("RESDYN_INCLUDE_DIR");
-  const std::string include = std::filesystem::absolute(include_env ? include_env : "include").string();
+  const std::string include = test_paths::include_dir();
   const Config cfg = small_config(Arch::ResNet, Weights::Shared, true, 16, 3);
   const QuantizedModel q = quantise(random_net(cfg, 12));
   Dataset digits;
@@ -758,8 +753,8 @@ TEST(FixedPoint, StochasticRoundingMovesByTheExpectedAmount) {
 // A short run on real data: training in Q15.16 reaches its float twin's test error (same net,
 // initial weights, data order, SGD settings and budget) within 1 point.
 TEST(FixedPoint, FixedPointTrainingTracksFloatTraining) {
-  const Dataset train = first_samples(load_mnist(mnist_dir(), true), 20000);
-  const Dataset test = first_samples(load_mnist(mnist_dir(), false), 2000);
+  const Dataset train = first_samples(load_mnist(test_paths::mnist_dir(), true), 20000);
+  const Dataset test = first_samples(load_mnist(test_paths::mnist_dir(), false), 2000);
   const Config cfg = small_config(Arch::ResNet, Weights::Shared, true, 32, 2);
   quant::FixedTrainOptions fopt;
   fopt.epochs = 1;

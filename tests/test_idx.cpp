@@ -1,5 +1,6 @@
 // Tests for the IDX reader and the gzip inflater.
 #include "resdyn.h"
+#include "test_paths.h"
 
 #include <gtest/gtest.h>
 
@@ -928,8 +929,7 @@ TEST(LoadMnist, MissingFiles) {
 // ===========================================================================
 
 TEST(RealData, Mnist) {
-  const char* env = std::getenv("RESDYN_MNIST_DIR");
-  const std::string dir = env && *env ? env : "data/mnist";
+  const std::string dir = test_paths::mnist_dir();
   if (!fs::is_directory(dir))
     GTEST_SKIP() << "MNIST not found in " << dir
                  << " (run tools/fetch_mnist.sh or set RESDYN_MNIST_DIR)";

@@ -15,16 +15,12 @@
 #include "analysis/noise_robustness.h"
 #include "experiments/noise_experiment.h"
 #include "resdyn.h"
+#include "test_paths.h"
 #include "tiny_net.h"
 
 using namespace resdyn;
 
 namespace {
-
-std::string mnist_dir() {
-  const char* env = std::getenv("RESDYN_MNIST_DIR");
-  return env ? env : "data/mnist";
-}
 
 Net<float> random_net(Arch arch, Weights weights, bool stem, uint64_t seed) {
   return tiny::random_net<float>(tiny::config(arch, weights, stem, 6, 5, 3, 3), seed, 1.5);
@@ -386,8 +382,8 @@ class TrainedOnMnist : public testing::Test {
  protected:
   static void SetUpTestSuite() {
     try {
-      train_ = new Dataset(first_samples(load_mnist(mnist_dir(), true), 10000));
-      test_ = new Dataset(first_samples(load_mnist(mnist_dir(), false), 400));
+      train_ = new Dataset(first_samples(load_mnist(test_paths::mnist_dir(), true), 10000));
+      test_ = new Dataset(first_samples(load_mnist(test_paths::mnist_dir(), false), 400));
     } catch (const Error& e) {
       load_error_ = e.what();
     }

@@ -14,18 +14,9 @@
 #include <string>
 
 #include "resdyn.h"
+#include "test_paths.h"
 
 namespace {
-
-std::string program() {
-  const char* env = std::getenv("RESDYN_BIN");
-  return std::filesystem::absolute(env ? env : "build/resdyn").string();
-}
-
-std::string mnist() {
-  const char* env = std::getenv("RESDYN_MNIST_DIR");
-  return std::filesystem::absolute(env ? env : "data/mnist").string();
-}
 
 // FNV-1a, 64 bits, continued from h.
 uint64_t fnv1a(const void* data, size_t size, uint64_t h = 0xcbf29ce484222325ull) {
@@ -84,7 +75,7 @@ TEST(PinnedModels, SameSeedAndFlagsGiveTheRecordedBytesOnOneAndTwoThreads) {
     uint64_t one_thread = 0;
     for (int threads : {1, 2}) {
       const std::string model = dir + "/" + run.name + "." + std::to_string(threads) + ".resdyn";
-      const std::string command = program() + " train --data " + mnist() +
+      const std::string command = test_paths::program() + " train --data " + test_paths::mnist_dir() +
                                   " --epochs 1 --limit-train 1200 --limit-test 200 --batch 50 --seed 7 --threads " +
                                   std::to_string(threads) + " " + run.flags + " --out " + model + " >" + dir +
                                   "/log.txt 2>" + dir + "/err.txt </dev/null";

@@ -8,15 +8,11 @@
 #include <vector>
 
 #include "resdyn.h"
+#include "test_paths.h"
 
 using namespace resdyn;
 
 namespace {
-
-std::string mnist_dir() {
-  const char* env = std::getenv("RESDYN_MNIST_DIR");
-  return env ? env : "data/mnist";
-}
 
 Net<float> train_small(const Dataset& train, Arch arch, int threads, int epochs, int shift = 0) {
   Config c;
@@ -43,8 +39,8 @@ class RealMnist : public testing::Test {
  protected:
   void SetUp() override {
     try {
-      train_ = first_samples(load_mnist(mnist_dir(), true), 10000);
-      test_ = first_samples(load_mnist(mnist_dir(), false), 2000);
+      train_ = first_samples(load_mnist(test_paths::mnist_dir(), true), 10000);
+      test_ = first_samples(load_mnist(test_paths::mnist_dir(), false), 2000);
     } catch (const Error& e) {
       FAIL() << "MNIST is needed for this test (run 'make data'): " << e.what();
     }

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: install what is missing, fetch MNIST (the end-to-end tests train on it),
-# then build and run the whole suite with make and again with meson (same sources), run
+# then build and run the whole suite with make, check the install and the header's use from
+# another program, build and run the suite again with meson (same sources), run
 # the quantised net on an emulated Cortex-M, the suite under sanitizers, and the small
 # reproduction with its report checked in a browser.
 set -euo pipefail
@@ -9,6 +10,8 @@ bash tools/install_deps.sh
 bash tools/fetch_mnist.sh
 bash tools/check_build_lists.sh
 make -j"$(nproc)" test
+# The header installed and used by an outside program: pkg-config, and meson's subproject.
+make check-install
 if [ ! -f build/meson/build.ninja ]; then
   meson setup build/meson --buildtype=release >/dev/null
 fi

@@ -41,11 +41,13 @@ if ! $CXX -fsanitize=address,undefined "$OUT/probe.cpp" -o "$OUT/probe" 2>/dev/n
   apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 
-# Sources: the library (every src/*/*.cpp but the program's main), the tests (tests/*.cpp;
-# the fuzz targets under tests/fuzz/ are built by tools/fuzz.sh), the program's main.
+# Sources: the library (every src/*/*.cpp but the program's main), the tests (tests/*.cpp but
+# the library example, a program of its own; the fuzz targets under tests/fuzz/ are built by
+# tools/fuzz.sh), the program's main.
 lib_src=()
 for f in src/*/*.cpp; do [ "$f" = src/cli/main.cpp ] || lib_src+=("$f"); done
-test_src=(tests/*.cpp)
+test_src=()
+for f in tests/*.cpp; do [ "$f" = tests/library_example.cpp ] || test_src+=("$f"); done
 
 # Compiles each source whose object is missing or older than the source or anything it
 # includes (the .d file the compiler writes beside the object), JOBS at a time; everything
