@@ -2,40 +2,91 @@
 //
 // WHAT IT IS
 //   Everything needed to train and run the networks of the paper "Residual networks
-//   classify inputs based on their neural transient dynamics" (Lagzi): dense sigmoid
-//   ResNets and their MLP twins, with one weight matrix shared by every layer or one per
-//   layer, trained by hand-written backpropagation on MNIST-format (IDX) data.
-//   The exact definitions live in SPEC.md; section numbers below ("SPEC §1") refer to it.
-//   Read this file top to bottom: each section uses only the ones above it.
+//   classify inputs based on their neural transient dynamics" (Lagzi, arXiv 2101.03009):
+//   dense sigmoid ResNets and their MLP twins, with one weight matrix shared by every layer
+//   or one per layer, trained by hand-written backpropagation on MNIST-format (IDX) data,
+//   and run in float or in integers (int8 weights, int32 sums) on a microcontroller.
+//   Each section opens with the definitions it implements, citing the paper's own
+//   numbering (§n, eq. n, fig. n, appendix A-C); the README's "Where the paper is in the
+//   code" maps the paper to functions. Read it top to bottom: each section uses only the
+//   ones above it.
+//
+// USING IT IN ANOTHER PROGRAM
+//   Copy this file (or `make install`: pkg-config --cflags --libs resdyn). Exactly one
+//   .cpp file of the program defines RESDYN_IMPLEMENTATION before including it: that unit
+//   compiles the header's non-inline bodies and its float and double template instances;
+//   every other unit just includes it. Build with -std=c++17 -pthread (-O3 -march=native
+//   for speed). A whole program:
+//
+//     #define RESDYN_IMPLEMENTATION
+//     #include "resdyn.h"
+//     #include <cstdio>
+//     int main() {
+//       resdyn::Config cfg;  // a shared-weight ResNet with a stem, 784 inputs, 10 classes
+//       cfg.width = 64;
+//       cfg.depth = 5;
+//       resdyn::Net<float> net(cfg);
+//       resdyn::Rng rng(1);
+//       resdyn::initialise(net, rng);
+//       std::vector<uint8_t> image(784, 128);  // one grey 28 x 28 image
+//       resdyn::Trace<float> trace;
+//       resdyn::set_input(trace, image.data(), 1, cfg.input);
+//       resdyn::forward(net, trace);
+//       std::printf("class %d\n", resdyn::argmax_row(trace.logits.data(), cfg.classes));
+//     }
+//
+//   The test suite compiles and runs this program as printed here (tests/test_header_config
+//   .cpp); tests/library_example.cpp is a longer one, which trains a net before it predicts,
+//   built against the installed header by `make check-install`.
 //
 // CONFIGURATION (define before including)
-//   RESDYN_FREESTANDING  Leave out everything a microcontroller cannot have: files,
-//                        threads, exceptions, std::vector. What remains (the scalar
-//                        helpers and the inference forward pass on caller-owned buffers)
-//                        compiles with -fno-exceptions -fno-rtti and never allocates.
-//   RESDYN_MAX_THREADS   Upper bound on worker threads of the matrix routines (default 64).
+//   RESDYN_IMPLEMENTATION  In one translation unit: compile the non-inline parts there.
+//   RESDYN_FREESTANDING    Only part A: what a microcontroller needs and can have. It
+//                          compiles with -fno-exceptions -fno-rtti, includes no hosted
+//                          library header and never allocates (all of it is inline, so a
+//                          firmware needs no RESDYN_IMPLEMENTATION).
+//   RESDYN_NO_FILES        Leave out part C (IDX, gzip, model and checkpoint files).
+//   RESDYN_NO_TRAINING     Leave out backpropagation, the optimisers, the trainer and the
+//                          pruner, and checkpoints (inference and evaluation stay).
+//   RESDYN_NO_THREADS      One thread: the matrix routines run every task in the caller
+//                          and <thread> is not included.
+//   RESDYN_MAX_THREADS     Upper bound on worker threads of the matrix routines (default 64).
 //
-// SECTIONS
-//   1. Scalars and randomness: the logistic function, a seeded generator (xoshiro256**).
-//   2. Matrix routines: C = alpha op(A) op(B) + beta C, packed and cache-blocked, split
-//      across threads by output tiles so every output sums in the same order (same bits
-//      on any thread count, and for a sample in any batch); B packed once ahead of time
-//      for the products that read it unchanged (PackedB), with the same bits.
-//   3. Errors and files (hosted): the error type, CRC-32, gzip inflate, the IDX reader,
-//      little-endian writers and readers that stream to and from files.
-//   4. Networks (SPEC §1): configuration, parameter layout, initialisation.
-//   5. Forward pass: records x(t), y(t) for backprop and the probes; unrolling; weights
-//      packed once (PackedNet: for inference, and each step for a shared W in training).
-//   5b. Fixed point: inference with int8 weights on byte or int16 inputs, int32 sums
-//      (freestanding), quantisation, SIMD kernels (VNNI, AVX2), Q15.16 training.
-//   6. Loss and backpropagation, written out by hand next to the forward pass, as a walk
-//      down the net and then a gradient per group of parameters; the paper's noise
-//      regulariser (penalty and gradient).
-//   7. Optimisers: SGD with momentum, Adam; learning-rate schedules.
-//   8. Training and evaluation loops; the trainer updates each group of parameters as soon
-//      as its gradient is made, so it never holds the whole net's gradient.
-//   9. Model and checkpoint files: magic, version, architecture, tensors, metadata, CRC-32;
-//      checkpoints add the trainer's state so a stopped run resumes to the same bits.
+// PARTS AND SECTIONS, in reading order
+//   A. The freestanding core (no exceptions, no heap)
+//     1. Scalars and randomness: the logistic function, a seeded generator (xoshiro256**).
+//     2. Matrix kernels: C = alpha op(A) op(B) + beta C, packed and cache-blocked, by
+//        register tiles whose every output sums in one fixed order.
+//     3. Networks: configuration and the layout of the parameters (paper §4-5).
+//     4. Integer inference: the formats, rounding, the logistic table, exact int8 products,
+//        one image's forward pass on caller-owned buffers (quant_forward).
+//   B. Hosted: threads, float networks, training
+//     5. Errors: the one exception type, carrying a one-line message that names its source.
+//     6. Threads and the parallel GEMM: a persistent pool; products cut by output tiles, so
+//        the same bits on any thread count; B packed once ahead of time (PackedB).
+//     7. Networks in memory: Net (config + parameters), initialisation.
+//     8. Forward pass (paper §4-5): the trace backprop and the probes read, unrolling,
+//        weights packed once (PackedNet).
+//     9. Integer inference on the host: SIMD kernels (VNNI, AVX2), quantisation of a
+//        trained net, the batched runner.
+//    10. Bytes in memory: little-endian writers and readers (models, trainer state).
+//    11. Data sets and evaluation: images and labels, loss, test error, confusion matrix.
+//    12. Backpropagation (RESDYN_NO_TRAINING leaves out 12-15): a walk down the net, then
+//        a gradient per group of parameters; the noise regulariser (paper eq. 5).
+//    13. Optimisers: SGD with momentum, Adam; learning-rate schedules.
+//    14. Training and adaptive depth (paper §7): the trainer, the pruner.
+//    15. Training in Q15.16 integers, for devices without floating point.
+//   C. Files (RESDYN_NO_FILES leaves out this part)
+//    16. CRC-32, gzip inflate, the IDX reader.
+//    17. MNIST: the four files of a split, checked against each other.
+//    18. Files of our own: streamed little-endian writing with atomic replacement, reading.
+//    19. Model and checkpoint files: magic, version, architecture, tensors, metadata,
+//        CRC-32; checkpoints add the trainer's state so a stopped run resumes to the same bits.
+//
+// CONVENTIONS
+//   Row-major matrices; a batch is B rows. Every loop that sums does so in one fixed order,
+//   whatever the thread count, so the same seed and flags give the same bits. Small hot
+//   helpers (sigmoid, rounding, kernels) are inline on purpose: they must inline into loops.
 #ifndef RESDYN_H
 #define RESDYN_H
 
@@ -54,16 +105,18 @@
 #include <chrono>
 #include <cerrno>
 #include <climits>
-#include <condition_variable>
 #include <cstdio>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <vector>
+#ifndef RESDYN_NO_THREADS
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#endif
 #endif
 
 #ifndef RESDYN_MAX_THREADS
@@ -81,6 +134,9 @@
 
 namespace resdyn {
 
+// ############################################################################
+// PART A. THE FREESTANDING CORE
+// ############################################################################
 // ============================================================================
 // 1. Scalars and randomness
 // ============================================================================
@@ -107,7 +163,7 @@ inline float exp_float(float x) {
   return p * scale;
 }
 
-// The logistic function sigma(z) = 1 / (1 + e^-z) of SPEC §1.
+// The logistic function sigma(z) = 1 / (1 + e^-z), every layer's nonlinearity (paper §4-5).
 template <class Real>
 inline Real sigmoid(Real z) {
   return Real(1) / (Real(1) + std::exp(-z));
@@ -176,7 +232,7 @@ struct Rng {
 };
 
 // ============================================================================
-// 2. Matrix routines
+// 2. Matrix kernels
 // ============================================================================
 //
 // gemm computes C = alpha * op(A) * op(B) + beta * C on row-major buffers, where op(A) is
@@ -582,8 +638,525 @@ void gemm_tile(Op opA, Op opB, int i0, int i1, int j0, int j1, int K, Real alpha
 
 }  // namespace detail
 
-#ifndef RESDYN_FREESTANDING
+// ============================================================================
+// 3. Networks: configuration and parameter layout (paper §4-5)
+// ============================================================================
 
+enum class Arch : uint32_t { ResNet = 0, MLP = 1 };
+enum class Weights : uint32_t { Shared = 0, PerLayer = 1 };
+
+struct Config {
+  Arch arch = Arch::ResNet;
+  Weights weights = Weights::Shared;
+  int input = 784;   // D: pixels per image
+  int width = 1064;  // N: units per layer
+  int depth = 15;    // T: residual (or MLP hidden) layers, stem not counted
+  int classes = 10;
+  bool stem = true;  // x(0) = sigma(P u + c); without it x(0) = u and N must equal D
+};
+
+// Limits that keep every size computation below far from overflow; a model file or a flag
+// outside them is rejected before anything is allocated.
+constexpr int kMaxWidth = 1 << 15, kMaxDepth = 100000, kMaxClasses = 1 << 12;
+
+// Returns nullptr when the configuration is usable, else why not.
+inline const char* config_problem(const Config& c) {
+  if (c.arch != Arch::ResNet && c.arch != Arch::MLP) return "unknown architecture";
+  if (c.weights != Weights::Shared && c.weights != Weights::PerLayer) return "unknown weight sharing";
+  if (c.input < 1 || c.input > kMaxWidth) return "input size out of range (1..32768)";
+  if (c.width < 1 || c.width > kMaxWidth) return "width out of range (1..32768)";
+  if (c.depth < 1 || c.depth > kMaxDepth) return "depth out of range (1..100000)";
+  if (c.classes < 2 || c.classes > kMaxClasses) return "classes out of range (2..4096)";
+  if (!c.stem && c.width != c.input) return "without a stem the width must equal the input size";
+  if (c.weights == Weights::PerLayer && double(c.depth) * c.width * (c.width + 1.0) > 4e9)
+    return "per-layer weights of this width and depth exceed 4e9 parameters";
+  return nullptr;
+}
+
+// Where each tensor sits in the one flat parameter vector:
+//   [ P (N x D) | c (N) | K (C x N) | k0 (C) | W_1 (N x N) | b_1 (N) | W_2 | b_2 | ... ]
+// Shared weights have one (W, b) block; per-layer weights have T, so removing the last
+// layer (the pruner of paper §7) is cutting the tail of the vector.
+struct Layout {
+  size_t P = 0, c = 0, K = 0, k0 = 0, blocks_begin = 0, block_size = 0, total = 0;
+  int blocks = 0, width = 0;
+  size_t W(int t) const { return blocks_begin + size_t(blocks == 1 ? 0 : t - 1) * block_size; }  // t = 1..T
+  size_t b(int t) const { return W(t) + size_t(width) * width; }
+};
+
+inline Layout layout_of(const Config& cfg) {
+  Layout l;
+  const size_t D = size_t(cfg.input), N = size_t(cfg.width), C = size_t(cfg.classes);
+  l.width = cfg.width;
+  l.P = 0;
+  l.c = l.P + (cfg.stem ? N * D : 0);
+  l.K = l.c + (cfg.stem ? N : 0);
+  l.k0 = l.K + C * N;
+  l.blocks_begin = l.k0 + C;
+  l.block_size = N * N + N;
+  l.blocks = cfg.weights == Weights::Shared ? 1 : cfg.depth;
+  l.total = l.blocks_begin + size_t(l.blocks) * l.block_size;
+  return l;
+}
+
+// ============================================================================
+// 4. Integer inference
+// ============================================================================
+//
+//
+// The formats (Qm.n: m integer bits, n fraction bits, plus the sign; two's complement, so the
+// common "16.16" format is Q15.16 here):
+//   weights      int8 in [-127, 127], one scale per output row: w ~ q * mult * 2^-shift
+//   y(t), h(t)   Q0.15 in int16: the logistic output, 0 .. 32767 (1 saturates to 32767/32768)
+//   x(t)         Q16.15 in int32: x(0) plus T residuals below 1 each, exact up to T = 65534
+//   bytes        uint8 v * 255, rounded: a product input in [0, 1] (pixels, y(t), h(t))
+//   layer input  a product reads bytes when its input lies in [0, 1]: the stem (pixels), an
+//                MLP's layers (h), a shared ResNet's layers (see below). The others, a
+//                per-layer ResNet's layers and every classifier, read x(t) or h(T) as int16:
+//                shifted right by the fewest bits that make its largest entry fit (per
+//                sample, rounded), so the first layer sees all 15 fraction bits
+//   shared ResNet  W x(t-1) = W x(t-2) + W y(t-1) (paper §4: x(t) = x(t-1) + y(t)), so its
+//                layers multiply only bytes of y (and of x(0) first) and keep the running
+//                sums W x(t-1) in int32 (adding saturates; below T = 128 it never has to)
+//   z, logits    Q19.12 in int32: pre-activations W x + b and the classifier's output
+//   products     int32 sums of int8 x int16 or int8 x uint8; exact because quantisation
+//                keeps every row's sum |q| <= 65535 and inputs are at most 32767 in magnitude
+// Every narrowing rounds to nearest (ties away from zero) and saturates; no right shift of
+// a negative number is left to the compiler's choice.
+//
+// The logistic function: a table of sigma(k/32), k = 0..512, in Q.24, linear interpolation,
+// sigma(-z) = 1 - sigma(z), 1 beyond |z| = 16. For Q0.15 output the error is below 2^-15
+// (one unit) for every Q19.12 input: interpolation <= (1/32)^2/8 * max|sigma''| = 1.2e-5,
+// table rounding 3e-8, final rounding <= 2^-16 = 1.5e-5 (tests/test_fixed_point.cpp measures
+// it against std::exp over every input in [-20, 20]).
+
+namespace fixed {
+
+// ---------------------------------------------------------------------------
+// Rounding and saturation
+// ---------------------------------------------------------------------------
+
+inline int32_t saturate_i32(int64_t v) {
+  return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : int32_t(v);
+}
+inline int16_t saturate_i16(int64_t v) {
+  return v > INT16_MAX ? int16_t(INT16_MAX) : v < INT16_MIN ? int16_t(INT16_MIN) : int16_t(v);
+}
+// Weights use the symmetric range [-127, 127]: -128 never appears, so |q| <= 127 holds.
+inline int8_t saturate_i8_symmetric(int64_t v) { return v > 127 ? int8_t(127) : v < -127 ? int8_t(-127) : int8_t(v); }
+
+// v / 2^shift rounded to nearest, ties away from zero; shift in 1..63, any int64 v.
+// Works on the magnitude, so it never shifts a negative number.
+inline int64_t round_shift_right(int64_t v, int shift) {
+  const uint64_t a = v < 0 ? 0 - uint64_t(v) : uint64_t(v);
+  const uint64_t r = (a >> shift) + ((a >> (shift - 1)) & 1u);
+  return v < 0 ? -int64_t(r) : int64_t(r);
+}
+
+// value * mult * 2^-shift, rounded and saturated to int32 (any shift; mult >= 0).
+inline int32_t rescale(int32_t value, int32_t mult, int shift) {
+  const int64_t p = int64_t(value) * mult;  // |p| < 2^62
+  if (shift >= 63) return 0;                 // |p| / 2^63 < 1/2
+  if (shift > 0) return saturate_i32(round_shift_right(p, shift));
+  if (p == 0) return 0;
+  const int64_t limit = int64_t(INT32_MAX) >> (shift < -31 ? 31 : -shift);
+  if (p > limit) return INT32_MAX;
+  if (p < -limit) return INT32_MIN;
+  return int32_t(p * (int64_t(1) << -shift));
+}
+
+inline int32_t add_saturate(int32_t a, int32_t b) { return saturate_i32(int64_t(a) + b); }
+
+// A number in Q(bits of Storage - Frac - 1).Frac: raw / 2^Frac. Arithmetic rounds and saturates.
+template <int Frac, class Storage>
+struct Fixed {
+  static_assert(Frac >= 1 && Frac < int(8 * sizeof(Storage)), "fraction bits must fit the storage");
+  static constexpr int frac_bits = Frac;
+  static constexpr int64_t kMax = int64_t((uint64_t(1) << (8 * sizeof(Storage) - 1)) - 1), kMin = -kMax - 1;
+  Storage raw = 0;
+
+  static Fixed from_raw(int64_t r) {
+    Fixed f;
+    f.raw = Storage(r > kMax ? kMax : r < kMin ? kMin : r);
+    return f;
+  }
+  // Nearest representable value, ties away from zero; saturates; NaN becomes 0.
+  static Fixed from_real(double v) {
+    const double scaled = v * double(int64_t(1) << Frac);
+    if (!(scaled == scaled)) return from_raw(0);
+    if (scaled >= double(kMax)) return from_raw(kMax);
+    if (scaled <= double(kMin)) return from_raw(kMin);
+    return from_raw(int64_t(scaled >= 0 ? std::floor(scaled + 0.5) : -std::floor(-scaled + 0.5)));
+  }
+  double to_real() const { return double(raw) / double(int64_t(1) << Frac); }
+  // The same number in another format, rounded and saturated.
+  template <class To>
+  To to() const {
+    constexpr int d = Frac - To::frac_bits;
+    if constexpr (d > 0) {
+      return To::from_raw(round_shift_right(raw, d));
+    } else {
+      const int64_t limit = To::kMax >> -d;
+      return To::from_raw(raw > limit ? To::kMax : raw < -limit ? To::kMin : int64_t(raw) * (int64_t(1) << -d));
+    }
+  }
+  friend Fixed operator+(Fixed a, Fixed b) { return from_raw(int64_t(a.raw) + b.raw); }
+  friend Fixed operator-(Fixed a, Fixed b) { return from_raw(int64_t(a.raw) - b.raw); }
+  friend Fixed operator*(Fixed a, Fixed b) { return from_raw(round_shift_right(int64_t(a.raw) * b.raw, Frac)); }
+  friend bool operator==(Fixed a, Fixed b) { return a.raw == b.raw; }
+};
+
+using Q0_15 = Fixed<15, int16_t>;   // y(t), h(t)
+using Q16_15 = Fixed<15, int32_t>;  // x(t)
+using Q19_12 = Fixed<12, int32_t>;  // pre-activations and logits
+using Q15_16 = Fixed<16, int32_t>;  // everything in fixed-point training
+
+constexpr int kStateFrac = 15;    // y, h and x
+constexpr int kPreFrac = 12;      // z and logits
+constexpr int kTrainFrac = 16;    // training
+constexpr int32_t kMaxRowL1 = 65535;  // sum |q| of a quantised row: 65535 * 32767 < 2^31
+
+// ---------------------------------------------------------------------------
+// The logistic function and e^-a from tables
+// ---------------------------------------------------------------------------
+
+namespace detail {
+
+// e^x for |x| <= 32, evaluated by the compiler: e^x = (e^(x/1024))^1024, the inner power by
+// its Taylor series. Relative error about 1e-13, far below the tables' resolution.
+constexpr double exp_constexpr(double x) {
+  const double r = x / 1024.0;
+  double term = 1.0, sum = 1.0;
+  for (int k = 1; k < 12; ++k) {
+    term *= r / k;
+    sum += term;
+  }
+  for (int k = 0; k < 10; ++k) sum *= sum;
+  return sum;
+}
+
+constexpr int kSigmoidSteps = 512;        // table covers z in [0, 16] in steps of 1/32
+constexpr int kSigmoidStepsPerUnit = 32;
+constexpr int kTableFrac = 24;             // table values in Q.24
+constexpr int kExpWhole = 25, kExpParts = 256;
+
+struct SigmoidTable {
+  int32_t entry[kSigmoidSteps + 1];
+  constexpr SigmoidTable() : entry() {
+    for (int k = 0; k <= kSigmoidSteps; ++k) {
+      const double s = 1.0 / (1.0 + exp_constexpr(-double(k) / kSigmoidStepsPerUnit));
+      entry[k] = int32_t(s * double(1 << kTableFrac) + 0.5);
+    }
+  }
+};
+inline constexpr SigmoidTable kSigmoidTable{};
+
+// e^-n (n = 0..24) and e^(-k/256) (k = 0..256), both Q.30.
+struct ExpTables {
+  int32_t whole[kExpWhole];
+  int32_t part[kExpParts + 1];
+  constexpr ExpTables() : whole(), part() {
+    for (int n = 0; n < kExpWhole; ++n) whole[n] = int32_t(exp_constexpr(-double(n)) * double(1 << 30) + 0.5);
+    for (int k = 0; k <= kExpParts; ++k) part[k] = int32_t(exp_constexpr(-double(k) / kExpParts) * double(1 << 30) + 0.5);
+  }
+};
+inline constexpr ExpTables kExpTables{};
+
+}  // namespace detail
+
+// sigma(z) in Q.24 (0 .. 2^24) for z with `frac` fraction bits, 5 <= frac <= 16.
+inline int32_t sigmoid_q24(int32_t z, int frac) {
+  const int step_bits = frac - 5;  // z units per table step (1/32) = 2^step_bits
+  const uint32_t a = z < 0 ? 0u - uint32_t(z) : uint32_t(z);
+  const uint32_t index = a >> step_bits;
+  int32_t v = int32_t(1) << detail::kTableFrac;
+  if (index < uint32_t(detail::kSigmoidSteps)) {
+    const int32_t lo = detail::kSigmoidTable.entry[index], hi = detail::kSigmoidTable.entry[index + 1];
+    const int32_t f = int32_t(a & ((1u << step_bits) - 1u));
+    const int32_t half = step_bits > 0 ? int32_t(1) << (step_bits - 1) : 0;
+    v = lo + (((hi - lo) * f + half) >> step_bits);  // hi >= lo: never shifts a negative number
+  }
+  return z < 0 ? (int32_t(1) << detail::kTableFrac) - v : v;
+}
+
+// sigma(z) for z in Q19.12, as Q0.15 in 0 .. 32767 (1 would need 32768; it saturates).
+inline int16_t sigmoid_q15(int32_t z) {
+  const int32_t r = (sigmoid_q24(z, kPreFrac) + 256) >> 9;
+  return int16_t(r > 32767 ? 32767 : r);
+}
+
+// sigma(z) for z in Q15.16, as Q15.16 in 0 .. 65536 (training).
+inline int32_t sigmoid_q16(int32_t z) { return (sigmoid_q24(z, kTrainFrac) + 128) >> 8; }
+
+// e^-a for a >= 0 in Q15.16, as Q.30 (0 .. 2^30): e^-n * e^-f with f interpolated in steps of
+// 1/256 (error below 2e-6). Used by the fixed-point softmax.
+inline int32_t exp_neg_q30(int32_t a) {
+  if (a <= 0) return int32_t(1) << 30;
+  const int n = a >> 16;
+  if (n >= detail::kExpWhole) return 0;
+  const int k = (a >> 8) & 0xFF, r = a & 0xFF;
+  const int32_t lo = detail::kExpTables.part[k], hi = detail::kExpTables.part[k + 1];
+  const int64_t p = lo - round_shift_right(int64_t(lo - hi) * r, 8);
+  return int32_t(round_shift_right(int64_t(detail::kExpTables.whole[n]) * p, 30));
+}
+
+// ---------------------------------------------------------------------------
+// The integer kernel (plain C++: every target)
+// ---------------------------------------------------------------------------
+
+namespace detail {
+
+// sum over j < n of x[j] * w[j], for bytes x.
+inline int32_t dot(const uint8_t* x, const int8_t* w, int n) {
+  int32_t sum = 0;
+  int j = 0;
+#if defined(__ARM_FEATURE_DSP)
+  // As below, with the inputs' bytes 0 and 2 (1 and 3) zero-extended by UXTB16.
+  for (; j + 4 <= n; j += 4) {
+    uint32_t wq, xq;
+    std::memcpy(&wq, w + j, 4);
+    std::memcpy(&xq, x + j, 4);
+    const int32_t w02 = __builtin_arm_sxtb16(int32_t(wq));
+    const int32_t w13 = __builtin_arm_sxtb16(int32_t((wq >> 8) | (wq << 24)));
+    const int32_t x02 = __builtin_arm_uxtb16(int32_t(xq));
+    const int32_t x13 = __builtin_arm_uxtb16(int32_t((xq >> 8) | (xq << 24)));
+    sum = __builtin_arm_smlad(x02, w02, sum);
+    sum = __builtin_arm_smlad(x13, w13, sum);
+  }
+#endif
+  for (; j < n; ++j) sum += int32_t(x[j]) * int32_t(w[j]);
+  return sum;
+}
+
+// sum over j < n of x[j] * w[j].
+inline int32_t dot(const int16_t* x, const int8_t* w, int n) {
+  int32_t sum = 0;
+  int j = 0;
+#if defined(__ARM_FEATURE_DSP)
+  // Cortex-M4/M7: SMLAD adds two 16 x 16-bit products at once. SXTB16 sign-extends bytes 0 and 2
+  // of a word of weights (rotated by 8: bytes 1 and 3), so the inputs are paired to match.
+  for (; j + 4 <= n; j += 4) {
+    uint32_t wq, x01, x23;
+    std::memcpy(&wq, w + j, 4);
+    std::memcpy(&x01, x + j, 4);
+    std::memcpy(&x23, x + j + 2, 4);
+    const int32_t w02 = __builtin_arm_sxtb16(int32_t(wq));
+    const int32_t w13 = __builtin_arm_sxtb16(int32_t((wq >> 8) | (wq << 24)));
+    const int32_t x02 = int32_t((x01 & 0xFFFFu) | (x23 << 16));
+    const int32_t x13 = int32_t((x01 >> 16) | (x23 & 0xFFFF0000u));
+    sum = __builtin_arm_smlad(x02, w02, sum);
+    sum = __builtin_arm_smlad(x13, w13, sum);
+  }
+#endif
+  for (; j < n; ++j) sum += int32_t(x[j]) * int32_t(w[j]);
+  return sum;
+}
+
+}  // namespace detail
+
+// acc[s*ld_acc + i] = sum over j < inner of x[s*ldx + j] * w[i*ldw + j], for samples s and
+// outputs i: one matrix-vector product per sample; x is int16 or bytes. Exact (no overflow,
+// so any summation order gives the same integers) when every row has sum |w| <= kMaxRowL1
+// and |x| <= 32767.
+template <class In>
+inline void int_matmul(int samples, int outputs, int inner, const In* x, int ldx, const int8_t* w, int ldw,
+                       int32_t* acc, int ld_acc) {
+  for (int s = 0; s < samples; ++s)
+    for (int i = 0; i < outputs; ++i)
+      acc[size_t(s) * ld_acc + i] = detail::dot(x + size_t(s) * ldx, w + size_t(i) * ldw, inner);
+}
+
+// y = W x for one sample.
+template <class In>
+inline void int_matvec(int outputs, int inner, const int8_t* w, const In* x, int32_t* y) {
+  int_matmul(1, outputs, inner, x, inner, w, inner, y, outputs);
+}
+
+}  // namespace fixed
+
+// ---------------------------------------------------------------------------
+// A quantised network: views of constant arrays (from a model file or an exported C header)
+// ---------------------------------------------------------------------------
+
+// rows x cols int8 weights; row i stands for the real weights q * mult[i] * 2^-shift[i]
+// (per unit of its integer input), plus bias[i] in Q19.12.
+struct QuantMatrix {
+  const int8_t* weights = nullptr;
+  const int32_t* mult = nullptr;   // in [2^30, 2^31), or 0 for a row of zeros
+  const int8_t* shift = nullptr;
+  const int32_t* bias = nullptr;
+  int rows = 0, cols = 0;
+};
+
+struct QuantNet {
+  Config config;
+  QuantMatrix stem;        // N x D; its input is the pixel byte (the 1/255 is in its scale)
+  QuantMatrix classifier;  // C x N
+  QuantMatrix blocks;      // block 1; blocks 2..block_count follow it in every array
+  int block_count = 1;     // 1 (shared) or T (per-layer)
+
+  // W_t, b_t (t = 1..T; a shared net has one block for every t).
+  QuantMatrix block(int t) const {
+    const size_t k = block_count == 1 ? 0 : size_t(t - 1), rows = size_t(blocks.rows);
+    QuantMatrix m = blocks;
+    m.weights += k * rows * size_t(blocks.cols);
+    m.mult += k * rows;
+    m.shift += k * rows;
+    m.bias += k * rows;
+    return m;
+  }
+};
+
+// Caller-owned scratch of the one-sample forward pass (quant_buffer_sizes gives the counts).
+struct QuantBuffers {
+  int32_t* state;  // width: x(t) (Q16.15) or h(t) (Q0.15); holds the final state afterwards
+  int16_t* input;  // width: the int16 input of the current product
+  uint8_t* bytes;  // width: the byte input of the current product
+  int32_t* acc;    // max(width, classes): the int32 sums
+  int32_t* sums;   // width: a shared ResNet's running sums W x(t-1)
+};
+
+struct QuantBufferSizes {
+  int state, input, bytes, acc, sums;
+};
+inline QuantBufferSizes quant_buffer_sizes(const Config& c) {
+  return {c.width, c.width, c.width, c.width > c.classes ? c.width : c.classes, c.width};
+}
+
+namespace fixed {
+
+// Whether a net's layers read bytes (the formats above): an MLP's, and a shared ResNet's.
+inline bool layers_read_bytes(const Config& c) { return c.arch == Arch::MLP || c.weights == Weights::Shared; }
+
+// y in Q0.15 (0 .. 32767) as the byte round(y * 255).
+inline uint8_t to_byte(int32_t y) { return uint8_t((y * 255 + 16384) >> 15); }
+
+// running += acc, saturating (the shared ResNet's W x(t-1)).
+inline void add_sums(int32_t* running, const int32_t* acc, int n) {
+  for (int i = 0; i < n; ++i) running[i] = add_saturate(running[i], acc[i]);
+}
+
+// The fewest bits to shift a Q.15 state right so that every entry, rounded, fits in int16.
+inline int state_shift(const int32_t* x, int n) {
+  uint32_t top = 0;
+  for (int i = 0; i < n; ++i) {
+    const uint32_t a = x[i] < 0 ? 0u - uint32_t(x[i]) : uint32_t(x[i]);
+    if (a > top) top = a;
+  }
+  int sh = 0;
+  while (sh < 31 && (sh == 0 ? int64_t(top) : round_shift_right(int64_t(top), sh)) > 32767) ++sh;
+  return sh;
+}
+
+// x >> sh, rounded, as the int16 input of a product.
+inline void narrow_state(const int32_t* x, int n, int sh, int16_t* out) {
+  for (int i = 0; i < n; ++i) out[i] = saturate_i16(sh == 0 ? int64_t(x[i]) : round_shift_right(x[i], sh));
+}
+
+// Pixel p as Q0.15 of p / 255, rounded (x(0) = u of a net without a stem).
+inline int32_t pixel_q15(uint8_t p) { return (int32_t(p) * 32768 + 127) / 255; }
+
+// z = acc * scale + bias in Q19.12, with the input carrying input_frac fraction bits.
+inline int32_t preactivation(const QuantMatrix& m, int row, int32_t acc, int input_frac) {
+  return add_saturate(rescale(acc, m.mult[row], int(m.shift[row]) + input_frac - kPreFrac), m.bias[row]);
+}
+
+// One layer's outputs from its sums: y = sigma(z); a ResNet adds y to x, an MLP (and the
+// stem) replaces the state with it (paper §4-5). bytes (if not null) gets y as the next product's input.
+inline void activate_rows(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state,
+                          uint8_t* bytes = nullptr) {
+  for (int i = 0; i < m.rows; ++i) {
+    const int32_t y = sigmoid_q15(preactivation(m, i, acc[i], input_frac));
+    state[i] = residual ? add_saturate(state[i], y) : y;
+    if (bytes) bytes[i] = to_byte(y);
+  }
+}
+
+// The classifier's outputs from its sums: logits in Q19.12.
+inline void output_rows(const QuantMatrix& m, const int32_t* acc, int input_frac, int32_t* logits) {
+  for (int i = 0; i < m.rows; ++i) logits[i] = preactivation(m, i, acc[i], input_frac);
+}
+
+// FNV-1a over the little-endian bytes of n int32 values: a checksum of final states that the
+// firmware and the host compute alike.
+inline uint32_t checksum(const int32_t* v, int n, uint32_t h = 2166136261u) {
+  for (int i = 0; i < n; ++i)
+    for (int b = 0; b < 4; ++b) h = (h ^ ((uint32_t(v[i]) >> (8 * b)) & 0xFFu)) * 16777619u;
+  return h;
+}
+
+}  // namespace fixed
+
+// The integer forward pass of one image (paper §4-5, in the formats above), on caller-owned
+// buffers, without allocating: logits (classes values, Q19.12), and the final state in
+// buf.state. depth 0 = the trained depth; deeper unrolls a shared net. Returns false (and
+// computes nothing) when depth exceeds the trained depth of a per-layer net.
+inline bool quant_forward(const QuantNet& net, const uint8_t* pixels, int depth, const QuantBuffers& buf,
+                          int32_t* logits) {
+  using namespace fixed;
+  const Config& cfg = net.config;
+  const int N = cfg.width, D = cfg.input;
+  if (depth <= 0) depth = cfg.depth;
+  if (depth > cfg.depth && cfg.weights != Weights::Shared) return false;
+  const bool bytes = layers_read_bytes(cfg), resnet = cfg.arch == Arch::ResNet;
+  if (cfg.stem) {
+    int_matvec(N, D, net.stem.weights, pixels, buf.acc);
+    activate_rows(net.stem, buf.acc, 0, false, buf.state, bytes ? buf.bytes : nullptr);
+  } else {
+    for (int j = 0; j < D; ++j) buf.state[j] = pixel_q15(pixels[j]);
+    if (bytes) std::memcpy(buf.bytes, pixels, size_t(D));  // x(0) = u: its bytes are the pixels
+  }
+  for (int t = 1; t <= depth; ++t) {
+    const QuantMatrix W = net.block(t <= cfg.depth ? t : 1);
+    if (!bytes) {  // a per-layer ResNet: W_t x(t-1)
+      const int sh = state_shift(buf.state, N);
+      narrow_state(buf.state, N, sh, buf.input);
+      int_matvec(N, N, W.weights, buf.input, buf.acc);
+      activate_rows(W, buf.acc, kStateFrac - sh, true, buf.state);
+    } else if (resnet) {  // shared: W x(t-1) = W x(t-2) + W y(t-1)
+      int_matvec(N, N, W.weights, buf.bytes, buf.acc);
+      if (t == 1) std::memcpy(buf.sums, buf.acc, size_t(N) * sizeof(int32_t));
+      else add_sums(buf.sums, buf.acc, N);
+      activate_rows(W, buf.sums, 0, true, buf.state, buf.bytes);
+    } else {  // an MLP: W_t h(t-1)
+      int_matvec(N, N, W.weights, buf.bytes, buf.acc);
+      activate_rows(W, buf.acc, 0, false, buf.state, buf.bytes);
+    }
+  }
+  const int sh = state_shift(buf.state, N);
+  narrow_state(buf.state, N, sh, buf.input);
+  int_matvec(cfg.classes, N, net.classifier.weights, buf.input, buf.acc);
+  output_rows(net.classifier, buf.acc, kStateFrac - sh, logits);
+  return true;
+}
+
+#ifndef RESDYN_FREESTANDING
+// ############################################################################
+// PART B. HOSTED: THREADS, FLOAT NETWORKS, TRAINING
+// ############################################################################
+// ============================================================================
+// 5. Errors
+// ============================================================================
+// Every failure on the host side (a bad file, flag or model) throws an Error carrying a
+// one-line message that names the file, flag or field and what is wrong; the program prints
+// it and exits with status 2. No input, however malformed, may crash, hang or read out of
+// bounds.
+
+// Reads the MNIST data files (IDX format), raw or gzip-compressed, with our own small
+// inflater. Every failure on the host side (bad file, bad flag, bad model) throws an Error
+// carrying a one-line message that names the file (or the caller's "where") and what is
+// wrong. No input, however malformed, may crash, hang or read out of bounds.
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// ============================================================================
+// 6. Threads and the parallel GEMM
+// ============================================================================
+// The kernels of section 2, cut by tiles of C across a persistent pool of threads. Which
+// thread sums a tile never changes how it is summed, so results are the same bits on any
+// thread count.
+#ifndef RESDYN_NO_THREADS
 // A small persistent pool: run(threads, tasks, fn) calls fn(task, worker) for every task,
 // on at most `threads` threads (the caller is worker 0), and returns when all are done.
 // Tasks are handed out dynamically; callers make each task's result independent of
@@ -698,6 +1271,19 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};  // written under mutex_, read while spinning too
   bool stopping_ = false;
 };
+#else
+// RESDYN_NO_THREADS: the same interface, every task run in the caller, in order.
+class ThreadPool {
+ public:
+  static ThreadPool& shared() {
+    static ThreadPool pool;
+    return pool;
+  }
+  void run(int, int tasks, const std::function<void(int task, int worker)>& fn) {
+    for (int t = 0; t < tasks; ++t) fn(t, 0);
+  }
+};
+#endif  // RESDYN_NO_THREADS
 
 namespace detail {
 
@@ -866,21 +1452,2102 @@ void gemm(Op opA, int M, Real alpha, const Real* A, int lda, const PackedB<Real>
 RESDYN_GEMM_INSTANCES(float)
 RESDYN_GEMM_INSTANCES(double)
 
-#endif  // !RESDYN_FREESTANDING
-
 // ============================================================================
-// 3. Errors and files (hosted)
+// 7. Networks in memory
 // ============================================================================
-#ifndef RESDYN_FREESTANDING
+// A net owns its configuration and one flat vector of parameters in the layout of
+// section 3; initialise draws them from the seeded generator of section 1.
 
-// Reads the MNIST data files (IDX format), raw or gzip-compressed, with our own small
-// inflater. Every failure on the host side (bad file, bad flag, bad model) throws an Error
-// carrying a one-line message that names the file (or the caller's "where") and what is
-// wrong. No input, however malformed, may crash, hang or read out of bounds.
-struct Error : std::runtime_error {
-  using std::runtime_error::runtime_error;
+// A network: its configuration and its parameters in the layout above.
+template <class Real>
+struct Net {
+  Config config;
+  Layout layout;
+  std::vector<Real> params;
+
+  Net() = default;
+  explicit Net(const Config& cfg) : config(checked(cfg)), layout(layout_of(cfg)), params(layout.total, Real(0)) {}
+  // The configuration, refused before anything is allocated for it.
+  static const Config& checked(const Config& cfg) {
+    if (const char* why = config_problem(cfg)) throw Error(std::string("network: ") + why);
+    return cfg;
+  }
+  Real* P() { return params.data() + layout.P; }
+  Real* c() { return params.data() + layout.c; }
+  Real* K() { return params.data() + layout.K; }
+  Real* k0() { return params.data() + layout.k0; }
+  Real* W(int t) { return params.data() + layout.W(t); }
+  Real* b(int t) { return params.data() + layout.b(t); }
+  const Real* P() const { return params.data() + layout.P; }
+  const Real* c() const { return params.data() + layout.c; }
+  const Real* K() const { return params.data() + layout.K; }
+  const Real* k0() const { return params.data() + layout.k0; }
+  const Real* W(int t) const { return params.data() + layout.W(t); }
+  const Real* b(int t) const { return params.data() + layout.b(t); }
 };
 
+// Initialisation (our choice; the paper leaves it open). Glorot-uniform limits
+// a = gain * sqrt(6 / (fan_in + fan_out)):
+//  - stem P: gain 1, c = 0;
+//  - ResNet residual block W_t, b_t = 0 and classifier K, k0 = 0: every layer starts by
+//    adding sigma(0) = 1/2 and the net learns the residuals from there; deep sigmoid
+//    ResNets train clearly faster from this start than from a random one;
+//  - MLP W_t: gain 4 (the sigmoid's slope at 0 is 1/4, so this keeps the signal's scale
+//    through the layers), b_t = 0; MLP classifier K: gain 1, k0 = 0 (a zero MLP block
+//    would make every hidden unit identical and never break the symmetry).
+template <class Real>
+void initialise(Net<Real>& net, Rng& rng) {
+  const Config& cfg = net.config;
+  auto glorot = [&rng](Real* w, size_t count, int fan_in, int fan_out, double gain) {
+    const double a = gain * std::sqrt(6.0 / (double(fan_in) + fan_out));
+    for (size_t i = 0; i < count; ++i) w[i] = Real(rng.uniform(-a, a));
+  };
+  std::fill(net.params.begin(), net.params.end(), Real(0));
+  const size_t N = size_t(cfg.width);
+  if (cfg.stem) glorot(net.P(), N * cfg.input, cfg.input, cfg.width, 1.0);
+  if (cfg.arch == Arch::MLP) {
+    for (int blk = 1; blk <= net.layout.blocks; ++blk) {
+      glorot(net.W(blk), N * N, cfg.width, cfg.width, 4.0);
+      // Centre each unit: its inputs sit near sigmoid's midpoint 1/2, so without this every
+      // unit would start with a random offset (1/2) sum_j W_ij of the same size as its
+      // signal, and deep MLPs (15 x 1064) would start saturated and never train.
+      for (size_t i = 0; i < N; ++i) {
+        double row_sum = 0;
+        for (size_t j = 0; j < N; ++j) row_sum += double(net.W(blk)[i * N + j]);
+        net.b(blk)[i] = Real(-0.5 * row_sum);
+      }
+    }
+    glorot(net.K(), size_t(cfg.classes) * N, cfg.width, cfg.classes, 1.0);
+  }
+}
+
+// ============================================================================
+// 8. Forward pass (paper §4-5)
+// ============================================================================
+//
+// Activations are row-major batches: row r of a B x N block is sample r.
+//   stem:      x(0) = sigma(U P^T + c)                 (or x(0) = U without a stem)
+//   ResNet:    y(t) = sigma(x(t-1) W_t^T + b_t),  x(t) = x(t-1) + y(t)
+//   MLP:       h(t) = sigma(h(t-1) W_t^T + b_t)        (h is kept in the x blocks)
+//   output:    logits = x(T) K^T + k0
+
+// Activations of one batch. With keep_all, x holds x(0..T) and y holds y(1..T) (what
+// backprop needs); without it only the newest layer is kept, so memory does not grow with
+// depth (unrolling to 1000 layers), and on_layer sees every layer as it is computed.
+template <class Real>
+struct Trace {
+  int batch = 0, depth = 0, width = 0;
+  bool keep_all = true;
+  bool keep_residuals = true;  // y(t) stored; if not (no probe reads it), x(t) is summed in place
+  bool resnet = true;
+  std::vector<Real> input;   // B x D, pixels / 255 (possibly with noise added by a probe)
+  std::vector<Real> x;       // x(t) (ResNet) or h(t) (MLP), t = 0..T
+  std::vector<Real> y;       // y(t), t = 1..T (ResNet with keep_residuals only)
+  std::vector<Real> logits;  // B x C
+  bool residuals_overwritten = false;  // backward_walk wrote gz(t) over a ResNet's y(t)
+
+  size_t block() const { return size_t(batch) * width; }
+  Real* state(int t) { return x.data() + (keep_all ? size_t(t) : size_t(t & 1)) * block(); }
+  const Real* state(int t) const { return x.data() + (keep_all ? size_t(t) : size_t(t & 1)) * block(); }
+  // The layer's sigmoid output: the residual y(t) of a ResNet, h(t) of an MLP.
+  Real* residual(int t) { return resnet ? y.data() + (keep_all ? size_t(t - 1) : 0) * block() : state(t); }
+  const Real* residual(int t) const {
+    return resnet ? y.data() + (keep_all ? size_t(t - 1) : 0) * block() : state(t);
+  }
+};
+
+// A net's weight matrices packed once for gemm (PackedB): the stem's P^T, every block's
+// W_t^T, the classifier's K^T. For inference: forward reads them when given one and gives
+// the same bits as from the net itself. It copies the weights as they are now, so a net
+// whose weights change must be packed again (pack) before the next forward pass: training
+// does so each step for a shared-weight net, whose one W serves all T layers.
+template <class Real>
+struct PackedNet {
+  const Net<Real>* net = nullptr;  // whose weights these are; forward reads the biases there
+  PackedB<Real> stem, classifier;
+  std::vector<PackedB<Real>> blocks;  // W_1^T, or W_1^T .. W_T^T
+
+  explicit PackedNet(const Net<Real>& n, int threads = 1) : net(&n) { pack(threads); }
+  // Packs the net's weights as they are now (again, after they changed), in the same memory.
+  void pack(int threads = 1) {
+    const Config& cfg = net->config;
+    const int N = cfg.width;
+    if (cfg.stem) stem.pack(Op::T, cfg.input, N, net->P(), cfg.input, threads);
+    blocks.resize(size_t(net->layout.blocks));
+    for (int blk = 1; blk <= net->layout.blocks; ++blk) blocks[size_t(blk - 1)].pack(Op::T, N, N, net->W(blk), N, threads);
+    classifier.pack(Op::T, N, cfg.classes, net->K(), N, threads);
+  }
+  const PackedB<Real>& W(int t) const { return blocks[blocks.size() == 1 ? 0 : size_t(t - 1)]; }
+};
+
+template <class Real>
+struct ForwardOptions {
+  int depth = 0;         // layers to run; 0 = the net's depth; more = unroll (shared only)
+  bool keep_all = true;  // keep every layer (training) or only the newest (probes, eval)
+  int threads = 1;
+  const PackedNet<Real>* packed = nullptr;  // the net's weights packed ahead of time (inference)
+  std::function<void(int t, const Real* y, const Real* x)> on_layer;  // after each layer t >= 1
+};
+
+// Pixels (uint8, B x D) into the trace's input block as values in [0, 1].
+template <class Real>
+void set_input(Trace<Real>& trace, const uint8_t* pixels, int batch, int input_size) {
+  trace.batch = batch;
+  trace.input.resize(size_t(batch) * input_size);
+  for (size_t i = 0; i < trace.input.size(); ++i) trace.input[i] = Real(pixels[i]) * Real(1.0 / 255.0);
+}
+
+// The work done on each tile of a layer's product z = x(t-1) W_t^T as soon as it is summed
+// (a gemm epilogue, so the activations make one trip through memory):
+//   y = sigma(z + b_t) in place, and for a ResNet also x(t) = x(t-1) + y; or, when no one
+//   reads y (x == nullptr: z was summed in x(t)'s place), x(t) = x(t-1) + sigma(z + b_t) in place.
+template <class Real>
+struct LayerEpilogue {
+  const Real* bias;
+  const Real* prev;  // x(t-1), or nullptr: no residual add
+  Real* x;           // x(t), or nullptr with prev: C is x(t)
+  int ld;
+
+  static void apply(const void* ctx, Real* C, int ldc, int row0, int col0, int rows, int cols) {
+    const LayerEpilogue& e = *static_cast<const LayerEpilogue*>(ctx);
+    const Real* b = e.bias + col0;
+    for (int r = 0; r < rows; ++r) {
+      Real* y = C + size_t(r) * ldc;
+      const Real* p = e.prev ? e.prev + size_t(row0 + r) * e.ld + col0 : nullptr;
+      if (p && !e.x) {
+        for (int c = 0; c < cols; ++c) y[c] = p[c] + sigmoid(y[c] + b[c]);
+        continue;
+      }
+      for (int c = 0; c < cols; ++c) y[c] = sigmoid(y[c] + b[c]);
+      if (!p) continue;
+      Real* x = e.x + size_t(row0 + r) * e.ld + col0;
+      for (int c = 0; c < cols; ++c) x[c] = p[c] + y[c];
+    }
+  }
+  Epilogue<Real> as_epilogue() const { return {&LayerEpilogue::apply, this, {prev, x}, ld}; }
+};
+
+// Sizes the trace for this net, batch and depth (reusing its memory when it fits). Keeping
+// every layer keeps the residuals too; keeping only the newest keeps y(t) only if asked.
+template <class Real>
+void prepare_trace(const Net<Real>& net, Trace<Real>& trace, int depth, bool keep_all, bool keep_residuals) {
+  const Config& cfg = net.config;
+  trace.depth = depth;
+  trace.width = cfg.width;
+  trace.keep_all = keep_all;
+  trace.keep_residuals = keep_all || keep_residuals;
+  trace.residuals_overwritten = false;
+  trace.resnet = cfg.arch == Arch::ResNet;
+  trace.x.resize((keep_all ? size_t(depth) + 1 : 2) * trace.block());
+  const size_t residual_blocks = !trace.resnet || !trace.keep_residuals ? 0 : keep_all ? size_t(depth) : 1;
+  trace.y.resize(residual_blocks * trace.block());
+  trace.logits.resize(size_t(trace.batch) * cfg.classes);
+}
+
+// x(0) from the input: the stem, or a copy of the pixels.
+template <class Real>
+void compute_initial_state(const Net<Real>& net, Trace<Real>& trace, int threads,
+                           const PackedNet<Real>* packed = nullptr) {
+  const Config& cfg = net.config;
+  const int B = trace.batch, N = cfg.width, D = cfg.input;
+  Real* x0 = trace.state(0);
+  if (cfg.stem) {
+    const LayerEpilogue<Real> stem{net.c(), nullptr, nullptr, N};
+    if (packed)
+      gemm(Op::N, B, Real(1), trace.input.data(), D, packed->stem, Real(0), x0, N, threads, stem.as_epilogue());
+    else
+      gemm(Op::N, Op::T, B, N, D, Real(1), trace.input.data(), D, net.P(), D, Real(0), x0, N, threads,
+           stem.as_epilogue());
+  } else {
+    std::copy(trace.input.begin(), trace.input.begin() + trace.block(), x0);
+  }
+}
+
+// Layers 1..depth from x(0) already in the trace, then the logits.
+template <class Real>
+void run_layers(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<Real>& opt) {
+  const Config& cfg = net.config;
+  const int B = trace.batch, N = cfg.width, depth = trace.depth;
+  // Unless y(t) is kept, z is summed where x(t) goes: one block of activations fewer through memory.
+  const bool in_place = trace.resnet && !trace.keep_residuals;
+  if (opt.on_layer && in_place)
+    throw Error("run_layers: on_layer reads y(t), which this trace does not keep (see prepare_trace)");
+  for (int t = 1; t <= depth; ++t) {
+    // Past the trained depth only a shared net has weights (the 1000-layer runs of paper §6).
+    const int layer = t <= cfg.depth ? t : 1;
+    const Real* prev = trace.state(t - 1);
+    Real* z = in_place ? trace.state(t) : trace.residual(t);
+    const LayerEpilogue<Real> layer_done{net.b(layer), trace.resnet ? prev : nullptr,
+                                         trace.resnet && !in_place ? trace.state(t) : nullptr, N};
+    if (opt.packed)
+      gemm(Op::N, B, Real(1), prev, N, opt.packed->W(layer), Real(0), z, N, opt.threads, layer_done.as_epilogue());
+    else
+      gemm(Op::N, Op::T, B, N, N, Real(1), prev, N, net.W(layer), N, Real(0), z, N, opt.threads,
+           layer_done.as_epilogue());
+    if (opt.on_layer) opt.on_layer(t, trace.residual(t), trace.state(t));
+  }
+  if (opt.packed)
+    gemm(Op::N, B, Real(1), trace.state(depth), N, opt.packed->classifier, Real(0), trace.logits.data(),
+         cfg.classes, opt.threads);
+  else
+    gemm(Op::N, Op::T, B, cfg.classes, N, Real(1), trace.state(depth), N, net.K(), N, Real(0),
+         trace.logits.data(), cfg.classes, opt.threads);
+  for (int r = 0; r < B; ++r)
+    for (int k = 0; k < cfg.classes; ++k) trace.logits[size_t(r) * cfg.classes + k] += net.k0()[k];
+}
+
+// The whole forward pass on trace.input (set it with set_input first).
+template <class Real>
+void forward(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<Real>& opt = {}) {
+  const int depth = opt.depth > 0 ? opt.depth : net.config.depth;
+  if (depth > net.config.depth && net.config.weights != Weights::Shared)
+    throw Error("unrolling beyond the trained depth needs shared weights");
+  if (opt.packed && opt.packed->net != &net) throw Error("forward: packed weights of another net");
+  prepare_trace(net, trace, depth, opt.keep_all, bool(opt.on_layer));
+  compute_initial_state(net, trace, opt.threads, opt.packed);
+  run_layers(net, trace, opt);
+}
+
+RESDYN_INSTANCE void forward<float>(const Net<float>&, Trace<float>&, const ForwardOptions<float>&);
+RESDYN_INSTANCE void forward<double>(const Net<double>&, Trace<double>&, const ForwardOptions<double>&);
+RESDYN_INSTANCE void initialise<float>(Net<float>&, Rng&);
+RESDYN_INSTANCE void initialise<double>(Net<double>&, Rng&);
+
+// ============================================================================
+// 9. Integer inference on the host
+// ============================================================================
+// Section 4's arithmetic on whole batches with SIMD kernels, the quantisation of a
+// trained float net into its formats, and a runner that owns its buffers. Every sum is
+// exact, so the host and a device give the same integers.
+
+// ---------------------------------------------------------------------------
+// Host: the products on AVX-512 VNNI or AVX2, the same integers as fixed::int_matmul
+// ---------------------------------------------------------------------------
+//
+// The SIMD kernels read the weights packed once into panels of R output rows, cut along the
+// input into groups of 32 bits: pairs of weights widened to int16 (for int16 inputs), or four
+// int8 weights (for byte inputs, with VNNI). Panel p, group k, row r holds w[pR + r][group k].
+// One instruction multiplies a group of inputs, broadcast to every lane, by R rows' groups and
+// adds all its products into R int32 sums: vpdpwssd (int16 pairs) or vpdpbusd (byte quads),
+// or vpmaddwd + vpaddd on AVX2, where byte inputs are widened to int16 pairs first. All sums
+// are exact (section comment above), so the order of additions cannot change a single bit.
+
+namespace fixed {
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+constexpr int kPanelRows = 16;
+constexpr bool kByteGroups = true;
+constexpr const char* kIntKernel = "avx512-vnni";
+#elif defined(__AVX2__)
+constexpr int kPanelRows = 8;
+constexpr bool kByteGroups = false;
+constexpr const char* kIntKernel = "avx2";
+#else
+constexpr int kPanelRows = 8;
+constexpr bool kByteGroups = false;
+constexpr const char* kIntKernel = "plain";
+#endif
+
+// Inputs per 32-bit group: 2 int16, or 4 bytes where the kernel multiplies bytes directly.
+template <class In>
+constexpr int group_size() {
+  return sizeof(In) == 1 && kByteGroups ? 4 : 2;
+}
+
+struct PackedMatrix {
+  int rows = 0, cols = 0, groups = 0, panels = 0, group = 2;  // group: inputs per 32-bit word
+  std::vector<uint32_t> data;                                 // panels x groups x kPanelRows words
+};
+
+// W packed for products with inputs of type In (int16_t or uint8_t).
+template <class In>
+inline PackedMatrix pack_matrix(const int8_t* w, int rows, int cols) {
+  PackedMatrix p;
+  p.rows = rows;
+  p.cols = cols;
+  p.group = group_size<In>();
+  p.groups = (cols + p.group - 1) / p.group;
+  p.panels = (rows + kPanelRows - 1) / kPanelRows;
+  p.data.assign(size_t(p.panels) * p.groups * kPanelRows, 0);
+  for (int i = 0; i < rows; ++i)
+    for (int k = 0; k < p.groups; ++k) {
+      uint32_t word = 0;
+      for (int e = 0; e < p.group && k * p.group + e < cols; ++e) {
+        const int8_t v = w[size_t(i) * cols + k * p.group + e];
+        word |= p.group == 4 ? uint32_t(uint8_t(v)) << (8 * e) : uint32_t(uint16_t(int16_t(v))) << (16 * e);
+      }
+      p.data[(size_t(i / kPanelRows) * p.groups + size_t(k)) * kPanelRows + size_t(i % kPanelRows)] = word;
+    }
+  return p;
+}
+
+namespace detail {
+
+// The 32-bit group of inputs at x (two int16 or four bytes), for broadcasting.
+inline int32_t load_group(const void* x) {
+  int32_t v;
+  std::memcpy(&v, x, sizeof v);
+  return v;
+}
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+// sums += the products of a group of inputs (broadcast in x) with 16 rows' groups (in w).
+inline __m512i dot_groups(__m512i sums, __m512i w, __m512i x, int16_t) { return _mm512_dpwssd_epi32(sums, w, x); }
+inline __m512i dot_groups(__m512i sums, __m512i w, __m512i x, uint8_t) { return _mm512_dpbusd_epi32(sums, x, w); }
+
+// MB samples x NP panels of sums, kept in registers over the whole input (the loops unroll
+// completely, so the arrays are registers). Not inlined into its caller: GCC 12 then keeps
+// the accumulators in place instead of copying them between registers.
+template <class In, int MB, int NP>
+__attribute__((noinline)) void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
+  constexpr int G = group_size<In>();
+  const In tag = 0;
+  __m512i sum[MB][NP];
+#pragma GCC unroll 8
+  for (int m = 0; m < MB; ++m)
+#pragma GCC unroll 2
+    for (int p = 0; p < NP; ++p) sum[m][p] = _mm512_setzero_si512();
+  const uint32_t* base = w.data.data() + size_t(panel) * w.groups * kPanelRows;
+  const size_t panel_stride = size_t(w.groups) * kPanelRows;
+  for (int k = 0; k < w.groups; ++k) {
+    __m512i wv[NP];
+#pragma GCC unroll 2
+    for (int p = 0; p < NP; ++p) wv[p] = _mm512_loadu_si512(base + p * panel_stride + size_t(k) * kPanelRows);
+#pragma GCC unroll 8
+    for (int m = 0; m < MB; ++m) {
+      const __m512i xv = _mm512_set1_epi32(load_group(x + size_t(m) * ldx + G * size_t(k)));
+#pragma GCC unroll 2
+      for (int p = 0; p < NP; ++p) sum[m][p] = dot_groups(sum[m][p], wv[p], xv, tag);
+    }
+  }
+  const int first = panel * kPanelRows, count = std::min(NP * kPanelRows, w.rows - first);
+  alignas(64) int32_t out[NP * kPanelRows];
+#pragma GCC unroll 8
+  for (int m = 0; m < MB; ++m) {
+#pragma GCC unroll 2
+    for (int p = 0; p < NP; ++p) _mm512_store_si512(out + p * kPanelRows, sum[m][p]);
+    for (int r = 0; r < count; ++r) acc[size_t(m) * ld_acc + first + r] = out[r];
+  }
+}
+constexpr int kTileSamples = 8;  // 8 x 2 panels: 16 accumulators, 2 weight loads per 16 products
+#elif defined(__AVX2__)
+template <class In, int MB, int NP>
+inline void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
+  static_assert(sizeof(In) == 2, "AVX2 multiplies int16 pairs; bytes are widened first");
+  __m256i sum[MB][NP];
+  for (int m = 0; m < MB; ++m)
+    for (int p = 0; p < NP; ++p) sum[m][p] = _mm256_setzero_si256();
+  const uint32_t* base = w.data.data() + size_t(panel) * w.groups * kPanelRows;
+  const size_t panel_stride = size_t(w.groups) * kPanelRows;
+  for (int k = 0; k < w.groups; ++k) {
+    __m256i wv[NP];
+    for (int p = 0; p < NP; ++p)
+      wv[p] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + p * panel_stride + size_t(k) * kPanelRows));
+    for (int m = 0; m < MB; ++m) {
+      const __m256i xv = _mm256_set1_epi32(load_group(x + size_t(m) * ldx + 2 * size_t(k)));
+      for (int p = 0; p < NP; ++p) sum[m][p] = _mm256_add_epi32(sum[m][p], _mm256_madd_epi16(wv[p], xv));
+    }
+  }
+  for (int p = 0; p < NP; ++p) {
+    const int first = (panel + p) * kPanelRows, left = std::min(kPanelRows, w.rows - first);
+    for (int m = 0; m < MB; ++m) {
+      int32_t out[8];
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), sum[m][p]);
+      for (int r = 0; r < left; ++r) acc[size_t(m) * ld_acc + first + r] = out[r];
+    }
+  }
+}
+constexpr int kTileSamples = 4;
+#else
+template <class In, int MB, int NP>
+inline void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
+  static_assert(sizeof(In) == 2, "the plain kernel multiplies int16 pairs; bytes are widened first");
+  const size_t panel_stride = size_t(w.groups) * kPanelRows;
+  for (int p = 0; p < NP; ++p) {
+    const uint32_t* base = w.data.data() + size_t(panel + p) * panel_stride;
+    const int first = (panel + p) * kPanelRows, left = std::min(kPanelRows, w.rows - first);
+    for (int m = 0; m < MB; ++m)
+      for (int r = 0; r < left; ++r) {
+        int32_t sum = 0;
+        for (int k = 0; k < w.groups; ++k) {
+          const uint32_t word = base[size_t(k) * kPanelRows + r];
+          sum += int32_t(int16_t(uint16_t(word))) * x[size_t(m) * ldx + 2 * k] +
+                 int32_t(int16_t(uint16_t(word >> 16))) * x[size_t(m) * ldx + 2 * k + 1];
+        }
+        acc[size_t(m) * ld_acc + first + r] = sum;
+      }
+  }
+}
+constexpr int kTileSamples = 4;
+#endif
+
+// The products of every panel pair (and a last single panel), kTileSamples samples at a time.
+template <class In, int NP>
+inline void panel_tiles(int samples, const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
+  constexpr int MB = kTileSamples;
+  int s = 0;
+  for (; s + MB <= samples; s += MB)
+    packed_tile<In, MB, NP>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
+  for (; s < samples; ++s) packed_tile<In, 1, NP>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
+}
+template <class In>
+inline void packed_tiles(int samples, const PackedMatrix& w, const In* x, int ldx, int32_t* acc, int ld_acc) {
+  int panel = 0;
+  for (; panel + 2 <= w.panels; panel += 2) panel_tiles<In, 2>(samples, w, panel, x, ldx, acc, ld_acc);
+  if (panel < w.panels) panel_tiles<In, 1>(samples, w, panel, x, ldx, acc, ld_acc);
+}
+
+}  // namespace detail
+
+// fixed::int_matmul on weights packed by pack_matrix<In>: acc[s*ld_acc + i] = sum_j x[s*ldx + j] w[i][j].
+// x rows must hold w.groups * w.group values (zeros after the last one).
+template <class In>
+inline void int_matmul_packed(int samples, const PackedMatrix& w, const In* x, int ldx, int32_t* acc, int ld_acc) {
+  if (w.group != group_size<In>()) throw Error("int_matmul_packed: weights packed for another input type");
+  if constexpr (sizeof(In) == 1 && !kByteGroups) {
+    // Widened to int16 pairs, a few samples at a time.
+    thread_local std::vector<int16_t> wide;
+    const int ldw = w.groups * 2;
+    wide.resize(size_t(detail::kTileSamples) * ldw);
+    for (int s = 0; s < samples; s += detail::kTileSamples) {
+      const int n = std::min(detail::kTileSamples, samples - s);
+      for (int m = 0; m < n; ++m)
+        for (int j = 0; j < ldw; ++j) wide[size_t(m) * ldw + j] = int16_t(x[size_t(s + m) * ldx + j]);
+      detail::packed_tiles(n, w, wide.data(), ldw, acc + size_t(s) * ld_acc, ld_acc);
+    }
+  } else {
+    detail::packed_tiles(samples, w, x, ldx, acc, ld_acc);
+  }
+}
+
+// The per-element work around the products (narrowing the state, rescaling the sums, the
+// logistic table, the residual update) on 8 or 16 lanes of AVX-512: the same operations as
+// narrow_state, state_shift and activate_rows, lane by lane, so the same integers (a block
+// whose row shifts leave the range 1..62 takes the scalar code). Plain builds use the scalar
+// functions themselves.
+#if defined(__AVX512F__) && defined(__AVX512VL__) && defined(__AVX512BW__)
+constexpr const char* kEpilogue = "avx512";
+
+namespace detail {
+
+// (The masked "maskz" forms with every lane on are the plain operations; GCC 12 warns about
+// the plain forms' undefined source operand.)
+
+// round_shift_right on 8 int64 lanes, shifts in 1..62.
+inline __m512i round_shift_right_8(__m512i v, __m512i shift) {
+  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
+  const __m512i a = _mm512_maskz_abs_epi64(0xFF, v);
+  const __m512i r = _mm512_add_epi64(_mm512_maskz_srlv_epi64(0xFF, a, shift),
+                                     _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, a, _mm512_sub_epi64(shift, one)), one));
+  return _mm512_mask_sub_epi64(r, _mm512_cmplt_epi64_mask(v, zero), zero, r);
+}
+
+// sigmoid_q15 on 8 lanes.
+inline __m256i sigmoid_q15_8(__m256i z) {
+  const int* table = kSigmoidTable.entry;
+  const __m256i a = _mm256_abs_epi32(z);  // |INT32_MIN| stays 2^31 read as unsigned
+  const __m256i index = _mm256_srli_epi32(a, kPreFrac - 5);
+  const __mmask8 inside = _mm256_cmplt_epu32_mask(index, _mm256_set1_epi32(kSigmoidSteps));
+  const __m256i clamped = _mm256_min_epu32(index, _mm256_set1_epi32(kSigmoidSteps - 1));
+  // Entries k and k + 1 are neighbours: one 64-bit gather fetches both.
+  const __m512i pairs = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), 0xFF, clamped, table, 4);
+  const __m256i lo = _mm512_maskz_cvtepi64_epi32(0xFF, pairs);
+  const __m256i hi = _mm512_maskz_cvtepi64_epi32(0xFF, _mm512_maskz_srli_epi64(0xFF, pairs, 32));
+  const __m256i f = _mm256_and_si256(a, _mm256_set1_epi32((1 << (kPreFrac - 5)) - 1));
+  const __m256i step = _mm256_srli_epi32(
+      _mm256_add_epi32(_mm256_mullo_epi32(_mm256_sub_epi32(hi, lo), f), _mm256_set1_epi32(1 << (kPreFrac - 6))),
+      kPreFrac - 5);
+  const __m256i one = _mm256_set1_epi32(1 << kTableFrac);
+  __m256i v = _mm256_mask_blend_epi32(inside, one, _mm256_add_epi32(lo, step));
+  v = _mm256_mask_sub_epi32(v, _mm256_cmplt_epi32_mask(z, _mm256_setzero_si256()), one, v);
+  const __m256i r = _mm256_srli_epi32(_mm256_add_epi32(v, _mm256_set1_epi32(256)), 9);
+  return _mm256_min_epi32(r, _mm256_set1_epi32(32767));
+}
+
+}  // namespace detail
+
+inline int state_shift_fast(const int32_t* x, int n) {
+  __m512i top = _mm512_setzero_si512();
+  int i = 0;
+  for (; i + 16 <= n; i += 16) top = _mm512_maskz_max_epu32(0xFFFF, top, _mm512_maskz_abs_epi32(0xFFFF, _mm512_loadu_si512(x + i)));
+  uint32_t lanes[16], t = 0;
+  _mm512_storeu_si512(lanes, top);
+  for (uint32_t lane : lanes) t = std::max(t, lane);
+  for (; i < n; ++i) t = std::max(t, x[i] < 0 ? 0u - uint32_t(x[i]) : uint32_t(x[i]));
+  int sh = 0;
+  while (sh < 31 && (sh == 0 ? int64_t(t) : round_shift_right(int64_t(t), sh)) > 32767) ++sh;
+  return sh;
+}
+
+inline void narrow_state_fast(const int32_t* x, int n, int sh, int16_t* out) {
+  int i = 0;
+  if (sh > 0) {
+    const __m128i s = _mm_cvtsi32_si128(sh), s1 = _mm_cvtsi32_si128(sh - 1);
+    const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
+    for (; i + 16 <= n; i += 16) {
+      const __m512i v = _mm512_loadu_si512(x + i);
+      const __m512i a = _mm512_maskz_abs_epi32(0xFFFF, v);  // as unsigned: |x| <= 2^31
+      __m512i r = _mm512_add_epi32(_mm512_maskz_srl_epi32(0xFFFF, a, s), _mm512_and_si512(_mm512_maskz_srl_epi32(0xFFFF, a, s1), one));
+      r = _mm512_mask_sub_epi32(r, _mm512_cmplt_epi32_mask(v, zero), zero, r);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_maskz_cvtsepi32_epi16(0xFFFF, r));
+    }
+  } else {
+    for (; i + 16 <= n; i += 16)
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_maskz_cvtsepi32_epi16(0xFFFF, _mm512_loadu_si512(x + i)));
+  }
+  narrow_state(x + i, n - i, sh, out + i);
+}
+
+inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state,
+                               uint8_t* bytes = nullptr) {
+  const int extra = input_frac - kPreFrac;
+  int i = 0;
+  for (; i + 8 <= m.rows; i += 8) {
+    const __m512i shift = _mm512_add_epi64(
+        _mm512_maskz_cvtepi8_epi64(0xFF, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m.shift + i))), _mm512_set1_epi64(extra));
+    if (_mm512_cmplt_epi64_mask(shift, _mm512_set1_epi64(1)) || _mm512_cmpgt_epi64_mask(shift, _mm512_set1_epi64(62))) {
+      QuantMatrix part = m;  // unusual scales: the scalar code for these 8 rows
+      part.rows = 8;
+      part.mult += i;
+      part.shift += i;
+      part.bias += i;
+      activate_rows(part, acc + i, input_frac, residual, state + i, bytes ? bytes + i : nullptr);
+      continue;
+    }
+    const __m512i a = _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i)));
+    const __m512i mult = _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m.mult + i)));
+    const __m256i scaled = _mm512_maskz_cvtsepi64_epi32(0xFF, detail::round_shift_right_8(_mm512_maskz_mul_epi32(0xFF, a, mult), shift));
+    const __m512i bias = _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m.bias + i)));
+    const __m256i z = _mm512_maskz_cvtsepi64_epi32(0xFF, _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, scaled), bias));
+    const __m256i y = detail::sigmoid_q15_8(z);
+    if (bytes) {  // to_byte: (y * 255 + 16384) >> 15
+      const __m256i b = _mm256_srli_epi32(_mm256_add_epi32(_mm256_mullo_epi32(y, _mm256_set1_epi32(255)), _mm256_set1_epi32(16384)), 15);
+      _mm_storel_epi64(reinterpret_cast<__m128i*>(bytes + i), _mm256_maskz_cvtepi32_epi8(0xFF, b));
+    }
+    __m256i* out = reinterpret_cast<__m256i*>(state + i);
+    if (residual) {
+      const __m512i sum = _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(out)), _mm512_maskz_cvtepi32_epi64(0xFF, y));
+      _mm256_storeu_si256(out, _mm512_maskz_cvtsepi64_epi32(0xFF, sum));
+    } else {
+      _mm256_storeu_si256(out, y);
+    }
+  }
+  QuantMatrix tail = m;
+  tail.rows = m.rows - i;
+  tail.mult += i;
+  tail.shift += i;
+  tail.bias += i;
+  activate_rows(tail, acc + i, input_frac, residual, state + i, bytes ? bytes + i : nullptr);
+}
+
+inline void add_sums_fast(int32_t* running, const int32_t* acc, int n) {
+  int i = 0;
+  for (; i + 8 <= n; i += 8) {
+    __m256i* r = reinterpret_cast<__m256i*>(running + i);
+    const __m512i sum = _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(r)),
+                                         _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i))));
+    _mm256_storeu_si256(r, _mm512_maskz_cvtsepi64_epi32(0xFF, sum));
+  }
+  add_sums(running + i, acc + i, n - i);
+}
+#else
+constexpr const char* kEpilogue = "plain";
+inline int state_shift_fast(const int32_t* x, int n) { return state_shift(x, n); }
+inline void narrow_state_fast(const int32_t* x, int n, int sh, int16_t* out) { narrow_state(x, n, sh, out); }
+inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state,
+                               uint8_t* bytes = nullptr) {
+  activate_rows(m, acc, input_frac, residual, state, bytes);
+}
+inline void add_sums_fast(int32_t* running, const int32_t* acc, int n) { add_sums(running, acc, n); }
+#endif
+
+}  // namespace fixed
+
+// ---------------------------------------------------------------------------
+// Host: quantising a trained net
+// ---------------------------------------------------------------------------
+
+// A quantised network that owns its arrays; view() is what the forward passes read.
+struct QuantizedModel {
+  struct Matrix {
+    int rows = 0, cols = 0, count = 1;  // count: blocks stacked in the arrays
+    std::vector<int8_t> weights, shift;
+    std::vector<int32_t> mult, bias;
+    QuantMatrix view() const {
+      return {weights.data(), mult.data(), shift.data(), bias.data(), rows, cols};
+    }
+  };
+  Config config;
+  Matrix stem, classifier, blocks;
+
+  QuantNet view() const {
+    QuantNet n;
+    n.config = config;
+    n.stem = stem.view();
+    n.classifier = classifier.view();
+    n.blocks = blocks.view();
+    n.block_count = blocks.count;
+    return n;
+  }
+};
+
+namespace fixed {
+
+// Quantises `count` stacked rows x cols matrices (with their biases) row by row. A row's scale
+// starts at max|w| / 127 and grows, if needed, until its sum |q| <= kMaxRowL1 (which keeps
+// the int32 products exact); input_scale is the real value of one unit of the row's integer
+// input (1/255 for byte inputs, 1 for int16 ones: those layers fold their shift in at run time).
+inline void quantise_rows(const float* weights, size_t weight_stride, const float* bias, size_t bias_stride, int rows,
+                          int cols, int count, double input_scale, QuantizedModel::Matrix& out) {
+  out.rows = rows;
+  out.cols = cols;
+  out.count = count;
+  out.weights.assign(size_t(count) * rows * cols, 0);
+  out.mult.assign(size_t(count) * rows, 0);
+  out.shift.assign(size_t(count) * rows, 0);
+  out.bias.assign(size_t(count) * rows, 0);
+  for (int blk = 0; blk < count; ++blk)
+    for (int i = 0; i < rows; ++i) {
+      const float* w = weights + blk * weight_stride + size_t(i) * cols;
+      const size_t row = size_t(blk) * rows + size_t(i);
+      int8_t* q = out.weights.data() + row * cols;
+      out.bias[row] = Q19_12::from_real(bias[blk * bias_stride + size_t(i)]).raw;
+      double top = 0;
+      for (int j = 0; j < cols; ++j) top = std::max(top, std::fabs(double(w[j])));
+      if (top == 0) continue;  // a zero row: q = 0, mult = 0
+      double scale = top / 127;
+      for (int attempt = 0;; ++attempt) {
+        long l1 = 0;
+        for (int j = 0; j < cols; ++j) {
+          const double v = double(w[j]) / scale;
+          q[j] = saturate_i8_symmetric(int64_t(v >= 0 ? std::floor(v + 0.5) : -std::floor(-v + 0.5)));
+          l1 += std::abs(int(q[j]));
+        }
+        if (l1 <= kMaxRowL1) break;
+        if (attempt > 64) throw Error("quantise: row " + std::to_string(i) + " cannot meet the sum bound");
+        scale *= std::max(1.0 + 1e-9, double(l1) / kMaxRowL1);
+      }
+      // scale * input_scale = mult * 2^-shift with mult in [2^30, 2^31).
+      int e = 0;
+      const double m = std::frexp(scale * input_scale, &e);  // in [0.5, 1)
+      int64_t mult = int64_t(std::floor(m * 2147483648.0 + 0.5));
+      if (mult == (int64_t(1) << 31)) {
+        mult >>= 1;
+        ++e;
+      }
+      const int shift = 31 - e;
+      if (shift > 127) {  // below 2^-96 per unit: the row contributes nothing at all
+        std::fill(q, q + cols, int8_t(0));
+        continue;
+      }
+      if (shift < 0) throw Error("quantise: weights too large (row scale " + std::to_string(scale) + ")");
+      out.mult[row] = int32_t(mult);
+      out.shift[row] = int8_t(shift);
+    }
+}
+
+}  // namespace fixed
+
+// int8 weights with a scale per output row, biases in Q19.12 (the formats at the top).
+inline QuantizedModel quantise(const Net<float>& net) {
+  const Config& cfg = net.config;
+  QuantizedModel q;
+  q.config = cfg;
+  const int N = cfg.width;
+  if (cfg.stem) fixed::quantise_rows(net.P(), 0, net.c(), 0, N, cfg.input, 1, 1.0 / 255.0, q.stem);
+  fixed::quantise_rows(net.K(), 0, net.k0(), 0, cfg.classes, N, 1, 1.0, q.classifier);
+  fixed::quantise_rows(net.W(1), net.layout.block_size, net.b(1), net.layout.block_size, N, N, net.layout.blocks,
+                       fixed::layers_read_bytes(cfg) ? 1.0 / 255.0 : 1.0, q.blocks);
+  return q;
+}
+
+// Checks the invariants the integer forward pass relies on (a model read from a file passes
+// through here): weights in [-127, 127], every row's sum |q| <= kMaxRowL1, shapes matching
+// the configuration. Returns nullptr or what is wrong.
+inline const char* quantised_model_problem(const QuantizedModel& q) {
+  if (const char* why = config_problem(q.config)) return why;
+  const Config& c = q.config;
+  const int blocks = c.weights == Weights::Shared ? 1 : c.depth;
+  auto bad = [](const QuantizedModel::Matrix& m, int rows, int cols, int count) {
+    if (m.rows != rows || m.cols != cols || m.count != count) return true;
+    const size_t r = size_t(rows) * count;
+    if (m.weights.size() != r * cols || m.mult.size() != r || m.shift.size() != r || m.bias.size() != r) return true;
+    for (size_t i = 0; i < r; ++i) {
+      if (m.mult[i] < 0 || m.shift[i] < 0) return true;
+      long l1 = 0;
+      for (int j = 0; j < cols; ++j) {
+        const int v = m.weights[i * cols + j];
+        if (v < -127) return true;
+        l1 += std::abs(v);
+      }
+      if (l1 > fixed::kMaxRowL1) return true;
+    }
+    return false;
+  };
+  if (c.stem ? bad(q.stem, c.width, c.input, 1) : q.stem.rows != 0) return "stem tensors do not match the architecture";
+  if (bad(q.classifier, c.classes, c.width, 1)) return "classifier tensors do not match the architecture";
+  if (bad(q.blocks, c.width, c.width, blocks)) return "layer tensors do not match the architecture or break the bounds";
+  return nullptr;
+}
+
+// ---------------------------------------------------------------------------
+// Host: the batched integer forward pass
+// ---------------------------------------------------------------------------
+
+// Runs many images through the integer path: per sample exactly quant_forward's integers
+// (the same functions around a packed SIMD product), samples split across threads.
+class QuantRunner {
+ public:
+  explicit QuantRunner(const QuantNet& net) : net_(net) {
+    const Config& c = net.config;
+    bytes_ = fixed::layers_read_bytes(c);
+    if (c.stem) stem_ = fixed::pack_matrix<uint8_t>(net.stem.weights, c.width, c.input);
+    classifier_ = fixed::pack_matrix<int16_t>(net.classifier.weights, c.classes, c.width);
+    for (int b = 1; b <= net.block_count; ++b)
+      blocks_.push_back(bytes_ ? fixed::pack_matrix<uint8_t>(net.block(b).weights, c.width, c.width)
+                               : fixed::pack_matrix<int16_t>(net.block(b).weights, c.width, c.width));
+    ldx_ = (c.width + 1) / 2 * 2;
+    ldb_ = (std::max(c.input, c.width) + 3) / 4 * 4;
+  }
+
+  // logits: batch x classes (Q19.12); states (if not null): batch x width, the final x(T)
+  // (Q16.15) or h(T) (Q0.15). depth as in quant_forward.
+  void run(const uint8_t* pixels, int batch, int depth, int threads, int32_t* logits, int32_t* states = nullptr) const {
+    using namespace fixed;
+    const Config& cfg = net_.config;
+    if (depth <= 0) depth = cfg.depth;
+    if (depth > cfg.depth && cfg.weights != Weights::Shared)
+      throw Error("unrolling beyond the trained depth needs shared weights");
+    constexpr int kChunk = 64;
+    const int tasks = (batch + kChunk - 1) / kChunk;
+    const int N = cfg.width, D = cfg.input, C = cfg.classes, ld_acc = std::max(N, C);
+    struct Scratch {
+      std::vector<int32_t> state, acc, sums;
+      std::vector<int16_t> input;
+      std::vector<uint8_t> bytes;
+      std::vector<int> shift;
+    };
+    std::vector<Scratch> scratch(size_t(std::max(1, std::min(threads, tasks))));
+    ThreadPool::shared().run(threads, tasks, [&](int task, int worker) {
+      Scratch& s = scratch[size_t(worker)];
+      if (s.state.empty()) {
+        s.state.resize(size_t(kChunk) * N);
+        s.acc.resize(size_t(kChunk) * ld_acc);
+        s.sums.resize(size_t(kChunk) * ld_acc);
+        s.input.assign(size_t(kChunk) * ldx_, 0);  // the padding stays 0
+        s.bytes.assign(size_t(kChunk) * ldb_, 0);
+        s.shift.resize(kChunk);
+      }
+      const int first = task * kChunk, count = std::min(kChunk, batch - first);
+      int32_t* state = s.state.data();
+      int32_t* acc = s.acc.data();
+      uint8_t* bytes = s.bytes.data();
+      const bool resnet = cfg.arch == Arch::ResNet;
+      // x(0), and its bytes when the layers read bytes
+      if (cfg.stem || bytes_)
+        for (int r = 0; r < count; ++r) {
+          std::memcpy(bytes + size_t(r) * ldb_, pixels + (size_t(first) + r) * D, size_t(D));
+          std::fill(bytes + size_t(r) * ldb_ + D, bytes + size_t(r + 1) * ldb_, uint8_t(0));
+        }
+      if (cfg.stem) {
+        int_matmul_packed(count, stem_, bytes, ldb_, acc, ld_acc);
+        for (int r = 0; r < count; ++r)
+          activate_rows_fast(net_.stem, acc + size_t(r) * ld_acc, 0, false, state + size_t(r) * N,
+                             bytes_ ? bytes + size_t(r) * ldb_ : nullptr);
+        if (bytes_)
+          for (int r = 0; r < count; ++r) std::fill(bytes + size_t(r) * ldb_ + N, bytes + size_t(r + 1) * ldb_, uint8_t(0));
+      } else {
+        for (int r = 0; r < count; ++r)
+          for (int j = 0; j < D; ++j) state[size_t(r) * N + j] = pixel_q15(pixels[(size_t(first) + r) * D + j]);
+      }
+      // layers 1..depth, as quant_forward
+      for (int t = 1; t <= depth; ++t) {
+        const int layer = t <= cfg.depth ? t : 1;
+        const PackedMatrix& packed = blocks_[size_t(net_.block_count == 1 ? 0 : layer - 1)];
+        const QuantMatrix W = net_.block(layer);
+        if (!bytes_) {
+          narrow_all(state, count, s.input.data(), s.shift.data());
+          int_matmul_packed(count, packed, s.input.data(), ldx_, acc, ld_acc);
+          for (int r = 0; r < count; ++r)
+            activate_rows_fast(W, acc + size_t(r) * ld_acc, kStateFrac - s.shift[size_t(r)], true, state + size_t(r) * N);
+          continue;
+        }
+        int32_t* sums = resnet ? s.sums.data() : acc;
+        int_matmul_packed(count, packed, bytes, ldb_, t == 1 ? sums : acc, ld_acc);
+        for (int r = 0; r < count; ++r) {
+          if (resnet && t > 1) add_sums_fast(sums + size_t(r) * ld_acc, acc + size_t(r) * ld_acc, N);
+          activate_rows_fast(W, sums + size_t(r) * ld_acc, 0, resnet, state + size_t(r) * N, bytes + size_t(r) * ldb_);
+        }
+      }
+      // logits
+      narrow_all(state, count, s.input.data(), s.shift.data());
+      int_matmul_packed(count, classifier_, s.input.data(), ldx_, acc, ld_acc);
+      for (int r = 0; r < count; ++r)
+        output_rows(net_.classifier, acc + size_t(r) * ld_acc, kStateFrac - s.shift[size_t(r)],
+                    logits + (size_t(first) + r) * C);
+      if (states) std::copy(state, state + size_t(count) * N, states + size_t(first) * N);
+    });
+  }
+
+  const QuantNet& net() const { return net_; }
+
+ private:
+  // Each sample's state as int16 product input, with its own shift (the padding stays 0).
+  void narrow_all(const int32_t* state, int count, int16_t* input, int* shift) const {
+    const int N = net_.config.width;
+    for (int r = 0; r < count; ++r) {
+      shift[r] = fixed::state_shift_fast(state + size_t(r) * N, N);
+      fixed::narrow_state_fast(state + size_t(r) * N, N, shift[r], input + size_t(r) * ldx_);
+    }
+  }
+
+  QuantNet net_;
+  bool bytes_ = false;  // the layers read bytes (fixed::layers_read_bytes)
+  fixed::PackedMatrix stem_, classifier_;
+  std::vector<fixed::PackedMatrix> blocks_;
+  int ldx_ = 0, ldb_ = 0;  // row strides of the int16 and the byte inputs
+};
+
+// ============================================================================
+// 10. Bytes in memory: little-endian numbers
+// ============================================================================
+// Models and the trainer's state are written as little-endian numbers whatever the
+// host's byte order, so files move between machines (section 18 streams them to files).
+
+// Little-endian numbers, whatever the host's, so files move between machines. Out says where
+// the bytes go (its put()): memory (ByteWriter), a file as it is written (FileWriter), or
+// nowhere but a count (ByteCount), so a part's length can go ahead of it in a file that is
+// never whole in memory.
+template <class Out>
+struct LittleEndianWriter {
+  void u32(uint32_t v) {
+    const uint8_t b[4] = {uint8_t(v), uint8_t(v >> 8), uint8_t(v >> 16), uint8_t(v >> 24)};
+    raw(b, 4);
+  }
+  void u64(uint64_t v) {
+    u32(uint32_t(v));
+    u32(uint32_t(v >> 32));
+  }
+  void f32(float v) {
+    uint32_t bits;
+    std::memcpy(&bits, &v, 4);
+    u32(bits);
+  }
+  void f64(double v) {
+    uint64_t bits;
+    std::memcpy(&bits, &v, 8);
+    u64(bits);
+  }
+  void raw(const void* data, size_t size) { static_cast<Out&>(*this).put(static_cast<const uint8_t*>(data), size); }
+};
+
+struct ByteWriter : LittleEndianWriter<ByteWriter> {
+  std::vector<uint8_t> bytes;
+  void put(const uint8_t* p, size_t size) { bytes.insert(bytes.end(), p, p + size); }
+};
+
+struct ByteCount : LittleEndianWriter<ByteCount> {
+  uint64_t size = 0;
+  void put(const uint8_t*, size_t n) { size += n; }
+};
+
+// Reads what the writers wrote, never past the end: running out is an Error naming the file
+// and the field. In says where the bytes come from (its get()): memory (ByteReader) or a part
+// of a file read front to back (FileReader), for parts too large to hold twice.
+template <class In>
+struct LittleEndianReader {
+  uint32_t u32(const char* what) {
+    uint8_t b[4];
+    in().get(b, 4, what);
+    return uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 | uint32_t(b[3]) << 24;
+  }
+  uint64_t u64(const char* what) {
+    const uint64_t lo = u32(what);
+    return lo | uint64_t(u32(what)) << 32;
+  }
+  float f32(const char* what) {
+    const uint32_t bits = u32(what);
+    float v;
+    std::memcpy(&v, &bits, 4);
+    return v;
+  }
+  double f64(const char* what) {
+    const uint64_t bits = u64(what);
+    double v;
+    std::memcpy(&v, &bits, 8);
+    return v;
+  }
+  // A count of elements of `element_size` bytes that must still fit in what is left.
+  size_t count(const char* what, size_t element_size) {
+    const uint64_t n = u64(what);
+    if (element_size && n > in().left() / element_size) throw Error(in().where() + ": " + what + " out of range");
+    return size_t(n);
+  }
+
+ private:
+  In& in() { return static_cast<In&>(*this); }
+};
+
+class ByteReader : public LittleEndianReader<ByteReader> {
+ public:
+  ByteReader(const uint8_t* data, size_t size, std::string where) : p_(data), left_(size), where_(std::move(where)) {}
+  size_t left() const { return left_; }
+  const std::string& where() const { return where_; }
+  const uint8_t* take(size_t n, const char* what) {
+    if (n > left_) throw Error(where_ + ": truncated while reading " + what);
+    const uint8_t* at = p_;
+    p_ += n;
+    left_ -= n;
+    return at;
+  }
+  void get(uint8_t* out, size_t n, const char* what) { std::memcpy(out, take(n, what), n); }
+
+ private:
+  const uint8_t* p_;
+  size_t left_;
+  std::string where_;
+};
+
+// ============================================================================
+// 11. Data sets and evaluation
+// ============================================================================
+// Images are bytes 0..255 (the input u of paper §4 is pixel / 255), labels 0..C-1. The
+// loss is the mean softmax cross-entropy of the logits K x(T) + k0; the test error is the
+// share of images whose largest logit is not their label.
+
+struct Dataset {
+  int count = 0, rows = 0, cols = 0;
+  std::vector<uint8_t> images;  // count * rows * cols pixels, 0..255, row-major
+  std::vector<uint8_t> labels;  // count labels, 0..9
+};
+
+// The images must have as many pixels as the net has inputs; `who` prefixes the error.
+inline void check_image_size(const Dataset& data, const Config& cfg, const std::string& who = "") {
+  if (data.rows * data.cols != cfg.input)
+    throw Error(who + "images have " + std::to_string(data.rows * data.cols) + " pixels but the network expects " +
+                std::to_string(cfg.input));
+}
+
+// The first n samples of a data set (all of it when n <= 0 or n >= its size).
+inline Dataset first_samples(Dataset data, long n) {
+  if (n > 0 && n < data.count) {
+    data.count = int(n);
+    data.images.resize(size_t(n) * data.rows * data.cols);
+    data.labels.resize(size_t(n));
+  }
+  return data;
+}
+
+// Mean softmax cross-entropy over the batch (the classifier of paper §6). If dlogits is given, it receives
+// d(loss)/d(logits) = (softmax - onehot) / B.
+template <class Real>
+double softmax_cross_entropy(const Real* logits, const uint8_t* labels, int batch, int classes, Real* dlogits) {
+  double total = 0;
+  for (int r = 0; r < batch; ++r) {
+    const Real* l = logits + size_t(r) * classes;
+    Real top = l[0];
+    for (int k = 1; k < classes; ++k) top = std::max(top, l[k]);
+    double sum = 0;
+    for (int k = 0; k < classes; ++k) sum += std::exp(double(l[k] - top));
+    total += std::log(sum) - double(l[labels[r]] - top);  // -log softmax(label), stably
+    if (dlogits) {
+      Real* d = dlogits + size_t(r) * classes;
+      for (int k = 0; k < classes; ++k)
+        d[k] = Real((std::exp(double(l[k] - top)) / sum - (k == labels[r] ? 1.0 : 0.0)) / batch);
+    }
+  }
+  return total / batch;
+}
+
+// Index of the largest logit of each row (the predicted class).
+template <class Real>
+int argmax_row(const Real* row, int n) {
+  int best = 0;
+  for (int k = 1; k < n; ++k)
+    if (row[k] > row[best]) best = k;
+  return best;
+}
+
+struct Evaluation {
+  int count = 0, classes = 0;
+  double error = 0;           // fraction misclassified
+  double loss = 0;            // mean cross-entropy
+  std::vector<int> confusion; // classes x classes, row = true class, column = predicted
+};
+
+// An evaluation of the first `limit` samples (0 = all) with nothing counted yet.
+inline Evaluation start_evaluation(const Config& cfg, const Dataset& data, int limit) {
+  check_image_size(data, cfg);
+  Evaluation ev;
+  ev.count = limit > 0 ? std::min(limit, data.count) : data.count;
+  ev.classes = cfg.classes;
+  ev.confusion.assign(size_t(cfg.classes) * cfg.classes, 0);
+  return ev;
+}
+
+// Adds the predictions (argmax of each row of logits) of `count` samples to the confusion
+// matrix and returns how many were wrong.
+template <class Logit>
+int count_predictions(Evaluation& ev, const Logit* logits, const uint8_t* labels, int count) {
+  int wrong = 0;
+  for (int r = 0; r < count; ++r) {
+    const int predicted = argmax_row(logits + size_t(r) * ev.classes, ev.classes);
+    wrong += predicted != labels[r];
+    ev.confusion[size_t(labels[r]) * ev.classes + predicted] += 1;
+  }
+  return wrong;
+}
+
+// Test error, loss and confusion matrix of the first `limit` samples (0 = all), on the
+// net's weights packed ahead of time if given (same results, faster).
+template <class Real>
+Evaluation evaluate(const Net<Real>& net, const Dataset& data, int threads = 1, int limit = 0, int batch = 256,
+                    const PackedNet<Real>* packed = nullptr) {
+  const Config& cfg = net.config;
+  Evaluation ev = start_evaluation(cfg, data, limit);
+  Trace<Real> trace;
+  ForwardOptions<Real> fwd;
+  fwd.keep_all = false;
+  fwd.threads = threads;
+  fwd.packed = packed;
+  int wrong = 0;
+  double loss = 0;
+  for (int first = 0; first < ev.count; first += batch) {
+    const int count = std::min(batch, ev.count - first);
+    set_input(trace, &data.images[size_t(first) * cfg.input], count, cfg.input);
+    forward(net, trace, fwd);
+    const uint8_t* labels = &data.labels[size_t(first)];
+    loss += softmax_cross_entropy<Real>(trace.logits.data(), labels, count, cfg.classes, nullptr) * count;
+    wrong += count_predictions(ev, trace.logits.data(), labels, count);
+  }
+  ev.error = ev.count ? double(wrong) / ev.count : 0;
+  ev.loss = ev.count ? loss / ev.count : 0;
+  return ev;
+}
+
+RESDYN_INSTANCE Evaluation evaluate<float>(const Net<float>&, const Dataset&, int, int, int, const PackedNet<float>*);
+
+#ifndef RESDYN_NO_TRAINING
+// ============================================================================
+// 12. Backpropagation
+// ============================================================================
+// The gradient of the mean loss, written out by hand beside the forward pass of section 8:
+// a walk down the net that keeps dL/dz of every layer, then the gradient one group of
+// parameters at a time. The noise regulariser (paper eq. 5, end of §6) is a second walk of
+// the same shape over the last two layers.
+// The parameters fall into groups whose gradients backprop finishes one at a time: bands of
+// whole rows of the classifier (K, k0), of each block (W_t, b_t; one block for shared weights)
+// and of the stem (P, c), a matrix's bias going with its last band. Each group is contiguous in
+// the layout of section 4, so a trainer can update a group as soon as its gradient is made and
+// hold no more than one group's gradient at a time (section 8).
+enum class GroupKind { Classifier, Block, Stem };
+struct ParamGroup {
+  GroupKind kind;
+  int block;            // 1..blocks for a Block
+  int row0, rows;       // the matrix rows in the group; with_bias: the last band, bias included
+  bool with_bias;
+  size_t offset, size;  // where the group's values lie in the parameter vector
+};
+constexpr size_t kGroupValues = size_t(1) << 18;  // a band's weights: at most this many (1 MiB of floats)
+
+namespace detail {
+// The matrices' shapes from the layout: classes x N (classifier), N x N (blocks), N x D (stem;
+// D = 0 without one).
+struct MatrixShapes {
+  int N, C, D;
+};
+inline MatrixShapes matrix_shapes(const Layout& L) {
+  const int N = L.width;
+  return {N, int((L.k0 - L.K) / size_t(N)), L.K > 0 ? int((L.c - L.P) / size_t(N)) : 0};
+}
+// Rows per band of a matrix with `cols` columns, and its number of bands.
+inline int band_rows(int cols) { return std::max(1, int(kGroupValues / size_t(cols))); }
+inline int bands(int rows, int cols) { return (rows + band_rows(cols) - 1) / band_rows(cols); }
+// Band `band` of the rows x cols matrix at `offset`, its bias right after it.
+inline ParamGroup band(GroupKind kind, int block, size_t offset, int rows, int cols, int band) {
+  const int row0 = band * band_rows(cols), n = std::min(band_rows(cols), rows - row0);
+  const bool last = row0 + n == rows;
+  return {kind, block, row0, n, last, offset + size_t(row0) * cols, size_t(n) * cols + (last ? size_t(rows) : 0)};
+}
+}  // namespace detail
+
+inline int group_count(const Layout& L) {
+  const auto [N, C, D] = detail::matrix_shapes(L);
+  return detail::bands(C, N) + L.blocks * detail::bands(N, N) + (L.K > 0 ? detail::bands(N, D) : 0);
+}
+// Group g, in the order classifier, blocks 1..blocks, stem.
+inline ParamGroup param_group(const Layout& L, int g) {
+  const auto [N, C, D] = detail::matrix_shapes(L);
+  if (g < detail::bands(C, N)) return detail::band(GroupKind::Classifier, 0, L.K, C, N, g);
+  g -= detail::bands(C, N);
+  if (g < L.blocks * detail::bands(N, N)) {
+    const int block = 1 + g / detail::bands(N, N);
+    return detail::band(GroupKind::Block, block, L.W(block), N, N, g % detail::bands(N, N));
+  }
+  return detail::band(GroupKind::Stem, 0, L.P, N, D, g - L.blocks * detail::bands(N, N));
+}
+inline size_t largest_group(const Layout& L) {
+  size_t most = 0;
+  for (int g = 0; g < group_count(L); ++g) most = std::max(most, param_group(L, g).size);
+  return most;
+}
+
+// Scratch space of backprop, kept between batches so a training step does not allocate.
+template <class Real>
+struct BackwardBuffers {
+  std::vector<Real> dlogits;  // B x C
+  std::vector<Real> gx;       // B x N: d loss / d x(t) (or h(t)), walking down the layers
+  std::vector<Real> gz;       // T blocks of B x N: d loss / d z(t) of an MLP (a ResNet's are in its trace)
+  std::vector<Real> gz0;      // B x N: d loss / d z of the stem
+  // The noise-growth penalty's own walk (below), kept apart so both gradients can be formed
+  // group by group after both walks.
+  std::vector<Real> penalty_gx, penalty_gz, penalty_gz0;
+  std::vector<double> penalty_s2;  // per penalised layer and row i: (1/B) sum_b s_bi^2
+  double penalty_lambda = 0;
+};
+
+// gz = gx * s(1 - s) for each tile of gx as soon as the product that makes gx has summed it:
+// the sigmoid's derivative, written where s is the layer's output (a gemm epilogue).
+template <class Real>
+struct SigmoidGradEpilogue {
+  const Real* s;
+  Real* gz;
+  int ld;
+
+  static void apply(const void* ctx, Real* C, int ldc, int row0, int col0, int rows, int cols) {
+    const SigmoidGradEpilogue& e = *static_cast<const SigmoidGradEpilogue*>(ctx);
+    for (int r = 0; r < rows; ++r) {
+      const Real* g = C + size_t(r) * ldc;
+      const Real* s = e.s + size_t(row0 + r) * e.ld + col0;
+      Real* out = e.gz + size_t(row0 + r) * e.ld + col0;
+      for (int c = 0; c < cols; ++c) out[c] = g[c] * s[c] * (Real(1) - s[c]);
+    }
+  }
+  Epilogue<Real> as_epilogue() const { return {&SigmoidGradEpilogue::apply, this, {s, gz}, ld}; }
+};
+
+// Column sums of a rows x cols block, added to out (bias gradients).
+template <class Real>
+void add_column_sums(const Real* a, int rows, int cols, Real* out) {
+  for (int r = 0; r < rows; ++r)
+    for (int j = 0; j < cols; ++j) out[j] += a[size_t(r) * cols + j];
+}
+
+// Backprop, by hand. Each line mirrors a line of the forward pass above, read from the
+// bottom up:
+//   logits = x(T) K^T + k0   ->  gK = dL^T x(T),  gk0 = colsum dL,  gx = dL K
+//   ResNet x(t) = x(t-1) + y(t), y(t) = sigma(z(t)):
+//       gz(t) = gx * y(1-y);  gx <- gx + gz(t) W_t   (the skip path carries gx through)
+//   MLP h(t) = sigma(z(t)):
+//       gz(t) = gx * h(1-h);  gx <- gz(t) W_t
+//   z(t) = x(t-1) W_t^T + b_t  ->  gW_t = gz(t)^T x(t-1),  gb_t = colsum gz(t)
+//   For shared weights gW = sum over t of gz(t)^T x(t-1): one product over the stacked
+//   layers (T*B rows), because x(0..T-1) and gz(1..T) are contiguous.
+//   stem x(0) = sigma(U P^T + c) ->  gz0 = gx * x0(1-x0),  gP = gz0^T U,  gc = colsum gz0
+// It runs in two parts. The walk (backward_walk) carries gx down the layers and keeps every
+// gz; it reads the weights but makes no parameter gradient. Then each group's gradient
+// (group_gradient) is a product of kept gz and trace values alone, so a group's weights may
+// change as soon as its gradient is made. backward() is both parts into one vector.
+// A ResNet's gz(t) is written over y(t), which nothing needs once gz(t) is made: a block per
+// layer less memory in training. An MLP's h(t) is also the next layer's input, so its gz
+// goes to buf.
+
+// Where the walk keeps gz(1..T), contiguous (writable when the trace and buffers are).
+template <class TraceOf, class Buffers>
+auto kept_gz(TraceOf& trace, Buffers& buf) {
+  return trace.resnet ? trace.y.data() : buf.gz.data();
+}
+
+// The walk: the mean loss (returned), dL = d loss / d logits, and gz of every layer and the
+// stem. The trace must come from forward() with keep_all; a ResNet's y(t) are gone after it.
+// A shared-weight net's W may come packed (PackedB of W itself, Op::N): its T products then
+// skip packing it, with the same bits.
+template <class Real>
+double backward_walk(const Net<Real>& net, Trace<Real>& trace, const uint8_t* labels, BackwardBuffers<Real>& buf,
+                     int threads = 1, const PackedB<Real>* shared_w = nullptr) {
+  const Config& cfg = net.config;
+  const int B = trace.batch, N = cfg.width, C = cfg.classes, T = trace.depth;
+  if (!trace.keep_all || T != cfg.depth) throw Error("backward needs a full trace at the trained depth");
+  if (trace.residuals_overwritten) throw Error("backward needs a fresh trace (run forward again)");
+  if (shared_w && (cfg.weights != Weights::Shared || shared_w->K() != cfg.width || shared_w->N() != cfg.width))
+    throw Error("backward: packed weights that are not this shared-weight net's W");
+  buf.dlogits.resize(size_t(B) * C);
+  buf.gx.resize(size_t(B) * N);
+  buf.gz.resize(trace.resnet ? 0 : size_t(T) * B * N);
+  buf.gz0.resize(cfg.stem ? size_t(B) * N : 0);
+  trace.residuals_overwritten = trace.resnet;
+
+  const double loss = softmax_cross_entropy(trace.logits.data(), labels, B, C, buf.dlogits.data());
+  // gx runs down the layers; each product that finishes gx below layer t also turns it into
+  // gz of the layer below in its epilogue (gz = gx * s(1-s), s that layer's sigmoid output).
+  const size_t block = trace.block();
+  Real* gz = kept_gz(trace, buf);
+  auto gz_of = [&](int t) { return gz + size_t(t - 1) * block; };
+  auto gz_epilogue = [&](int t_below) {
+    if (t_below >= 1) return SigmoidGradEpilogue<Real>{trace.residual(t_below), gz_of(t_below), N};
+    return SigmoidGradEpilogue<Real>{trace.state(0), buf.gz0.data(), N};  // the stem's output x(0)
+  };
+  Real* gx = buf.gx.data();
+  const SigmoidGradEpilogue<Real> top = gz_epilogue(T);
+  gemm(Op::N, Op::N, B, N, C, Real(1), buf.dlogits.data(), C, net.K(), N, Real(0), gx, N, threads, top.as_epilogue());
+  for (int t = T; t >= 1; --t) {
+    if (t == 1 && !cfg.stem) break;  // d loss / d x(0) is only needed to reach a stem
+    // ResNet: gx(t-1) = gx(t) + gz(t) W_t (beta 1); MLP: gx(t-1) = gz(t) W_t (beta 0).
+    const SigmoidGradEpilogue<Real> below = gz_epilogue(t - 1);
+    const Real beta = trace.resnet ? Real(1) : Real(0);
+    if (shared_w)
+      gemm(Op::N, B, Real(1), gz_of(t), N, *shared_w, beta, gx, N, threads, below.as_epilogue());
+    else
+      gemm(Op::N, Op::N, B, N, N, Real(1), gz_of(t), N, net.W(t), N, beta, gx, N, threads, below.as_epilogue());
+  }
+  return loss;
+}
+
+// The products that turn kept d / d z into one group's gradient: out = beta out + the band's
+// rows of gK, gW or gP (gK = dL^T x(T) for the classifier, gW = dz^T x(t-1) for a block, all
+// layers' at once for shared weights, gP = dz0^T U for the stem), and with the last band the
+// column sums added to the bias's part.
+template <class Real>
+void group_products(const Net<Real>& net, const Trace<Real>& trace, const ParamGroup& g, const Real* dlogits,
+                    const Real* dz, const Real* dz0, Real beta, Real* out, int threads) {
+  const Config& cfg = net.config;
+  const int B = trace.batch, N = cfg.width, C = cfg.classes, D = cfg.input, T = trace.depth;
+  const size_t weights = size_t(g.rows) * (g.kind == GroupKind::Stem ? D : N);  // the bias's part starts here
+  switch (g.kind) {
+    case GroupKind::Classifier:
+      if (!dlogits) return;
+      gemm(Op::T, Op::N, g.rows, N, B, Real(1), dlogits + g.row0, C, trace.state(T), N, beta, out, N, threads);
+      if (g.with_bias) add_column_sums(dlogits, B, C, out + weights);
+      return;
+    case GroupKind::Block: {
+      // Shared: every layer's rows at once; per-layer: layer t = g.block alone.
+      const int t = g.block, rows = cfg.weights == Weights::Shared ? T * B : B;
+      const Real* gz = dz + (cfg.weights == Weights::Shared ? 0 : size_t(t - 1) * trace.block());
+      gemm(Op::T, Op::N, g.rows, N, rows, Real(1), gz + g.row0, N, trace.state(t - 1), N, beta, out, N, threads);
+      if (g.with_bias) add_column_sums(gz, rows, N, out + weights);
+      return;
+    }
+    case GroupKind::Stem:
+      gemm(Op::T, Op::N, g.rows, D, B, Real(1), dz0 + g.row0, N, trace.input.data(), D, beta, out, D, threads);
+      if (g.with_bias) add_column_sums(dz0, B, N, out + weights);
+      return;
+  }
+}
+
+// The loss's gradient of group g from the walk's buffers, into out (g.size values, overwritten).
+template <class Real>
+void group_gradient(const Net<Real>& net, const Trace<Real>& trace, const BackwardBuffers<Real>& buf,
+                    const ParamGroup& g, Real* out, int threads = 1) {
+  std::fill(out, out + g.size, Real(0));  // the biases' column sums add to it
+  group_products(net, trace, g, buf.dlogits.data(), kept_gz(trace, buf), buf.gz0.data(), Real(0), out, threads);
+}
+
+// Gradient of the mean loss with respect to every parameter, into grad (layout.total
+// values, overwritten); returns the loss. The trace must come from forward() with keep_all,
+// and a ResNet's y(t) are gone after it (backward_walk).
+template <class Real>
+double backward(const Net<Real>& net, Trace<Real>& trace, const uint8_t* labels, Real* grad,
+                BackwardBuffers<Real>& buf, int threads = 1) {
+  const double loss = backward_walk(net, trace, labels, buf, threads);
+  for (int i = 0; i < group_count(net.layout); ++i) {
+    const ParamGroup g = param_group(net.layout, i);
+    group_gradient(net, trace, buf, g, grad + g.offset, threads);
+  }
+  return loss;
+}
+
+// The noise-growth penalty (paper eq. 5, end of §6): the regulariser the paper proposes
+// to make a ResNet more robust to input noise, penalising how much noise can grow over
+// the last two hidden layers.
+//
+// Definition. For layer t and one sample let s(t) = y(t)(1 - y(t)) (ResNet; h(t)(1 - h(t))
+// for the MLP) and M(t) = diag(s(t)) W_t. A perturbation xi of x(t-1) propagates to first
+// order as xi -> (I + M(t)) xi (ResNet) or xi -> M(t) xi (MLP), so M(t) xi is the noise's
+// growth over layer t: the discrete form of the right-hand side of eq. 5 to first order in
+// xi (its y(1-y)(W xi) term; the others come from writing the dynamics in y instead of x, or
+// are of second order). For white noise of variance sigma^2 per component,
+// E ||M xi||^2 = sigma^2 ||M||_F^2, so the penalty is the expected squared noise growth over
+// the last two layers per unit noise variance, averaged over the batch:
+//   R = lambda * (1/B) sum_b sum_{t = max(1, T-1)}^{T} ||M_b(t)||_F^2,
+//   ||diag(s) W||_F^2 = sum_i s_i^2 rho_i,   rho_i = sum_j W_t[i][j]^2   (exact, no probes).
+// Gradient, by hand:
+//   direct, through the weights:  dR/dW_t[i][j] += 2 lambda W_t[i][j] (1/B) sum_b s_bi(t)^2
+//   through the activations: s = y(1-y), ds/dz = (1-2y) s, so at the penalised layers
+//       dR/dz_bi(t) = (2 lambda / B) rho_i s_bi^2 (1 - 2 y_bi)
+//   and from there down the net exactly like the loss in backward(): z(t) = x(t-1) W_t^T + b_t
+//   gives gW_t, gb_t and gx(t-1) = [gx(t) for a ResNet] + gz(t) W_t; below the penalised layers
+//   gz(t) = gx(t) s(t); the stem takes gx(0) as backward() does. y(t) depends on every
+//   earlier layer and the stem, so all parameters but the classifier get a gradient.
+// Like backprop it runs as a walk (penalty_walk, which returns R) and then a group at a time
+// (add_penalty_gradient); noise_growth_penalty() is both, added into a whole gradient.
+
+// The first penalised layer: the penalty covers layers first..T.
+inline int first_penalised_layer(int T) { return std::max(1, T - 1); }
+
+template <class Real>
+double penalty_walk(const Net<Real>& net, const Trace<Real>& trace, double lambda, BackwardBuffers<Real>& buf,
+                    int threads = 1) {
+  const Config& cfg = net.config;
+  const int B = trace.batch, N = cfg.width, T = trace.depth;
+  if (!trace.keep_all || T != cfg.depth) throw Error("noise_growth_penalty needs a full trace at the trained depth");
+  if (trace.residuals_overwritten) throw Error("noise_growth_penalty needs y(t): run it before backward");
+  const int first = first_penalised_layer(T);
+  const size_t block = trace.block();
+  buf.penalty_lambda = lambda;
+  buf.penalty_gx.assign(block, Real(0));  // nothing depends on x(T): the walk starts from zero
+  buf.penalty_gz.resize(size_t(T) * block);
+  buf.penalty_gz0.resize(cfg.stem ? block : 0);
+  buf.penalty_s2.assign(size_t(T - first + 1) * N, 0.0);
+  Real* gx = buf.penalty_gx.data();
+  std::vector<double> rho(size_t(N), 0.0);  // per row i of W_t
+
+  double penalty = 0;
+  for (int t = T; t >= 1; --t) {
+    Real* gz = buf.penalty_gz.data() + size_t(t - 1) * block;
+    const Real* y = trace.residual(t);
+    for (size_t i = 0; i < block; ++i) gz[i] = gx[i] * y[i] * (Real(1) - y[i]);
+    if (t >= first) {
+      const Real* W = net.W(t);
+      for (int i = 0; i < N; ++i) {
+        double sum = 0;
+        for (int j = 0; j < N; ++j) sum += double(W[size_t(i) * N + j]) * double(W[size_t(i) * N + j]);
+        rho[size_t(i)] = sum;
+      }
+      double* mean_s2 = buf.penalty_s2.data() + size_t(t - first) * N;
+      for (int b = 0; b < B; ++b)
+        for (int i = 0; i < N; ++i) {
+          const size_t k = size_t(b) * N + size_t(i);
+          const double s = double(y[k]) * (1.0 - double(y[k]));
+          penalty += s * s * rho[size_t(i)];
+          mean_s2[size_t(i)] += s * s / B;
+          gz[k] += Real(2.0 * lambda / B * rho[size_t(i)] * s * s * (1.0 - 2.0 * double(y[k])));
+        }
+    }
+    if (t > 1 || cfg.stem)  // ResNet: gx(t-1) = gx(t) + gz W (beta 1); MLP: gx(t-1) = gz W (beta 0)
+      gemm(Op::N, Op::N, B, N, N, Real(1), gz, N, net.W(t), N, trace.resnet ? Real(1) : Real(0), gx, N, threads);
+  }
+  if (cfg.stem) {
+    const Real* x0 = trace.state(0);
+    for (size_t i = 0; i < block; ++i) buf.penalty_gz0[i] = gx[i] * x0[i] * (Real(1) - x0[i]);
+  }
+  return lambda * penalty / B;
+}
+
+// The penalty's gradient of group g after penalty_walk, added into out (g.size values): the
+// direct term on the penalised blocks (layer T first, as shared weights take both), then the
+// products of its walk. The classifier gets nothing.
+template <class Real>
+void add_penalty_gradient(const Net<Real>& net, const Trace<Real>& trace, const BackwardBuffers<Real>& buf,
+                          const ParamGroup& g, Real* out, int threads = 1) {
+  const Config& cfg = net.config;
+  const int N = cfg.width, T = trace.depth, first = first_penalised_layer(T);
+  if (g.kind == GroupKind::Classifier) return;
+  if (g.kind == GroupKind::Block)
+    for (int t = T; t >= first; --t) {
+      if (cfg.weights != Weights::Shared && t != g.block) continue;
+      const Real* W = net.W(t);
+      const double* mean_s2 = buf.penalty_s2.data() + size_t(t - first) * N;
+      for (int i = g.row0; i < g.row0 + g.rows; ++i)
+        for (int j = 0; j < N; ++j)
+          out[size_t(i - g.row0) * N + j] +=
+              Real(2.0 * buf.penalty_lambda * mean_s2[size_t(i)] * double(W[size_t(i) * N + j]));
+    }
+  group_products(net, trace, g, static_cast<const Real*>(nullptr), buf.penalty_gz.data(), buf.penalty_gz0.data(),
+                 Real(1), out, threads);
+}
+
+// R and its gradient added into grad (layout.total values). The trace must be a keep_all
+// trace at the trained depth that backward() has not yet used (it needs y(t)).
+template <class Real>
+double noise_growth_penalty(const Net<Real>& net, const Trace<Real>& trace, double lambda, Real* grad,
+                            BackwardBuffers<Real>& buf, int threads = 1) {
+  const double penalty = penalty_walk(net, trace, lambda, buf, threads);
+  for (int i = 0; i < group_count(net.layout); ++i) {
+    const ParamGroup g = param_group(net.layout, i);
+    add_penalty_gradient(net, trace, buf, g, grad + g.offset, threads);
+  }
+  return penalty;
+}
+
+#define RESDYN_BACKWARD_INSTANCES(Real)                                                                           \
+  RESDYN_INSTANCE double backward<Real>(const Net<Real>&, Trace<Real>&, const uint8_t*, Real*, BackwardBuffers<Real>&, \
+                                        int);                                                                   \
+  RESDYN_INSTANCE double backward_walk<Real>(const Net<Real>&, Trace<Real>&, const uint8_t*, BackwardBuffers<Real>&,   \
+                                             int, const PackedB<Real>*);                                        \
+  RESDYN_INSTANCE void group_gradient<Real>(const Net<Real>&, const Trace<Real>&, const BackwardBuffers<Real>&,         \
+                                            const ParamGroup&, Real*, int);                                     \
+  RESDYN_INSTANCE double noise_growth_penalty<Real>(const Net<Real>&, const Trace<Real>&, double, Real*,              \
+                                                    BackwardBuffers<Real>&, int);                               \
+  RESDYN_INSTANCE double penalty_walk<Real>(const Net<Real>&, const Trace<Real>&, double, BackwardBuffers<Real>&, int); \
+  RESDYN_INSTANCE void add_penalty_gradient<Real>(const Net<Real>&, const Trace<Real>&, const BackwardBuffers<Real>&,  \
+                                                  const ParamGroup&, Real*, int);
+RESDYN_BACKWARD_INSTANCES(float)
+RESDYN_BACKWARD_INSTANCES(double)
+
+// ============================================================================
+// 13. Optimisers
+// ============================================================================
+
+enum class OptimizerKind { SGD, Adam };
+enum class Schedule { Constant, Cosine };
+
+struct OptimizerConfig {
+  OptimizerKind kind = OptimizerKind::Adam;
+  double lr = 1e-3;
+  double momentum = 0.9;                            // SGD
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;    // Adam (Kingma & Ba 2015)
+  Schedule schedule = Schedule::Cosine;
+};
+
+// Learning rate at step s of total: constant, or cosine decay from lr to 0 over the run.
+inline double learning_rate(const OptimizerConfig& cfg, long step, long total) {
+  if (cfg.schedule == Schedule::Constant || total <= 0) return cfg.lr;
+  const double progress = std::min(1.0, double(step) / double(total));
+  return cfg.lr * 0.5 * (1.0 + std::cos(3.141592653589793 * progress));
+}
+
+// Optimiser state lives in vectors of the parameters' layout, so pruning a layer cuts the
+// same tail from all of them.
+template <class Real>
+struct Optimizer {
+  OptimizerConfig config;
+  std::vector<Real> m, v;  // SGD: m is the velocity. Adam: first and second moments
+  long step = 0;
+
+  void reset(size_t n) {
+    m.assign(n, Real(0));
+    v.assign(config.kind == OptimizerKind::Adam ? n : 0, Real(0));
+    step = 0;
+  }
+  // A step updates every parameter once: begin_step(), then update() on each group of them
+  // (Adam's bias corrections depend on the step count).
+  void begin_step() { ++step; }
+  // Updates params[offset, offset + n) of the whole vector params with their gradient
+  // grad[0, n) at learning rate lr. Each value is updated on its own, so splitting the range
+  // across threads, or the vector into groups, changes nothing.
+  void update(Real* params, const Real* grad, size_t offset, size_t n, double lr, int threads = 1) {
+    const size_t chunk = size_t(1) << 16;
+    const int tasks = int((n + chunk - 1) / chunk);
+    ThreadPool::shared().run(threads, tasks, [&](int task, int) {
+      const size_t lo = size_t(task) * chunk, hi = std::min(n, lo + chunk);
+      update_range(params + offset, grad, m.data() + offset, v.empty() ? nullptr : v.data() + offset, lo, hi, lr);
+    });
+  }
+
+ private:
+  void update_range(Real* params, const Real* grad, Real* m, Real* v, size_t lo, size_t hi, double lr) const {
+    if (config.kind == OptimizerKind::SGD) {
+      const Real mu = Real(config.momentum), a = Real(lr);
+      for (size_t i = lo; i < hi; ++i) {
+        m[i] = mu * m[i] + grad[i];
+        params[i] -= a * m[i];
+      }
+      return;
+    }
+    const Real b1 = Real(config.beta1), b2 = Real(config.beta2), eps = Real(config.eps);
+    const Real c1 = Real(1.0 / (1.0 - std::pow(config.beta1, double(step))));
+    const Real c2 = Real(1.0 / (1.0 - std::pow(config.beta2, double(step))));
+    const Real a = Real(lr);
+    for (size_t i = lo; i < hi; ++i) {
+      m[i] = b1 * m[i] + (Real(1) - b1) * grad[i];
+      v[i] = b2 * v[i] + (Real(1) - b2) * grad[i] * grad[i];
+      params[i] -= a * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
+    }
+  }
+};
+
+// ============================================================================
+// 14. Training and adaptive depth (paper §7)
+// ============================================================================
+// The trainer runs epochs of shuffled mini-batches (with optional whole-pixel shifts),
+// updating each group of parameters as soon as its gradient is made. The pruner of paper
+// §7 measures d = mean |y_i(T) - y_i(T-1)| after an epoch and removes layer T while d is
+// below the threshold (0.01 in the paper).
+
+// d = mean over samples and neurons of |y_i(T) - y_i(T-1)|: how much the last layer still
+// changes the residual. Computed on the first `samples` images of `probe` (0 = all).
+template <class Real>
+double residual_convergence(const Net<Real>& net, const Dataset& probe, int samples = 1000, int threads = 1) {
+  const Config& cfg = net.config;
+  if (cfg.arch != Arch::ResNet) throw Error("the residual convergence measure needs a ResNet");
+  if (cfg.depth < 2) return 0;
+  const int count = samples > 0 ? std::min(samples, probe.count) : probe.count;
+  if (count < 1) throw Error("the probe set is empty");
+  const int N = cfg.width, T = cfg.depth, batch = 256;
+  std::vector<Real> before(size_t(batch) * N);
+  double sum = 0;
+  Trace<Real> trace;
+  ForwardOptions<Real> opt;
+  opt.keep_all = false;
+  opt.threads = threads;
+  opt.on_layer = [&](int t, const Real* y, const Real*) {
+    const size_t n = size_t(trace.batch) * N;
+    if (t == T - 1) std::copy(y, y + n, before.begin());
+    if (t == T)
+      for (size_t i = 0; i < n; ++i) sum += std::abs(double(y[i]) - double(before[i]));
+  };
+  for (int first = 0; first < count; first += batch) {
+    set_input(trace, &probe.images[size_t(first) * cfg.input], std::min(batch, count - first), cfg.input);
+    forward(net, trace, opt);
+  }
+  return sum / (double(count) * N);
+}
+
+RESDYN_INSTANCE double residual_convergence<float>(const Net<float>&, const Dataset&, int, int);
+
+struct PruneOptions {
+  double threshold = 0;     // remove the last layer while d < threshold (paper: 0.01)
+  bool repeat = false;      // more than one layer per call
+  int probe_samples = 1000; // the first training images
+};
+
+struct PruneStep {
+  double d_before = 0, d_after = 0;  // d when called, d of the net it leaves
+  int removed = 0;
+};
+
+// Removes layer T: a per-layer net drops W_T and b_T (the tail of its parameters), a shared
+// net just runs one layer fewer. Never below depth 1.
+template <class Real>
+void prune_last_layer(Net<Real>& net) {
+  if (net.config.depth <= 1) throw Error("cannot prune a net of depth 1");
+  net.config.depth -= 1;
+  net.layout = layout_of(net.config);
+  net.params.resize(net.layout.total);
+}
+
+struct TrainOptions {
+  int epochs = 5;
+  int batch = 64;
+  OptimizerConfig optimizer;
+  uint64_t seed = 1;
+  int threads = 1;
+  double noise_reg = 0;  // lambda of noise_growth_penalty (section 6); 0: off
+  int shift = 0;         // augmentation: each training image moved by up to this many pixels; 0: off
+};
+
+// The image moved right by dx and down by dy whole pixels (either may be negative); pixels
+// moved in from outside are 0. out must not overlap in.
+inline void translate_image(const uint8_t* in, int rows, int cols, int dx, int dy, uint8_t* out) {
+  for (int r = 0; r < rows; ++r) {
+    const int from = r - dy;
+    for (int c = 0; c < cols; ++c) {
+      const int from_c = c - dx;
+      out[size_t(r) * cols + c] =
+          from >= 0 && from < rows && from_c >= 0 && from_c < cols ? in[size_t(from) * cols + from_c] : uint8_t(0);
+    }
+  }
+}
+
+struct BatchProgress {
+  int epoch = 0, epochs = 0;        // epoch counts from 1
+  long batch = 0, batches = 0;      // batches done in this epoch, of
+  double loss = 0;                  // mean loss of the epoch so far
+  double samples_per_second = 0;
+  double eta_seconds = 0;           // to the end of the run
+};
+
+// Owns everything one training run needs and runs it an epoch at a time, so callers (the
+// CLI, the pruner) can look at the net between epochs.
+template <class Real>
+class Trainer {
+ public:
+  Trainer(Net<Real>& net, const Dataset& train, const TrainOptions& options)
+      : net_(net), data_(train), options_(options), rng_(options.seed) {
+    if (options.batch < 1) throw Error("batch size must be at least 1");
+    if (options.epochs < 1) throw Error("epochs must be at least 1");
+    if (train.count < 1) throw Error("the training set is empty");
+    if (!(options.noise_reg >= 0) || !std::isfinite(options.noise_reg))
+      throw Error("the noise regularisation weight must be a finite number >= 0");
+    if (options.shift < 0 || (options.shift > 0 && (options.shift >= train.rows || options.shift >= train.cols)))
+      throw Error("the augmentation shift must be at least 0 and smaller than the images (" +
+                  std::to_string(train.rows) + " x " + std::to_string(train.cols) + ")");
+    check_image_size(train, net.config);
+    optimizer_.config = options.optimizer;
+    optimizer_.reset(net.params.size());
+    grad_.resize(largest_group(net.layout));
+    order_.resize(size_t(train.count));
+    for (size_t i = 0; i < order_.size(); ++i) order_[i] = uint32_t(i);
+    batch_pixels_.resize(size_t(options.batch) * net.config.input);
+    batch_labels_.resize(size_t(options.batch));
+  }
+
+  long batches_per_epoch() const { return (data_.count + options_.batch - 1) / options_.batch; }
+  int epochs_done() const { return epoch_; }            // epochs begun (the current one counts)
+  bool mid_epoch() const { return next_batch_ != 0; }  // stopped inside an epoch (a checkpoint)
+
+  // One pass over the shuffled training set (or the rest of it, after a restore); returns
+  // its mean training loss. on_batch runs after every step, when the trainer's state is
+  // whole: it may save a checkpoint, or throw to stop.
+  double train_epoch(const std::function<void(const BatchProgress&)>& on_batch = {}) {
+    if (next_batch_ == 0) {
+      ++epoch_;
+      // Fisher–Yates with our generator: the data order depends on the seed alone.
+      for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[size_t(rng_.below(i))]);
+      loss_sum_ = 0;
+      seen_ = 0;
+    }
+    const int D = net_.config.input;
+    const long batches = batches_per_epoch();
+    const long total_steps = batches * options_.epochs;
+    const long first_batch = next_batch_;
+    const auto start = std::chrono::steady_clock::now();
+    ForwardOptions<Real> fwd;
+    fwd.threads = options_.threads;
+    for (long bi = first_batch; bi < batches; ++bi) {
+      const int first = int(bi * options_.batch);
+      const int count = std::min(options_.batch, data_.count - first);
+      for (int r = 0; r < count; ++r) {
+        const uint32_t idx = order_[size_t(first + r)];
+        const uint8_t* image = &data_.images[size_t(idx) * D];
+        if (options_.shift > 0) {
+          // The offset depends on seed, epoch and position alone, so a resumed run draws the same.
+          Rng draw(options_.seed ^ (uint64_t(epoch_) << 40) ^ (uint64_t(first + r) * 0x9E3779B97F4A7C15ull));
+          const uint64_t side = uint64_t(2 * options_.shift + 1);
+          const int dx = int(draw.below(side)) - options_.shift, dy = int(draw.below(side)) - options_.shift;
+          translate_image(image, data_.rows, data_.cols, dx, dy, &batch_pixels_[size_t(r) * D]);
+        } else {
+          std::memcpy(&batch_pixels_[size_t(r) * D], image, size_t(D));
+        }
+        batch_labels_[size_t(r)] = data_.labels[idx];
+      }
+      set_input(trace_, batch_pixels_.data(), count, D);
+      // A shared W serves all T layers of the step: packed once for the forward products
+      // and once for backprop's, not once per product. Same bits (PackedB).
+      const bool pack_shared = net_.config.weights == Weights::Shared && net_.config.depth > 1;
+      if (pack_shared) {
+        if (!forward_weights_) forward_weights_ = std::make_unique<PackedNet<Real>>(net_, options_.threads);
+        else forward_weights_->pack(options_.threads);
+        fwd.packed = forward_weights_.get();
+      }
+      forward(net_, trace_, fwd);
+      // The penalty's gradient joins the loss's; the reported loss stays the cross-entropy,
+      // comparable with unregularised runs. Its walk reads y(t), so it goes first.
+      if (options_.noise_reg > 0) penalty_walk(net_, trace_, options_.noise_reg, buffers_, options_.threads);
+      const int N = net_.config.width;
+      if (pack_shared) backward_weights_.pack(Op::N, N, N, net_.W(1), N, options_.threads);
+      const double loss = backward_walk(net_, trace_, batch_labels_.data(), buffers_, options_.threads,
+                                        pack_shared ? &backward_weights_ : nullptr);
+      // A numerical fault stops training before it reaches the weights.
+      if (!std::isfinite(loss))
+        throw Error("epoch " + std::to_string(epoch_) + ", batch " + std::to_string(bi + 1) +
+                    ": the loss is not finite; training stopped with the weights of the previous step");
+      // Both walks are done, so each group's weights change as soon as its gradient is made:
+      // the whole net's gradient is never held (section 6).
+      const double lr = learning_rate(options_.optimizer, optimizer_.step, total_steps);
+      optimizer_.begin_step();
+      for (int i = 0; i < group_count(net_.layout); ++i) {
+        const ParamGroup g = param_group(net_.layout, i);
+        group_gradient(net_, trace_, buffers_, g, grad_.data(), options_.threads);
+        if (options_.noise_reg > 0) add_penalty_gradient(net_, trace_, buffers_, g, grad_.data(), options_.threads);
+        optimizer_.update(net_.params.data(), grad_.data(), g.offset, g.size, lr, options_.threads);
+      }
+      loss_sum_ += loss * count;
+      seen_ += count;
+      next_batch_ = bi + 1 < batches ? bi + 1 : 0;
+      if (on_batch) {
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        BatchProgress p;
+        p.epoch = epoch_;
+        p.epochs = options_.epochs;
+        p.batch = bi + 1;
+        p.batches = batches;
+        p.loss = loss_sum_ / double(seen_);
+        p.samples_per_second = elapsed > 0 ? double(options_.batch) * double(bi + 1 - first_batch) / elapsed : 0;
+        const double left = double(batches - bi - 1) + double(batches) * (options_.epochs - epoch_);
+        p.eta_seconds = elapsed / double(bi + 1 - first_batch) * left;
+        on_batch(p);
+      }
+    }
+    // Between epochs the trainer keeps no batch memory: probes and evaluation have it instead.
+    trace_ = Trace<Real>();
+    buffers_ = BackwardBuffers<Real>();
+    return loss_sum_ / double(seen_);
+  }
+
+  // Everything besides the net that makes the rest of a run come out the same as if it had
+  // never stopped: position (epoch, next batch, this epoch's data order and loss so far),
+  // the generator, and the optimiser's state. Restore it into a trainer built with the same
+  // net (as saved at the same moment), data and options.
+  // Into any writer of section 3; encode_state() is the same in memory.
+  template <class Out>
+  void write_state(Out& w) const {
+    w.u32(uint32_t(epoch_));
+    w.u64(uint64_t(next_batch_));
+    w.f64(loss_sum_);
+    w.u64(uint64_t(seen_));
+    for (uint64_t word : rng_.s) w.u64(word);
+    w.u64(order_.size());
+    for (uint32_t i : order_) w.u32(i);
+    w.u32(uint32_t(optimizer_.config.kind));
+    w.u64(uint64_t(optimizer_.step));
+    w.u32(uint32_t(sizeof(Real)));  // the moments' precision: 4 or 8 bytes each
+    for (const std::vector<Real>* moments : {&optimizer_.m, &optimizer_.v}) {
+      w.u64(moments->size());
+      for (Real x : *moments) sizeof(Real) == 4 ? w.f32(float(x)) : w.f64(double(x));
+    }
+  }
+  std::vector<uint8_t> encode_state() const {
+    ByteWriter w;
+    write_state(w);
+    return w.bytes;
+  }
+  void restore_state(const uint8_t* data, size_t size, const std::string& where) {
+    ByteReader r(data, size, where);
+    restore_state(r, where);
+  }
+  // From any reader of section 3, to its end. Everything but the moments is checked before
+  // anything changes; the moments are read in place (a copy would double the paper net's
+  // 142 MB of them), so an error while reading them leaves the trainer part-restored: build
+  // a new one.
+  template <class In>
+  void restore_state(In& r, const std::string& where) {
+    auto fail = [&where](const std::string& what) { return Error(where + ": " + what); };
+    const uint32_t epoch = r.u32("epoch");
+    const uint64_t next_batch = r.u64("batch");
+    if (epoch > uint32_t(options_.epochs) || next_batch >= uint64_t(batches_per_epoch()) ||
+        (epoch == 0 && next_batch != 0))
+      throw fail("training position out of range for these options");
+    const double loss_sum = r.f64("loss");
+    const uint64_t seen = r.u64("samples seen");
+    Rng rng(0);
+    for (uint64_t& word : rng.s) word = r.u64("generator state");
+    const size_t count = r.count("data order", 4);
+    if (count != order_.size()) throw fail("the data order is for a training set of another size");
+    std::vector<uint32_t> order(count);
+    std::vector<uint8_t> present(count, 0);
+    for (uint32_t& i : order) {
+      i = r.u32("data order");
+      if (i >= count || present[i]) throw fail("the data order is not a permutation");
+      present[i] = 1;
+    }
+    if (r.u32("optimiser") != uint32_t(optimizer_.config.kind)) throw fail("saved with another optimiser");
+    const uint64_t step = r.u64("optimiser step");
+    const uint32_t precision = r.u32("optimiser precision");
+    if (precision != 4 && precision != 8) throw fail("optimiser state of unknown precision");
+    const size_t n = net_.params.size(), want_v = optimizer_.config.kind == OptimizerKind::Adam ? n : 0;
+    // m's count and values, then v's count and values, and nothing after them.
+    if (r.count("optimiser state", precision) != n || r.left() != n * precision + 8 + want_v * precision)
+      throw fail("optimiser state does not match the network");
+    epoch_ = int(epoch);
+    next_batch_ = long(next_batch);
+    loss_sum_ = loss_sum;
+    seen_ = long(seen);
+    rng_ = rng;
+    order_ = std::move(order);
+    optimizer_.step = long(step);
+    auto read_moments = [&](std::vector<Real>& moments) {
+      moments.resize(n);
+      for (Real& x : moments)
+        x = Real(precision == 4 ? double(r.f32("optimiser state")) : r.f64("optimiser state"));
+    };
+    read_moments(optimizer_.m);
+    if (r.count("optimiser state", precision) != want_v) throw fail("optimiser state does not match the network");
+    optimizer_.v.resize(want_v);
+    if (want_v) read_moments(optimizer_.v);
+  }
+
+  Optimizer<Real>& optimizer() { return optimizer_; }
+
+  // Removes the net's last layer between epochs and cuts the optimiser's state to match, so
+  // training goes on seamlessly.
+  void prune_last_layer() {
+    resdyn::prune_last_layer(net_);
+    optimizer_.m.resize(std::min(optimizer_.m.size(), net_.params.size()));
+    optimizer_.v.resize(std::min(optimizer_.v.size(), net_.params.size()));
+  }
+
+  // The pruner of paper §7, run after an epoch: measure d on the probe set and remove the last
+  // layer if d < threshold (and the net is deeper than 1); with repeat, measure again and go
+  // on while it holds. Threshold 0 never prunes.
+  PruneStep prune_converged_layers(const Dataset& probe, const PruneOptions& p) {
+    PruneStep step;
+    step.d_before = step.d_after = residual_convergence(net_, probe, p.probe_samples, options_.threads);
+    while (step.d_after < p.threshold && net_.config.depth > 1 && (step.removed == 0 || p.repeat)) {
+      prune_last_layer();
+      ++step.removed;
+      step.d_after = residual_convergence(net_, probe, p.probe_samples, options_.threads);
+    }
+    return step;
+  }
+
+ private:
+  Net<Real>& net_;
+  const Dataset& data_;
+  TrainOptions options_;
+  Rng rng_;
+  Optimizer<Real> optimizer_;
+  std::vector<Real> grad_;  // one parameter group's gradient at a time
+  std::vector<uint32_t> order_;
+  std::vector<uint8_t> batch_pixels_, batch_labels_;
+  Trace<Real> trace_;
+  BackwardBuffers<Real> buffers_;
+  // A shared-weight net's weights, packed each step (kept between epochs: 12 MB at the
+  // paper's size, and packing into fresh memory every epoch would fault it all in again).
+  std::unique_ptr<PackedNet<Real>> forward_weights_;
+  PackedB<Real> backward_weights_;  // its W, as backprop's products read it
+  int epoch_ = 0;          // epochs begun
+  long next_batch_ = 0;    // next batch of the current epoch; 0 between epochs
+  double loss_sum_ = 0;    // this epoch's loss, summed over samples
+  long seen_ = 0;          // this epoch's samples so far
+};
+
+// ============================================================================
+// 15. Training in Q15.16 integers
+// ============================================================================
+// The same training step as sections 8 and 12 in integers only, for devices without
+// floating point.
+//
+// Everything a training step computes is an integer: parameters, activations and
+// back-propagated signals in Q15.16 (int32); products summed exactly in int64 (Q.32, what a
+// Cortex-M's multiply-accumulate-long gives); gradients and momentum kept in Q.32 int64;
+// the logistic function and the softmax's e^-a from the tables above. Only the weight update
+// rounds stochastically (up with probability equal to the dropped fraction), so updates far
+// below one Q15.16 unit (2^-16) still move the weights on average. The forward and backward
+// formulas are section 5/6's, line for line.
+
+// Parameters in Q15.16, in the layout of section 4.
+struct FixedNet {
+  Config config;
+  Layout layout;
+  std::vector<int32_t> params;
+  int32_t* at(size_t offset) { return params.data() + offset; }
+  const int32_t* at(size_t offset) const { return params.data() + offset; }
+};
+
+inline FixedNet to_fixed(const Net<float>& net) {
+  FixedNet f{net.config, net.layout, std::vector<int32_t>(net.params.size())};
+  for (size_t i = 0; i < net.params.size(); ++i) f.params[i] = fixed::Q15_16::from_real(net.params[i]).raw;
+  return f;
+}
+
+inline Net<float> to_float(const FixedNet& f) {
+  Net<float> net(f.config);
+  for (size_t i = 0; i < f.params.size(); ++i) net.params[i] = float(fixed::Q15_16::from_raw(f.params[i]).to_real());
+  return net;
+}
+
+namespace fixed {
+
+// C += op(A) op(B) exactly, in int64 (A is M x K, B is K x N after op; row-major strides).
+inline void fixed_matmul(Op opA, Op opB, int M, int N, int K, const int32_t* A, int lda, const int32_t* B, int ldb,
+                         int64_t* C, int ldc) {
+  if (opA == Op::N && opB == Op::T) {  // rows of A against rows of B
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < N; ++j) {
+        const int32_t* a = A + size_t(i) * lda;
+        const int32_t* b = B + size_t(j) * ldb;
+        int64_t sum = 0;
+        for (int k = 0; k < K; ++k) sum += int64_t(a[k]) * b[k];
+        C[size_t(i) * ldc + j] += sum;
+      }
+    return;
+  }
+  for (int i = 0; i < M; ++i)
+    for (int k = 0; k < K; ++k) {
+      const int64_t a = opA == Op::N ? A[size_t(i) * lda + k] : A[size_t(k) * lda + i];
+      if (a == 0) continue;
+      int64_t* c = C + size_t(i) * ldc;
+      if (opB == Op::N) {
+        const int32_t* b = B + size_t(k) * ldb;
+        for (int j = 0; j < N; ++j) c[j] += a * b[j];
+      } else {
+        for (int j = 0; j < N; ++j) c[j] += a * B[size_t(j) * ldb + k];
+      }
+    }
+}
+
+// Q.32 sums back to Q15.16.
+inline int32_t q32_to_q16(int64_t v) { return saturate_i32(round_shift_right(v, 16)); }
+
+}  // namespace fixed
+
+// Activations of one batch, all layers kept (backprop needs them), like Trace.
+struct FixedTrace {
+  int batch = 0, depth = 0, width = 0;
+  bool resnet = true;
+  std::vector<int32_t> input, x, y, logits;  // Q15.16
+  std::vector<int64_t> sums;                 // scratch: B x max(N, C) exact products
+  int32_t* state(int t) { return x.data() + size_t(t) * batch * width; }
+  const int32_t* state(int t) const { return x.data() + size_t(t) * batch * width; }
+  int32_t* residual(int t) { return resnet ? y.data() + size_t(t - 1) * batch * width : state(t); }
+  const int32_t* residual(int t) const { return resnet ? y.data() + size_t(t - 1) * batch * width : state(t); }
+};
+
+// The forward pass of section 5 in Q15.16 on a batch of images (pixels, B x D bytes).
+inline void fixed_forward(const FixedNet& net, const uint8_t* pixels, int batch, FixedTrace& tr) {
+  using namespace fixed;
+  const Config& cfg = net.config;
+  const int N = cfg.width, D = cfg.input, C = cfg.classes, T = cfg.depth;
+  tr.batch = batch;
+  tr.depth = T;
+  tr.width = N;
+  tr.resnet = cfg.arch == Arch::ResNet;
+  tr.input.resize(size_t(batch) * D);
+  tr.x.resize(size_t(T + 1) * batch * N);
+  tr.y.resize(tr.resnet ? size_t(T) * batch * N : 0);
+  tr.logits.resize(size_t(batch) * C);
+  tr.sums.resize(size_t(batch) * std::max(N, C));
+  for (size_t i = 0; i < tr.input.size(); ++i) tr.input[i] = (int32_t(pixels[i]) * 65536 + 127) / 255;
+  // z = A W^T + bias, each sum rounded to Q15.16 once.
+  auto affine = [&](const int32_t* a, int inner, const int32_t* w, const int32_t* bias, int outs, int32_t* z) {
+    std::fill(tr.sums.begin(), tr.sums.begin() + size_t(batch) * outs, int64_t(0));
+    fixed_matmul(Op::N, Op::T, batch, outs, inner, a, inner, w, inner, tr.sums.data(), outs);
+    for (int r = 0; r < batch; ++r)
+      for (int i = 0; i < outs; ++i)
+        z[size_t(r) * outs + i] = add_saturate(q32_to_q16(tr.sums[size_t(r) * outs + i]), bias[i]);
+  };
+  const size_t block = size_t(batch) * N;
+  int32_t* x0 = tr.state(0);
+  if (cfg.stem) {
+    affine(tr.input.data(), D, net.at(net.layout.P), net.at(net.layout.c), N, x0);
+    for (size_t i = 0; i < block; ++i) x0[i] = sigmoid_q16(x0[i]);
+  } else {
+    std::copy(tr.input.begin(), tr.input.end(), x0);
+  }
+  for (int t = 1; t <= T; ++t) {
+    const int32_t* prev = tr.state(t - 1);
+    int32_t* out = tr.residual(t);
+    affine(prev, N, net.at(net.layout.W(t)), net.at(net.layout.b(t)), N, out);
+    for (size_t i = 0; i < block; ++i) out[i] = sigmoid_q16(out[i]);
+    if (tr.resnet) {
+      int32_t* x = tr.state(t);
+      for (size_t i = 0; i < block; ++i) x[i] = add_saturate(prev[i], out[i]);
+    }
+  }
+  affine(tr.state(T), N, net.at(net.layout.K), net.at(net.layout.k0), C, tr.logits.data());
+}
+
+// Softmax of Q15.16 logits as Q15.16 probabilities (exp from the table, one division).
+inline void fixed_softmax(const int32_t* logits, int classes, int32_t* prob) {
+  int32_t top = logits[0];
+  for (int k = 1; k < classes; ++k) top = std::max(top, logits[k]);
+  int64_t total = 0;
+  for (int k = 0; k < classes; ++k) total += fixed::exp_neg_q30(fixed::saturate_i32(int64_t(top) - logits[k]));
+  for (int k = 0; k < classes; ++k) {
+    const int64_t e = fixed::exp_neg_q30(fixed::saturate_i32(int64_t(top) - logits[k]));
+    prob[k] = int32_t((e * 65536 + total / 2) / total);
+  }
+}
+
+// Gradients of the summed (not mean) loss over a batch, in Q.32, and backprop scratch.
+struct FixedGradients {
+  std::vector<int64_t> grad;           // layout.total values
+  std::vector<int32_t> dlogits, gx, gz;  // Q15.16
+  double loss = 0;                     // summed cross-entropy, for the log only
+};
+
+// Section 6's backward pass in integers (same line-by-line correspondence as backward()).
+inline void fixed_backward(const FixedNet& net, const FixedTrace& tr, const uint8_t* labels, FixedGradients& g) {
+  using namespace fixed;
+  const Config& cfg = net.config;
+  const Layout& L = net.layout;
+  const int B = tr.batch, N = cfg.width, C = cfg.classes, D = cfg.input, T = tr.depth;
+  const size_t block = size_t(B) * N;
+  g.grad.assign(L.total, 0);
+  g.dlogits.resize(size_t(B) * C);
+  g.gx.resize(block);
+  g.gz.resize(size_t(T) * block);
+  g.loss = 0;
+  // dL/dlogits = softmax - onehot (per sample; the 1/B goes into the learning rate)
+  for (int r = 0; r < B; ++r) {
+    int32_t* d = g.dlogits.data() + size_t(r) * C;
+    fixed_softmax(tr.logits.data() + size_t(r) * C, C, d);
+    g.loss -= std::log(std::max(int32_t(1), d[labels[r]]) / 65536.0);
+    d[labels[r]] -= 65536;
+  }
+  auto column_sums = [](const int32_t* a, int rows, int cols, int64_t* out) {  // Q.16 sums into Q.32
+    for (int r = 0; r < rows; ++r)
+      for (int j = 0; j < cols; ++j) out[j] += int64_t(a[size_t(r) * cols + j]) * 65536;
+  };
+  // M x N product rounded to Q15.16 into out (beta: add to out instead of replacing it).
+  std::vector<int64_t> sums(block);
+  auto product_q16 = [&](Op opA, Op opB, int M, int Nc, int K, const int32_t* A, int lda, const int32_t* Bm, int ldb,
+                         bool add, int32_t* out) {
+    std::fill(sums.begin(), sums.begin() + size_t(M) * Nc, int64_t(0));
+    fixed_matmul(opA, opB, M, Nc, K, A, lda, Bm, ldb, sums.data(), Nc);
+    for (size_t i = 0; i < size_t(M) * Nc; ++i)
+      out[i] = add ? add_saturate(out[i], q32_to_q16(sums[i])) : q32_to_q16(sums[i]);
+  };
+  const int32_t* dL = g.dlogits.data();
+  fixed_matmul(Op::T, Op::N, C, N, B, dL, C, tr.state(T), N, g.grad.data() + L.K, N);
+  column_sums(dL, B, C, g.grad.data() + L.k0);
+  int32_t* gx = g.gx.data();
+  product_q16(Op::N, Op::N, B, N, C, dL, C, net.at(L.K), N, false, gx);
+  // gz = gx * y (1 - y): the derivative y(1-y) rounded to Q15.16 first.
+  auto times_slope = [](int32_t gradient, int32_t y) {
+    const int32_t slope = int32_t(round_shift_right(int64_t(y) * (65536 - y), 16));
+    return saturate_i32(round_shift_right(int64_t(gradient) * slope, 16));
+  };
+  for (int t = T; t >= 1; --t) {
+    int32_t* gz = g.gz.data() + size_t(t - 1) * block;
+    const int32_t* y = tr.residual(t);
+    for (size_t i = 0; i < block; ++i) gz[i] = times_slope(gx[i], y[i]);
+    product_q16(Op::N, Op::N, B, N, N, gz, N, net.at(L.W(t)), N, tr.resnet, gx);
+  }
+  if (cfg.weights == Weights::Shared) {
+    fixed_matmul(Op::T, Op::N, N, N, T * B, g.gz.data(), N, tr.state(0), N, g.grad.data() + L.W(1), N);
+    column_sums(g.gz.data(), T * B, N, g.grad.data() + L.b(1));
+  } else {
+    for (int t = 1; t <= T; ++t) {
+      const int32_t* gz = g.gz.data() + size_t(t - 1) * block;
+      fixed_matmul(Op::T, Op::N, N, N, B, gz, N, tr.state(t - 1), N, g.grad.data() + L.W(t), N);
+      column_sums(gz, B, N, g.grad.data() + L.b(t));
+    }
+  }
+  if (cfg.stem) {
+    const int32_t* x0 = tr.state(0);
+    int32_t* gz0 = g.gz.data();
+    for (size_t i = 0; i < block; ++i) gz0[i] = times_slope(gx[i], x0[i]);
+    fixed_matmul(Op::T, Op::N, N, D, B, gz0, N, tr.input.data(), D, g.grad.data() + L.P, D);
+    column_sums(gz0, B, N, g.grad.data() + L.c);
+  }
+}
+
+// SGD with momentum in integers: v = mu v + g (Q.32), w -= (lr / B) v, the step rounded
+// stochastically to Q15.16 with bits from its own generator.
+struct FixedSgd {
+  std::vector<int64_t> velocity;
+  int32_t momentum_q16 = 0;
+  Rng rounding;
+
+  FixedSgd(size_t n, double momentum, uint64_t seed)
+      : velocity(n, 0), momentum_q16(fixed::Q15_16::from_real(momentum).raw), rounding(seed) {}
+
+  // lr: this step's learning rate for the mean loss; batch: samples the gradient summed.
+  void update(FixedNet& net, const std::vector<int64_t>& grad, double lr, int batch) {
+    const uint64_t rate = uint64_t(std::floor(lr / batch * 4294967296.0 + 0.5));  // lr / B in Q.32
+    for (size_t i = 0; i < net.params.size(); ++i) {
+      // mu v, with v split so no product leaves int64: v = hi 2^16 + lo, 0 <= lo < 2^16
+      const int64_t v = velocity[i];
+      const int64_t hi = v >= 0 ? v / 65536 : -((-v + 65535) / 65536), lo = v - hi * 65536;
+      velocity[i] = hi * momentum_q16 + fixed::round_shift_right(lo * momentum_q16, 16) + grad[i];
+      // step = rate * v / 2^48 (Q.32 * Q.32 -> Q.64 -> Q.16), on the magnitude, rounded up with
+      // probability equal to the dropped fraction.
+      const int64_t vel = velocity[i];
+      const uint64_t magnitude = vel < 0 ? 0 - uint64_t(vel) : uint64_t(vel);
+      const U128 p = multiply_wide(magnitude, rate);
+      const uint64_t noise = rounding.next_u64() >> 16;  // 48 random bits below the cut
+      const uint64_t low = p.low + noise;
+      const uint64_t high = p.high + (low < p.low ? 1u : 0u);
+      const uint64_t step = high >= (uint64_t(1) << 47) ? uint64_t(INT32_MAX) : (high << 16) | (low >> 48);
+      const int64_t signed_step = int64_t(std::min<uint64_t>(step, uint64_t(INT32_MAX)));
+      net.params[i] = fixed::saturate_i32(int64_t(net.params[i]) - (vel < 0 ? -signed_step : signed_step));
+    }
+  }
+};
+
+#endif  // !RESDYN_NO_TRAINING
+
+#ifndef RESDYN_NO_FILES
+// ############################################################################
+// PART C. FILES
+// ############################################################################
+// ============================================================================
+// 16. CRC-32, gzip inflate and the IDX reader
+// ============================================================================
+// MNIST ships as IDX files (a big-endian header of type and dimensions, then the data),
+// often gzip-compressed: our own inflater reads them, bounded by what the header declares.
 // ---------------------------------------------------------------------------
 // CRC-32 (the one used by gzip, zip and PNG: reflected polynomial 0xEDB88320)
 // ---------------------------------------------------------------------------
@@ -1464,15 +4131,10 @@ inline Idx read_idx(const std::string& path) {
   return parse_idx(bytes.data(), bytes.size(), path);
 }
 
-// ---------------------------------------------------------------------------
-// MNIST
-// ---------------------------------------------------------------------------
-
-struct Dataset {
-  int count = 0, rows = 0, cols = 0;
-  std::vector<uint8_t> images;  // count * rows * cols pixels, 0..255, row-major
-  std::vector<uint8_t> labels;  // count labels, 0..9
-};
+// ============================================================================
+// 17. MNIST
+// ============================================================================
+// A split is two IDX files (images count x rows x cols, labels count) that must agree.
 
 namespace idx_detail {
 
@@ -1548,45 +4210,11 @@ inline Dataset load_mnist(const std::string& dir, bool train) {
   return ds;
 }
 
-// ---- Our own files: little-endian numbers, atomic replacement ----
-
-// Little-endian numbers, whatever the host's, so files move between machines. Out says where
-// the bytes go (its put()): memory (ByteWriter), a file as it is written (FileWriter), or
-// nowhere but a count (ByteCount), so a part's length can go ahead of it in a file that is
-// never whole in memory.
-template <class Out>
-struct LittleEndianWriter {
-  void u32(uint32_t v) {
-    const uint8_t b[4] = {uint8_t(v), uint8_t(v >> 8), uint8_t(v >> 16), uint8_t(v >> 24)};
-    raw(b, 4);
-  }
-  void u64(uint64_t v) {
-    u32(uint32_t(v));
-    u32(uint32_t(v >> 32));
-  }
-  void f32(float v) {
-    uint32_t bits;
-    std::memcpy(&bits, &v, 4);
-    u32(bits);
-  }
-  void f64(double v) {
-    uint64_t bits;
-    std::memcpy(&bits, &v, 8);
-    u64(bits);
-  }
-  void raw(const void* data, size_t size) { static_cast<Out&>(*this).put(static_cast<const uint8_t*>(data), size); }
-};
-
-struct ByteWriter : LittleEndianWriter<ByteWriter> {
-  std::vector<uint8_t> bytes;
-  void put(const uint8_t* p, size_t size) { bytes.insert(bytes.end(), p, p + size); }
-};
-
-struct ByteCount : LittleEndianWriter<ByteCount> {
-  uint64_t size = 0;
-  void put(const uint8_t*, size_t n) { size += n; }
-};
-
+// ============================================================================
+// 18. Files of our own: streamed writing, atomic replacement, reading
+// ============================================================================
+// Files are written to a temporary name and renamed into place, so a reader never sees
+// half a file; they are read back in parts, never past their end.
 // Writes a file to a temporary name beside path and renames it into place at commit(), so a
 // reader never sees half a file and the previous version stays until the new one is whole.
 // Keeps the CRC-32 of everything written, and of a part of it (start_part to part_crc): the
@@ -1654,63 +4282,6 @@ class FileWriter : public LittleEndianWriter<FileWriter> {
   size_t used_ = 0;
   uint32_t crc_ = 0, part_crc_ = 0;
   bool in_part_ = false;
-};
-
-// Reads what the writers wrote, never past the end: running out is an Error naming the file
-// and the field. In says where the bytes come from (its get()): memory (ByteReader) or a part
-// of a file read front to back (FileReader), for parts too large to hold twice.
-template <class In>
-struct LittleEndianReader {
-  uint32_t u32(const char* what) {
-    uint8_t b[4];
-    in().get(b, 4, what);
-    return uint32_t(b[0]) | uint32_t(b[1]) << 8 | uint32_t(b[2]) << 16 | uint32_t(b[3]) << 24;
-  }
-  uint64_t u64(const char* what) {
-    const uint64_t lo = u32(what);
-    return lo | uint64_t(u32(what)) << 32;
-  }
-  float f32(const char* what) {
-    const uint32_t bits = u32(what);
-    float v;
-    std::memcpy(&v, &bits, 4);
-    return v;
-  }
-  double f64(const char* what) {
-    const uint64_t bits = u64(what);
-    double v;
-    std::memcpy(&v, &bits, 8);
-    return v;
-  }
-  // A count of elements of `element_size` bytes that must still fit in what is left.
-  size_t count(const char* what, size_t element_size) {
-    const uint64_t n = u64(what);
-    if (element_size && n > in().left() / element_size) throw Error(in().where() + ": " + what + " out of range");
-    return size_t(n);
-  }
-
- private:
-  In& in() { return static_cast<In&>(*this); }
-};
-
-class ByteReader : public LittleEndianReader<ByteReader> {
- public:
-  ByteReader(const uint8_t* data, size_t size, std::string where) : p_(data), left_(size), where_(std::move(where)) {}
-  size_t left() const { return left_; }
-  const std::string& where() const { return where_; }
-  const uint8_t* take(size_t n, const char* what) {
-    if (n > left_) throw Error(where_ + ": truncated while reading " + what);
-    const uint8_t* at = p_;
-    p_ += n;
-    left_ -= n;
-    return at;
-  }
-  void get(uint8_t* out, size_t n, const char* what) { std::memcpy(out, take(n, what), n); }
-
- private:
-  const uint8_t* p_;
-  size_t left_;
-  std::string where_;
 };
 
 // `size` bytes of a file from `offset`, through a buffer.
@@ -1793,2465 +4364,8 @@ inline void write_text_atomically(const std::string& path, const std::string& te
   write_file_atomically(path, std::vector<uint8_t>(text.begin(), text.end()));
 }
 
-#endif  // !RESDYN_FREESTANDING
-
 // ============================================================================
-// 4. Networks (SPEC §1)
-// ============================================================================
-
-enum class Arch : uint32_t { ResNet = 0, MLP = 1 };
-enum class Weights : uint32_t { Shared = 0, PerLayer = 1 };
-
-struct Config {
-  Arch arch = Arch::ResNet;
-  Weights weights = Weights::Shared;
-  int input = 784;   // D: pixels per image
-  int width = 1064;  // N: units per layer
-  int depth = 15;    // T: residual (or MLP hidden) layers, stem not counted
-  int classes = 10;
-  bool stem = true;  // x(0) = sigma(P u + c); without it x(0) = u and N must equal D
-};
-
-// Limits that keep every size computation below far from overflow; a model file or a flag
-// outside them is rejected before anything is allocated.
-constexpr int kMaxWidth = 1 << 15, kMaxDepth = 100000, kMaxClasses = 1 << 12;
-
-// Returns nullptr when the configuration is usable, else why not.
-inline const char* config_problem(const Config& c) {
-  if (c.arch != Arch::ResNet && c.arch != Arch::MLP) return "unknown architecture";
-  if (c.weights != Weights::Shared && c.weights != Weights::PerLayer) return "unknown weight sharing";
-  if (c.input < 1 || c.input > kMaxWidth) return "input size out of range (1..32768)";
-  if (c.width < 1 || c.width > kMaxWidth) return "width out of range (1..32768)";
-  if (c.depth < 1 || c.depth > kMaxDepth) return "depth out of range (1..100000)";
-  if (c.classes < 2 || c.classes > kMaxClasses) return "classes out of range (2..4096)";
-  if (!c.stem && c.width != c.input) return "without a stem the width must equal the input size";
-  if (c.weights == Weights::PerLayer && double(c.depth) * c.width * (c.width + 1.0) > 4e9)
-    return "per-layer weights of this width and depth exceed 4e9 parameters";
-  return nullptr;
-}
-
-// Where each tensor sits in the one flat parameter vector:
-//   [ P (N x D) | c (N) | K (C x N) | k0 (C) | W_1 (N x N) | b_1 (N) | W_2 | b_2 | ... ]
-// Shared weights have one (W, b) block; per-layer weights have T, so removing the last
-// layer (the pruner of SPEC §2) is cutting the tail of the vector.
-struct Layout {
-  size_t P = 0, c = 0, K = 0, k0 = 0, blocks_begin = 0, block_size = 0, total = 0;
-  int blocks = 0, width = 0;
-  size_t W(int t) const { return blocks_begin + size_t(blocks == 1 ? 0 : t - 1) * block_size; }  // t = 1..T
-  size_t b(int t) const { return W(t) + size_t(width) * width; }
-};
-
-inline Layout layout_of(const Config& cfg) {
-  Layout l;
-  const size_t D = size_t(cfg.input), N = size_t(cfg.width), C = size_t(cfg.classes);
-  l.width = cfg.width;
-  l.P = 0;
-  l.c = l.P + (cfg.stem ? N * D : 0);
-  l.K = l.c + (cfg.stem ? N : 0);
-  l.k0 = l.K + C * N;
-  l.blocks_begin = l.k0 + C;
-  l.block_size = N * N + N;
-  l.blocks = cfg.weights == Weights::Shared ? 1 : cfg.depth;
-  l.total = l.blocks_begin + size_t(l.blocks) * l.block_size;
-  return l;
-}
-
-#ifndef RESDYN_FREESTANDING
-
-// A network: its configuration and its parameters in the layout above.
-template <class Real>
-struct Net {
-  Config config;
-  Layout layout;
-  std::vector<Real> params;
-
-  Net() = default;
-  explicit Net(const Config& cfg) : config(checked(cfg)), layout(layout_of(cfg)), params(layout.total, Real(0)) {}
-  // The configuration, refused before anything is allocated for it.
-  static const Config& checked(const Config& cfg) {
-    if (const char* why = config_problem(cfg)) throw Error(std::string("network: ") + why);
-    return cfg;
-  }
-  Real* P() { return params.data() + layout.P; }
-  Real* c() { return params.data() + layout.c; }
-  Real* K() { return params.data() + layout.K; }
-  Real* k0() { return params.data() + layout.k0; }
-  Real* W(int t) { return params.data() + layout.W(t); }
-  Real* b(int t) { return params.data() + layout.b(t); }
-  const Real* P() const { return params.data() + layout.P; }
-  const Real* c() const { return params.data() + layout.c; }
-  const Real* K() const { return params.data() + layout.K; }
-  const Real* k0() const { return params.data() + layout.k0; }
-  const Real* W(int t) const { return params.data() + layout.W(t); }
-  const Real* b(int t) const { return params.data() + layout.b(t); }
-};
-
-// Initialisation (our choice; the paper leaves it open). Glorot-uniform limits
-// a = gain * sqrt(6 / (fan_in + fan_out)):
-//  - stem P: gain 1, c = 0;
-//  - ResNet residual block W_t, b_t = 0 and classifier K, k0 = 0: every layer starts by
-//    adding sigma(0) = 1/2 and the net learns the residuals from there; deep sigmoid
-//    ResNets train clearly faster from this start than from a random one;
-//  - MLP W_t: gain 4 (the sigmoid's slope at 0 is 1/4, so this keeps the signal's scale
-//    through the layers), b_t = 0; MLP classifier K: gain 1, k0 = 0 (a zero MLP block
-//    would make every hidden unit identical and never break the symmetry).
-template <class Real>
-void initialise(Net<Real>& net, Rng& rng) {
-  const Config& cfg = net.config;
-  auto glorot = [&rng](Real* w, size_t count, int fan_in, int fan_out, double gain) {
-    const double a = gain * std::sqrt(6.0 / (double(fan_in) + fan_out));
-    for (size_t i = 0; i < count; ++i) w[i] = Real(rng.uniform(-a, a));
-  };
-  std::fill(net.params.begin(), net.params.end(), Real(0));
-  const size_t N = size_t(cfg.width);
-  if (cfg.stem) glorot(net.P(), N * cfg.input, cfg.input, cfg.width, 1.0);
-  if (cfg.arch == Arch::MLP) {
-    for (int blk = 1; blk <= net.layout.blocks; ++blk) {
-      glorot(net.W(blk), N * N, cfg.width, cfg.width, 4.0);
-      // Centre each unit: its inputs sit near sigmoid's midpoint 1/2, so without this every
-      // unit would start with a random offset (1/2) sum_j W_ij of the same size as its
-      // signal, and deep MLPs (15 x 1064) would start saturated and never train.
-      for (size_t i = 0; i < N; ++i) {
-        double row_sum = 0;
-        for (size_t j = 0; j < N; ++j) row_sum += double(net.W(blk)[i * N + j]);
-        net.b(blk)[i] = Real(-0.5 * row_sum);
-      }
-    }
-    glorot(net.K(), size_t(cfg.classes) * N, cfg.width, cfg.classes, 1.0);
-  }
-}
-
-// ============================================================================
-// 5. Forward pass
-// ============================================================================
-//
-// Activations are row-major batches: row r of a B x N block is sample r.
-//   stem:      x(0) = sigma(U P^T + c)                 (or x(0) = U without a stem)
-//   ResNet:    y(t) = sigma(x(t-1) W_t^T + b_t),  x(t) = x(t-1) + y(t)
-//   MLP:       h(t) = sigma(h(t-1) W_t^T + b_t)        (h is kept in the x blocks)
-//   output:    logits = x(T) K^T + k0
-
-// Activations of one batch. With keep_all, x holds x(0..T) and y holds y(1..T) (what
-// backprop needs); without it only the newest layer is kept, so memory does not grow with
-// depth (unrolling to 1000 layers), and on_layer sees every layer as it is computed.
-template <class Real>
-struct Trace {
-  int batch = 0, depth = 0, width = 0;
-  bool keep_all = true;
-  bool keep_residuals = true;  // y(t) stored; if not (no probe reads it), x(t) is summed in place
-  bool resnet = true;
-  std::vector<Real> input;   // B x D, pixels / 255 (possibly with noise added by a probe)
-  std::vector<Real> x;       // x(t) (ResNet) or h(t) (MLP), t = 0..T
-  std::vector<Real> y;       // y(t), t = 1..T (ResNet with keep_residuals only)
-  std::vector<Real> logits;  // B x C
-  bool residuals_overwritten = false;  // backward_walk wrote gz(t) over a ResNet's y(t)
-
-  size_t block() const { return size_t(batch) * width; }
-  Real* state(int t) { return x.data() + (keep_all ? size_t(t) : size_t(t & 1)) * block(); }
-  const Real* state(int t) const { return x.data() + (keep_all ? size_t(t) : size_t(t & 1)) * block(); }
-  // The layer's sigmoid output: the residual y(t) of a ResNet, h(t) of an MLP.
-  Real* residual(int t) { return resnet ? y.data() + (keep_all ? size_t(t - 1) : 0) * block() : state(t); }
-  const Real* residual(int t) const {
-    return resnet ? y.data() + (keep_all ? size_t(t - 1) : 0) * block() : state(t);
-  }
-};
-
-// A net's weight matrices packed once for gemm (PackedB): the stem's P^T, every block's
-// W_t^T, the classifier's K^T. For inference: forward reads them when given one and gives
-// the same bits as from the net itself. It copies the weights as they are now, so a net
-// whose weights change must be packed again (pack) before the next forward pass: training
-// does so each step for a shared-weight net, whose one W serves all T layers.
-template <class Real>
-struct PackedNet {
-  const Net<Real>* net = nullptr;  // whose weights these are; forward reads the biases there
-  PackedB<Real> stem, classifier;
-  std::vector<PackedB<Real>> blocks;  // W_1^T, or W_1^T .. W_T^T
-
-  explicit PackedNet(const Net<Real>& n, int threads = 1) : net(&n) { pack(threads); }
-  // Packs the net's weights as they are now (again, after they changed), in the same memory.
-  void pack(int threads = 1) {
-    const Config& cfg = net->config;
-    const int N = cfg.width;
-    if (cfg.stem) stem.pack(Op::T, cfg.input, N, net->P(), cfg.input, threads);
-    blocks.resize(size_t(net->layout.blocks));
-    for (int blk = 1; blk <= net->layout.blocks; ++blk) blocks[size_t(blk - 1)].pack(Op::T, N, N, net->W(blk), N, threads);
-    classifier.pack(Op::T, N, cfg.classes, net->K(), N, threads);
-  }
-  const PackedB<Real>& W(int t) const { return blocks[blocks.size() == 1 ? 0 : size_t(t - 1)]; }
-};
-
-template <class Real>
-struct ForwardOptions {
-  int depth = 0;         // layers to run; 0 = the net's depth; more = unroll (shared only)
-  bool keep_all = true;  // keep every layer (training) or only the newest (probes, eval)
-  int threads = 1;
-  const PackedNet<Real>* packed = nullptr;  // the net's weights packed ahead of time (inference)
-  std::function<void(int t, const Real* y, const Real* x)> on_layer;  // after each layer t >= 1
-};
-
-// Pixels (uint8, B x D) into the trace's input block as values in [0, 1].
-template <class Real>
-void set_input(Trace<Real>& trace, const uint8_t* pixels, int batch, int input_size) {
-  trace.batch = batch;
-  trace.input.resize(size_t(batch) * input_size);
-  for (size_t i = 0; i < trace.input.size(); ++i) trace.input[i] = Real(pixels[i]) * Real(1.0 / 255.0);
-}
-
-// The work done on each tile of a layer's product z = x(t-1) W_t^T as soon as it is summed
-// (a gemm epilogue, so the activations make one trip through memory):
-//   y = sigma(z + b_t) in place, and for a ResNet also x(t) = x(t-1) + y; or, when no one
-//   reads y (x == nullptr: z was summed in x(t)'s place), x(t) = x(t-1) + sigma(z + b_t) in place.
-template <class Real>
-struct LayerEpilogue {
-  const Real* bias;
-  const Real* prev;  // x(t-1), or nullptr: no residual add
-  Real* x;           // x(t), or nullptr with prev: C is x(t)
-  int ld;
-
-  static void apply(const void* ctx, Real* C, int ldc, int row0, int col0, int rows, int cols) {
-    const LayerEpilogue& e = *static_cast<const LayerEpilogue*>(ctx);
-    const Real* b = e.bias + col0;
-    for (int r = 0; r < rows; ++r) {
-      Real* y = C + size_t(r) * ldc;
-      const Real* p = e.prev ? e.prev + size_t(row0 + r) * e.ld + col0 : nullptr;
-      if (p && !e.x) {
-        for (int c = 0; c < cols; ++c) y[c] = p[c] + sigmoid(y[c] + b[c]);
-        continue;
-      }
-      for (int c = 0; c < cols; ++c) y[c] = sigmoid(y[c] + b[c]);
-      if (!p) continue;
-      Real* x = e.x + size_t(row0 + r) * e.ld + col0;
-      for (int c = 0; c < cols; ++c) x[c] = p[c] + y[c];
-    }
-  }
-  Epilogue<Real> as_epilogue() const { return {&LayerEpilogue::apply, this, {prev, x}, ld}; }
-};
-
-// Sizes the trace for this net, batch and depth (reusing its memory when it fits). Keeping
-// every layer keeps the residuals too; keeping only the newest keeps y(t) only if asked.
-template <class Real>
-void prepare_trace(const Net<Real>& net, Trace<Real>& trace, int depth, bool keep_all, bool keep_residuals) {
-  const Config& cfg = net.config;
-  trace.depth = depth;
-  trace.width = cfg.width;
-  trace.keep_all = keep_all;
-  trace.keep_residuals = keep_all || keep_residuals;
-  trace.residuals_overwritten = false;
-  trace.resnet = cfg.arch == Arch::ResNet;
-  trace.x.resize((keep_all ? size_t(depth) + 1 : 2) * trace.block());
-  const size_t residual_blocks = !trace.resnet || !trace.keep_residuals ? 0 : keep_all ? size_t(depth) : 1;
-  trace.y.resize(residual_blocks * trace.block());
-  trace.logits.resize(size_t(trace.batch) * cfg.classes);
-}
-
-// x(0) from the input: the stem, or a copy of the pixels.
-template <class Real>
-void compute_initial_state(const Net<Real>& net, Trace<Real>& trace, int threads,
-                           const PackedNet<Real>* packed = nullptr) {
-  const Config& cfg = net.config;
-  const int B = trace.batch, N = cfg.width, D = cfg.input;
-  Real* x0 = trace.state(0);
-  if (cfg.stem) {
-    const LayerEpilogue<Real> stem{net.c(), nullptr, nullptr, N};
-    if (packed)
-      gemm(Op::N, B, Real(1), trace.input.data(), D, packed->stem, Real(0), x0, N, threads, stem.as_epilogue());
-    else
-      gemm(Op::N, Op::T, B, N, D, Real(1), trace.input.data(), D, net.P(), D, Real(0), x0, N, threads,
-           stem.as_epilogue());
-  } else {
-    std::copy(trace.input.begin(), trace.input.begin() + trace.block(), x0);
-  }
-}
-
-// Layers 1..depth from x(0) already in the trace, then the logits.
-template <class Real>
-void run_layers(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<Real>& opt) {
-  const Config& cfg = net.config;
-  const int B = trace.batch, N = cfg.width, depth = trace.depth;
-  // Unless y(t) is kept, z is summed where x(t) goes: one block of activations fewer through memory.
-  const bool in_place = trace.resnet && !trace.keep_residuals;
-  if (opt.on_layer && in_place)
-    throw Error("run_layers: on_layer reads y(t), which this trace does not keep (see prepare_trace)");
-  for (int t = 1; t <= depth; ++t) {
-    // Past the trained depth only a shared net has weights (the unrolling of SPEC §1).
-    const int layer = t <= cfg.depth ? t : 1;
-    const Real* prev = trace.state(t - 1);
-    Real* z = in_place ? trace.state(t) : trace.residual(t);
-    const LayerEpilogue<Real> layer_done{net.b(layer), trace.resnet ? prev : nullptr,
-                                         trace.resnet && !in_place ? trace.state(t) : nullptr, N};
-    if (opt.packed)
-      gemm(Op::N, B, Real(1), prev, N, opt.packed->W(layer), Real(0), z, N, opt.threads, layer_done.as_epilogue());
-    else
-      gemm(Op::N, Op::T, B, N, N, Real(1), prev, N, net.W(layer), N, Real(0), z, N, opt.threads,
-           layer_done.as_epilogue());
-    if (opt.on_layer) opt.on_layer(t, trace.residual(t), trace.state(t));
-  }
-  if (opt.packed)
-    gemm(Op::N, B, Real(1), trace.state(depth), N, opt.packed->classifier, Real(0), trace.logits.data(),
-         cfg.classes, opt.threads);
-  else
-    gemm(Op::N, Op::T, B, cfg.classes, N, Real(1), trace.state(depth), N, net.K(), N, Real(0),
-         trace.logits.data(), cfg.classes, opt.threads);
-  for (int r = 0; r < B; ++r)
-    for (int k = 0; k < cfg.classes; ++k) trace.logits[size_t(r) * cfg.classes + k] += net.k0()[k];
-}
-
-// The whole forward pass on trace.input (set it with set_input first).
-template <class Real>
-void forward(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<Real>& opt = {}) {
-  const int depth = opt.depth > 0 ? opt.depth : net.config.depth;
-  if (depth > net.config.depth && net.config.weights != Weights::Shared)
-    throw Error("unrolling beyond the trained depth needs shared weights");
-  if (opt.packed && opt.packed->net != &net) throw Error("forward: packed weights of another net");
-  prepare_trace(net, trace, depth, opt.keep_all, bool(opt.on_layer));
-  compute_initial_state(net, trace, opt.threads, opt.packed);
-  run_layers(net, trace, opt);
-}
-
-RESDYN_INSTANCE void forward<float>(const Net<float>&, Trace<float>&, const ForwardOptions<float>&);
-RESDYN_INSTANCE void forward<double>(const Net<double>&, Trace<double>&, const ForwardOptions<double>&);
-RESDYN_INSTANCE void initialise<float>(Net<float>&, Rng&);
-RESDYN_INSTANCE void initialise<double>(Net<double>&, Rng&);
-
-// ============================================================================
-// 5b. Fixed point: integer inference, and training in Q15.16
-// ============================================================================
-//
-// (Pasted after section 5. Section 5 sits inside the hosted-only block that opens before
-// Net in section 4, so this section first closes that block: its integer forward pass is
-// the part a microcontroller compiles. It reopens the block before its hosted half, and the
-// sections after it continue inside it as before.)
-#endif  // !RESDYN_FREESTANDING
-//
-// The formats (Qm.n: m integer bits, n fraction bits, plus the sign; two's complement, so the
-// common "16.16" format is Q15.16 here):
-//   weights      int8 in [-127, 127], one scale per output row: w ~ q * mult * 2^-shift
-//   y(t), h(t)   Q0.15 in int16: the logistic output, 0 .. 32767 (1 saturates to 32767/32768)
-//   x(t)         Q16.15 in int32: x(0) plus T residuals below 1 each, exact up to T = 65534
-//   bytes        uint8 v * 255, rounded: a product input in [0, 1] (pixels, y(t), h(t))
-//   layer input  a product reads bytes when its input lies in [0, 1]: the stem (pixels), an
-//                MLP's layers (h), a shared ResNet's layers (see below). The others, a
-//                per-layer ResNet's layers and every classifier, read x(t) or h(T) as int16:
-//                shifted right by the fewest bits that make its largest entry fit (per
-//                sample, rounded), so the first layer sees all 15 fraction bits
-//   shared ResNet  W x(t-1) = W x(t-2) + W y(t-1) (SPEC §1: x(t) = x(t-1) + y(t)), so its
-//                layers multiply only bytes of y (and of x(0) first) and keep the running
-//                sums W x(t-1) in int32 (adding saturates; below T = 128 it never has to)
-//   z, logits    Q19.12 in int32: pre-activations W x + b and the classifier's output
-//   products     int32 sums of int8 x int16 or int8 x uint8; exact because quantisation
-//                keeps every row's sum |q| <= 65535 and inputs are at most 32767 in magnitude
-// Every narrowing rounds to nearest (ties away from zero) and saturates; no right shift of
-// a negative number is left to the compiler's choice.
-//
-// The logistic function: a table of sigma(k/32), k = 0..512, in Q.24, linear interpolation,
-// sigma(-z) = 1 - sigma(z), 1 beyond |z| = 16. For Q0.15 output the error is below 2^-15
-// (one unit) for every Q19.12 input: interpolation <= (1/32)^2/8 * max|sigma''| = 1.2e-5,
-// table rounding 3e-8, final rounding <= 2^-16 = 1.5e-5 (tests/test_fixed_point.cpp measures
-// it against std::exp over every input in [-20, 20]).
-
-namespace fixed {
-
-// ---------------------------------------------------------------------------
-// Rounding and saturation
-// ---------------------------------------------------------------------------
-
-inline int32_t saturate_i32(int64_t v) {
-  return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : int32_t(v);
-}
-inline int16_t saturate_i16(int64_t v) {
-  return v > INT16_MAX ? int16_t(INT16_MAX) : v < INT16_MIN ? int16_t(INT16_MIN) : int16_t(v);
-}
-// Weights use the symmetric range [-127, 127]: -128 never appears, so |q| <= 127 holds.
-inline int8_t saturate_i8_symmetric(int64_t v) { return v > 127 ? int8_t(127) : v < -127 ? int8_t(-127) : int8_t(v); }
-
-// v / 2^shift rounded to nearest, ties away from zero; shift in 1..63, any int64 v.
-// Works on the magnitude, so it never shifts a negative number.
-inline int64_t round_shift_right(int64_t v, int shift) {
-  const uint64_t a = v < 0 ? 0 - uint64_t(v) : uint64_t(v);
-  const uint64_t r = (a >> shift) + ((a >> (shift - 1)) & 1u);
-  return v < 0 ? -int64_t(r) : int64_t(r);
-}
-
-// value * mult * 2^-shift, rounded and saturated to int32 (any shift; mult >= 0).
-inline int32_t rescale(int32_t value, int32_t mult, int shift) {
-  const int64_t p = int64_t(value) * mult;  // |p| < 2^62
-  if (shift >= 63) return 0;                 // |p| / 2^63 < 1/2
-  if (shift > 0) return saturate_i32(round_shift_right(p, shift));
-  if (p == 0) return 0;
-  const int64_t limit = int64_t(INT32_MAX) >> (shift < -31 ? 31 : -shift);
-  if (p > limit) return INT32_MAX;
-  if (p < -limit) return INT32_MIN;
-  return int32_t(p * (int64_t(1) << -shift));
-}
-
-inline int32_t add_saturate(int32_t a, int32_t b) { return saturate_i32(int64_t(a) + b); }
-
-// A number in Q(bits of Storage - Frac - 1).Frac: raw / 2^Frac. Arithmetic rounds and saturates.
-template <int Frac, class Storage>
-struct Fixed {
-  static_assert(Frac >= 1 && Frac < int(8 * sizeof(Storage)), "fraction bits must fit the storage");
-  static constexpr int frac_bits = Frac;
-  static constexpr int64_t kMax = int64_t((uint64_t(1) << (8 * sizeof(Storage) - 1)) - 1), kMin = -kMax - 1;
-  Storage raw = 0;
-
-  static Fixed from_raw(int64_t r) {
-    Fixed f;
-    f.raw = Storage(r > kMax ? kMax : r < kMin ? kMin : r);
-    return f;
-  }
-  // Nearest representable value, ties away from zero; saturates; NaN becomes 0.
-  static Fixed from_real(double v) {
-    const double scaled = v * double(int64_t(1) << Frac);
-    if (!(scaled == scaled)) return from_raw(0);
-    if (scaled >= double(kMax)) return from_raw(kMax);
-    if (scaled <= double(kMin)) return from_raw(kMin);
-    return from_raw(int64_t(scaled >= 0 ? std::floor(scaled + 0.5) : -std::floor(-scaled + 0.5)));
-  }
-  double to_real() const { return double(raw) / double(int64_t(1) << Frac); }
-  // The same number in another format, rounded and saturated.
-  template <class To>
-  To to() const {
-    constexpr int d = Frac - To::frac_bits;
-    if constexpr (d > 0) {
-      return To::from_raw(round_shift_right(raw, d));
-    } else {
-      const int64_t limit = To::kMax >> -d;
-      return To::from_raw(raw > limit ? To::kMax : raw < -limit ? To::kMin : int64_t(raw) * (int64_t(1) << -d));
-    }
-  }
-  friend Fixed operator+(Fixed a, Fixed b) { return from_raw(int64_t(a.raw) + b.raw); }
-  friend Fixed operator-(Fixed a, Fixed b) { return from_raw(int64_t(a.raw) - b.raw); }
-  friend Fixed operator*(Fixed a, Fixed b) { return from_raw(round_shift_right(int64_t(a.raw) * b.raw, Frac)); }
-  friend bool operator==(Fixed a, Fixed b) { return a.raw == b.raw; }
-};
-
-using Q0_15 = Fixed<15, int16_t>;   // y(t), h(t)
-using Q16_15 = Fixed<15, int32_t>;  // x(t)
-using Q19_12 = Fixed<12, int32_t>;  // pre-activations and logits
-using Q15_16 = Fixed<16, int32_t>;  // everything in fixed-point training
-
-constexpr int kStateFrac = 15;    // y, h and x
-constexpr int kPreFrac = 12;      // z and logits
-constexpr int kTrainFrac = 16;    // training
-constexpr int32_t kMaxRowL1 = 65535;  // sum |q| of a quantised row: 65535 * 32767 < 2^31
-
-// ---------------------------------------------------------------------------
-// The logistic function and e^-a from tables
-// ---------------------------------------------------------------------------
-
-namespace detail {
-
-// e^x for |x| <= 32, evaluated by the compiler: e^x = (e^(x/1024))^1024, the inner power by
-// its Taylor series. Relative error about 1e-13, far below the tables' resolution.
-constexpr double exp_constexpr(double x) {
-  const double r = x / 1024.0;
-  double term = 1.0, sum = 1.0;
-  for (int k = 1; k < 12; ++k) {
-    term *= r / k;
-    sum += term;
-  }
-  for (int k = 0; k < 10; ++k) sum *= sum;
-  return sum;
-}
-
-constexpr int kSigmoidSteps = 512;        // table covers z in [0, 16] in steps of 1/32
-constexpr int kSigmoidStepsPerUnit = 32;
-constexpr int kTableFrac = 24;             // table values in Q.24
-constexpr int kExpWhole = 25, kExpParts = 256;
-
-struct SigmoidTable {
-  int32_t entry[kSigmoidSteps + 1];
-  constexpr SigmoidTable() : entry() {
-    for (int k = 0; k <= kSigmoidSteps; ++k) {
-      const double s = 1.0 / (1.0 + exp_constexpr(-double(k) / kSigmoidStepsPerUnit));
-      entry[k] = int32_t(s * double(1 << kTableFrac) + 0.5);
-    }
-  }
-};
-inline constexpr SigmoidTable kSigmoidTable{};
-
-// e^-n (n = 0..24) and e^(-k/256) (k = 0..256), both Q.30.
-struct ExpTables {
-  int32_t whole[kExpWhole];
-  int32_t part[kExpParts + 1];
-  constexpr ExpTables() : whole(), part() {
-    for (int n = 0; n < kExpWhole; ++n) whole[n] = int32_t(exp_constexpr(-double(n)) * double(1 << 30) + 0.5);
-    for (int k = 0; k <= kExpParts; ++k) part[k] = int32_t(exp_constexpr(-double(k) / kExpParts) * double(1 << 30) + 0.5);
-  }
-};
-inline constexpr ExpTables kExpTables{};
-
-}  // namespace detail
-
-// sigma(z) in Q.24 (0 .. 2^24) for z with `frac` fraction bits, 5 <= frac <= 16.
-inline int32_t sigmoid_q24(int32_t z, int frac) {
-  const int step_bits = frac - 5;  // z units per table step (1/32) = 2^step_bits
-  const uint32_t a = z < 0 ? 0u - uint32_t(z) : uint32_t(z);
-  const uint32_t index = a >> step_bits;
-  int32_t v = int32_t(1) << detail::kTableFrac;
-  if (index < uint32_t(detail::kSigmoidSteps)) {
-    const int32_t lo = detail::kSigmoidTable.entry[index], hi = detail::kSigmoidTable.entry[index + 1];
-    const int32_t f = int32_t(a & ((1u << step_bits) - 1u));
-    const int32_t half = step_bits > 0 ? int32_t(1) << (step_bits - 1) : 0;
-    v = lo + (((hi - lo) * f + half) >> step_bits);  // hi >= lo: never shifts a negative number
-  }
-  return z < 0 ? (int32_t(1) << detail::kTableFrac) - v : v;
-}
-
-// sigma(z) for z in Q19.12, as Q0.15 in 0 .. 32767 (1 would need 32768; it saturates).
-inline int16_t sigmoid_q15(int32_t z) {
-  const int32_t r = (sigmoid_q24(z, kPreFrac) + 256) >> 9;
-  return int16_t(r > 32767 ? 32767 : r);
-}
-
-// sigma(z) for z in Q15.16, as Q15.16 in 0 .. 65536 (training).
-inline int32_t sigmoid_q16(int32_t z) { return (sigmoid_q24(z, kTrainFrac) + 128) >> 8; }
-
-// e^-a for a >= 0 in Q15.16, as Q.30 (0 .. 2^30): e^-n * e^-f with f interpolated in steps of
-// 1/256 (error below 2e-6). Used by the fixed-point softmax.
-inline int32_t exp_neg_q30(int32_t a) {
-  if (a <= 0) return int32_t(1) << 30;
-  const int n = a >> 16;
-  if (n >= detail::kExpWhole) return 0;
-  const int k = (a >> 8) & 0xFF, r = a & 0xFF;
-  const int32_t lo = detail::kExpTables.part[k], hi = detail::kExpTables.part[k + 1];
-  const int64_t p = lo - round_shift_right(int64_t(lo - hi) * r, 8);
-  return int32_t(round_shift_right(int64_t(detail::kExpTables.whole[n]) * p, 30));
-}
-
-// ---------------------------------------------------------------------------
-// The integer kernel (plain C++: every target)
-// ---------------------------------------------------------------------------
-
-namespace detail {
-
-// sum over j < n of x[j] * w[j], for bytes x.
-inline int32_t dot(const uint8_t* x, const int8_t* w, int n) {
-  int32_t sum = 0;
-  int j = 0;
-#if defined(__ARM_FEATURE_DSP)
-  // As below, with the inputs' bytes 0 and 2 (1 and 3) zero-extended by UXTB16.
-  for (; j + 4 <= n; j += 4) {
-    uint32_t wq, xq;
-    std::memcpy(&wq, w + j, 4);
-    std::memcpy(&xq, x + j, 4);
-    const int32_t w02 = __builtin_arm_sxtb16(int32_t(wq));
-    const int32_t w13 = __builtin_arm_sxtb16(int32_t((wq >> 8) | (wq << 24)));
-    const int32_t x02 = __builtin_arm_uxtb16(int32_t(xq));
-    const int32_t x13 = __builtin_arm_uxtb16(int32_t((xq >> 8) | (xq << 24)));
-    sum = __builtin_arm_smlad(x02, w02, sum);
-    sum = __builtin_arm_smlad(x13, w13, sum);
-  }
-#endif
-  for (; j < n; ++j) sum += int32_t(x[j]) * int32_t(w[j]);
-  return sum;
-}
-
-// sum over j < n of x[j] * w[j].
-inline int32_t dot(const int16_t* x, const int8_t* w, int n) {
-  int32_t sum = 0;
-  int j = 0;
-#if defined(__ARM_FEATURE_DSP)
-  // Cortex-M4/M7: SMLAD adds two 16 x 16-bit products at once. SXTB16 sign-extends bytes 0 and 2
-  // of a word of weights (rotated by 8: bytes 1 and 3), so the inputs are paired to match.
-  for (; j + 4 <= n; j += 4) {
-    uint32_t wq, x01, x23;
-    std::memcpy(&wq, w + j, 4);
-    std::memcpy(&x01, x + j, 4);
-    std::memcpy(&x23, x + j + 2, 4);
-    const int32_t w02 = __builtin_arm_sxtb16(int32_t(wq));
-    const int32_t w13 = __builtin_arm_sxtb16(int32_t((wq >> 8) | (wq << 24)));
-    const int32_t x02 = int32_t((x01 & 0xFFFFu) | (x23 << 16));
-    const int32_t x13 = int32_t((x01 >> 16) | (x23 & 0xFFFF0000u));
-    sum = __builtin_arm_smlad(x02, w02, sum);
-    sum = __builtin_arm_smlad(x13, w13, sum);
-  }
-#endif
-  for (; j < n; ++j) sum += int32_t(x[j]) * int32_t(w[j]);
-  return sum;
-}
-
-}  // namespace detail
-
-// acc[s*ld_acc + i] = sum over j < inner of x[s*ldx + j] * w[i*ldw + j], for samples s and
-// outputs i: one matrix-vector product per sample; x is int16 or bytes. Exact (no overflow,
-// so any summation order gives the same integers) when every row has sum |w| <= kMaxRowL1
-// and |x| <= 32767.
-template <class In>
-inline void int_matmul(int samples, int outputs, int inner, const In* x, int ldx, const int8_t* w, int ldw,
-                       int32_t* acc, int ld_acc) {
-  for (int s = 0; s < samples; ++s)
-    for (int i = 0; i < outputs; ++i)
-      acc[size_t(s) * ld_acc + i] = detail::dot(x + size_t(s) * ldx, w + size_t(i) * ldw, inner);
-}
-
-// y = W x for one sample.
-template <class In>
-inline void int_matvec(int outputs, int inner, const int8_t* w, const In* x, int32_t* y) {
-  int_matmul(1, outputs, inner, x, inner, w, inner, y, outputs);
-}
-
-}  // namespace fixed
-
-// ---------------------------------------------------------------------------
-// A quantised network: views of constant arrays (from a model file or an exported C header)
-// ---------------------------------------------------------------------------
-
-// rows x cols int8 weights; row i stands for the real weights q * mult[i] * 2^-shift[i]
-// (per unit of its integer input), plus bias[i] in Q19.12.
-struct QuantMatrix {
-  const int8_t* weights = nullptr;
-  const int32_t* mult = nullptr;   // in [2^30, 2^31), or 0 for a row of zeros
-  const int8_t* shift = nullptr;
-  const int32_t* bias = nullptr;
-  int rows = 0, cols = 0;
-};
-
-struct QuantNet {
-  Config config;
-  QuantMatrix stem;        // N x D; its input is the pixel byte (the 1/255 is in its scale)
-  QuantMatrix classifier;  // C x N
-  QuantMatrix blocks;      // block 1; blocks 2..block_count follow it in every array
-  int block_count = 1;     // 1 (shared) or T (per-layer)
-
-  // W_t, b_t (t = 1..T; a shared net has one block for every t).
-  QuantMatrix block(int t) const {
-    const size_t k = block_count == 1 ? 0 : size_t(t - 1), rows = size_t(blocks.rows);
-    QuantMatrix m = blocks;
-    m.weights += k * rows * size_t(blocks.cols);
-    m.mult += k * rows;
-    m.shift += k * rows;
-    m.bias += k * rows;
-    return m;
-  }
-};
-
-// Caller-owned scratch of the one-sample forward pass (quant_buffer_sizes gives the counts).
-struct QuantBuffers {
-  int32_t* state;  // width: x(t) (Q16.15) or h(t) (Q0.15); holds the final state afterwards
-  int16_t* input;  // width: the int16 input of the current product
-  uint8_t* bytes;  // width: the byte input of the current product
-  int32_t* acc;    // max(width, classes): the int32 sums
-  int32_t* sums;   // width: a shared ResNet's running sums W x(t-1)
-};
-
-struct QuantBufferSizes {
-  int state, input, bytes, acc, sums;
-};
-inline QuantBufferSizes quant_buffer_sizes(const Config& c) {
-  return {c.width, c.width, c.width, c.width > c.classes ? c.width : c.classes, c.width};
-}
-
-namespace fixed {
-
-// Whether a net's layers read bytes (the formats above): an MLP's, and a shared ResNet's.
-inline bool layers_read_bytes(const Config& c) { return c.arch == Arch::MLP || c.weights == Weights::Shared; }
-
-// y in Q0.15 (0 .. 32767) as the byte round(y * 255).
-inline uint8_t to_byte(int32_t y) { return uint8_t((y * 255 + 16384) >> 15); }
-
-// running += acc, saturating (the shared ResNet's W x(t-1)).
-inline void add_sums(int32_t* running, const int32_t* acc, int n) {
-  for (int i = 0; i < n; ++i) running[i] = add_saturate(running[i], acc[i]);
-}
-
-// The fewest bits to shift a Q.15 state right so that every entry, rounded, fits in int16.
-inline int state_shift(const int32_t* x, int n) {
-  uint32_t top = 0;
-  for (int i = 0; i < n; ++i) {
-    const uint32_t a = x[i] < 0 ? 0u - uint32_t(x[i]) : uint32_t(x[i]);
-    if (a > top) top = a;
-  }
-  int sh = 0;
-  while (sh < 31 && (sh == 0 ? int64_t(top) : round_shift_right(int64_t(top), sh)) > 32767) ++sh;
-  return sh;
-}
-
-// x >> sh, rounded, as the int16 input of a product.
-inline void narrow_state(const int32_t* x, int n, int sh, int16_t* out) {
-  for (int i = 0; i < n; ++i) out[i] = saturate_i16(sh == 0 ? int64_t(x[i]) : round_shift_right(x[i], sh));
-}
-
-// Pixel p as Q0.15 of p / 255, rounded (x(0) = u of a net without a stem).
-inline int32_t pixel_q15(uint8_t p) { return (int32_t(p) * 32768 + 127) / 255; }
-
-// z = acc * scale + bias in Q19.12, with the input carrying input_frac fraction bits.
-inline int32_t preactivation(const QuantMatrix& m, int row, int32_t acc, int input_frac) {
-  return add_saturate(rescale(acc, m.mult[row], int(m.shift[row]) + input_frac - kPreFrac), m.bias[row]);
-}
-
-// One layer's outputs from its sums: y = sigma(z); a ResNet adds y to x, an MLP (and the
-// stem) replaces the state with it (SPEC §1). bytes (if not null) gets y as the next product's input.
-inline void activate_rows(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state,
-                          uint8_t* bytes = nullptr) {
-  for (int i = 0; i < m.rows; ++i) {
-    const int32_t y = sigmoid_q15(preactivation(m, i, acc[i], input_frac));
-    state[i] = residual ? add_saturate(state[i], y) : y;
-    if (bytes) bytes[i] = to_byte(y);
-  }
-}
-
-// The classifier's outputs from its sums: logits in Q19.12.
-inline void output_rows(const QuantMatrix& m, const int32_t* acc, int input_frac, int32_t* logits) {
-  for (int i = 0; i < m.rows; ++i) logits[i] = preactivation(m, i, acc[i], input_frac);
-}
-
-// FNV-1a over the little-endian bytes of n int32 values: a checksum of final states that the
-// firmware and the host compute alike.
-inline uint32_t checksum(const int32_t* v, int n, uint32_t h = 2166136261u) {
-  for (int i = 0; i < n; ++i)
-    for (int b = 0; b < 4; ++b) h = (h ^ ((uint32_t(v[i]) >> (8 * b)) & 0xFFu)) * 16777619u;
-  return h;
-}
-
-}  // namespace fixed
-
-// The integer forward pass of one image (SPEC §1, in the formats above), on caller-owned
-// buffers, without allocating: logits (classes values, Q19.12), and the final state in
-// buf.state. depth 0 = the trained depth; deeper unrolls a shared net. Returns false (and
-// computes nothing) when depth exceeds the trained depth of a per-layer net.
-inline bool quant_forward(const QuantNet& net, const uint8_t* pixels, int depth, const QuantBuffers& buf,
-                          int32_t* logits) {
-  using namespace fixed;
-  const Config& cfg = net.config;
-  const int N = cfg.width, D = cfg.input;
-  if (depth <= 0) depth = cfg.depth;
-  if (depth > cfg.depth && cfg.weights != Weights::Shared) return false;
-  const bool bytes = layers_read_bytes(cfg), resnet = cfg.arch == Arch::ResNet;
-  if (cfg.stem) {
-    int_matvec(N, D, net.stem.weights, pixels, buf.acc);
-    activate_rows(net.stem, buf.acc, 0, false, buf.state, bytes ? buf.bytes : nullptr);
-  } else {
-    for (int j = 0; j < D; ++j) buf.state[j] = pixel_q15(pixels[j]);
-    if (bytes) std::memcpy(buf.bytes, pixels, size_t(D));  // x(0) = u: its bytes are the pixels
-  }
-  for (int t = 1; t <= depth; ++t) {
-    const QuantMatrix W = net.block(t <= cfg.depth ? t : 1);
-    if (!bytes) {  // a per-layer ResNet: W_t x(t-1)
-      const int sh = state_shift(buf.state, N);
-      narrow_state(buf.state, N, sh, buf.input);
-      int_matvec(N, N, W.weights, buf.input, buf.acc);
-      activate_rows(W, buf.acc, kStateFrac - sh, true, buf.state);
-    } else if (resnet) {  // shared: W x(t-1) = W x(t-2) + W y(t-1)
-      int_matvec(N, N, W.weights, buf.bytes, buf.acc);
-      if (t == 1) std::memcpy(buf.sums, buf.acc, size_t(N) * sizeof(int32_t));
-      else add_sums(buf.sums, buf.acc, N);
-      activate_rows(W, buf.sums, 0, true, buf.state, buf.bytes);
-    } else {  // an MLP: W_t h(t-1)
-      int_matvec(N, N, W.weights, buf.bytes, buf.acc);
-      activate_rows(W, buf.acc, 0, false, buf.state, buf.bytes);
-    }
-  }
-  const int sh = state_shift(buf.state, N);
-  narrow_state(buf.state, N, sh, buf.input);
-  int_matvec(cfg.classes, N, net.classifier.weights, buf.input, buf.acc);
-  output_rows(net.classifier, buf.acc, kStateFrac - sh, logits);
-  return true;
-}
-
-#ifndef RESDYN_FREESTANDING
-
-// ---------------------------------------------------------------------------
-// Host: the products on AVX-512 VNNI or AVX2, the same integers as fixed::int_matmul
-// ---------------------------------------------------------------------------
-//
-// The SIMD kernels read the weights packed once into panels of R output rows, cut along the
-// input into groups of 32 bits: pairs of weights widened to int16 (for int16 inputs), or four
-// int8 weights (for byte inputs, with VNNI). Panel p, group k, row r holds w[pR + r][group k].
-// One instruction multiplies a group of inputs, broadcast to every lane, by R rows' groups and
-// adds all its products into R int32 sums: vpdpwssd (int16 pairs) or vpdpbusd (byte quads),
-// or vpmaddwd + vpaddd on AVX2, where byte inputs are widened to int16 pairs first. All sums
-// are exact (section comment above), so the order of additions cannot change a single bit.
-
-namespace fixed {
-
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
-constexpr int kPanelRows = 16;
-constexpr bool kByteGroups = true;
-constexpr const char* kIntKernel = "avx512-vnni";
-#elif defined(__AVX2__)
-constexpr int kPanelRows = 8;
-constexpr bool kByteGroups = false;
-constexpr const char* kIntKernel = "avx2";
-#else
-constexpr int kPanelRows = 8;
-constexpr bool kByteGroups = false;
-constexpr const char* kIntKernel = "plain";
-#endif
-
-// Inputs per 32-bit group: 2 int16, or 4 bytes where the kernel multiplies bytes directly.
-template <class In>
-constexpr int group_size() {
-  return sizeof(In) == 1 && kByteGroups ? 4 : 2;
-}
-
-struct PackedMatrix {
-  int rows = 0, cols = 0, groups = 0, panels = 0, group = 2;  // group: inputs per 32-bit word
-  std::vector<uint32_t> data;                                 // panels x groups x kPanelRows words
-};
-
-// W packed for products with inputs of type In (int16_t or uint8_t).
-template <class In>
-inline PackedMatrix pack_matrix(const int8_t* w, int rows, int cols) {
-  PackedMatrix p;
-  p.rows = rows;
-  p.cols = cols;
-  p.group = group_size<In>();
-  p.groups = (cols + p.group - 1) / p.group;
-  p.panels = (rows + kPanelRows - 1) / kPanelRows;
-  p.data.assign(size_t(p.panels) * p.groups * kPanelRows, 0);
-  for (int i = 0; i < rows; ++i)
-    for (int k = 0; k < p.groups; ++k) {
-      uint32_t word = 0;
-      for (int e = 0; e < p.group && k * p.group + e < cols; ++e) {
-        const int8_t v = w[size_t(i) * cols + k * p.group + e];
-        word |= p.group == 4 ? uint32_t(uint8_t(v)) << (8 * e) : uint32_t(uint16_t(int16_t(v))) << (16 * e);
-      }
-      p.data[(size_t(i / kPanelRows) * p.groups + size_t(k)) * kPanelRows + size_t(i % kPanelRows)] = word;
-    }
-  return p;
-}
-
-namespace detail {
-
-// The 32-bit group of inputs at x (two int16 or four bytes), for broadcasting.
-inline int32_t load_group(const void* x) {
-  int32_t v;
-  std::memcpy(&v, x, sizeof v);
-  return v;
-}
-
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
-// sums += the products of a group of inputs (broadcast in x) with 16 rows' groups (in w).
-inline __m512i dot_groups(__m512i sums, __m512i w, __m512i x, int16_t) { return _mm512_dpwssd_epi32(sums, w, x); }
-inline __m512i dot_groups(__m512i sums, __m512i w, __m512i x, uint8_t) { return _mm512_dpbusd_epi32(sums, x, w); }
-
-// MB samples x NP panels of sums, kept in registers over the whole input (the loops unroll
-// completely, so the arrays are registers). Not inlined into its caller: GCC 12 then keeps
-// the accumulators in place instead of copying them between registers.
-template <class In, int MB, int NP>
-__attribute__((noinline)) void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
-  constexpr int G = group_size<In>();
-  const In tag = 0;
-  __m512i sum[MB][NP];
-#pragma GCC unroll 8
-  for (int m = 0; m < MB; ++m)
-#pragma GCC unroll 2
-    for (int p = 0; p < NP; ++p) sum[m][p] = _mm512_setzero_si512();
-  const uint32_t* base = w.data.data() + size_t(panel) * w.groups * kPanelRows;
-  const size_t panel_stride = size_t(w.groups) * kPanelRows;
-  for (int k = 0; k < w.groups; ++k) {
-    __m512i wv[NP];
-#pragma GCC unroll 2
-    for (int p = 0; p < NP; ++p) wv[p] = _mm512_loadu_si512(base + p * panel_stride + size_t(k) * kPanelRows);
-#pragma GCC unroll 8
-    for (int m = 0; m < MB; ++m) {
-      const __m512i xv = _mm512_set1_epi32(load_group(x + size_t(m) * ldx + G * size_t(k)));
-#pragma GCC unroll 2
-      for (int p = 0; p < NP; ++p) sum[m][p] = dot_groups(sum[m][p], wv[p], xv, tag);
-    }
-  }
-  const int first = panel * kPanelRows, count = std::min(NP * kPanelRows, w.rows - first);
-  alignas(64) int32_t out[NP * kPanelRows];
-#pragma GCC unroll 8
-  for (int m = 0; m < MB; ++m) {
-#pragma GCC unroll 2
-    for (int p = 0; p < NP; ++p) _mm512_store_si512(out + p * kPanelRows, sum[m][p]);
-    for (int r = 0; r < count; ++r) acc[size_t(m) * ld_acc + first + r] = out[r];
-  }
-}
-constexpr int kTileSamples = 8;  // 8 x 2 panels: 16 accumulators, 2 weight loads per 16 products
-#elif defined(__AVX2__)
-template <class In, int MB, int NP>
-inline void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
-  static_assert(sizeof(In) == 2, "AVX2 multiplies int16 pairs; bytes are widened first");
-  __m256i sum[MB][NP];
-  for (int m = 0; m < MB; ++m)
-    for (int p = 0; p < NP; ++p) sum[m][p] = _mm256_setzero_si256();
-  const uint32_t* base = w.data.data() + size_t(panel) * w.groups * kPanelRows;
-  const size_t panel_stride = size_t(w.groups) * kPanelRows;
-  for (int k = 0; k < w.groups; ++k) {
-    __m256i wv[NP];
-    for (int p = 0; p < NP; ++p)
-      wv[p] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(base + p * panel_stride + size_t(k) * kPanelRows));
-    for (int m = 0; m < MB; ++m) {
-      const __m256i xv = _mm256_set1_epi32(load_group(x + size_t(m) * ldx + 2 * size_t(k)));
-      for (int p = 0; p < NP; ++p) sum[m][p] = _mm256_add_epi32(sum[m][p], _mm256_madd_epi16(wv[p], xv));
-    }
-  }
-  for (int p = 0; p < NP; ++p) {
-    const int first = (panel + p) * kPanelRows, left = std::min(kPanelRows, w.rows - first);
-    for (int m = 0; m < MB; ++m) {
-      int32_t out[8];
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), sum[m][p]);
-      for (int r = 0; r < left; ++r) acc[size_t(m) * ld_acc + first + r] = out[r];
-    }
-  }
-}
-constexpr int kTileSamples = 4;
-#else
-template <class In, int MB, int NP>
-inline void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
-  static_assert(sizeof(In) == 2, "the plain kernel multiplies int16 pairs; bytes are widened first");
-  const size_t panel_stride = size_t(w.groups) * kPanelRows;
-  for (int p = 0; p < NP; ++p) {
-    const uint32_t* base = w.data.data() + size_t(panel + p) * panel_stride;
-    const int first = (panel + p) * kPanelRows, left = std::min(kPanelRows, w.rows - first);
-    for (int m = 0; m < MB; ++m)
-      for (int r = 0; r < left; ++r) {
-        int32_t sum = 0;
-        for (int k = 0; k < w.groups; ++k) {
-          const uint32_t word = base[size_t(k) * kPanelRows + r];
-          sum += int32_t(int16_t(uint16_t(word))) * x[size_t(m) * ldx + 2 * k] +
-                 int32_t(int16_t(uint16_t(word >> 16))) * x[size_t(m) * ldx + 2 * k + 1];
-        }
-        acc[size_t(m) * ld_acc + first + r] = sum;
-      }
-  }
-}
-constexpr int kTileSamples = 4;
-#endif
-
-// The products of every panel pair (and a last single panel), kTileSamples samples at a time.
-template <class In, int NP>
-inline void panel_tiles(int samples, const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
-  constexpr int MB = kTileSamples;
-  int s = 0;
-  for (; s + MB <= samples; s += MB)
-    packed_tile<In, MB, NP>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
-  for (; s < samples; ++s) packed_tile<In, 1, NP>(w, panel, x + size_t(s) * ldx, ldx, acc + size_t(s) * ld_acc, ld_acc);
-}
-template <class In>
-inline void packed_tiles(int samples, const PackedMatrix& w, const In* x, int ldx, int32_t* acc, int ld_acc) {
-  int panel = 0;
-  for (; panel + 2 <= w.panels; panel += 2) panel_tiles<In, 2>(samples, w, panel, x, ldx, acc, ld_acc);
-  if (panel < w.panels) panel_tiles<In, 1>(samples, w, panel, x, ldx, acc, ld_acc);
-}
-
-}  // namespace detail
-
-// fixed::int_matmul on weights packed by pack_matrix<In>: acc[s*ld_acc + i] = sum_j x[s*ldx + j] w[i][j].
-// x rows must hold w.groups * w.group values (zeros after the last one).
-template <class In>
-inline void int_matmul_packed(int samples, const PackedMatrix& w, const In* x, int ldx, int32_t* acc, int ld_acc) {
-  if (w.group != group_size<In>()) throw Error("int_matmul_packed: weights packed for another input type");
-  if constexpr (sizeof(In) == 1 && !kByteGroups) {
-    // Widened to int16 pairs, a few samples at a time.
-    thread_local std::vector<int16_t> wide;
-    const int ldw = w.groups * 2;
-    wide.resize(size_t(detail::kTileSamples) * ldw);
-    for (int s = 0; s < samples; s += detail::kTileSamples) {
-      const int n = std::min(detail::kTileSamples, samples - s);
-      for (int m = 0; m < n; ++m)
-        for (int j = 0; j < ldw; ++j) wide[size_t(m) * ldw + j] = int16_t(x[size_t(s + m) * ldx + j]);
-      detail::packed_tiles(n, w, wide.data(), ldw, acc + size_t(s) * ld_acc, ld_acc);
-    }
-  } else {
-    detail::packed_tiles(samples, w, x, ldx, acc, ld_acc);
-  }
-}
-
-
-// The per-element work around the products (narrowing the state, rescaling the sums, the
-// logistic table, the residual update) on 8 or 16 lanes of AVX-512: the same operations as
-// narrow_state, state_shift and activate_rows, lane by lane, so the same integers (a block
-// whose row shifts leave the range 1..62 takes the scalar code). Plain builds use the scalar
-// functions themselves.
-#if defined(__AVX512F__) && defined(__AVX512VL__) && defined(__AVX512BW__)
-constexpr const char* kEpilogue = "avx512";
-
-namespace detail {
-
-// (The masked "maskz" forms with every lane on are the plain operations; GCC 12 warns about
-// the plain forms' undefined source operand.)
-
-// round_shift_right on 8 int64 lanes, shifts in 1..62.
-inline __m512i round_shift_right_8(__m512i v, __m512i shift) {
-  const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
-  const __m512i a = _mm512_maskz_abs_epi64(0xFF, v);
-  const __m512i r = _mm512_add_epi64(_mm512_maskz_srlv_epi64(0xFF, a, shift),
-                                     _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, a, _mm512_sub_epi64(shift, one)), one));
-  return _mm512_mask_sub_epi64(r, _mm512_cmplt_epi64_mask(v, zero), zero, r);
-}
-
-// sigmoid_q15 on 8 lanes.
-inline __m256i sigmoid_q15_8(__m256i z) {
-  const int* table = kSigmoidTable.entry;
-  const __m256i a = _mm256_abs_epi32(z);  // |INT32_MIN| stays 2^31 read as unsigned
-  const __m256i index = _mm256_srli_epi32(a, kPreFrac - 5);
-  const __mmask8 inside = _mm256_cmplt_epu32_mask(index, _mm256_set1_epi32(kSigmoidSteps));
-  const __m256i clamped = _mm256_min_epu32(index, _mm256_set1_epi32(kSigmoidSteps - 1));
-  // Entries k and k + 1 are neighbours: one 64-bit gather fetches both.
-  const __m512i pairs = _mm512_mask_i32gather_epi64(_mm512_setzero_si512(), 0xFF, clamped, table, 4);
-  const __m256i lo = _mm512_maskz_cvtepi64_epi32(0xFF, pairs);
-  const __m256i hi = _mm512_maskz_cvtepi64_epi32(0xFF, _mm512_maskz_srli_epi64(0xFF, pairs, 32));
-  const __m256i f = _mm256_and_si256(a, _mm256_set1_epi32((1 << (kPreFrac - 5)) - 1));
-  const __m256i step = _mm256_srli_epi32(
-      _mm256_add_epi32(_mm256_mullo_epi32(_mm256_sub_epi32(hi, lo), f), _mm256_set1_epi32(1 << (kPreFrac - 6))),
-      kPreFrac - 5);
-  const __m256i one = _mm256_set1_epi32(1 << kTableFrac);
-  __m256i v = _mm256_mask_blend_epi32(inside, one, _mm256_add_epi32(lo, step));
-  v = _mm256_mask_sub_epi32(v, _mm256_cmplt_epi32_mask(z, _mm256_setzero_si256()), one, v);
-  const __m256i r = _mm256_srli_epi32(_mm256_add_epi32(v, _mm256_set1_epi32(256)), 9);
-  return _mm256_min_epi32(r, _mm256_set1_epi32(32767));
-}
-
-}  // namespace detail
-
-inline int state_shift_fast(const int32_t* x, int n) {
-  __m512i top = _mm512_setzero_si512();
-  int i = 0;
-  for (; i + 16 <= n; i += 16) top = _mm512_maskz_max_epu32(0xFFFF, top, _mm512_maskz_abs_epi32(0xFFFF, _mm512_loadu_si512(x + i)));
-  uint32_t lanes[16], t = 0;
-  _mm512_storeu_si512(lanes, top);
-  for (uint32_t lane : lanes) t = std::max(t, lane);
-  for (; i < n; ++i) t = std::max(t, x[i] < 0 ? 0u - uint32_t(x[i]) : uint32_t(x[i]));
-  int sh = 0;
-  while (sh < 31 && (sh == 0 ? int64_t(t) : round_shift_right(int64_t(t), sh)) > 32767) ++sh;
-  return sh;
-}
-
-inline void narrow_state_fast(const int32_t* x, int n, int sh, int16_t* out) {
-  int i = 0;
-  if (sh > 0) {
-    const __m128i s = _mm_cvtsi32_si128(sh), s1 = _mm_cvtsi32_si128(sh - 1);
-    const __m512i one = _mm512_set1_epi32(1), zero = _mm512_setzero_si512();
-    for (; i + 16 <= n; i += 16) {
-      const __m512i v = _mm512_loadu_si512(x + i);
-      const __m512i a = _mm512_maskz_abs_epi32(0xFFFF, v);  // as unsigned: |x| <= 2^31
-      __m512i r = _mm512_add_epi32(_mm512_maskz_srl_epi32(0xFFFF, a, s), _mm512_and_si512(_mm512_maskz_srl_epi32(0xFFFF, a, s1), one));
-      r = _mm512_mask_sub_epi32(r, _mm512_cmplt_epi32_mask(v, zero), zero, r);
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_maskz_cvtsepi32_epi16(0xFFFF, r));
-    }
-  } else {
-    for (; i + 16 <= n; i += 16)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_maskz_cvtsepi32_epi16(0xFFFF, _mm512_loadu_si512(x + i)));
-  }
-  narrow_state(x + i, n - i, sh, out + i);
-}
-
-inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state,
-                               uint8_t* bytes = nullptr) {
-  const int extra = input_frac - kPreFrac;
-  int i = 0;
-  for (; i + 8 <= m.rows; i += 8) {
-    const __m512i shift = _mm512_add_epi64(
-        _mm512_maskz_cvtepi8_epi64(0xFF, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m.shift + i))), _mm512_set1_epi64(extra));
-    if (_mm512_cmplt_epi64_mask(shift, _mm512_set1_epi64(1)) || _mm512_cmpgt_epi64_mask(shift, _mm512_set1_epi64(62))) {
-      QuantMatrix part = m;  // unusual scales: the scalar code for these 8 rows
-      part.rows = 8;
-      part.mult += i;
-      part.shift += i;
-      part.bias += i;
-      activate_rows(part, acc + i, input_frac, residual, state + i, bytes ? bytes + i : nullptr);
-      continue;
-    }
-    const __m512i a = _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i)));
-    const __m512i mult = _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m.mult + i)));
-    const __m256i scaled = _mm512_maskz_cvtsepi64_epi32(0xFF, detail::round_shift_right_8(_mm512_maskz_mul_epi32(0xFF, a, mult), shift));
-    const __m512i bias = _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m.bias + i)));
-    const __m256i z = _mm512_maskz_cvtsepi64_epi32(0xFF, _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, scaled), bias));
-    const __m256i y = detail::sigmoid_q15_8(z);
-    if (bytes) {  // to_byte: (y * 255 + 16384) >> 15
-      const __m256i b = _mm256_srli_epi32(_mm256_add_epi32(_mm256_mullo_epi32(y, _mm256_set1_epi32(255)), _mm256_set1_epi32(16384)), 15);
-      _mm_storel_epi64(reinterpret_cast<__m128i*>(bytes + i), _mm256_maskz_cvtepi32_epi8(0xFF, b));
-    }
-    __m256i* out = reinterpret_cast<__m256i*>(state + i);
-    if (residual) {
-      const __m512i sum = _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(out)), _mm512_maskz_cvtepi32_epi64(0xFF, y));
-      _mm256_storeu_si256(out, _mm512_maskz_cvtsepi64_epi32(0xFF, sum));
-    } else {
-      _mm256_storeu_si256(out, y);
-    }
-  }
-  QuantMatrix tail = m;
-  tail.rows = m.rows - i;
-  tail.mult += i;
-  tail.shift += i;
-  tail.bias += i;
-  activate_rows(tail, acc + i, input_frac, residual, state + i, bytes ? bytes + i : nullptr);
-}
-
-inline void add_sums_fast(int32_t* running, const int32_t* acc, int n) {
-  int i = 0;
-  for (; i + 8 <= n; i += 8) {
-    __m256i* r = reinterpret_cast<__m256i*>(running + i);
-    const __m512i sum = _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(r)),
-                                         _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i))));
-    _mm256_storeu_si256(r, _mm512_maskz_cvtsepi64_epi32(0xFF, sum));
-  }
-  add_sums(running + i, acc + i, n - i);
-}
-#else
-constexpr const char* kEpilogue = "plain";
-inline int state_shift_fast(const int32_t* x, int n) { return state_shift(x, n); }
-inline void narrow_state_fast(const int32_t* x, int n, int sh, int16_t* out) { narrow_state(x, n, sh, out); }
-inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state,
-                               uint8_t* bytes = nullptr) {
-  activate_rows(m, acc, input_frac, residual, state, bytes);
-}
-inline void add_sums_fast(int32_t* running, const int32_t* acc, int n) { add_sums(running, acc, n); }
-#endif
-
-}  // namespace fixed
-
-// ---------------------------------------------------------------------------
-// Host: quantising a trained net
-// ---------------------------------------------------------------------------
-
-// A quantised network that owns its arrays; view() is what the forward passes read.
-struct QuantizedModel {
-  struct Matrix {
-    int rows = 0, cols = 0, count = 1;  // count: blocks stacked in the arrays
-    std::vector<int8_t> weights, shift;
-    std::vector<int32_t> mult, bias;
-    QuantMatrix view() const {
-      return {weights.data(), mult.data(), shift.data(), bias.data(), rows, cols};
-    }
-  };
-  Config config;
-  Matrix stem, classifier, blocks;
-
-  QuantNet view() const {
-    QuantNet n;
-    n.config = config;
-    n.stem = stem.view();
-    n.classifier = classifier.view();
-    n.blocks = blocks.view();
-    n.block_count = blocks.count;
-    return n;
-  }
-};
-
-namespace fixed {
-
-// Quantises `count` stacked rows x cols matrices (with their biases) row by row. A row's scale
-// starts at max|w| / 127 and grows, if needed, until its sum |q| <= kMaxRowL1 (which keeps
-// the int32 products exact); input_scale is the real value of one unit of the row's integer
-// input (1/255 for byte inputs, 1 for int16 ones: those layers fold their shift in at run time).
-inline void quantise_rows(const float* weights, size_t weight_stride, const float* bias, size_t bias_stride, int rows,
-                          int cols, int count, double input_scale, QuantizedModel::Matrix& out) {
-  out.rows = rows;
-  out.cols = cols;
-  out.count = count;
-  out.weights.assign(size_t(count) * rows * cols, 0);
-  out.mult.assign(size_t(count) * rows, 0);
-  out.shift.assign(size_t(count) * rows, 0);
-  out.bias.assign(size_t(count) * rows, 0);
-  for (int blk = 0; blk < count; ++blk)
-    for (int i = 0; i < rows; ++i) {
-      const float* w = weights + blk * weight_stride + size_t(i) * cols;
-      const size_t row = size_t(blk) * rows + size_t(i);
-      int8_t* q = out.weights.data() + row * cols;
-      out.bias[row] = Q19_12::from_real(bias[blk * bias_stride + size_t(i)]).raw;
-      double top = 0;
-      for (int j = 0; j < cols; ++j) top = std::max(top, std::fabs(double(w[j])));
-      if (top == 0) continue;  // a zero row: q = 0, mult = 0
-      double scale = top / 127;
-      for (int attempt = 0;; ++attempt) {
-        long l1 = 0;
-        for (int j = 0; j < cols; ++j) {
-          const double v = double(w[j]) / scale;
-          q[j] = saturate_i8_symmetric(int64_t(v >= 0 ? std::floor(v + 0.5) : -std::floor(-v + 0.5)));
-          l1 += std::abs(int(q[j]));
-        }
-        if (l1 <= kMaxRowL1) break;
-        if (attempt > 64) throw Error("quantise: row " + std::to_string(i) + " cannot meet the sum bound");
-        scale *= std::max(1.0 + 1e-9, double(l1) / kMaxRowL1);
-      }
-      // scale * input_scale = mult * 2^-shift with mult in [2^30, 2^31).
-      int e = 0;
-      const double m = std::frexp(scale * input_scale, &e);  // in [0.5, 1)
-      int64_t mult = int64_t(std::floor(m * 2147483648.0 + 0.5));
-      if (mult == (int64_t(1) << 31)) {
-        mult >>= 1;
-        ++e;
-      }
-      const int shift = 31 - e;
-      if (shift > 127) {  // below 2^-96 per unit: the row contributes nothing at all
-        std::fill(q, q + cols, int8_t(0));
-        continue;
-      }
-      if (shift < 0) throw Error("quantise: weights too large (row scale " + std::to_string(scale) + ")");
-      out.mult[row] = int32_t(mult);
-      out.shift[row] = int8_t(shift);
-    }
-}
-
-}  // namespace fixed
-
-// int8 weights with a scale per output row, biases in Q19.12 (the formats at the top).
-inline QuantizedModel quantise(const Net<float>& net) {
-  const Config& cfg = net.config;
-  QuantizedModel q;
-  q.config = cfg;
-  const int N = cfg.width;
-  if (cfg.stem) fixed::quantise_rows(net.P(), 0, net.c(), 0, N, cfg.input, 1, 1.0 / 255.0, q.stem);
-  fixed::quantise_rows(net.K(), 0, net.k0(), 0, cfg.classes, N, 1, 1.0, q.classifier);
-  fixed::quantise_rows(net.W(1), net.layout.block_size, net.b(1), net.layout.block_size, N, N, net.layout.blocks,
-                       fixed::layers_read_bytes(cfg) ? 1.0 / 255.0 : 1.0, q.blocks);
-  return q;
-}
-
-// Checks the invariants the integer forward pass relies on (a model read from a file passes
-// through here): weights in [-127, 127], every row's sum |q| <= kMaxRowL1, shapes matching
-// the configuration. Returns nullptr or what is wrong.
-inline const char* quantised_model_problem(const QuantizedModel& q) {
-  if (const char* why = config_problem(q.config)) return why;
-  const Config& c = q.config;
-  const int blocks = c.weights == Weights::Shared ? 1 : c.depth;
-  auto bad = [](const QuantizedModel::Matrix& m, int rows, int cols, int count) {
-    if (m.rows != rows || m.cols != cols || m.count != count) return true;
-    const size_t r = size_t(rows) * count;
-    if (m.weights.size() != r * cols || m.mult.size() != r || m.shift.size() != r || m.bias.size() != r) return true;
-    for (size_t i = 0; i < r; ++i) {
-      if (m.mult[i] < 0 || m.shift[i] < 0) return true;
-      long l1 = 0;
-      for (int j = 0; j < cols; ++j) {
-        const int v = m.weights[i * cols + j];
-        if (v < -127) return true;
-        l1 += std::abs(v);
-      }
-      if (l1 > fixed::kMaxRowL1) return true;
-    }
-    return false;
-  };
-  if (c.stem ? bad(q.stem, c.width, c.input, 1) : q.stem.rows != 0) return "stem tensors do not match the architecture";
-  if (bad(q.classifier, c.classes, c.width, 1)) return "classifier tensors do not match the architecture";
-  if (bad(q.blocks, c.width, c.width, blocks)) return "layer tensors do not match the architecture or break the bounds";
-  return nullptr;
-}
-
-// ---------------------------------------------------------------------------
-// Host: the batched integer forward pass
-// ---------------------------------------------------------------------------
-
-// Runs many images through the integer path: per sample exactly quant_forward's integers
-// (the same functions around a packed SIMD product), samples split across threads.
-class QuantRunner {
- public:
-  explicit QuantRunner(const QuantNet& net) : net_(net) {
-    const Config& c = net.config;
-    bytes_ = fixed::layers_read_bytes(c);
-    if (c.stem) stem_ = fixed::pack_matrix<uint8_t>(net.stem.weights, c.width, c.input);
-    classifier_ = fixed::pack_matrix<int16_t>(net.classifier.weights, c.classes, c.width);
-    for (int b = 1; b <= net.block_count; ++b)
-      blocks_.push_back(bytes_ ? fixed::pack_matrix<uint8_t>(net.block(b).weights, c.width, c.width)
-                               : fixed::pack_matrix<int16_t>(net.block(b).weights, c.width, c.width));
-    ldx_ = (c.width + 1) / 2 * 2;
-    ldb_ = (std::max(c.input, c.width) + 3) / 4 * 4;
-  }
-
-  // logits: batch x classes (Q19.12); states (if not null): batch x width, the final x(T)
-  // (Q16.15) or h(T) (Q0.15). depth as in quant_forward.
-  void run(const uint8_t* pixels, int batch, int depth, int threads, int32_t* logits, int32_t* states = nullptr) const {
-    using namespace fixed;
-    const Config& cfg = net_.config;
-    if (depth <= 0) depth = cfg.depth;
-    if (depth > cfg.depth && cfg.weights != Weights::Shared)
-      throw Error("unrolling beyond the trained depth needs shared weights");
-    constexpr int kChunk = 64;
-    const int tasks = (batch + kChunk - 1) / kChunk;
-    const int N = cfg.width, D = cfg.input, C = cfg.classes, ld_acc = std::max(N, C);
-    struct Scratch {
-      std::vector<int32_t> state, acc, sums;
-      std::vector<int16_t> input;
-      std::vector<uint8_t> bytes;
-      std::vector<int> shift;
-    };
-    std::vector<Scratch> scratch(size_t(std::max(1, std::min(threads, tasks))));
-    ThreadPool::shared().run(threads, tasks, [&](int task, int worker) {
-      Scratch& s = scratch[size_t(worker)];
-      if (s.state.empty()) {
-        s.state.resize(size_t(kChunk) * N);
-        s.acc.resize(size_t(kChunk) * ld_acc);
-        s.sums.resize(size_t(kChunk) * ld_acc);
-        s.input.assign(size_t(kChunk) * ldx_, 0);  // the padding stays 0
-        s.bytes.assign(size_t(kChunk) * ldb_, 0);
-        s.shift.resize(kChunk);
-      }
-      const int first = task * kChunk, count = std::min(kChunk, batch - first);
-      int32_t* state = s.state.data();
-      int32_t* acc = s.acc.data();
-      uint8_t* bytes = s.bytes.data();
-      const bool resnet = cfg.arch == Arch::ResNet;
-      // x(0), and its bytes when the layers read bytes
-      if (cfg.stem || bytes_)
-        for (int r = 0; r < count; ++r) {
-          std::memcpy(bytes + size_t(r) * ldb_, pixels + (size_t(first) + r) * D, size_t(D));
-          std::fill(bytes + size_t(r) * ldb_ + D, bytes + size_t(r + 1) * ldb_, uint8_t(0));
-        }
-      if (cfg.stem) {
-        int_matmul_packed(count, stem_, bytes, ldb_, acc, ld_acc);
-        for (int r = 0; r < count; ++r)
-          activate_rows_fast(net_.stem, acc + size_t(r) * ld_acc, 0, false, state + size_t(r) * N,
-                             bytes_ ? bytes + size_t(r) * ldb_ : nullptr);
-        if (bytes_)
-          for (int r = 0; r < count; ++r) std::fill(bytes + size_t(r) * ldb_ + N, bytes + size_t(r + 1) * ldb_, uint8_t(0));
-      } else {
-        for (int r = 0; r < count; ++r)
-          for (int j = 0; j < D; ++j) state[size_t(r) * N + j] = pixel_q15(pixels[(size_t(first) + r) * D + j]);
-      }
-      // layers 1..depth, as quant_forward
-      for (int t = 1; t <= depth; ++t) {
-        const int layer = t <= cfg.depth ? t : 1;
-        const PackedMatrix& packed = blocks_[size_t(net_.block_count == 1 ? 0 : layer - 1)];
-        const QuantMatrix W = net_.block(layer);
-        if (!bytes_) {
-          narrow_all(state, count, s.input.data(), s.shift.data());
-          int_matmul_packed(count, packed, s.input.data(), ldx_, acc, ld_acc);
-          for (int r = 0; r < count; ++r)
-            activate_rows_fast(W, acc + size_t(r) * ld_acc, kStateFrac - s.shift[size_t(r)], true, state + size_t(r) * N);
-          continue;
-        }
-        int32_t* sums = resnet ? s.sums.data() : acc;
-        int_matmul_packed(count, packed, bytes, ldb_, t == 1 ? sums : acc, ld_acc);
-        for (int r = 0; r < count; ++r) {
-          if (resnet && t > 1) add_sums_fast(sums + size_t(r) * ld_acc, acc + size_t(r) * ld_acc, N);
-          activate_rows_fast(W, sums + size_t(r) * ld_acc, 0, resnet, state + size_t(r) * N, bytes + size_t(r) * ldb_);
-        }
-      }
-      // logits
-      narrow_all(state, count, s.input.data(), s.shift.data());
-      int_matmul_packed(count, classifier_, s.input.data(), ldx_, acc, ld_acc);
-      for (int r = 0; r < count; ++r)
-        output_rows(net_.classifier, acc + size_t(r) * ld_acc, kStateFrac - s.shift[size_t(r)],
-                    logits + (size_t(first) + r) * C);
-      if (states) std::copy(state, state + size_t(count) * N, states + size_t(first) * N);
-    });
-  }
-
-  const QuantNet& net() const { return net_; }
-
- private:
-  // Each sample's state as int16 product input, with its own shift (the padding stays 0).
-  void narrow_all(const int32_t* state, int count, int16_t* input, int* shift) const {
-    const int N = net_.config.width;
-    for (int r = 0; r < count; ++r) {
-      shift[r] = fixed::state_shift_fast(state + size_t(r) * N, N);
-      fixed::narrow_state_fast(state + size_t(r) * N, N, shift[r], input + size_t(r) * ldx_);
-    }
-  }
-
-  QuantNet net_;
-  bool bytes_ = false;  // the layers read bytes (fixed::layers_read_bytes)
-  fixed::PackedMatrix stem_, classifier_;
-  std::vector<fixed::PackedMatrix> blocks_;
-  int ldx_ = 0, ldb_ = 0;  // row strides of the int16 and the byte inputs
-};
-
-// ---------------------------------------------------------------------------
-// Host: training in Q15.16 with stochastic rounding (for devices without an FPU)
-// ---------------------------------------------------------------------------
-//
-// Everything a training step computes is an integer: parameters, activations and
-// back-propagated signals in Q15.16 (int32); products summed exactly in int64 (Q.32, what a
-// Cortex-M's multiply-accumulate-long gives); gradients and momentum kept in Q.32 int64;
-// the logistic function and the softmax's e^-a from the tables above. Only the weight update
-// rounds stochastically (up with probability equal to the dropped fraction), so updates far
-// below one Q15.16 unit (2^-16) still move the weights on average. The forward and backward
-// formulas are section 5/6's, line for line.
-
-// Parameters in Q15.16, in the layout of section 4.
-struct FixedNet {
-  Config config;
-  Layout layout;
-  std::vector<int32_t> params;
-  int32_t* at(size_t offset) { return params.data() + offset; }
-  const int32_t* at(size_t offset) const { return params.data() + offset; }
-};
-
-inline FixedNet to_fixed(const Net<float>& net) {
-  FixedNet f{net.config, net.layout, std::vector<int32_t>(net.params.size())};
-  for (size_t i = 0; i < net.params.size(); ++i) f.params[i] = fixed::Q15_16::from_real(net.params[i]).raw;
-  return f;
-}
-
-inline Net<float> to_float(const FixedNet& f) {
-  Net<float> net(f.config);
-  for (size_t i = 0; i < f.params.size(); ++i) net.params[i] = float(fixed::Q15_16::from_raw(f.params[i]).to_real());
-  return net;
-}
-
-namespace fixed {
-
-// C += op(A) op(B) exactly, in int64 (A is M x K, B is K x N after op; row-major strides).
-inline void fixed_matmul(Op opA, Op opB, int M, int N, int K, const int32_t* A, int lda, const int32_t* B, int ldb,
-                         int64_t* C, int ldc) {
-  if (opA == Op::N && opB == Op::T) {  // rows of A against rows of B
-    for (int i = 0; i < M; ++i)
-      for (int j = 0; j < N; ++j) {
-        const int32_t* a = A + size_t(i) * lda;
-        const int32_t* b = B + size_t(j) * ldb;
-        int64_t sum = 0;
-        for (int k = 0; k < K; ++k) sum += int64_t(a[k]) * b[k];
-        C[size_t(i) * ldc + j] += sum;
-      }
-    return;
-  }
-  for (int i = 0; i < M; ++i)
-    for (int k = 0; k < K; ++k) {
-      const int64_t a = opA == Op::N ? A[size_t(i) * lda + k] : A[size_t(k) * lda + i];
-      if (a == 0) continue;
-      int64_t* c = C + size_t(i) * ldc;
-      if (opB == Op::N) {
-        const int32_t* b = B + size_t(k) * ldb;
-        for (int j = 0; j < N; ++j) c[j] += a * b[j];
-      } else {
-        for (int j = 0; j < N; ++j) c[j] += a * B[size_t(j) * ldb + k];
-      }
-    }
-}
-
-// Q.32 sums back to Q15.16.
-inline int32_t q32_to_q16(int64_t v) { return saturate_i32(round_shift_right(v, 16)); }
-
-}  // namespace fixed
-
-// Activations of one batch, all layers kept (backprop needs them), like Trace.
-struct FixedTrace {
-  int batch = 0, depth = 0, width = 0;
-  bool resnet = true;
-  std::vector<int32_t> input, x, y, logits;  // Q15.16
-  std::vector<int64_t> sums;                 // scratch: B x max(N, C) exact products
-  int32_t* state(int t) { return x.data() + size_t(t) * batch * width; }
-  const int32_t* state(int t) const { return x.data() + size_t(t) * batch * width; }
-  int32_t* residual(int t) { return resnet ? y.data() + size_t(t - 1) * batch * width : state(t); }
-  const int32_t* residual(int t) const { return resnet ? y.data() + size_t(t - 1) * batch * width : state(t); }
-};
-
-// The forward pass of section 5 in Q15.16 on a batch of images (pixels, B x D bytes).
-inline void fixed_forward(const FixedNet& net, const uint8_t* pixels, int batch, FixedTrace& tr) {
-  using namespace fixed;
-  const Config& cfg = net.config;
-  const int N = cfg.width, D = cfg.input, C = cfg.classes, T = cfg.depth;
-  tr.batch = batch;
-  tr.depth = T;
-  tr.width = N;
-  tr.resnet = cfg.arch == Arch::ResNet;
-  tr.input.resize(size_t(batch) * D);
-  tr.x.resize(size_t(T + 1) * batch * N);
-  tr.y.resize(tr.resnet ? size_t(T) * batch * N : 0);
-  tr.logits.resize(size_t(batch) * C);
-  tr.sums.resize(size_t(batch) * std::max(N, C));
-  for (size_t i = 0; i < tr.input.size(); ++i) tr.input[i] = (int32_t(pixels[i]) * 65536 + 127) / 255;
-  // z = A W^T + bias, each sum rounded to Q15.16 once.
-  auto affine = [&](const int32_t* a, int inner, const int32_t* w, const int32_t* bias, int outs, int32_t* z) {
-    std::fill(tr.sums.begin(), tr.sums.begin() + size_t(batch) * outs, int64_t(0));
-    fixed_matmul(Op::N, Op::T, batch, outs, inner, a, inner, w, inner, tr.sums.data(), outs);
-    for (int r = 0; r < batch; ++r)
-      for (int i = 0; i < outs; ++i)
-        z[size_t(r) * outs + i] = add_saturate(q32_to_q16(tr.sums[size_t(r) * outs + i]), bias[i]);
-  };
-  const size_t block = size_t(batch) * N;
-  int32_t* x0 = tr.state(0);
-  if (cfg.stem) {
-    affine(tr.input.data(), D, net.at(net.layout.P), net.at(net.layout.c), N, x0);
-    for (size_t i = 0; i < block; ++i) x0[i] = sigmoid_q16(x0[i]);
-  } else {
-    std::copy(tr.input.begin(), tr.input.end(), x0);
-  }
-  for (int t = 1; t <= T; ++t) {
-    const int32_t* prev = tr.state(t - 1);
-    int32_t* out = tr.residual(t);
-    affine(prev, N, net.at(net.layout.W(t)), net.at(net.layout.b(t)), N, out);
-    for (size_t i = 0; i < block; ++i) out[i] = sigmoid_q16(out[i]);
-    if (tr.resnet) {
-      int32_t* x = tr.state(t);
-      for (size_t i = 0; i < block; ++i) x[i] = add_saturate(prev[i], out[i]);
-    }
-  }
-  affine(tr.state(T), N, net.at(net.layout.K), net.at(net.layout.k0), C, tr.logits.data());
-}
-
-// Softmax of Q15.16 logits as Q15.16 probabilities (exp from the table, one division).
-inline void fixed_softmax(const int32_t* logits, int classes, int32_t* prob) {
-  int32_t top = logits[0];
-  for (int k = 1; k < classes; ++k) top = std::max(top, logits[k]);
-  int64_t total = 0;
-  for (int k = 0; k < classes; ++k) total += fixed::exp_neg_q30(fixed::saturate_i32(int64_t(top) - logits[k]));
-  for (int k = 0; k < classes; ++k) {
-    const int64_t e = fixed::exp_neg_q30(fixed::saturate_i32(int64_t(top) - logits[k]));
-    prob[k] = int32_t((e * 65536 + total / 2) / total);
-  }
-}
-
-// Gradients of the summed (not mean) loss over a batch, in Q.32, and backprop scratch.
-struct FixedGradients {
-  std::vector<int64_t> grad;           // layout.total values
-  std::vector<int32_t> dlogits, gx, gz;  // Q15.16
-  double loss = 0;                     // summed cross-entropy, for the log only
-};
-
-// Section 6's backward pass in integers (same line-by-line correspondence as backward()).
-inline void fixed_backward(const FixedNet& net, const FixedTrace& tr, const uint8_t* labels, FixedGradients& g) {
-  using namespace fixed;
-  const Config& cfg = net.config;
-  const Layout& L = net.layout;
-  const int B = tr.batch, N = cfg.width, C = cfg.classes, D = cfg.input, T = tr.depth;
-  const size_t block = size_t(B) * N;
-  g.grad.assign(L.total, 0);
-  g.dlogits.resize(size_t(B) * C);
-  g.gx.resize(block);
-  g.gz.resize(size_t(T) * block);
-  g.loss = 0;
-  // dL/dlogits = softmax - onehot (per sample; the 1/B goes into the learning rate)
-  for (int r = 0; r < B; ++r) {
-    int32_t* d = g.dlogits.data() + size_t(r) * C;
-    fixed_softmax(tr.logits.data() + size_t(r) * C, C, d);
-    g.loss -= std::log(std::max(int32_t(1), d[labels[r]]) / 65536.0);
-    d[labels[r]] -= 65536;
-  }
-  auto column_sums = [](const int32_t* a, int rows, int cols, int64_t* out) {  // Q.16 sums into Q.32
-    for (int r = 0; r < rows; ++r)
-      for (int j = 0; j < cols; ++j) out[j] += int64_t(a[size_t(r) * cols + j]) * 65536;
-  };
-  // M x N product rounded to Q15.16 into out (beta: add to out instead of replacing it).
-  std::vector<int64_t> sums(block);
-  auto product_q16 = [&](Op opA, Op opB, int M, int Nc, int K, const int32_t* A, int lda, const int32_t* Bm, int ldb,
-                         bool add, int32_t* out) {
-    std::fill(sums.begin(), sums.begin() + size_t(M) * Nc, int64_t(0));
-    fixed_matmul(opA, opB, M, Nc, K, A, lda, Bm, ldb, sums.data(), Nc);
-    for (size_t i = 0; i < size_t(M) * Nc; ++i)
-      out[i] = add ? add_saturate(out[i], q32_to_q16(sums[i])) : q32_to_q16(sums[i]);
-  };
-  const int32_t* dL = g.dlogits.data();
-  fixed_matmul(Op::T, Op::N, C, N, B, dL, C, tr.state(T), N, g.grad.data() + L.K, N);
-  column_sums(dL, B, C, g.grad.data() + L.k0);
-  int32_t* gx = g.gx.data();
-  product_q16(Op::N, Op::N, B, N, C, dL, C, net.at(L.K), N, false, gx);
-  // gz = gx * y (1 - y): the derivative y(1-y) rounded to Q15.16 first.
-  auto times_slope = [](int32_t gradient, int32_t y) {
-    const int32_t slope = int32_t(round_shift_right(int64_t(y) * (65536 - y), 16));
-    return saturate_i32(round_shift_right(int64_t(gradient) * slope, 16));
-  };
-  for (int t = T; t >= 1; --t) {
-    int32_t* gz = g.gz.data() + size_t(t - 1) * block;
-    const int32_t* y = tr.residual(t);
-    for (size_t i = 0; i < block; ++i) gz[i] = times_slope(gx[i], y[i]);
-    product_q16(Op::N, Op::N, B, N, N, gz, N, net.at(L.W(t)), N, tr.resnet, gx);
-  }
-  if (cfg.weights == Weights::Shared) {
-    fixed_matmul(Op::T, Op::N, N, N, T * B, g.gz.data(), N, tr.state(0), N, g.grad.data() + L.W(1), N);
-    column_sums(g.gz.data(), T * B, N, g.grad.data() + L.b(1));
-  } else {
-    for (int t = 1; t <= T; ++t) {
-      const int32_t* gz = g.gz.data() + size_t(t - 1) * block;
-      fixed_matmul(Op::T, Op::N, N, N, B, gz, N, tr.state(t - 1), N, g.grad.data() + L.W(t), N);
-      column_sums(gz, B, N, g.grad.data() + L.b(t));
-    }
-  }
-  if (cfg.stem) {
-    const int32_t* x0 = tr.state(0);
-    int32_t* gz0 = g.gz.data();
-    for (size_t i = 0; i < block; ++i) gz0[i] = times_slope(gx[i], x0[i]);
-    fixed_matmul(Op::T, Op::N, N, D, B, gz0, N, tr.input.data(), D, g.grad.data() + L.P, D);
-    column_sums(gz0, B, N, g.grad.data() + L.c);
-  }
-}
-
-// SGD with momentum in integers: v = mu v + g (Q.32), w -= (lr / B) v, the step rounded
-// stochastically to Q15.16 with bits from its own generator.
-struct FixedSgd {
-  std::vector<int64_t> velocity;
-  int32_t momentum_q16 = 0;
-  Rng rounding;
-
-  FixedSgd(size_t n, double momentum, uint64_t seed)
-      : velocity(n, 0), momentum_q16(fixed::Q15_16::from_real(momentum).raw), rounding(seed) {}
-
-  // lr: this step's learning rate for the mean loss; batch: samples the gradient summed.
-  void update(FixedNet& net, const std::vector<int64_t>& grad, double lr, int batch) {
-    const uint64_t rate = uint64_t(std::floor(lr / batch * 4294967296.0 + 0.5));  // lr / B in Q.32
-    for (size_t i = 0; i < net.params.size(); ++i) {
-      // mu v, with v split so no product leaves int64: v = hi 2^16 + lo, 0 <= lo < 2^16
-      const int64_t v = velocity[i];
-      const int64_t hi = v >= 0 ? v / 65536 : -((-v + 65535) / 65536), lo = v - hi * 65536;
-      velocity[i] = hi * momentum_q16 + fixed::round_shift_right(lo * momentum_q16, 16) + grad[i];
-      // step = rate * v / 2^48 (Q.32 * Q.32 -> Q.64 -> Q.16), on the magnitude, rounded up with
-      // probability equal to the dropped fraction.
-      const int64_t vel = velocity[i];
-      const uint64_t magnitude = vel < 0 ? 0 - uint64_t(vel) : uint64_t(vel);
-      const U128 p = multiply_wide(magnitude, rate);
-      const uint64_t noise = rounding.next_u64() >> 16;  // 48 random bits below the cut
-      const uint64_t low = p.low + noise;
-      const uint64_t high = p.high + (low < p.low ? 1u : 0u);
-      const uint64_t step = high >= (uint64_t(1) << 47) ? uint64_t(INT32_MAX) : (high << 16) | (low >> 48);
-      const int64_t signed_step = int64_t(std::min<uint64_t>(step, uint64_t(INT32_MAX)));
-      net.params[i] = fixed::saturate_i32(int64_t(net.params[i]) - (vel < 0 ? -signed_step : signed_step));
-    }
-  }
-};
-
-// (The sections below continue inside this hosted-only block; section 9 closes it.)
-
-// ============================================================================
-// 6. Loss and backpropagation
-// ============================================================================
-
-// Mean softmax cross-entropy over the batch (SPEC §1). If dlogits is given, it receives
-// d(loss)/d(logits) = (softmax - onehot) / B.
-template <class Real>
-double softmax_cross_entropy(const Real* logits, const uint8_t* labels, int batch, int classes, Real* dlogits) {
-  double total = 0;
-  for (int r = 0; r < batch; ++r) {
-    const Real* l = logits + size_t(r) * classes;
-    Real top = l[0];
-    for (int k = 1; k < classes; ++k) top = std::max(top, l[k]);
-    double sum = 0;
-    for (int k = 0; k < classes; ++k) sum += std::exp(double(l[k] - top));
-    total += std::log(sum) - double(l[labels[r]] - top);  // -log softmax(label), stably
-    if (dlogits) {
-      Real* d = dlogits + size_t(r) * classes;
-      for (int k = 0; k < classes; ++k)
-        d[k] = Real((std::exp(double(l[k] - top)) / sum - (k == labels[r] ? 1.0 : 0.0)) / batch);
-    }
-  }
-  return total / batch;
-}
-
-// Index of the largest logit of each row (the predicted class).
-template <class Real>
-int argmax_row(const Real* row, int n) {
-  int best = 0;
-  for (int k = 1; k < n; ++k)
-    if (row[k] > row[best]) best = k;
-  return best;
-}
-
-// The parameters fall into groups whose gradients backprop finishes one at a time: bands of
-// whole rows of the classifier (K, k0), of each block (W_t, b_t; one block for shared weights)
-// and of the stem (P, c), a matrix's bias going with its last band. Each group is contiguous in
-// the layout of section 4, so a trainer can update a group as soon as its gradient is made and
-// hold no more than one group's gradient at a time (section 8).
-enum class GroupKind { Classifier, Block, Stem };
-struct ParamGroup {
-  GroupKind kind;
-  int block;            // 1..blocks for a Block
-  int row0, rows;       // the matrix rows in the group; with_bias: the last band, bias included
-  bool with_bias;
-  size_t offset, size;  // where the group's values lie in the parameter vector
-};
-constexpr size_t kGroupValues = size_t(1) << 18;  // a band's weights: at most this many (1 MiB of floats)
-
-namespace detail {
-// The matrices' shapes from the layout: classes x N (classifier), N x N (blocks), N x D (stem;
-// D = 0 without one).
-struct MatrixShapes {
-  int N, C, D;
-};
-inline MatrixShapes matrix_shapes(const Layout& L) {
-  const int N = L.width;
-  return {N, int((L.k0 - L.K) / size_t(N)), L.K > 0 ? int((L.c - L.P) / size_t(N)) : 0};
-}
-// Rows per band of a matrix with `cols` columns, and its number of bands.
-inline int band_rows(int cols) { return std::max(1, int(kGroupValues / size_t(cols))); }
-inline int bands(int rows, int cols) { return (rows + band_rows(cols) - 1) / band_rows(cols); }
-// Band `band` of the rows x cols matrix at `offset`, its bias right after it.
-inline ParamGroup band(GroupKind kind, int block, size_t offset, int rows, int cols, int band) {
-  const int row0 = band * band_rows(cols), n = std::min(band_rows(cols), rows - row0);
-  const bool last = row0 + n == rows;
-  return {kind, block, row0, n, last, offset + size_t(row0) * cols, size_t(n) * cols + (last ? size_t(rows) : 0)};
-}
-}  // namespace detail
-
-inline int group_count(const Layout& L) {
-  const auto [N, C, D] = detail::matrix_shapes(L);
-  return detail::bands(C, N) + L.blocks * detail::bands(N, N) + (L.K > 0 ? detail::bands(N, D) : 0);
-}
-// Group g, in the order classifier, blocks 1..blocks, stem.
-inline ParamGroup param_group(const Layout& L, int g) {
-  const auto [N, C, D] = detail::matrix_shapes(L);
-  if (g < detail::bands(C, N)) return detail::band(GroupKind::Classifier, 0, L.K, C, N, g);
-  g -= detail::bands(C, N);
-  if (g < L.blocks * detail::bands(N, N)) {
-    const int block = 1 + g / detail::bands(N, N);
-    return detail::band(GroupKind::Block, block, L.W(block), N, N, g % detail::bands(N, N));
-  }
-  return detail::band(GroupKind::Stem, 0, L.P, N, D, g - L.blocks * detail::bands(N, N));
-}
-inline size_t largest_group(const Layout& L) {
-  size_t most = 0;
-  for (int g = 0; g < group_count(L); ++g) most = std::max(most, param_group(L, g).size);
-  return most;
-}
-
-// Scratch space of backprop, kept between batches so a training step does not allocate.
-template <class Real>
-struct BackwardBuffers {
-  std::vector<Real> dlogits;  // B x C
-  std::vector<Real> gx;       // B x N: d loss / d x(t) (or h(t)), walking down the layers
-  std::vector<Real> gz;       // T blocks of B x N: d loss / d z(t) of an MLP (a ResNet's are in its trace)
-  std::vector<Real> gz0;      // B x N: d loss / d z of the stem
-  // The noise-growth penalty's own walk (below), kept apart so both gradients can be formed
-  // group by group after both walks.
-  std::vector<Real> penalty_gx, penalty_gz, penalty_gz0;
-  std::vector<double> penalty_s2;  // per penalised layer and row i: (1/B) sum_b s_bi^2
-  double penalty_lambda = 0;
-};
-
-// gz = gx * s(1 - s) for each tile of gx as soon as the product that makes gx has summed it:
-// the sigmoid's derivative, written where s is the layer's output (a gemm epilogue).
-template <class Real>
-struct SigmoidGradEpilogue {
-  const Real* s;
-  Real* gz;
-  int ld;
-
-  static void apply(const void* ctx, Real* C, int ldc, int row0, int col0, int rows, int cols) {
-    const SigmoidGradEpilogue& e = *static_cast<const SigmoidGradEpilogue*>(ctx);
-    for (int r = 0; r < rows; ++r) {
-      const Real* g = C + size_t(r) * ldc;
-      const Real* s = e.s + size_t(row0 + r) * e.ld + col0;
-      Real* out = e.gz + size_t(row0 + r) * e.ld + col0;
-      for (int c = 0; c < cols; ++c) out[c] = g[c] * s[c] * (Real(1) - s[c]);
-    }
-  }
-  Epilogue<Real> as_epilogue() const { return {&SigmoidGradEpilogue::apply, this, {s, gz}, ld}; }
-};
-
-// Column sums of a rows x cols block, added to out (bias gradients).
-template <class Real>
-void add_column_sums(const Real* a, int rows, int cols, Real* out) {
-  for (int r = 0; r < rows; ++r)
-    for (int j = 0; j < cols; ++j) out[j] += a[size_t(r) * cols + j];
-}
-
-// Backprop, by hand. Each line mirrors a line of the forward pass above, read from the
-// bottom up:
-//   logits = x(T) K^T + k0   ->  gK = dL^T x(T),  gk0 = colsum dL,  gx = dL K
-//   ResNet x(t) = x(t-1) + y(t), y(t) = sigma(z(t)):
-//       gz(t) = gx * y(1-y);  gx <- gx + gz(t) W_t   (the skip path carries gx through)
-//   MLP h(t) = sigma(z(t)):
-//       gz(t) = gx * h(1-h);  gx <- gz(t) W_t
-//   z(t) = x(t-1) W_t^T + b_t  ->  gW_t = gz(t)^T x(t-1),  gb_t = colsum gz(t)
-//   For shared weights gW = sum over t of gz(t)^T x(t-1): one product over the stacked
-//   layers (T*B rows), because x(0..T-1) and gz(1..T) are contiguous.
-//   stem x(0) = sigma(U P^T + c) ->  gz0 = gx * x0(1-x0),  gP = gz0^T U,  gc = colsum gz0
-// It runs in two parts. The walk (backward_walk) carries gx down the layers and keeps every
-// gz; it reads the weights but makes no parameter gradient. Then each group's gradient
-// (group_gradient) is a product of kept gz and trace values alone, so a group's weights may
-// change as soon as its gradient is made. backward() is both parts into one vector.
-// A ResNet's gz(t) is written over y(t), which nothing needs once gz(t) is made: a block per
-// layer less memory in training. An MLP's h(t) is also the next layer's input, so its gz
-// goes to buf.
-
-// Where the walk keeps gz(1..T), contiguous (writable when the trace and buffers are).
-template <class TraceOf, class Buffers>
-auto kept_gz(TraceOf& trace, Buffers& buf) {
-  return trace.resnet ? trace.y.data() : buf.gz.data();
-}
-
-// The walk: the mean loss (returned), dL = d loss / d logits, and gz of every layer and the
-// stem. The trace must come from forward() with keep_all; a ResNet's y(t) are gone after it.
-// A shared-weight net's W may come packed (PackedB of W itself, Op::N): its T products then
-// skip packing it, with the same bits.
-template <class Real>
-double backward_walk(const Net<Real>& net, Trace<Real>& trace, const uint8_t* labels, BackwardBuffers<Real>& buf,
-                     int threads = 1, const PackedB<Real>* shared_w = nullptr) {
-  const Config& cfg = net.config;
-  const int B = trace.batch, N = cfg.width, C = cfg.classes, T = trace.depth;
-  if (!trace.keep_all || T != cfg.depth) throw Error("backward needs a full trace at the trained depth");
-  if (trace.residuals_overwritten) throw Error("backward needs a fresh trace (run forward again)");
-  if (shared_w && (cfg.weights != Weights::Shared || shared_w->K() != cfg.width || shared_w->N() != cfg.width))
-    throw Error("backward: packed weights that are not this shared-weight net's W");
-  buf.dlogits.resize(size_t(B) * C);
-  buf.gx.resize(size_t(B) * N);
-  buf.gz.resize(trace.resnet ? 0 : size_t(T) * B * N);
-  buf.gz0.resize(cfg.stem ? size_t(B) * N : 0);
-  trace.residuals_overwritten = trace.resnet;
-
-  const double loss = softmax_cross_entropy(trace.logits.data(), labels, B, C, buf.dlogits.data());
-  // gx runs down the layers; each product that finishes gx below layer t also turns it into
-  // gz of the layer below in its epilogue (gz = gx * s(1-s), s that layer's sigmoid output).
-  const size_t block = trace.block();
-  Real* gz = kept_gz(trace, buf);
-  auto gz_of = [&](int t) { return gz + size_t(t - 1) * block; };
-  auto gz_epilogue = [&](int t_below) {
-    if (t_below >= 1) return SigmoidGradEpilogue<Real>{trace.residual(t_below), gz_of(t_below), N};
-    return SigmoidGradEpilogue<Real>{trace.state(0), buf.gz0.data(), N};  // the stem's output x(0)
-  };
-  Real* gx = buf.gx.data();
-  const SigmoidGradEpilogue<Real> top = gz_epilogue(T);
-  gemm(Op::N, Op::N, B, N, C, Real(1), buf.dlogits.data(), C, net.K(), N, Real(0), gx, N, threads, top.as_epilogue());
-  for (int t = T; t >= 1; --t) {
-    if (t == 1 && !cfg.stem) break;  // d loss / d x(0) is only needed to reach a stem
-    // ResNet: gx(t-1) = gx(t) + gz(t) W_t (beta 1); MLP: gx(t-1) = gz(t) W_t (beta 0).
-    const SigmoidGradEpilogue<Real> below = gz_epilogue(t - 1);
-    const Real beta = trace.resnet ? Real(1) : Real(0);
-    if (shared_w)
-      gemm(Op::N, B, Real(1), gz_of(t), N, *shared_w, beta, gx, N, threads, below.as_epilogue());
-    else
-      gemm(Op::N, Op::N, B, N, N, Real(1), gz_of(t), N, net.W(t), N, beta, gx, N, threads, below.as_epilogue());
-  }
-  return loss;
-}
-
-// The products that turn kept d / d z into one group's gradient: out = beta out + the band's
-// rows of gK, gW or gP (gK = dL^T x(T) for the classifier, gW = dz^T x(t-1) for a block, all
-// layers' at once for shared weights, gP = dz0^T U for the stem), and with the last band the
-// column sums added to the bias's part.
-template <class Real>
-void group_products(const Net<Real>& net, const Trace<Real>& trace, const ParamGroup& g, const Real* dlogits,
-                    const Real* dz, const Real* dz0, Real beta, Real* out, int threads) {
-  const Config& cfg = net.config;
-  const int B = trace.batch, N = cfg.width, C = cfg.classes, D = cfg.input, T = trace.depth;
-  const size_t weights = size_t(g.rows) * (g.kind == GroupKind::Stem ? D : N);  // the bias's part starts here
-  switch (g.kind) {
-    case GroupKind::Classifier:
-      if (!dlogits) return;
-      gemm(Op::T, Op::N, g.rows, N, B, Real(1), dlogits + g.row0, C, trace.state(T), N, beta, out, N, threads);
-      if (g.with_bias) add_column_sums(dlogits, B, C, out + weights);
-      return;
-    case GroupKind::Block: {
-      // Shared: every layer's rows at once; per-layer: layer t = g.block alone.
-      const int t = g.block, rows = cfg.weights == Weights::Shared ? T * B : B;
-      const Real* gz = dz + (cfg.weights == Weights::Shared ? 0 : size_t(t - 1) * trace.block());
-      gemm(Op::T, Op::N, g.rows, N, rows, Real(1), gz + g.row0, N, trace.state(t - 1), N, beta, out, N, threads);
-      if (g.with_bias) add_column_sums(gz, rows, N, out + weights);
-      return;
-    }
-    case GroupKind::Stem:
-      gemm(Op::T, Op::N, g.rows, D, B, Real(1), dz0 + g.row0, N, trace.input.data(), D, beta, out, D, threads);
-      if (g.with_bias) add_column_sums(dz0, B, N, out + weights);
-      return;
-  }
-}
-
-// The loss's gradient of group g from the walk's buffers, into out (g.size values, overwritten).
-template <class Real>
-void group_gradient(const Net<Real>& net, const Trace<Real>& trace, const BackwardBuffers<Real>& buf,
-                    const ParamGroup& g, Real* out, int threads = 1) {
-  std::fill(out, out + g.size, Real(0));  // the biases' column sums add to it
-  group_products(net, trace, g, buf.dlogits.data(), kept_gz(trace, buf), buf.gz0.data(), Real(0), out, threads);
-}
-
-// Gradient of the mean loss with respect to every parameter, into grad (layout.total
-// values, overwritten); returns the loss. The trace must come from forward() with keep_all,
-// and a ResNet's y(t) are gone after it (backward_walk).
-template <class Real>
-double backward(const Net<Real>& net, Trace<Real>& trace, const uint8_t* labels, Real* grad,
-                BackwardBuffers<Real>& buf, int threads = 1) {
-  const double loss = backward_walk(net, trace, labels, buf, threads);
-  for (int i = 0; i < group_count(net.layout); ++i) {
-    const ParamGroup g = param_group(net.layout, i);
-    group_gradient(net, trace, buf, g, grad + g.offset, threads);
-  }
-  return loss;
-}
-
-// The noise-growth penalty (paper end of §6, SPEC §4): the regulariser the paper proposes
-// to make a ResNet more robust to input noise, penalising how much noise can grow over
-// the last two hidden layers.
-//
-// Definition. For layer t and one sample let s(t) = y(t)(1 - y(t)) (ResNet; h(t)(1 - h(t))
-// for the MLP) and M(t) = diag(s(t)) W_t. A perturbation xi of x(t-1) propagates to first
-// order as xi -> (I + M(t)) xi (ResNet) or xi -> M(t) xi (MLP), so M(t) xi is the noise's
-// growth over layer t: the discrete form of the right-hand side of eq. 5 to first order in
-// xi (its y(1-y)(W xi) term; the others come from writing the dynamics in y instead of x, or
-// are of second order). For white noise of variance sigma^2 per component,
-// E ||M xi||^2 = sigma^2 ||M||_F^2, so the penalty is the expected squared noise growth over
-// the last two layers per unit noise variance, averaged over the batch:
-//   R = lambda * (1/B) sum_b sum_{t = max(1, T-1)}^{T} ||M_b(t)||_F^2,
-//   ||diag(s) W||_F^2 = sum_i s_i^2 rho_i,   rho_i = sum_j W_t[i][j]^2   (exact, no probes).
-// Gradient, by hand:
-//   direct, through the weights:  dR/dW_t[i][j] += 2 lambda W_t[i][j] (1/B) sum_b s_bi(t)^2
-//   through the activations: s = y(1-y), ds/dz = (1-2y) s, so at the penalised layers
-//       dR/dz_bi(t) = (2 lambda / B) rho_i s_bi^2 (1 - 2 y_bi)
-//   and from there down the net exactly like the loss in backward(): z(t) = x(t-1) W_t^T + b_t
-//   gives gW_t, gb_t and gx(t-1) = [gx(t) for a ResNet] + gz(t) W_t; below the penalised layers
-//   gz(t) = gx(t) s(t); the stem takes gx(0) as backward() does. y(t) depends on every
-//   earlier layer and the stem, so all parameters but the classifier get a gradient.
-// Like backprop it runs as a walk (penalty_walk, which returns R) and then a group at a time
-// (add_penalty_gradient); noise_growth_penalty() is both, added into a whole gradient.
-
-// The first penalised layer: the penalty covers layers first..T.
-inline int first_penalised_layer(int T) { return std::max(1, T - 1); }
-
-template <class Real>
-double penalty_walk(const Net<Real>& net, const Trace<Real>& trace, double lambda, BackwardBuffers<Real>& buf,
-                    int threads = 1) {
-  const Config& cfg = net.config;
-  const int B = trace.batch, N = cfg.width, T = trace.depth;
-  if (!trace.keep_all || T != cfg.depth) throw Error("noise_growth_penalty needs a full trace at the trained depth");
-  if (trace.residuals_overwritten) throw Error("noise_growth_penalty needs y(t): run it before backward");
-  const int first = first_penalised_layer(T);
-  const size_t block = trace.block();
-  buf.penalty_lambda = lambda;
-  buf.penalty_gx.assign(block, Real(0));  // nothing depends on x(T): the walk starts from zero
-  buf.penalty_gz.resize(size_t(T) * block);
-  buf.penalty_gz0.resize(cfg.stem ? block : 0);
-  buf.penalty_s2.assign(size_t(T - first + 1) * N, 0.0);
-  Real* gx = buf.penalty_gx.data();
-  std::vector<double> rho(size_t(N), 0.0);  // per row i of W_t
-
-  double penalty = 0;
-  for (int t = T; t >= 1; --t) {
-    Real* gz = buf.penalty_gz.data() + size_t(t - 1) * block;
-    const Real* y = trace.residual(t);
-    for (size_t i = 0; i < block; ++i) gz[i] = gx[i] * y[i] * (Real(1) - y[i]);
-    if (t >= first) {
-      const Real* W = net.W(t);
-      for (int i = 0; i < N; ++i) {
-        double sum = 0;
-        for (int j = 0; j < N; ++j) sum += double(W[size_t(i) * N + j]) * double(W[size_t(i) * N + j]);
-        rho[size_t(i)] = sum;
-      }
-      double* mean_s2 = buf.penalty_s2.data() + size_t(t - first) * N;
-      for (int b = 0; b < B; ++b)
-        for (int i = 0; i < N; ++i) {
-          const size_t k = size_t(b) * N + size_t(i);
-          const double s = double(y[k]) * (1.0 - double(y[k]));
-          penalty += s * s * rho[size_t(i)];
-          mean_s2[size_t(i)] += s * s / B;
-          gz[k] += Real(2.0 * lambda / B * rho[size_t(i)] * s * s * (1.0 - 2.0 * double(y[k])));
-        }
-    }
-    if (t > 1 || cfg.stem)  // ResNet: gx(t-1) = gx(t) + gz W (beta 1); MLP: gx(t-1) = gz W (beta 0)
-      gemm(Op::N, Op::N, B, N, N, Real(1), gz, N, net.W(t), N, trace.resnet ? Real(1) : Real(0), gx, N, threads);
-  }
-  if (cfg.stem) {
-    const Real* x0 = trace.state(0);
-    for (size_t i = 0; i < block; ++i) buf.penalty_gz0[i] = gx[i] * x0[i] * (Real(1) - x0[i]);
-  }
-  return lambda * penalty / B;
-}
-
-// The penalty's gradient of group g after penalty_walk, added into out (g.size values): the
-// direct term on the penalised blocks (layer T first, as shared weights take both), then the
-// products of its walk. The classifier gets nothing.
-template <class Real>
-void add_penalty_gradient(const Net<Real>& net, const Trace<Real>& trace, const BackwardBuffers<Real>& buf,
-                          const ParamGroup& g, Real* out, int threads = 1) {
-  const Config& cfg = net.config;
-  const int N = cfg.width, T = trace.depth, first = first_penalised_layer(T);
-  if (g.kind == GroupKind::Classifier) return;
-  if (g.kind == GroupKind::Block)
-    for (int t = T; t >= first; --t) {
-      if (cfg.weights != Weights::Shared && t != g.block) continue;
-      const Real* W = net.W(t);
-      const double* mean_s2 = buf.penalty_s2.data() + size_t(t - first) * N;
-      for (int i = g.row0; i < g.row0 + g.rows; ++i)
-        for (int j = 0; j < N; ++j)
-          out[size_t(i - g.row0) * N + j] +=
-              Real(2.0 * buf.penalty_lambda * mean_s2[size_t(i)] * double(W[size_t(i) * N + j]));
-    }
-  group_products(net, trace, g, static_cast<const Real*>(nullptr), buf.penalty_gz.data(), buf.penalty_gz0.data(),
-                 Real(1), out, threads);
-}
-
-// R and its gradient added into grad (layout.total values). The trace must be a keep_all
-// trace at the trained depth that backward() has not yet used (it needs y(t)).
-template <class Real>
-double noise_growth_penalty(const Net<Real>& net, const Trace<Real>& trace, double lambda, Real* grad,
-                            BackwardBuffers<Real>& buf, int threads = 1) {
-  const double penalty = penalty_walk(net, trace, lambda, buf, threads);
-  for (int i = 0; i < group_count(net.layout); ++i) {
-    const ParamGroup g = param_group(net.layout, i);
-    add_penalty_gradient(net, trace, buf, g, grad + g.offset, threads);
-  }
-  return penalty;
-}
-
-#define RESDYN_BACKWARD_INSTANCES(Real)                                                                           \
-  RESDYN_INSTANCE double backward<Real>(const Net<Real>&, Trace<Real>&, const uint8_t*, Real*, BackwardBuffers<Real>&, \
-                                        int);                                                                   \
-  RESDYN_INSTANCE double backward_walk<Real>(const Net<Real>&, Trace<Real>&, const uint8_t*, BackwardBuffers<Real>&,   \
-                                             int, const PackedB<Real>*);                                        \
-  RESDYN_INSTANCE void group_gradient<Real>(const Net<Real>&, const Trace<Real>&, const BackwardBuffers<Real>&,         \
-                                            const ParamGroup&, Real*, int);                                     \
-  RESDYN_INSTANCE double noise_growth_penalty<Real>(const Net<Real>&, const Trace<Real>&, double, Real*,              \
-                                                    BackwardBuffers<Real>&, int);                               \
-  RESDYN_INSTANCE double penalty_walk<Real>(const Net<Real>&, const Trace<Real>&, double, BackwardBuffers<Real>&, int); \
-  RESDYN_INSTANCE void add_penalty_gradient<Real>(const Net<Real>&, const Trace<Real>&, const BackwardBuffers<Real>&,  \
-                                                  const ParamGroup&, Real*, int);
-RESDYN_BACKWARD_INSTANCES(float)
-RESDYN_BACKWARD_INSTANCES(double)
-
-// ============================================================================
-// 7. Optimisers
-// ============================================================================
-
-enum class OptimizerKind { SGD, Adam };
-enum class Schedule { Constant, Cosine };
-
-struct OptimizerConfig {
-  OptimizerKind kind = OptimizerKind::Adam;
-  double lr = 1e-3;
-  double momentum = 0.9;                            // SGD
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;    // Adam (Kingma & Ba 2015)
-  Schedule schedule = Schedule::Cosine;
-};
-
-// Learning rate at step s of total: constant, or cosine decay from lr to 0 over the run.
-inline double learning_rate(const OptimizerConfig& cfg, long step, long total) {
-  if (cfg.schedule == Schedule::Constant || total <= 0) return cfg.lr;
-  const double progress = std::min(1.0, double(step) / double(total));
-  return cfg.lr * 0.5 * (1.0 + std::cos(3.141592653589793 * progress));
-}
-
-// Optimiser state lives in vectors of the parameters' layout, so pruning a layer cuts the
-// same tail from all of them.
-template <class Real>
-struct Optimizer {
-  OptimizerConfig config;
-  std::vector<Real> m, v;  // SGD: m is the velocity. Adam: first and second moments
-  long step = 0;
-
-  void reset(size_t n) {
-    m.assign(n, Real(0));
-    v.assign(config.kind == OptimizerKind::Adam ? n : 0, Real(0));
-    step = 0;
-  }
-  // A step updates every parameter once: begin_step(), then update() on each group of them
-  // (Adam's bias corrections depend on the step count).
-  void begin_step() { ++step; }
-  // Updates params[offset, offset + n) of the whole vector params with their gradient
-  // grad[0, n) at learning rate lr. Each value is updated on its own, so splitting the range
-  // across threads, or the vector into groups, changes nothing.
-  void update(Real* params, const Real* grad, size_t offset, size_t n, double lr, int threads = 1) {
-    const size_t chunk = size_t(1) << 16;
-    const int tasks = int((n + chunk - 1) / chunk);
-    ThreadPool::shared().run(threads, tasks, [&](int task, int) {
-      const size_t lo = size_t(task) * chunk, hi = std::min(n, lo + chunk);
-      update_range(params + offset, grad, m.data() + offset, v.empty() ? nullptr : v.data() + offset, lo, hi, lr);
-    });
-  }
-
- private:
-  void update_range(Real* params, const Real* grad, Real* m, Real* v, size_t lo, size_t hi, double lr) const {
-    if (config.kind == OptimizerKind::SGD) {
-      const Real mu = Real(config.momentum), a = Real(lr);
-      for (size_t i = lo; i < hi; ++i) {
-        m[i] = mu * m[i] + grad[i];
-        params[i] -= a * m[i];
-      }
-      return;
-    }
-    const Real b1 = Real(config.beta1), b2 = Real(config.beta2), eps = Real(config.eps);
-    const Real c1 = Real(1.0 / (1.0 - std::pow(config.beta1, double(step))));
-    const Real c2 = Real(1.0 / (1.0 - std::pow(config.beta2, double(step))));
-    const Real a = Real(lr);
-    for (size_t i = lo; i < hi; ++i) {
-      m[i] = b1 * m[i] + (Real(1) - b1) * grad[i];
-      v[i] = b2 * v[i] + (Real(1) - b2) * grad[i] * grad[i];
-      params[i] -= a * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
-    }
-  }
-};
-
-// ============================================================================
-// 8. Training and evaluation
-// ============================================================================
-
-// The images must have as many pixels as the net has inputs; `who` prefixes the error.
-inline void check_image_size(const Dataset& data, const Config& cfg, const std::string& who = "") {
-  if (data.rows * data.cols != cfg.input)
-    throw Error(who + "images have " + std::to_string(data.rows * data.cols) + " pixels but the network expects " +
-                std::to_string(cfg.input));
-}
-
-// The first n samples of a data set (all of it when n <= 0 or n >= its size).
-inline Dataset first_samples(Dataset data, long n) {
-  if (n > 0 && n < data.count) {
-    data.count = int(n);
-    data.images.resize(size_t(n) * data.rows * data.cols);
-    data.labels.resize(size_t(n));
-  }
-  return data;
-}
-
-// ---- Adaptive depth (SPEC §2, paper §7) ----
-
-// d = mean over samples and neurons of |y_i(T) - y_i(T-1)|: how much the last layer still
-// changes the residual. Computed on the first `samples` images of `probe` (0 = all).
-template <class Real>
-double residual_convergence(const Net<Real>& net, const Dataset& probe, int samples = 1000, int threads = 1) {
-  const Config& cfg = net.config;
-  if (cfg.arch != Arch::ResNet) throw Error("the residual convergence measure needs a ResNet");
-  if (cfg.depth < 2) return 0;
-  const int count = samples > 0 ? std::min(samples, probe.count) : probe.count;
-  if (count < 1) throw Error("the probe set is empty");
-  const int N = cfg.width, T = cfg.depth, batch = 256;
-  std::vector<Real> before(size_t(batch) * N);
-  double sum = 0;
-  Trace<Real> trace;
-  ForwardOptions<Real> opt;
-  opt.keep_all = false;
-  opt.threads = threads;
-  opt.on_layer = [&](int t, const Real* y, const Real*) {
-    const size_t n = size_t(trace.batch) * N;
-    if (t == T - 1) std::copy(y, y + n, before.begin());
-    if (t == T)
-      for (size_t i = 0; i < n; ++i) sum += std::abs(double(y[i]) - double(before[i]));
-  };
-  for (int first = 0; first < count; first += batch) {
-    set_input(trace, &probe.images[size_t(first) * cfg.input], std::min(batch, count - first), cfg.input);
-    forward(net, trace, opt);
-  }
-  return sum / (double(count) * N);
-}
-
-struct PruneOptions {
-  double threshold = 0;     // remove the last layer while d < threshold (paper: 0.01)
-  bool repeat = false;      // more than one layer per call
-  int probe_samples = 1000; // the first training images
-};
-
-struct PruneStep {
-  double d_before = 0, d_after = 0;  // d when called, d of the net it leaves
-  int removed = 0;
-};
-
-// Removes layer T: a per-layer net drops W_T and b_T (the tail of its parameters), a shared
-// net just runs one layer fewer. Never below depth 1.
-template <class Real>
-void prune_last_layer(Net<Real>& net) {
-  if (net.config.depth <= 1) throw Error("cannot prune a net of depth 1");
-  net.config.depth -= 1;
-  net.layout = layout_of(net.config);
-  net.params.resize(net.layout.total);
-}
-
-struct TrainOptions {
-  int epochs = 5;
-  int batch = 64;
-  OptimizerConfig optimizer;
-  uint64_t seed = 1;
-  int threads = 1;
-  double noise_reg = 0;  // lambda of noise_growth_penalty (section 6); 0: off
-  int shift = 0;         // augmentation: each training image moved by up to this many pixels; 0: off
-};
-
-// The image moved right by dx and down by dy whole pixels (either may be negative); pixels
-// moved in from outside are 0. out must not overlap in.
-inline void translate_image(const uint8_t* in, int rows, int cols, int dx, int dy, uint8_t* out) {
-  for (int r = 0; r < rows; ++r) {
-    const int from = r - dy;
-    for (int c = 0; c < cols; ++c) {
-      const int from_c = c - dx;
-      out[size_t(r) * cols + c] =
-          from >= 0 && from < rows && from_c >= 0 && from_c < cols ? in[size_t(from) * cols + from_c] : uint8_t(0);
-    }
-  }
-}
-
-struct BatchProgress {
-  int epoch = 0, epochs = 0;        // epoch counts from 1
-  long batch = 0, batches = 0;      // batches done in this epoch, of
-  double loss = 0;                  // mean loss of the epoch so far
-  double samples_per_second = 0;
-  double eta_seconds = 0;           // to the end of the run
-};
-
-// Owns everything one training run needs and runs it an epoch at a time, so callers (the
-// CLI, the pruner) can look at the net between epochs.
-template <class Real>
-class Trainer {
- public:
-  Trainer(Net<Real>& net, const Dataset& train, const TrainOptions& options)
-      : net_(net), data_(train), options_(options), rng_(options.seed) {
-    if (options.batch < 1) throw Error("batch size must be at least 1");
-    if (options.epochs < 1) throw Error("epochs must be at least 1");
-    if (train.count < 1) throw Error("the training set is empty");
-    if (!(options.noise_reg >= 0) || !std::isfinite(options.noise_reg))
-      throw Error("the noise regularisation weight must be a finite number >= 0");
-    if (options.shift < 0 || (options.shift > 0 && (options.shift >= train.rows || options.shift >= train.cols)))
-      throw Error("the augmentation shift must be at least 0 and smaller than the images (" +
-                  std::to_string(train.rows) + " x " + std::to_string(train.cols) + ")");
-    check_image_size(train, net.config);
-    optimizer_.config = options.optimizer;
-    optimizer_.reset(net.params.size());
-    grad_.resize(largest_group(net.layout));
-    order_.resize(size_t(train.count));
-    for (size_t i = 0; i < order_.size(); ++i) order_[i] = uint32_t(i);
-    batch_pixels_.resize(size_t(options.batch) * net.config.input);
-    batch_labels_.resize(size_t(options.batch));
-  }
-
-  long batches_per_epoch() const { return (data_.count + options_.batch - 1) / options_.batch; }
-  int epochs_done() const { return epoch_; }            // epochs begun (the current one counts)
-  bool mid_epoch() const { return next_batch_ != 0; }  // stopped inside an epoch (a checkpoint)
-
-  // One pass over the shuffled training set (or the rest of it, after a restore); returns
-  // its mean training loss. on_batch runs after every step, when the trainer's state is
-  // whole: it may save a checkpoint, or throw to stop.
-  double train_epoch(const std::function<void(const BatchProgress&)>& on_batch = {}) {
-    if (next_batch_ == 0) {
-      ++epoch_;
-      // Fisher–Yates with our generator: the data order depends on the seed alone.
-      for (size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[size_t(rng_.below(i))]);
-      loss_sum_ = 0;
-      seen_ = 0;
-    }
-    const int D = net_.config.input;
-    const long batches = batches_per_epoch();
-    const long total_steps = batches * options_.epochs;
-    const long first_batch = next_batch_;
-    const auto start = std::chrono::steady_clock::now();
-    ForwardOptions<Real> fwd;
-    fwd.threads = options_.threads;
-    for (long bi = first_batch; bi < batches; ++bi) {
-      const int first = int(bi * options_.batch);
-      const int count = std::min(options_.batch, data_.count - first);
-      for (int r = 0; r < count; ++r) {
-        const uint32_t idx = order_[size_t(first + r)];
-        const uint8_t* image = &data_.images[size_t(idx) * D];
-        if (options_.shift > 0) {
-          // The offset depends on seed, epoch and position alone, so a resumed run draws the same.
-          Rng draw(options_.seed ^ (uint64_t(epoch_) << 40) ^ (uint64_t(first + r) * 0x9E3779B97F4A7C15ull));
-          const uint64_t side = uint64_t(2 * options_.shift + 1);
-          const int dx = int(draw.below(side)) - options_.shift, dy = int(draw.below(side)) - options_.shift;
-          translate_image(image, data_.rows, data_.cols, dx, dy, &batch_pixels_[size_t(r) * D]);
-        } else {
-          std::memcpy(&batch_pixels_[size_t(r) * D], image, size_t(D));
-        }
-        batch_labels_[size_t(r)] = data_.labels[idx];
-      }
-      set_input(trace_, batch_pixels_.data(), count, D);
-      // A shared W serves all T layers of the step: packed once for the forward products
-      // and once for backprop's, not once per product. Same bits (PackedB).
-      const bool pack_shared = net_.config.weights == Weights::Shared && net_.config.depth > 1;
-      if (pack_shared) {
-        if (!forward_weights_) forward_weights_ = std::make_unique<PackedNet<Real>>(net_, options_.threads);
-        else forward_weights_->pack(options_.threads);
-        fwd.packed = forward_weights_.get();
-      }
-      forward(net_, trace_, fwd);
-      // The penalty's gradient joins the loss's; the reported loss stays the cross-entropy,
-      // comparable with unregularised runs. Its walk reads y(t), so it goes first.
-      if (options_.noise_reg > 0) penalty_walk(net_, trace_, options_.noise_reg, buffers_, options_.threads);
-      const int N = net_.config.width;
-      if (pack_shared) backward_weights_.pack(Op::N, N, N, net_.W(1), N, options_.threads);
-      const double loss = backward_walk(net_, trace_, batch_labels_.data(), buffers_, options_.threads,
-                                        pack_shared ? &backward_weights_ : nullptr);
-      // A numerical fault stops training before it reaches the weights.
-      if (!std::isfinite(loss))
-        throw Error("epoch " + std::to_string(epoch_) + ", batch " + std::to_string(bi + 1) +
-                    ": the loss is not finite; training stopped with the weights of the previous step");
-      // Both walks are done, so each group's weights change as soon as its gradient is made:
-      // the whole net's gradient is never held (section 6).
-      const double lr = learning_rate(options_.optimizer, optimizer_.step, total_steps);
-      optimizer_.begin_step();
-      for (int i = 0; i < group_count(net_.layout); ++i) {
-        const ParamGroup g = param_group(net_.layout, i);
-        group_gradient(net_, trace_, buffers_, g, grad_.data(), options_.threads);
-        if (options_.noise_reg > 0) add_penalty_gradient(net_, trace_, buffers_, g, grad_.data(), options_.threads);
-        optimizer_.update(net_.params.data(), grad_.data(), g.offset, g.size, lr, options_.threads);
-      }
-      loss_sum_ += loss * count;
-      seen_ += count;
-      next_batch_ = bi + 1 < batches ? bi + 1 : 0;
-      if (on_batch) {
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        BatchProgress p;
-        p.epoch = epoch_;
-        p.epochs = options_.epochs;
-        p.batch = bi + 1;
-        p.batches = batches;
-        p.loss = loss_sum_ / double(seen_);
-        p.samples_per_second = elapsed > 0 ? double(options_.batch) * double(bi + 1 - first_batch) / elapsed : 0;
-        const double left = double(batches - bi - 1) + double(batches) * (options_.epochs - epoch_);
-        p.eta_seconds = elapsed / double(bi + 1 - first_batch) * left;
-        on_batch(p);
-      }
-    }
-    // Between epochs the trainer keeps no batch memory: probes and evaluation have it instead.
-    trace_ = Trace<Real>();
-    buffers_ = BackwardBuffers<Real>();
-    return loss_sum_ / double(seen_);
-  }
-
-  // Everything besides the net that makes the rest of a run come out the same as if it had
-  // never stopped: position (epoch, next batch, this epoch's data order and loss so far),
-  // the generator, and the optimiser's state. Restore it into a trainer built with the same
-  // net (as saved at the same moment), data and options.
-  // Into any writer of section 3; encode_state() is the same in memory.
-  template <class Out>
-  void write_state(Out& w) const {
-    w.u32(uint32_t(epoch_));
-    w.u64(uint64_t(next_batch_));
-    w.f64(loss_sum_);
-    w.u64(uint64_t(seen_));
-    for (uint64_t word : rng_.s) w.u64(word);
-    w.u64(order_.size());
-    for (uint32_t i : order_) w.u32(i);
-    w.u32(uint32_t(optimizer_.config.kind));
-    w.u64(uint64_t(optimizer_.step));
-    w.u32(uint32_t(sizeof(Real)));  // the moments' precision: 4 or 8 bytes each
-    for (const std::vector<Real>* moments : {&optimizer_.m, &optimizer_.v}) {
-      w.u64(moments->size());
-      for (Real x : *moments) sizeof(Real) == 4 ? w.f32(float(x)) : w.f64(double(x));
-    }
-  }
-  std::vector<uint8_t> encode_state() const {
-    ByteWriter w;
-    write_state(w);
-    return w.bytes;
-  }
-  void restore_state(const uint8_t* data, size_t size, const std::string& where) {
-    ByteReader r(data, size, where);
-    restore_state(r, where);
-  }
-  // From any reader of section 3, to its end. Everything but the moments is checked before
-  // anything changes; the moments are read in place (a copy would double the paper net's
-  // 142 MB of them), so an error while reading them leaves the trainer part-restored: build
-  // a new one.
-  template <class In>
-  void restore_state(In& r, const std::string& where) {
-    auto fail = [&where](const std::string& what) { return Error(where + ": " + what); };
-    const uint32_t epoch = r.u32("epoch");
-    const uint64_t next_batch = r.u64("batch");
-    if (epoch > uint32_t(options_.epochs) || next_batch >= uint64_t(batches_per_epoch()) ||
-        (epoch == 0 && next_batch != 0))
-      throw fail("training position out of range for these options");
-    const double loss_sum = r.f64("loss");
-    const uint64_t seen = r.u64("samples seen");
-    Rng rng(0);
-    for (uint64_t& word : rng.s) word = r.u64("generator state");
-    const size_t count = r.count("data order", 4);
-    if (count != order_.size()) throw fail("the data order is for a training set of another size");
-    std::vector<uint32_t> order(count);
-    std::vector<uint8_t> present(count, 0);
-    for (uint32_t& i : order) {
-      i = r.u32("data order");
-      if (i >= count || present[i]) throw fail("the data order is not a permutation");
-      present[i] = 1;
-    }
-    if (r.u32("optimiser") != uint32_t(optimizer_.config.kind)) throw fail("saved with another optimiser");
-    const uint64_t step = r.u64("optimiser step");
-    const uint32_t precision = r.u32("optimiser precision");
-    if (precision != 4 && precision != 8) throw fail("optimiser state of unknown precision");
-    const size_t n = net_.params.size(), want_v = optimizer_.config.kind == OptimizerKind::Adam ? n : 0;
-    // m's count and values, then v's count and values, and nothing after them.
-    if (r.count("optimiser state", precision) != n || r.left() != n * precision + 8 + want_v * precision)
-      throw fail("optimiser state does not match the network");
-    epoch_ = int(epoch);
-    next_batch_ = long(next_batch);
-    loss_sum_ = loss_sum;
-    seen_ = long(seen);
-    rng_ = rng;
-    order_ = std::move(order);
-    optimizer_.step = long(step);
-    auto read_moments = [&](std::vector<Real>& moments) {
-      moments.resize(n);
-      for (Real& x : moments)
-        x = Real(precision == 4 ? double(r.f32("optimiser state")) : r.f64("optimiser state"));
-    };
-    read_moments(optimizer_.m);
-    if (r.count("optimiser state", precision) != want_v) throw fail("optimiser state does not match the network");
-    optimizer_.v.resize(want_v);
-    if (want_v) read_moments(optimizer_.v);
-  }
-
-  Optimizer<Real>& optimizer() { return optimizer_; }
-
-  // Removes the net's last layer between epochs and cuts the optimiser's state to match, so
-  // training goes on seamlessly.
-  void prune_last_layer() {
-    resdyn::prune_last_layer(net_);
-    optimizer_.m.resize(std::min(optimizer_.m.size(), net_.params.size()));
-    optimizer_.v.resize(std::min(optimizer_.v.size(), net_.params.size()));
-  }
-
-  // The pruner of SPEC §2, run after an epoch: measure d on the probe set and remove the last
-  // layer if d < threshold (and the net is deeper than 1); with repeat, measure again and go
-  // on while it holds. Threshold 0 never prunes.
-  PruneStep prune_converged_layers(const Dataset& probe, const PruneOptions& p) {
-    PruneStep step;
-    step.d_before = step.d_after = residual_convergence(net_, probe, p.probe_samples, options_.threads);
-    while (step.d_after < p.threshold && net_.config.depth > 1 && (step.removed == 0 || p.repeat)) {
-      prune_last_layer();
-      ++step.removed;
-      step.d_after = residual_convergence(net_, probe, p.probe_samples, options_.threads);
-    }
-    return step;
-  }
-
- private:
-  Net<Real>& net_;
-  const Dataset& data_;
-  TrainOptions options_;
-  Rng rng_;
-  Optimizer<Real> optimizer_;
-  std::vector<Real> grad_;  // one parameter group's gradient at a time
-  std::vector<uint32_t> order_;
-  std::vector<uint8_t> batch_pixels_, batch_labels_;
-  Trace<Real> trace_;
-  BackwardBuffers<Real> buffers_;
-  // A shared-weight net's weights, packed each step (kept between epochs: 12 MB at the
-  // paper's size, and packing into fresh memory every epoch would fault it all in again).
-  std::unique_ptr<PackedNet<Real>> forward_weights_;
-  PackedB<Real> backward_weights_;  // its W, as backprop's products read it
-  int epoch_ = 0;          // epochs begun
-  long next_batch_ = 0;    // next batch of the current epoch; 0 between epochs
-  double loss_sum_ = 0;    // this epoch's loss, summed over samples
-  long seen_ = 0;          // this epoch's samples so far
-};
-
-struct Evaluation {
-  int count = 0, classes = 0;
-  double error = 0;           // fraction misclassified
-  double loss = 0;            // mean cross-entropy
-  std::vector<int> confusion; // classes x classes, row = true class, column = predicted
-};
-
-// An evaluation of the first `limit` samples (0 = all) with nothing counted yet.
-inline Evaluation start_evaluation(const Config& cfg, const Dataset& data, int limit) {
-  check_image_size(data, cfg);
-  Evaluation ev;
-  ev.count = limit > 0 ? std::min(limit, data.count) : data.count;
-  ev.classes = cfg.classes;
-  ev.confusion.assign(size_t(cfg.classes) * cfg.classes, 0);
-  return ev;
-}
-
-// Adds the predictions (argmax of each row of logits) of `count` samples to the confusion
-// matrix and returns how many were wrong.
-template <class Logit>
-int count_predictions(Evaluation& ev, const Logit* logits, const uint8_t* labels, int count) {
-  int wrong = 0;
-  for (int r = 0; r < count; ++r) {
-    const int predicted = argmax_row(logits + size_t(r) * ev.classes, ev.classes);
-    wrong += predicted != labels[r];
-    ev.confusion[size_t(labels[r]) * ev.classes + predicted] += 1;
-  }
-  return wrong;
-}
-
-// Test error, loss and confusion matrix of the first `limit` samples (0 = all), on the
-// net's weights packed ahead of time if given (same results, faster).
-template <class Real>
-Evaluation evaluate(const Net<Real>& net, const Dataset& data, int threads = 1, int limit = 0, int batch = 256,
-                    const PackedNet<Real>* packed = nullptr) {
-  const Config& cfg = net.config;
-  Evaluation ev = start_evaluation(cfg, data, limit);
-  Trace<Real> trace;
-  ForwardOptions<Real> fwd;
-  fwd.keep_all = false;
-  fwd.threads = threads;
-  fwd.packed = packed;
-  int wrong = 0;
-  double loss = 0;
-  for (int first = 0; first < ev.count; first += batch) {
-    const int count = std::min(batch, ev.count - first);
-    set_input(trace, &data.images[size_t(first) * cfg.input], count, cfg.input);
-    forward(net, trace, fwd);
-    const uint8_t* labels = &data.labels[size_t(first)];
-    loss += softmax_cross_entropy<Real>(trace.logits.data(), labels, count, cfg.classes, nullptr) * count;
-    wrong += count_predictions(ev, trace.logits.data(), labels, count);
-  }
-  ev.error = ev.count ? double(wrong) / ev.count : 0;
-  ev.loss = ev.count ? loss / ev.count : 0;
-  return ev;
-}
-
-
-RESDYN_INSTANCE Evaluation evaluate<float>(const Net<float>&, const Dataset&, int, int, int, const PackedNet<float>*);
-RESDYN_INSTANCE double residual_convergence<float>(const Net<float>&, const Dataset&, int, int);
-
-// ============================================================================
-// 9. Model and checkpoint files
+// 19. Model and checkpoint files
 // ============================================================================
 //
 // Little-endian throughout:
@@ -4362,6 +4476,7 @@ inline Net<float> load_model(const std::string& path, std::string* metadata = nu
   return decode_model(bytes.data(), bytes.size(), path, metadata);
 }
 
+#ifndef RESDYN_NO_TRAINING
 // A checkpoint: everything a training run needs to go on as if it had never stopped.
 //   magic "RESDYNCK", version (uint32, 2),
 //   the model file image, the trainer's state, the caller's own state (uint64 length +
@@ -4455,6 +4570,9 @@ inline void restore_trainer(Trainer<float>& trainer, const Checkpoint& c) {
   trainer.restore_state(r, c.path);
 }
 
+#endif  // !RESDYN_NO_TRAINING
+
+#endif  // !RESDYN_NO_FILES
 #endif  // !RESDYN_FREESTANDING
 
 }  // namespace resdyn
