@@ -168,21 +168,21 @@ std::vector<ClaimRow> paper_table(FigureContext& context) {
 std::vector<ClaimRow> further_claims(FigureContext& context) {
   RunFiles& runs = context.runs();
   std::vector<ClaimRow> rows;
-  const auto summary_row = [&](const std::string& claim, const std::string& paper, const std::string& figure,
-                               const std::string& file, const std::string& key, const std::string& unit) {
-    ClaimRow r = row(claim, paper, figure);
-    if (context.require(r, {file})) {
-      r.ours = summary_text(runs.json(file), key) + unit;
-      context.use(r, file);
+  // The claim r answered by one value of a run's summary, followed by `unit`.
+  const auto summary_row = [&](ClaimRow r, const std::string& run_dir, const std::string& key,
+                               const std::string& unit) {
+    if (context.require(r, {summary_of(run_dir)})) {
+      r.ours = summary_text(runs.summary(run_dir), key) + unit;
+      context.use(r, summary_of(run_dir));
     }
     rows.push_back(r);
   };
-  summary_row("trajectories are closer within a class than across classes: rows with the diagonal smallest",
-              "every class (fig. 1C)", "1C", summary_of(layout::dynamics_shared), dynamics::key::distance_diag_min_rows,
-              " of 10");
-  summary_row("final states most similar within a class (cosine), shared ResNet: rows with the diagonal largest",
-              "every row (fig. 6B)", "6B", summary_of(layout::dynamics_shared), dynamics::key::cosine_diag_max_rows,
-              " of 10");
+  summary_row(row("trajectories are closer within a class than across classes: rows with the diagonal smallest",
+                  "every class (fig. 1C)", "1C"),
+              layout::dynamics_shared, dynamics::key::distance_diag_min_rows, " of 10");
+  summary_row(row("final states most similar within a class (cosine), shared ResNet: rows with the diagonal largest",
+                  "every row (fig. 6B)", "6B"),
+              layout::dynamics_shared, dynamics::key::cosine_diag_max_rows, " of 10");
   {
     ClaimRow r = row("same-class cosine contrast (mean diagonal − mean off-diagonal) is larger for the MLP",
                      "MLP > ResNet (fig. 6B, 6C)", "6C");
@@ -227,11 +227,12 @@ std::vector<ClaimRow> further_claims(FigureContext& context) {
     }
     rows.push_back(r);
   }
-  summary_row("t-SNE of x(T) separates the classes: 10-NN class agreement in 2-D", "separate clusters (fig. 1D)", "1D",
-              summary_of(layout::tsne_final_resnet), run_files::embed::key::knn10_agreement, "");
-  summary_row("UMAP of the trajectories separates the classes: 10-NN class agreement in 2-D",
-              "well-separated clusters (fig. 6A)", "6A", summary_of(layout::umap_trajectory_resnet),
-              run_files::embed::key::knn10_agreement, "");
+  summary_row(row("t-SNE of x(T) separates the classes: 10-NN class agreement in 2-D", "separate clusters (fig. 1D)",
+                  "1D"),
+              layout::tsne_final_resnet, run_files::embed::key::knn10_agreement, "");
+  summary_row(row("UMAP of the trajectories separates the classes: 10-NN class agreement in 2-D",
+                  "well-separated clusters (fig. 6A)", "6A"),
+              layout::umap_trajectory_resnet, run_files::embed::key::knn10_agreement, "");
   return rows;
 }
 
