@@ -4,7 +4,9 @@
 #   tools/paper_runs.sh small|paper RUNS [REPORTDIR]
 # small: small nets (the README's main job; a few minutes on 2 cores).
 # paper: the paper's 15 x 1064 nets (`make paper`; within 90 minutes on 2 cores).
-# RUNS is laid out as src/report/runs_layout.h describes; REPORTDIR defaults to RUNS/report.
+# RUNS is laid out as src/report/runs_layout.h describes (directory names here must match its
+# layout:: paths; the files inside each, summary.json and command.txt among them, are named in
+# src/experiments/run_file_names.h); REPORTDIR defaults to RUNS/report.
 # Finished steps are kept: a model that exists is not retrained (delete it to retrain), an
 # experiment whose summary.json is newer than its model is not rerun. A step that fails is
 # reported and the others go on; the script then exits with status 1 after the report.

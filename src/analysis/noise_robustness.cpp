@@ -84,9 +84,12 @@ StateComparison compare_states(const float* clean, const float* noisy, int width
   return out;
 }
 
-void measure_noise_batch(const Net<float>& net, const uint8_t* pixels, const uint8_t* labels, int batch,
-                         long first_sample, const NoiseOptions& options, NoiseScratch& scratch,
-                         BatchNoiseMetrics& out) {
+void measure_noise_batch(const Net<float>& net, const NoiseBatch& samples, const NoiseOptions& options,
+                         NoiseScratch& scratch, BatchNoiseMetrics& out) {
+  const uint8_t* pixels = samples.pixels;
+  const uint8_t* labels = samples.labels;
+  const int batch = samples.count;
+  const long first_sample = samples.first;
   const Config& cfg = net.config;
   const int D = cfg.input, N = cfg.width, C = cfg.classes, T = cfg.depth;
   const int A = int(options.amplitudes.size()), R = options.realizations;
@@ -163,8 +166,8 @@ NoiseCurve measure_noise_robustness(const Net<float>& net, const Dataset& data, 
     ThreadPool::shared().run(workers, tasks, [&](int task, int worker) {
       const long first = (first_batch + task) * long(options.batch);
       const int count = int(std::min<long>(options.batch, total - first));
-      measure_noise_batch(net, &data.images[size_t(first) * D], &data.labels[size_t(first)], count, first, options,
-                          scratch[size_t(worker)], results[size_t(task)]);
+      const NoiseBatch samples{&data.images[size_t(first) * D], &data.labels[size_t(first)], count, first};
+      measure_noise_batch(net, samples, options, scratch[size_t(worker)], results[size_t(task)]);
     });
     for (int task = 0; task < tasks; ++task) {
       const BatchNoiseMetrics& m = results[size_t(task)];

@@ -85,12 +85,18 @@ struct NoiseScratch {
   std::vector<float> unit;         // unit noise of the batch for one realization
 };
 
-// Clean and noisy forward passes of one batch (samples first_sample .. first_sample +
-// batch - 1 of the data set, for the noise streams), through the core's forward pieces:
+// Samples first .. first + count - 1 of a data set: their pixels and labels.
+struct NoiseBatch {
+  const uint8_t* pixels = nullptr;  // count images, one after the other
+  const uint8_t* labels = nullptr;  // count labels
+  int count = 0;
+  long first = 0;  // the first sample's index in the data set, which picks its noise streams
+};
+
+// Clean and noisy forward passes of one batch, through the core's forward pieces:
 // set_input, compute_initial_state, run_layers with keep_all off, single-threaded.
-void measure_noise_batch(const Net<float>& net, const uint8_t* pixels, const uint8_t* labels, int batch,
-                         long first_sample, const NoiseOptions& options, NoiseScratch& scratch,
-                         BatchNoiseMetrics& out);
+void measure_noise_batch(const Net<float>& net, const NoiseBatch& samples, const NoiseOptions& options,
+                         NoiseScratch& scratch, BatchNoiseMetrics& out);
 
 struct NoisePoint {
   double amplitude = 0;

@@ -82,11 +82,110 @@ std::vector<double> suffix_sums(const std::vector<double>& layer_terms) {
   return sums;
 }
 
+namespace {
+
+// The weight matrix of layer t: a shared net's one, or layer t's own.
+int block_of(const Net<double>& net, int t) { return net.layout.blocks == 1 ? 1 : t; }
+
+// log10|det W| of each weight matrix (an MLP's factors need them): one LU per matrix, not per sample.
+std::vector<double> weight_log10_dets(const Net<double>& net) {
+  const int n = net.config.width;
+  std::vector<double> weight_log10_det;
+  for (int block = 1; block <= net.layout.blocks; ++block) {
+    Matrix w(n, n);
+    std::copy(net.W(block), net.W(block) + size_t(n) * n, w.a.begin());
+    weight_log10_det.push_back(log10_abs_det(lu_factor(std::move(w))));
+  }
+  return weight_log10_det;
+}
+
+// gains[t-1] = sigma'(z) = y(t)(1 - y(t)) of sample r at layer t.
+std::vector<std::vector<double>> gains_of(const Trace<double>& trace, int r) {
+  const int n = trace.width, depth = trace.depth;
+  std::vector<std::vector<double>> gains(static_cast<size_t>(depth), std::vector<double>(static_cast<size_t>(n)));
+  for (int t = 1; t <= depth; ++t) {
+    const double* y = trace.residual(t) + size_t(r) * n;
+    for (int i = 0; i < n; ++i) gains[size_t(t - 1)][size_t(i)] = y[i] * (1.0 - y[i]);
+  }
+  return gains;
+}
+
+// log10|det| of each layer's factor, I + M(t) (ResNet) or M(t) (MLP).
+std::vector<double> layer_log10_dets(const Net<double>& net, const std::vector<std::vector<double>>& gains,
+                                     const std::vector<double>& weight_log10_det) {
+  const int n = net.config.width, depth = int(gains.size());
+  std::vector<double> dets(static_cast<size_t>(depth));
+  for (int t = 1; t <= depth; ++t) {
+    const std::vector<double>& gain = gains[size_t(t - 1)];
+    if (net.config.arch == Arch::ResNet) {
+      dets[size_t(t - 1)] = log10_abs_det_identity_plus(net.W(block_of(net, t)), n, gain);
+    } else {  // det(diag(gain) W) = prod(gain) det W
+      double sum = weight_log10_det[size_t(block_of(net, t) - 1)];
+      for (double g : gain) sum += std::log10(g);
+      dets[size_t(t - 1)] = sum;
+    }
+  }
+  return dets;
+}
+
+// Empirical: sample r's y(s) + delta (an MLP's h(s) + delta) carried through layers
+// s+1..T; ||Delta logits|| for each s.
+std::vector<double> measured_logit_changes(const Net<double>& net, const Trace<double>& trace, int r,
+                                           const std::vector<double>& delta) {
+  const int n = net.config.width, depth = trace.depth, classes = net.config.classes;
+  const double* clean_logits = trace.logits.data() + size_t(r) * classes;
+  std::vector<double> changes(static_cast<size_t>(depth));
+  for (int s = 1; s <= depth; ++s) {
+    const double* x = trace.state(s) + size_t(r) * n;
+    std::vector<double> state(x, x + n);
+    for (int i = 0; i < n; ++i) state[size_t(i)] += delta[size_t(i)];
+    run_layers_after(net, s, depth, state);
+    std::vector<double> change = logits_of(net, state);
+    for (int c = 0; c < classes; ++c) change[size_t(c)] -= clean_logits[c];
+    changes[size_t(s - 1)] = norm2(change);
+  }
+  return changes;
+}
+
+// First order: ||G(s) delta|| with G(s) = K M'(s+1), built backwards from G(T) = K by
+// G(s-1) = G(s) (I + M(s)) (ResNet) or G(s) M(s) (MLP), with M(s) = diag(gain_s) W_s.
+std::vector<double> linear_logit_changes(const Net<double>& net, const std::vector<std::vector<double>>& gains,
+                                         const std::vector<double>& delta) {
+  const int n = net.config.width, depth = int(gains.size()), classes = net.config.classes;
+  const bool resnet = net.config.arch == Arch::ResNet;
+  std::vector<double> g(net.K(), net.K() + size_t(classes) * n), next(size_t(classes) * n);
+  std::vector<double> changes(static_cast<size_t>(depth));
+  for (int s = depth; s >= 1; --s) {
+    std::vector<double> predicted(size_t(classes), 0.0);
+    for (int c = 0; c < classes; ++c)
+      for (int j = 0; j < n; ++j) predicted[size_t(c)] += g[size_t(c) * n + j] * delta[size_t(j)];
+    changes[size_t(s - 1)] = norm2(predicted);
+    if (s == 1) break;
+    const std::vector<double>& gain = gains[size_t(s - 1)];
+    const double* w = net.W(block_of(net, s));
+    for (int c = 0; c < classes; ++c) {
+      const double* gc = &g[size_t(c) * n];
+      double* out = &next[size_t(c) * n];
+      for (int j = 0; j < n; ++j) out[j] = resnet ? gc[j] : 0.0;
+      for (int i = 0; i < n; ++i) {
+        const double coefficient = gc[i] * gain[size_t(i)];
+        if (coefficient == 0.0) continue;
+        const double* row = w + size_t(i) * n;
+        for (int j = 0; j < n; ++j) out[j] += coefficient * row[j];
+      }
+    }
+    g.swap(next);
+  }
+  return changes;
+}
+
+}  // namespace
+
 std::vector<SensitivityProfile> sensitivity_profiles(const Net<double>& net, const Trace<double>& trace,
                                                      const std::vector<std::vector<double>>& perturbations,
                                                      int threads) {
   const Config& cfg = net.config;
-  const int n = cfg.width, depth = trace.depth, classes = cfg.classes;
+  const int n = cfg.width, depth = trace.depth;
   const bool resnet = cfg.arch == Arch::ResNet;
   if (!trace.keep_all || trace.width != n || trace.resnet != resnet || depth < 1)
     throw Error("sensitivity: the trace does not come from a full forward pass of this network");
@@ -98,81 +197,18 @@ std::vector<SensitivityProfile> sensitivity_profiles(const Net<double>& net, con
   for (const std::vector<double>& delta : perturbations)
     if (int(delta.size()) != n) throw Error("sensitivity: a perturbation's length differs from the width");
 
-  // MLP factors need log10|det W_t|: one LU per weight matrix, not per sample.
-  std::vector<double> weight_log10_det;
-  if (!resnet) {
-    for (int block = 1; block <= net.layout.blocks; ++block) {
-      Matrix w(n, n);
-      std::copy(net.W(block), net.W(block) + size_t(n) * n, w.a.begin());
-      weight_log10_det.push_back(log10_abs_det(lu_factor(std::move(w))));
-    }
-  }
-  auto block_of = [&](int t) { return net.layout.blocks == 1 ? 1 : t; };
-
+  const std::vector<double> weight_log10_det = resnet ? std::vector<double>() : weight_log10_dets(net);
   std::vector<SensitivityProfile> profiles(size_t(trace.batch));
   std::vector<std::exception_ptr> failures(size_t(trace.batch));
   ThreadPool::shared().run(threads, trace.batch, [&](int r, int) {
     try {
       SensitivityProfile& p = profiles[size_t(r)];
       const std::vector<double>& delta = perturbations[size_t(r)];
-      // gains[t-1] = sigma'(z) = y(t)(1 - y(t)) of this sample at layer t.
-      std::vector<std::vector<double>> gains(static_cast<size_t>(depth), std::vector<double>(static_cast<size_t>(n)));
-      for (int t = 1; t <= depth; ++t) {
-        const double* y = trace.residual(t) + size_t(r) * n;
-        for (int i = 0; i < n; ++i) gains[size_t(t - 1)][size_t(i)] = y[i] * (1.0 - y[i]);
-      }
-
-      p.layer_log10_det.resize(size_t(depth));
-      for (int t = 1; t <= depth; ++t) {
-        const std::vector<double>& gain = gains[size_t(t - 1)];
-        if (resnet) {
-          p.layer_log10_det[size_t(t - 1)] = log10_abs_det_identity_plus(net.W(block_of(t)), n, gain);
-        } else {  // det(diag(gain) W) = prod(gain) det W
-          double sum = weight_log10_det[size_t(block_of(t) - 1)];
-          for (double g : gain) sum += std::log10(g);
-          p.layer_log10_det[size_t(t - 1)] = sum;
-        }
-      }
+      const std::vector<std::vector<double>> gains = gains_of(trace, r);
+      p.layer_log10_det = layer_log10_dets(net, gains, weight_log10_det);
       p.log10_det = suffix_sums(p.layer_log10_det);
-
-      // Empirical: y(s) + delta (an MLP's h(s) + delta) carried through layers s+1..T.
-      const double* clean_logits = trace.logits.data() + size_t(r) * classes;
-      p.logit_change.resize(size_t(depth));
-      for (int s = 1; s <= depth; ++s) {
-        const double* x = trace.state(s) + size_t(r) * n;
-        std::vector<double> state(x, x + n);
-        for (int i = 0; i < n; ++i) state[size_t(i)] += delta[size_t(i)];
-        run_layers_after(net, s, depth, state);
-        std::vector<double> change = logits_of(net, state);
-        for (int c = 0; c < classes; ++c) change[size_t(c)] -= clean_logits[c];
-        p.logit_change[size_t(s - 1)] = norm2(change);
-      }
-
-      // First order: G(s) = K M'(s+1), built backwards from G(T) = K by
-      // G(s-1) = G(s) (I + M(s)) (ResNet) or G(s) M(s) (MLP), with M(s) = diag(gain_s) W_s.
-      std::vector<double> g(net.K(), net.K() + size_t(classes) * n), next(size_t(classes) * n);
-      p.linear_logit_change.resize(size_t(depth));
-      for (int s = depth; s >= 1; --s) {
-        std::vector<double> predicted(size_t(classes), 0.0);
-        for (int c = 0; c < classes; ++c)
-          for (int j = 0; j < n; ++j) predicted[size_t(c)] += g[size_t(c) * n + j] * delta[size_t(j)];
-        p.linear_logit_change[size_t(s - 1)] = norm2(predicted);
-        if (s == 1) break;
-        const std::vector<double>& gain = gains[size_t(s - 1)];
-        const double* w = net.W(block_of(s));
-        for (int c = 0; c < classes; ++c) {
-          const double* gc = &g[size_t(c) * n];
-          double* out = &next[size_t(c) * n];
-          for (int j = 0; j < n; ++j) out[j] = resnet ? gc[j] : 0.0;
-          for (int i = 0; i < n; ++i) {
-            const double coefficient = gc[i] * gain[size_t(i)];
-            if (coefficient == 0.0) continue;
-            const double* row = w + size_t(i) * n;
-            for (int j = 0; j < n; ++j) out[j] += coefficient * row[j];
-          }
-        }
-        g.swap(next);
-      }
+      p.logit_change = measured_logit_changes(net, trace, r, delta);
+      p.linear_logit_change = linear_logit_changes(net, gains, delta);
     } catch (...) {
       failures[size_t(r)] = std::current_exception();
     }

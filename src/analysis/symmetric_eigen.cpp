@@ -12,19 +12,21 @@
 
 namespace resdyn {
 
-SymmetricEigen symmetric_eigen(std::vector<double> a, int n) {
-  if (n < 0 || a.size() != size_t(n) * size_t(n))
-    throw Error("symmetric_eigen: matrix is not " + std::to_string(n) + " x " + std::to_string(n));
-  auto at = [&a, n](int r, int c) -> double& { return a[size_t(r) * n + c]; };
-  for (int p = 0; p < n; ++p)
-    for (int q = p + 1; q < n; ++q) at(p, q) = at(q, p) = 0.5 * (at(p, q) + at(q, p));
-  // z accumulates the orthogonal transformations, stored by rows: z(r, c).
-  std::vector<double> z(size_t(n) * n, 0.0);
-  auto zt = [&z, n](int r, int c) -> double& { return z[size_t(r) * n + c]; };
-  for (int i = 0; i < n; ++i) zt(i, i) = 1.0;
+namespace {
 
-  // 1. Householder reduction to tridiagonal form (GVL Alg. 8.3.1): step k reflects
-  //    rows/columns k+1.. so that column k is zero below its subdiagonal.
+// Row-major n x n storage, element (r, c).
+struct SquareView {
+  std::vector<double>& a;
+  int n;
+  double& operator()(int r, int c) const { return a[size_t(r) * n + c]; }
+};
+
+// Reduces the symmetric matrix `at` to tridiagonal form in place and accumulates the
+// reflections in z (z <- z H for each H).
+void tridiagonalize(const SquareView& at, const SquareView& zt) {
+  const int n = at.n;
+  // GVL Alg. 8.3.1: step k reflects rows/columns k+1.. so that column k is zero below
+  // its subdiagonal.
   std::vector<double> v(static_cast<size_t>(n)), p(static_cast<size_t>(n)), w(static_cast<size_t>(n));
   for (int k = 0; k + 2 < n; ++k) {
     double norm2 = 0;
@@ -60,13 +62,14 @@ SymmetricEigen symmetric_eigen(std::vector<double> a, int n) {
       for (int j = k + 1; j < n; ++j) zt(r, j) -= sum * v[size_t(j)];
     }
   }
-  std::vector<double> d(static_cast<size_t>(n)), e(static_cast<size_t>(std::max(0, n - 1)));
-  for (int i = 0; i < n; ++i) d[size_t(i)] = at(i, i);
-  for (int i = 0; i + 1 < n; ++i) e[size_t(i)] = at(i + 1, i);
+}
 
-  // 2. Implicit symmetric QR steps with the Wilkinson shift on the tridiagonal matrix
-  //    (GVL Alg. 8.3.2/8.3.3): the rotation on rows/columns k, k+1 chases the bulge
-  //    down; converged off-diagonal entries are set to zero and the problem splits.
+// Diagonalises the symmetric tridiagonal matrix (diagonal d, subdiagonal e) in place:
+// d becomes the eigenvalues, the rotations are accumulated in z (z <- z G for each G).
+void tridiagonal_qr(std::vector<double>& d, std::vector<double>& e, const SquareView& zt) {
+  const int n = zt.n;
+  // Wilkinson shift, GVL Alg. 8.3.2/8.3.3: the rotation on rows/columns k, k+1 chases the
+  // bulge down; converged off-diagonal entries are set to zero and the problem splits.
   const double eps = std::numeric_limits<double>::epsilon();
   long sweeps_left = 30L * std::max(1, n);
   for (int h = n - 1; h > 0;) {
@@ -106,7 +109,11 @@ SymmetricEigen symmetric_eigen(std::vector<double> a, int n) {
       }
     }
   }
+}
 
+// The eigenpairs (values d, eigenvector j column j of z) in decreasing order of eigenvalue.
+SymmetricEigen in_decreasing_order(const std::vector<double>& d, const SquareView& zt) {
+  const int n = zt.n;
   std::vector<int> order(static_cast<size_t>(n));
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return d[size_t(x)] > d[size_t(y)]; });
@@ -120,6 +127,27 @@ SymmetricEigen symmetric_eigen(std::vector<double> a, int n) {
     for (int i = 0; i < n; ++i) result.vectors[size_t(j) * n + i] = zt(i, src);
   }
   return result;
+}
+
+}  // namespace
+
+SymmetricEigen symmetric_eigen(std::vector<double> a, int n) {
+  if (n < 0 || a.size() != size_t(n) * size_t(n))
+    throw Error("symmetric_eigen: matrix is not " + std::to_string(n) + " x " + std::to_string(n));
+  const SquareView at{a, n};
+  for (int p = 0; p < n; ++p)
+    for (int q = p + 1; q < n; ++q) at(p, q) = at(q, p) = 0.5 * (at(p, q) + at(q, p));
+  // z accumulates the orthogonal transformations, stored by rows: z(r, c).
+  std::vector<double> z(size_t(n) * n, 0.0);
+  const SquareView zt{z, n};
+  for (int i = 0; i < n; ++i) zt(i, i) = 1.0;
+  // 1. Householder reduction to tridiagonal form, 2. implicit QR steps on it.
+  tridiagonalize(at, zt);
+  std::vector<double> d(static_cast<size_t>(n)), e(static_cast<size_t>(std::max(0, n - 1)));
+  for (int i = 0; i < n; ++i) d[size_t(i)] = at(i, i);
+  for (int i = 0; i + 1 < n; ++i) e[size_t(i)] = at(i + 1, i);
+  tridiagonal_qr(d, e, zt);
+  return in_decreasing_order(d, zt);
 }
 
 namespace {

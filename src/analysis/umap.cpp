@@ -193,6 +193,122 @@ void fit_to_box(std::vector<double>& xy, int n) {
 
 double clip(double g) { return std::max(-4.0, std::min(4.0, g)); }
 
+// The graph without the edges too weak to be sampled once in `epochs` epochs (also kept
+// from the graph the spectral initialisation sees).
+SparseGraph drop_rare_edges(const SparseGraph& graph, double max_weight, int epochs) {
+  const int n = graph.count;
+  SparseGraph kept;
+  kept.count = n;
+  kept.row_start.assign(size_t(n) + 1, 0);
+  for (int i = 0; i < n; ++i) {
+    for (int e = graph.row_start[size_t(i)]; e < graph.row_start[size_t(i) + 1]; ++e)
+      if (graph.weight[size_t(e)] >= max_weight / epochs) {
+        kept.column.push_back(graph.column[size_t(e)]);
+        kept.weight.push_back(graph.weight[size_t(e)]);
+      }
+    kept.row_start[size_t(i) + 1] = kept.edges();
+  }
+  return kept;
+}
+
+// The starting positions, x0 y0 x1 y1 ...: spectral (noted in result) or uniform in the box.
+std::vector<double> initial_layout(const SparseGraph& graph, const UmapOptions& options, int threads, Rng& rng,
+                                   UmapResult& result) {
+  const int n = graph.count;
+  std::vector<double> y;
+  if (options.init == UmapInit::Spectral) {
+    y = spectral_layout(graph, options.seed, threads, &result.spectral_converged, &result.spectral_residual);
+    fit_to_box(y, n);
+    // A little noise separates points the spectral embedding put on top of each other
+    // (e.g. whole components of a disconnected graph).
+    for (double& c : y) c += 1e-4 * rng.normal();
+  } else {
+    y.resize(2 * size_t(n));
+    for (double& c : y) c = rng.uniform(0, 10);
+  }
+  return y;
+}
+
+// When each edge is sampled: edge e is due every period[e] = max_weight / w_e epochs, its
+// negative samples every negative_period[e] = period[e] / rate.
+struct EdgeSchedule {
+  std::vector<int> head;  // the row (first point) of each edge
+  std::vector<double> period, due, negative_period, negative_due;
+
+  EdgeSchedule(const SparseGraph& graph, double max_weight, double negative_sample_rate) {
+    const int edges = graph.edges();
+    head.resize(size_t(edges));
+    for (int i = 0; i < graph.count; ++i)
+      for (int e = graph.row_start[size_t(i)]; e < graph.row_start[size_t(i) + 1]; ++e) head[size_t(e)] = i;
+    period.resize(size_t(edges));
+    due.resize(size_t(edges));
+    negative_period.resize(size_t(edges));
+    negative_due.resize(size_t(edges));
+    for (int e = 0; e < edges; ++e) {
+      period[size_t(e)] = max_weight / graph.weight[size_t(e)];
+      due[size_t(e)] = period[size_t(e)];
+      negative_period[size_t(e)] = negative_sample_rate > 0 ? period[size_t(e)] / negative_sample_rate : HUGE_VAL;
+      negative_due[size_t(e)] = negative_period[size_t(e)];
+    }
+  }
+};
+
+// Attraction: d/dy_i of -log(1 / (1 + a d^2b)) gives the coefficient
+// -2ab d^(2(b-1)) / (1 + a d^2b) on (y_i - y_j); y_j moves the opposite way.
+void attract(double* yi, double* yj, double a, double b, double alpha) {
+  const double dx = yi[0] - yj[0], dy = yi[1] - yj[1];
+  const double d2 = dx * dx + dy * dy;
+  if (d2 > 0) {
+    const double d2b = std::pow(d2, b);
+    const double coefficient = -2 * a * b * (d2b / d2) / (1 + a * d2b);
+    const double gx = clip(coefficient * dx), gy = clip(coefficient * dy);
+    yi[0] += alpha * gx;
+    yi[1] += alpha * gy;
+    yj[0] -= alpha * gx;
+    yj[1] -= alpha * gy;
+  }
+}
+
+// Repulsion: d/dy_i of -log(1 - 1 / (1 + a d^2b)) gives 2b / ((eps + d^2)(1 + a d^2b)),
+// eps = 0.001 keeping it finite as d -> 0. Coinciding points give no direction.
+void repel(double* yi, const double* yk, double a, double b, double alpha) {
+  const double dx = yi[0] - yk[0], dy = yi[1] - yk[1];
+  const double d2 = dx * dx + dy * dy;
+  if (!(d2 > 0)) return;
+  const double coefficient = 2 * b / ((0.001 + d2) * (1 + a * std::pow(d2, b)));
+  yi[0] += alpha * clip(coefficient * dx);
+  yi[1] += alpha * clip(coefficient * dy);
+}
+
+// SGD on the fuzzy cross-entropy, the learning rate falling linearly to 0 over the epochs.
+void optimize_layout(std::vector<double>& y, const SparseGraph& graph, double max_weight, const UmapOptions& options,
+                     const UmapResult& result, Rng& rng) {
+  const int n = graph.count;
+  const double a = result.curve.a, b = result.curve.b;
+  const int edges = graph.edges();
+  EdgeSchedule schedule(graph, max_weight, options.negative_sample_rate);
+  for (int epoch = 1; epoch <= result.epochs; ++epoch) {
+    const double alpha = options.learning_rate * (1.0 - double(epoch - 1) / result.epochs);
+    for (int e = 0; e < edges; ++e) {
+      if (schedule.due[size_t(e)] > epoch) continue;
+      schedule.due[size_t(e)] += schedule.period[size_t(e)];
+      const int i = schedule.head[size_t(e)], j = graph.column[size_t(e)];
+      double* yi = &y[2 * size_t(i)];
+      attract(yi, &y[2 * size_t(j)], a, b, alpha);
+      double& negative_due = schedule.negative_due[size_t(e)];
+      const double negative_period = schedule.negative_period[size_t(e)];
+      if (negative_due > epoch) continue;
+      const long negatives = long(std::floor((epoch - negative_due) / negative_period)) + 1;
+      negative_due += negatives * negative_period;
+      for (long s = 0; s < negatives; ++s) {
+        const int k = int(rng.below(uint64_t(n)));
+        if (k == i) continue;
+        repel(yi, &y[2 * size_t(k)], a, b, alpha);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 UmapResult umap(const PointSet& points, const UmapOptions& options) {
@@ -210,97 +326,14 @@ UmapResult umap(const PointSet& points, const UmapOptions& options) {
 
   const NeighborLists lists = nearest_neighbors(points, options.neighbors - 1, threads);
   SparseGraph graph = fuzzy_simplicial_set(lists, threads);
-
-  // Edges too weak to be sampled once in the whole run are dropped (also from the
-  // graph the spectral initialisation sees).
   double max_weight = 0;
   for (double w : graph.weight) max_weight = std::max(max_weight, w);
-  {
-    SparseGraph kept;
-    kept.count = n;
-    kept.row_start.assign(size_t(n) + 1, 0);
-    for (int i = 0; i < n; ++i) {
-      for (int e = graph.row_start[size_t(i)]; e < graph.row_start[size_t(i) + 1]; ++e)
-        if (graph.weight[size_t(e)] >= max_weight / result.epochs) {
-          kept.column.push_back(graph.column[size_t(e)]);
-          kept.weight.push_back(graph.weight[size_t(e)]);
-        }
-      kept.row_start[size_t(i) + 1] = kept.edges();
-    }
-    graph = std::move(kept);
-  }
+  graph = drop_rare_edges(graph, max_weight, result.epochs);
   result.edges = graph.edges();
 
-  std::vector<double> y;
   Rng rng(options.seed);
-  if (options.init == UmapInit::Spectral) {
-    y = spectral_layout(graph, options.seed, threads, &result.spectral_converged, &result.spectral_residual);
-    fit_to_box(y, n);
-    // A little noise separates points the spectral embedding put on top of each other
-    // (e.g. whole components of a disconnected graph).
-    for (double& c : y) c += 1e-4 * rng.normal();
-  } else {
-    y.resize(2 * size_t(n));
-    for (double& c : y) c = rng.uniform(0, 10);
-  }
-
-  // SGD on the fuzzy cross-entropy. Edge e is due every epochs_per_sample[e] =
-  // max_weight / w_e epochs, its negative samples every epochs_per_sample[e] / rate.
-  const double a = result.curve.a, b = result.curve.b;
-  const int edges = graph.edges();
-  std::vector<int> head(static_cast<size_t>(edges));
-  for (int i = 0; i < n; ++i)
-    for (int e = graph.row_start[size_t(i)]; e < graph.row_start[size_t(i) + 1]; ++e) head[size_t(e)] = i;
-  std::vector<double> period(static_cast<size_t>(edges)), due(static_cast<size_t>(edges)), negative_period(static_cast<size_t>(edges)),
-      negative_due(static_cast<size_t>(edges));
-  for (int e = 0; e < edges; ++e) {
-    period[size_t(e)] = max_weight / graph.weight[size_t(e)];
-    due[size_t(e)] = period[size_t(e)];
-    negative_period[size_t(e)] =
-        options.negative_sample_rate > 0 ? period[size_t(e)] / options.negative_sample_rate : HUGE_VAL;
-    negative_due[size_t(e)] = negative_period[size_t(e)];
-  }
-  for (int epoch = 1; epoch <= result.epochs; ++epoch) {
-    const double alpha = options.learning_rate * (1.0 - double(epoch - 1) / result.epochs);
-    for (int e = 0; e < edges; ++e) {
-      if (due[size_t(e)] > epoch) continue;
-      due[size_t(e)] += period[size_t(e)];
-      const int i = head[size_t(e)], j = graph.column[size_t(e)];
-      double* yi = &y[2 * size_t(i)];
-      double* yj = &y[2 * size_t(j)];
-      {
-        // Attraction: d/dy_i of -log(1 / (1 + a d^2b)) gives the coefficient
-        // -2ab d^(2(b-1)) / (1 + a d^2b) on (y_i - y_j).
-        const double dx = yi[0] - yj[0], dy = yi[1] - yj[1];
-        const double d2 = dx * dx + dy * dy;
-        if (d2 > 0) {
-          const double d2b = std::pow(d2, b);
-          const double coefficient = -2 * a * b * (d2b / d2) / (1 + a * d2b);
-          const double gx = clip(coefficient * dx), gy = clip(coefficient * dy);
-          yi[0] += alpha * gx;
-          yi[1] += alpha * gy;
-          yj[0] -= alpha * gx;
-          yj[1] -= alpha * gy;
-        }
-      }
-      if (negative_due[size_t(e)] > epoch) continue;
-      const long negatives = long(std::floor((epoch - negative_due[size_t(e)]) / negative_period[size_t(e)])) + 1;
-      negative_due[size_t(e)] += negatives * negative_period[size_t(e)];
-      for (long s = 0; s < negatives; ++s) {
-        const int k = int(rng.below(uint64_t(n)));
-        if (k == i) continue;
-        // Repulsion: d/dy_i of -log(1 - 1 / (1 + a d^2b)) gives 2b / ((eps + d^2)(1 + a d^2b)),
-        // eps = 0.001 keeping it finite as d -> 0. Coinciding points give no direction.
-        const double* yk = &y[2 * size_t(k)];
-        const double dx = yi[0] - yk[0], dy = yi[1] - yk[1];
-        const double d2 = dx * dx + dy * dy;
-        if (!(d2 > 0)) continue;
-        const double coefficient = 2 * b / ((0.001 + d2) * (1 + a * std::pow(d2, b)));
-        yi[0] += alpha * clip(coefficient * dx);
-        yi[1] += alpha * clip(coefficient * dy);
-      }
-    }
-  }
+  std::vector<double> y = initial_layout(graph, options, threads, rng, result);
+  optimize_layout(y, graph, max_weight, options, result, rng);
   result.embedding.count = n;
   result.embedding.xy = std::move(y);
   return result;

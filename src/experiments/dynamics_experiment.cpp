@@ -6,6 +6,7 @@
 
 #include "analysis/class_samples.h"
 #include "experiments/output_directory.h"
+#include "experiments/run_file_names.h"
 #include "output/csv.h"
 #include "output/json.h"
 
@@ -13,8 +14,11 @@ namespace resdyn {
 
 namespace {
 
+namespace names = run_files::dynamics;
+namespace column = run_files::dynamics::column;
+
 output::Csv class_matrix_table(const ClassMatrix& m) {
-  std::vector<std::string> columns{"class"};
+  std::vector<std::string> columns{run_files::class_column};
   for (int k = 0; k < m.classes; ++k) columns.push_back(std::to_string(k));
   output::Csv csv(columns);
   for (int r = 0; r < m.classes; ++r) {
@@ -33,19 +37,20 @@ void write_files(const Net<float>& net, const DynamicsExperimentOptions& options
     result.files.push_back(dir + name);
   };
 
-  output::Csv trajectory({"class", "layer", "mean", "spread"});
+  output::Csv trajectory({run_files::class_column, column::layer, column::mean, column::spread});
   for (int c = 0; c < C; ++c)
     for (int t = 1; t <= d.depth; ++t)
       trajectory.row().cell(c).cell(t).cell(d.trajectory.mean(c, t)).cell(d.trajectory.spread(c, t));
-  save(trajectory, "trajectory_stats.csv");
+  save(trajectory, names::trajectory_stats);
 
-  output::Csv profile({"class", "neuron", "mean", "std"});
+  output::Csv profile({run_files::class_column, column::neuron, column::mean, column::stddev});
   for (int c = 0; c < C; ++c)
     for (int i = 0; i < N; ++i)
       profile.row().cell(c).cell(i).cell(d.final_profile.mean_at(c, i)).cell(d.final_profile.stddev_at(c, i));
-  save(profile, "final_profile.csv");
+  save(profile, names::final_profile);
 
-  output::Csv sensitive({"class", "neuron_class", "neuron", "layer", "mean_y", "mean_x"});
+  output::Csv sensitive(
+      {run_files::class_column, column::neuron_class, column::neuron, column::layer, column::mean_y, column::mean_x});
   for (int c = 0; c < C; ++c)
     for (int k = 0; k < C; ++k)
       for (int t = 1; t <= d.depth; ++t)
@@ -56,10 +61,10 @@ void write_files(const Net<float>& net, const DynamicsExperimentOptions& options
             .cell(t)
             .cell(d.sensitive.mean_y(c, k, t))
             .cell(d.sensitive.mean_x(c, k, t));
-  save(sensitive, "sensitive_neurons.csv");
+  save(sensitive, names::sensitive_neurons);
 
-  save(class_matrix_table(d.distance), "distance_matrix.csv");
-  save(class_matrix_table(d.cosine), "cosine_matrix.csv");
+  save(class_matrix_table(d.distance), names::distance_matrix);
+  save(class_matrix_table(d.cosine), names::cosine_matrix);
 
   output::Json json;
   json.begin_object();
@@ -67,27 +72,27 @@ void write_files(const Net<float>& net, const DynamicsExperimentOptions& options
   json.field("weights", net.config.weights == Weights::Shared ? "shared" : "per-layer");
   json.field("width", N);
   json.field("trained_depth", net.config.depth);
-  json.field("depth", d.depth);
-  json.field("samples_per_class", options.samples_per_class);
+  json.field(run_files::key::depth, d.depth);
+  json.field(run_files::key::samples_per_class, options.samples_per_class);
   json.key("class_counts").begin_array();
   for (int c = 0; c < C; ++c) json.value(d.groups.size(c));
   json.end_array();
-  json.field("test_error", result.test_error);
+  json.field(names::key::test_error, result.test_error);
   json.field("probe_error", d.probe_error);
   json.key("sensitive_neurons").begin_array();
   for (int k = 0; k < C; ++k) json.value(d.sensitive.neuron(k));
   json.end_array();
-  json.field("sensitive_neuron_rule_classes", d.sensitive_neuron_rule_classes);
-  json.field("distance_diag_min_rows", d.distance_diag_min_rows);
-  json.field("cosine_diag_max_rows", d.cosine_diag_max_rows);
-  json.field("cosine_contrast", d.cosine_contrast);
-  json.key("first_layer_spread_below_1e-3");
+  json.field(names::key::sensitive_neuron_rule_classes, d.sensitive_neuron_rule_classes);
+  json.field(names::key::distance_diag_min_rows, d.distance_diag_min_rows);
+  json.field(names::key::cosine_diag_max_rows, d.cosine_diag_max_rows);
+  json.field(names::key::cosine_contrast, d.cosine_contrast);
+  json.key(names::key::first_layer_spread_below);
   if (d.first_layer_spread_below)
     json.value(*d.first_layer_spread_below);
   else
     json.null();
   json.end_object();
-  save(json, "summary.json");
+  save(json, run_files::summary);
 }
 
 }  // namespace

@@ -1,17 +1,17 @@
 // The `resdyn embed` experiment (paper fig. 6A, workshop fig. 1D); see embed_experiment.h.
 #include "experiments/embed_experiment.h"
 
-#include "experiments/output_directory.h"
-
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <system_error>
 
 #include "analysis/class_samples.h"
 #include "analysis/embedding_quality.h"
+#include "experiments/output_directory.h"
+#include "experiments/run_file_names.h"
 #include "output/csv.h"
 #include "output/json.h"
 
@@ -150,15 +150,15 @@ EmbedExperimentResult run_embed_experiment(const Net<float>& net, const Dataset&
   result.seconds_quality = seconds_since(start);
 
   const std::string dir = options.out_dir + "/";
-  output::Csv csv({"sample", "class", "x", "y"});
+  output::Csv csv({"sample", run_files::class_column, run_files::embed::column::x, run_files::embed::column::y});
   for (int i = 0; i < result.points; ++i)
     csv.row()
         .cell(i)
         .cell(result.labels[size_t(i)])
         .cell(result.embedding.xy[2 * size_t(i)])
         .cell(result.embedding.xy[2 * size_t(i) + 1]);
-  csv.save(dir + "embedding.csv");
-  result.files.push_back(dir + "embedding.csv");
+  csv.save(dir + run_files::embed::embedding);
+  result.files.push_back(dir + run_files::embed::embedding);
 
   output::Json json;
   json.begin_object()
@@ -167,20 +167,20 @@ EmbedExperimentResult run_embed_experiment(const Net<float>& net, const Dataset&
       .field("state", state_name(net, options.of))
       .field("n", result.points)
       .field("dim", result.dim)
-      .field("samples_per_class", options.samples_per_class)
-      .field("depth", result.depth)
+      .field(run_files::key::samples_per_class, options.samples_per_class)
+      .field(run_files::key::depth, result.depth)
       .field("seed", long(options.seed))
       .field("threads", options.threads)
-      .field("knn10_agreement", result.knn10_agreement)
-      .field("trustworthiness", result.trustworthiness)
+      .field(run_files::embed::key::knn10_agreement, result.knn10_agreement)
+      .field(run_files::embed::key::trustworthiness, result.trustworthiness)
       .field("seconds", result.seconds)
       .field("cpu_seconds", result.cpu_seconds)
       .field("seconds_states", result.seconds_states)
       .field("seconds_quality", result.seconds_quality);
   write_parameters(json, options, result);
   json.end_object();
-  json.save(dir + "summary.json");
-  result.files.push_back(dir + "summary.json");
+  json.save(dir + run_files::summary);
+  result.files.push_back(dir + run_files::summary);
   return result;
 }
 

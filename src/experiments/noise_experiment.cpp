@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "experiments/run_file_names.h"
 #include "output/csv.h"
 #include "output/json.h"
 
@@ -21,7 +22,7 @@ void prepare_directory(const std::string& dir) {
   std::error_code error;
   std::filesystem::create_directories(dir, error);
   if (error) throw Error(dir + ": cannot create directory: " + error.message());
-  const std::string probe = dir + "/noise.csv.partial";
+  const std::string probe = dir + "/" + run_files::noise::curve + ".partial";
   std::FILE* f = std::fopen(probe.c_str(), "wb");
   if (!f) throw Error(dir + ": cannot write: " + std::strerror(errno));
   std::fclose(f);
@@ -29,7 +30,10 @@ void prepare_directory(const std::string& dir) {
 }
 
 output::Csv curve_csv(const NoiseCurve& curve) {
-  output::Csv csv({"amplitude", "ratio_mean", "ratio_std", "cosine_mean", "cosine_std", "error_mean", "error_std"});
+  using namespace run_files::noise::column;
+  const std::string r = ratio, c = cosine, e = error;
+  output::Csv csv(
+      {amplitude, r + mean_suffix, r + std_suffix, c + mean_suffix, c + std_suffix, e + mean_suffix, e + std_suffix});
   for (const NoisePoint& p : curve.points)
     csv.row()
         .cell(p.amplitude)
@@ -77,8 +81,8 @@ output::Json summary_json(const Net<float>& net, const NoiseExperimentOptions& o
   j.field("realizations", options.noise.realizations);
   j.field("seed", long(options.noise.seed));
   j.field("test_images", result.curve.samples);
-  j.field("clean_error", result.curve.clean_error);
-  j.key("a10");
+  j.field(run_files::noise::key::clean_error, result.curve.clean_error);
+  j.key(run_files::noise::key::a10);
   if (result.a10.reached) j.value(result.a10.amplitude); else j.null();
   j.key("a10_grid");
   if (result.a10.reached) j.value(result.a10.grid_amplitude); else j.null();
@@ -136,10 +140,10 @@ NoiseExperimentResult run_noise_experiment(const Net<float>& net, const Dataset&
   for (double a : kReadingAmplitudes) result.readings.push_back(read_curve(result.curve, a));
 
   const std::string dir = opt.out_dir + "/";
-  curve_csv(result.curve).save(dir + "noise.csv");
-  result.files.push_back(dir + "noise.csv");
-  summary_json(net, opt, result).save(dir + "summary.json");
-  result.files.push_back(dir + "summary.json");
+  curve_csv(result.curve).save(dir + run_files::noise::curve);
+  result.files.push_back(dir + run_files::noise::curve);
+  summary_json(net, opt, result).save(dir + run_files::summary);
+  result.files.push_back(dir + run_files::summary);
   return result;
 }
 

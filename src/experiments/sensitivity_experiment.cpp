@@ -9,6 +9,7 @@
 
 #include "analysis/class_samples.h"
 #include "experiments/output_directory.h"
+#include "experiments/run_file_names.h"
 #include "output/csv.h"
 #include "output/json.h"
 
@@ -70,22 +71,10 @@ std::vector<double> random_perturbation(Rng& rng, int n, double epsilon) {
   return v;
 }
 
-}  // namespace
-
-SensitivityResult run_sensitivity_experiment(const Net<float>& net_float, const Dataset& test,
-                                             const SensitivityOptions& options) {
-  if (!(options.epsilon > 0.0) || !std::isfinite(options.epsilon))
-    throw Error("sensitivity: epsilon must be a positive number");
-  if (options.batch < 1) throw Error("sensitivity: the batch size must be at least 1");
-  const Config& cfg = net_float.config;
-  check_image_size(test, cfg);
-  const Dataset samples = first_per_class(test, options.samples_per_class, cfg.classes);
-  if (samples.count == 0) throw Error("sensitivity: the test set has no samples");
-  prepare_output_directory(options.out_dir, "sensitivity");
-  const Net<double> net = in_double(net_float);
-  const int depth = cfg.depth, n = cfg.width;
-
-  const auto start = std::chrono::steady_clock::now();
+// Each sample's profile, in sample order; the perturbations drawn from one stream in that order.
+std::vector<SensitivityProfile> measure_profiles(const Net<double>& net, const Dataset& samples,
+                                                 const SensitivityOptions& options) {
+  const Config& cfg = net.config;
   Rng rng(options.seed);
   std::vector<SensitivityProfile> profiles;
   Trace<double> trace;
@@ -97,28 +86,20 @@ SensitivityResult run_sensitivity_experiment(const Net<float>& net_float, const 
     set_input(trace, &samples.images[size_t(first) * cfg.input], count, cfg.input);
     forward(net, trace, forward_options);
     std::vector<std::vector<double>> perturbations;
-    for (int r = 0; r < count; ++r) perturbations.push_back(random_perturbation(rng, n, options.epsilon));
+    for (int r = 0; r < count; ++r) perturbations.push_back(random_perturbation(rng, cfg.width, options.epsilon));
     for (SensitivityProfile& p : sensitivity_profiles(net, trace, perturbations, options.threads))
       profiles.push_back(std::move(p));
     if (options.progress) options.progress(first + count, samples.count);
   }
+  return profiles;
+}
 
-  SensitivityResult result;
-  result.depth = depth;
-  for (int label = 0; label < cfg.classes; ++label) {
-    std::vector<SensitivityProfile> mine;
-    for (int s = 0; s < samples.count; ++s)
-      if (samples.labels[size_t(s)] == label) mine.push_back(profiles[size_t(s)]);
-    if (!mine.empty()) result.classes.push_back(curves_of(mine, label, depth));
-  }
-  result.overall = curves_of(profiles, -1, depth);
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-
-  const std::string dir = options.out_dir + "/";
-
-  output::Csv csv({"class", "s", "mean_log10_det", "std_log10_det", "mean_logit_change", "mean_linear_logit_change"});
+void write_curves_csv(const std::string& dir, SensitivityResult& result) {
+  namespace column = run_files::sensitivity::column;
+  output::Csv csv({run_files::class_column, column::layer, column::mean_log10_det, column::std_log10_det,
+                   column::mean_logit_change, "mean_linear_logit_change"});
   for (const SensitivityCurves& k : result.classes)
-    for (int s = 1; s <= depth; ++s)
+    for (int s = 1; s <= result.depth; ++s)
       csv.row()
           .cell(k.label)
           .cell(s)
@@ -126,29 +107,34 @@ SensitivityResult run_sensitivity_experiment(const Net<float>& net_float, const 
           .cell(k.std_log10_det[size_t(s - 1)])
           .cell(k.mean_logit_change[size_t(s - 1)])
           .cell(k.mean_linear_logit_change[size_t(s - 1)]);
-  csv.save(dir + "sensitivity.csv");
-  result.files.push_back(dir + "sensitivity.csv");
+  csv.save(dir + run_files::sensitivity::curves);
+  result.files.push_back(dir + run_files::sensitivity::curves);
+}
 
+void write_summary(const std::string& dir, const Config& cfg, int samples, const SensitivityOptions& options,
+                   SensitivityResult& result) {
+  namespace key = run_files::sensitivity::key;
+  const int depth = result.depth;
   const bool resnet = cfg.arch == Arch::ResNet;
   output::Json json;
   json.begin_object();
   json.field("experiment", "sensitivity");
   json.field("arch", resnet ? "resnet" : "mlp");
   json.field("weights", cfg.weights == Weights::Shared ? "shared" : "per-layer");
-  json.field("width", n).field("depth", depth);
-  json.field("samples_per_class", options.samples_per_class).field("samples", samples.count);
+  json.field("width", cfg.width).field(run_files::key::depth, depth);
+  json.field(run_files::key::samples_per_class, options.samples_per_class).field("samples", samples);
   json.field("epsilon", options.epsilon).field("seed", long(options.seed));
   json.field("precision", "double (the float model's parameters converted)");
   json.field("seconds", result.seconds).field("threads", options.threads);
-  json.field("log10_det_ratio_4_10", result.overall.log10_det_ratio_4_10);  // NaN (T < 10) is written as null
+  json.field(key::log10_det_ratio_4_10, result.overall.log10_det_ratio_4_10);  // NaN (T < 10) is written as null
   json.key("log10_det_ratio_4_10_per_class").begin_object();
   for (const SensitivityCurves& k : result.classes) {
     json.field(std::to_string(k.label), k.log10_det_ratio_4_10);
   }
   json.end_object();
-  json.field("logit_change_ratio_4_10", depth >= 10 ? result.overall.mean_logit_change[3] /
-                                                         result.overall.mean_logit_change[9]
-                                                   : std::numeric_limits<double>::quiet_NaN());
+  json.field(key::logit_change_ratio_4_10,
+             depth >= 10 ? result.overall.mean_logit_change[3] / result.overall.mean_logit_change[9]
+                         : std::numeric_limits<double>::quiet_NaN());
   json.key("overall").begin_object();
   json.key("mean_log10_det").values(result.overall.mean_log10_det);
   json.key("std_log10_det").values(result.overall.std_log10_det);
@@ -169,8 +155,42 @@ SensitivityResult run_sensitivity_experiment(const Net<float>& net_float, const 
   json.field("logit_change_ratio_4_10", "mean logit change at s = 4 over that at s = 10");
   json.end_object();
   json.end_object();
-  json.save(dir + "summary.json");
-  result.files.push_back(dir + "summary.json");
+  json.save(dir + run_files::summary);
+  result.files.push_back(dir + run_files::summary);
+}
+
+}  // namespace
+
+SensitivityResult run_sensitivity_experiment(const Net<float>& net_float, const Dataset& test,
+                                             const SensitivityOptions& options) {
+  if (!(options.epsilon > 0.0) || !std::isfinite(options.epsilon))
+    throw Error("sensitivity: epsilon must be a positive number");
+  if (options.batch < 1) throw Error("sensitivity: the batch size must be at least 1");
+  const Config& cfg = net_float.config;
+  check_image_size(test, cfg);
+  const Dataset samples = first_per_class(test, options.samples_per_class, cfg.classes);
+  if (samples.count == 0) throw Error("sensitivity: the test set has no samples");
+  prepare_output_directory(options.out_dir, "sensitivity");
+  const Net<double> net = in_double(net_float);
+  const int depth = cfg.depth;
+
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<SensitivityProfile> profiles = measure_profiles(net, samples, options);
+
+  SensitivityResult result;
+  result.depth = depth;
+  for (int label = 0; label < cfg.classes; ++label) {
+    std::vector<SensitivityProfile> mine;
+    for (int s = 0; s < samples.count; ++s)
+      if (samples.labels[size_t(s)] == label) mine.push_back(profiles[size_t(s)]);
+    if (!mine.empty()) result.classes.push_back(curves_of(mine, label, depth));
+  }
+  result.overall = curves_of(profiles, -1, depth);
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+
+  const std::string dir = options.out_dir + "/";
+  write_curves_csv(dir, result);
+  write_summary(dir, cfg, samples.count, options, result);
   return result;
 }
 

@@ -10,12 +10,15 @@
 #include "analysis/final_residuals.h"
 #include "analysis/residual_ode.h"
 #include "experiments/output_directory.h"
+#include "experiments/run_file_names.h"
 #include "output/csv.h"
 #include "output/json.h"
 
 namespace resdyn {
 
 namespace {
+
+namespace key = run_files::spectrum::key;
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -31,28 +34,30 @@ Matrix shared_weights(const Net<float>& net) {
 
 void write_spectrum_summary(output::Json& json, const SpectrumSummary& s) {
   json.begin_object();
-  json.field("count", s.count).field("positive_real", s.positive_real).field("largest_real", s.largest_real);
+  json.field("count", s.count).field(key::positive_real, s.positive_real).field(key::largest_real, s.largest_real);
   json.key("largest_real_parts").values(s.top_real);
-  json.field("spectral_radius", s.spectral_radius).field("outside_unit_circle", s.outside_unit_circle);
+  json.field(key::spectral_radius, s.spectral_radius).field("outside_unit_circle", s.outside_unit_circle);
   json.end_object();
 }
 
 void write_files(const SpectrumResult& result, const Net<float>& net, const SpectrumOptions& options,
                  std::vector<std::string>& files) {
   const std::string dir = options.out_dir + "/";
-  output::Csv csv({"class", "which", "real", "imag"});
+  namespace column = run_files::spectrum::column;
+  output::Csv csv({run_files::class_column, column::which, column::real, column::imag});
   for (const ClassSpectrum& cs : result.classes) {
-    for (const auto& v : cs.spectra.ode) csv.row().cell(cs.label).cell("ode").cell(v.real()).cell(v.imag());
-    for (const auto& v : cs.spectra.layer_map) csv.row().cell(cs.label).cell("layer_map").cell(v.real()).cell(v.imag());
+    for (const auto& v : cs.spectra.ode) csv.row().cell(cs.label).cell(key::ode).cell(v.real()).cell(v.imag());
+    for (const auto& v : cs.spectra.layer_map)
+      csv.row().cell(cs.label).cell(key::layer_map).cell(v.real()).cell(v.imag());
   }
-  csv.save(dir + "eigenvalues.csv");
-  files.push_back(dir + "eigenvalues.csv");
+  csv.save(dir + run_files::spectrum::eigenvalues);
+  files.push_back(dir + run_files::spectrum::eigenvalues);
 
   output::Json json;
   json.begin_object();
   json.field("experiment", "spectrum");
   json.field("width", net.config.width).field("trained_depth", net.config.depth);
-  json.field("unroll", options.unroll).field("samples_per_class", options.samples_per_class);
+  json.field(key::unroll, options.unroll).field(run_files::key::samples_per_class, options.samples_per_class);
   json.field("bias_in_ode", false);
   json.field("forward_seconds", result.forward_seconds).field("eigen_seconds", result.eigen_seconds);
   json.field("threads", options.threads);
@@ -60,14 +65,14 @@ void write_files(const SpectrumResult& result, const Net<float>& net, const Spec
   for (const ClassSpectrum& cs : result.classes)
     if (cs.ode.positive_real > 0) json.value(cs.label);
   json.end_array();
-  json.key("classes").begin_array();
+  json.key(key::classes).begin_array();
   for (const ClassSpectrum& cs : result.classes) {
     json.begin_object();
-    json.field("class", cs.label).field("samples", cs.samples);
+    json.field(key::class_label, cs.label).field("samples", cs.samples);
     json.field("spread", cs.spread).field("last_step", cs.last_step).field("ode_speed", cs.ode_speed);
-    json.key("ode");
+    json.key(key::ode);
     write_spectrum_summary(json, cs.ode);
-    json.key("layer_map");
+    json.key(key::layer_map);
     write_spectrum_summary(json, cs.layer_map);
     json.end_object();
   }
@@ -86,8 +91,8 @@ void write_files(const SpectrumResult& result, const Net<float>& net, const Spec
   json.field("outside_unit_circle", "eigenvalues with modulus > 1");
   json.end_object();
   json.end_object();
-  json.save(dir + "summary.json");
-  files.push_back(dir + "summary.json");
+  json.save(dir + run_files::summary);
+  files.push_back(dir + run_files::summary);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "experiments/run_file_names.h"
 #include "report/runs_layout.h"
 
 namespace resdyn::report {
@@ -97,7 +98,7 @@ void FigureContext::use(Sources& sources, const std::string& file) {
   if (ends_with(owner, ".resdyn")) {
     made = model_provenance(owner);
   } else {
-    if (runs_.exists(owner + "/summary.json")) copy(owner + "/summary.json");
+    if (runs_.exists(summary_of(owner))) copy(summary_of(owner));
     const RunLayout& run = run_layout(owner);
     const ModelInfo* model = runs_.model(run.model);
     made.what =

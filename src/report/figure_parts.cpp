@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "experiments/run_file_names.h"
 #include "plot/palette.h"
 #include "report/number_text.h"
 
@@ -63,9 +64,11 @@ std::string run_facts(const output::JsonValue* summary) {
   if (!summary) return "";
   std::string text;
   const auto add = [&](const std::string& part) { text += (text.empty() ? "" : ", ") + part; };
-  if (summary->find("depth")) add("depth " + summary_text(summary, "depth"));
-  if (summary->find("samples_per_class")) add(summary_text(summary, "samples_per_class") + " samples per class");
-  if (summary->find("test_error")) add("the model's test error " + percent_text(summary_number(summary, "test_error")));
+  namespace key = run_files::key;
+  const char* test_error = run_files::dynamics::key::test_error;
+  if (summary->find(key::depth)) add("depth " + summary_text(summary, key::depth));
+  if (summary->find(key::samples_per_class)) add(summary_text(summary, key::samples_per_class) + " samples per class");
+  if (summary->find(test_error)) add("the model's test error " + percent_text(summary_number(summary, test_error)));
   return text;
 }
 

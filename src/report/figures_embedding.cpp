@@ -3,31 +3,35 @@
 #include <algorithm>
 #include <utility>
 
+#include "experiments/run_file_names.h"
 #include "plot/panel_grid.h"
 #include "plot/scatter.h"
 #include "report/figure_parts.h"
 #include "report/paper_figures.h"
+#include "report/runs_layout.h"
 
 namespace resdyn::report {
 
 namespace {
 
-// One scatter panel per run present (ResNet first), points coloured by class.
-Figure embeddings(FigureContext& context, Figure f, const std::string& method, const std::string& of) {
-  const std::vector<std::pair<std::string, std::string>> runs = {
-      {"embed/" + method + "_" + of + "_resnet", "shared-weight ResNet"},
-      {"embed/" + method + "_" + of + "_mlp", "MLP"}};
+namespace embed = run_files::embed;
+
+// One scatter panel per run present (ResNet first, then the MLP), points coloured by class.
+Figure embeddings(FigureContext& context, Figure f, const std::string& method, const std::string& resnet_run,
+                  const std::string& mlp_run) {
+  const std::vector<std::pair<std::string, std::string>> runs = {{resnet_run, "shared-weight ResNet"},
+                                                                 {mlp_run, "MLP"}};
   std::vector<std::string> files;
-  for (const auto& run : runs) files.push_back(run.first + "/embedding.csv");
+  for (const auto& run : runs) files.push_back(file_in(run.first, embed::embedding));
   context.require(f, files);
   if (!context.any(files)) return f;
   plot::PanelGrid grid(f.title, 2, 560, 500);
   std::string quality;
   for (const auto& [dir, net] : runs) {
-    const std::string file = dir + "/embedding.csv";
+    const std::string file = file_in(dir, embed::embedding);
     const output::CsvTable* table = context.runs().csv(file);
     if (!table) continue;
-    const std::vector<double> x = table->numbers("x"), y = table->numbers("y");
+    const std::vector<double> x = table->numbers(embed::column::x), y = table->numbers(embed::column::y);
     std::vector<std::size_t> classes;
     std::size_t count = 0;
     for (std::size_t r = 0; r < table->rows(); ++r) {
@@ -39,9 +43,9 @@ Figure embeddings(FigureContext& context, Figure f, const std::string& method, c
                                                axis + " 1 (arbitrary units)", axis + " 2 (arbitrary units)"),
                                x, y, classes, class_names(count)));
     context.use(f, file);
-    const output::JsonValue* summary = context.runs().json(dir + "/summary.json");
-    quality += " " + net + ": 10-NN class agreement " + summary_text(summary, "knn10_agreement") +
-               ", trustworthiness " + summary_text(summary, "trustworthiness") + ".";
+    const output::JsonValue* summary = context.runs().summary(dir);
+    quality += " " + net + ": 10-NN class agreement " + summary_text(summary, embed::key::knn10_agreement) +
+               ", trustworthiness " + summary_text(summary, embed::key::trustworthiness) + ".";
   }
   context.save(f, grid);
   f.shows += " Quality in 2-D (1 is best):" + quality + " Coordinates themselves carry no meaning.";
@@ -58,7 +62,7 @@ Figure figure_1d(FigureContext& context) {
   f.shows =
       "t-SNE (perplexity 30) of x(T) of the ResNet and of h(T) of the MLP, the first samples of each class of "
       "the test set, coloured by class.";
-  return embeddings(context, std::move(f), "tsne", "final");
+  return embeddings(context, std::move(f), "tsne", layout::tsne_final_resnet, layout::tsne_final_mlp);
 }
 
 Figure figure_6a(FigureContext& context) {
@@ -69,7 +73,7 @@ Figure figure_6a(FigureContext& context) {
   f.shows =
       "UMAP (15 neighbours, min_dist 0.1) of each sample's trajectory y(1..T) concatenated (h(1..T) for the MLP), "
       "coloured by class.";
-  return embeddings(context, std::move(f), "umap", "trajectory");
+  return embeddings(context, std::move(f), "umap", layout::umap_trajectory_resnet, layout::umap_trajectory_mlp);
 }
 
 }  // namespace resdyn::report

@@ -3,22 +3,28 @@
 #include <algorithm>
 #include <utility>
 
+#include "experiments/run_file_names.h"
 #include "plot/line_plot.h"
 #include "plot/panel_grid.h"
 #include "plot/scatter.h"
 #include "report/figure_parts.h"
 #include "report/number_text.h"
 #include "report/paper_figures.h"
+#include "report/runs_layout.h"
 
 namespace resdyn::report {
 
 namespace {
 
+namespace spectrum = run_files::spectrum;
+namespace sensitivity = run_files::sensitivity;
+
 // The eigenvalues of one Jacobian ("ode" or "layer_map") of eigenvalues.csv, as a scatter in
 // the complex plane coloured by class.
 plot::ScatterPlot eigenvalue_scatter(const output::CsvTable& table, const std::string& which,
                                      const std::string& title) {
-  const std::size_t kind = table.column("which"), re = table.column("real"), im = table.column("imag");
+  const std::size_t kind = table.column(spectrum::column::which), re = table.column(spectrum::column::real),
+                    im = table.column(spectrum::column::imag);
   std::vector<double> x, y;
   std::vector<std::size_t> classes;
   std::size_t count = 0;
@@ -45,23 +51,23 @@ Figure figure_spectra(FigureContext& context) {
       "Eigenvalues of the ODE Jacobian J(ybar_c) = diag((1 − 2y)(W y)) + diag(y(1 − y)) W (paper eq. 3) and of "
       "the layer map's Jacobian I + diag(y(1 − y)) W at each class's mean residual ybar_c at the deepest layer "
       "T'; bottom right, the largest real part of J per class.";
-  const std::string file = "spectrum/shared/eigenvalues.csv";
-  if (!context.require(f, {file, "spectrum/shared/summary.json"})) return f;
+  const std::string file = file_in(layout::spectrum_shared, spectrum::eigenvalues);
+  if (!context.require(f, {file, summary_of(layout::spectrum_shared)})) return f;
   const output::CsvTable& table = *context.runs().csv(file);
-  const output::JsonValue& summary = *context.runs().json("spectrum/shared/summary.json");
+  const output::JsonValue& summary = *context.runs().summary(layout::spectrum_shared);
   plot::PanelGrid grid(f.title, 2, 560, 460);
-  grid.add(eigenvalue_scatter(table, "ode", "ODE Jacobian J(ybar_c)"));
-  grid.add(eigenvalue_scatter(table, "layer_map", "layer map I + diag(y(1 − y)) W"));
+  grid.add(eigenvalue_scatter(table, spectrum::key::ode, "ODE Jacobian J(ybar_c)"));
+  grid.add(eigenvalue_scatter(table, spectrum::key::layer_map, "layer map I + diag(y(1 − y)) W"));
   plot::Series largest{"largest real part of J", {}, {}, {}, ""};
   std::string per_class;
-  for (const output::JsonValue& c : summary.at("classes").items()) {
-    const output::JsonValue& ode = c.at("ode");
-    largest.x.push_back(c.at("class").number());
-    largest.y.push_back(ode.at("largest_real").number());
-    per_class += " class " + number_text(c.at("class").number()) + ": " +
-                 number_text(ode.at("positive_real").number()) + " positive, largest " +
-                 number_text(ode.at("largest_real").number()) + ", layer-map radius " +
-                 number_text(c.at("layer_map").at("spectral_radius").number()) + ";";
+  for (const output::JsonValue& c : summary.at(spectrum::key::classes).items()) {
+    const output::JsonValue& ode = c.at(spectrum::key::ode);
+    largest.x.push_back(c.at(spectrum::key::class_label).number());
+    largest.y.push_back(ode.at(spectrum::key::largest_real).number());
+    per_class += " class " + number_text(c.at(spectrum::key::class_label).number()) + ": " +
+                 number_text(ode.at(spectrum::key::positive_real).number()) + " positive, largest " +
+                 number_text(ode.at(spectrum::key::largest_real).number()) + ", layer-map radius " +
+                 number_text(c.at(spectrum::key::layer_map).at(spectrum::key::spectral_radius).number()) + ";";
   }
   if (largest.x.empty()) throw Error(summary.where() + ": no classes in the spectrum summary");
   plot::LinePlot& line = grid.add(
@@ -72,8 +78,8 @@ Figure figure_spectra(FigureContext& context) {
   context.save(f, grid);
   context.use(f, file);
   per_class.back() = '.';
-  f.shows += " Unrolled to " + summary_text(&summary, "unroll") + " layers, " +
-             summary_text(&summary, "samples_per_class") +
+  f.shows += " Unrolled to " + summary_text(&summary, spectrum::key::unroll) + " layers, " +
+             summary_text(&summary, run_files::key::samples_per_class) +
              " samples per class. Eigenvalues with positive real part "
              "per class:" +
              per_class;
@@ -89,16 +95,16 @@ Figure figure_sensitivity(FigureContext& context) {
       "Left: log10|det M'(s)|, M'(s) = (I + M(T)) … (I + M(s)), M(t) = diag(y(t)(1 − y(t))) W_t, summed from "
       "per-factor log-determinants, mean over each class's samples ± standard deviation (paper eq. 10). Right: the "
       "measured change of the logits ||Δ logits|| after adding a small random perturbation to y(s).";
-  const std::vector<std::pair<std::string, std::string>> runs = {{"sensitivity/shared", "shared ResNet"},
-                                                                 {"sensitivity/per_layer", "per-layer ResNet"}};
+  const std::vector<std::pair<std::string, std::string>> runs = {{layout::sensitivity_shared, "shared ResNet"},
+                                                                 {layout::sensitivity_per_layer, "per-layer ResNet"}};
   std::vector<std::string> files;
-  for (const auto& run : runs) files.push_back(run.first + "/sensitivity.csv");
+  for (const auto& run : runs) files.push_back(file_in(run.first, sensitivity::curves));
   context.require(f, files);
   if (!context.any(files)) return f;
   plot::PanelGrid grid(f.title, 2, 560, 420);
   std::string ratios;
   for (const auto& [dir, net] : runs) {
-    const std::string file = dir + "/sensitivity.csv";
+    const std::string file = file_in(dir, sensitivity::curves);
     const output::CsvTable* table = context.runs().csv(file);
     if (!table) continue;
     plot::LinePlot& det = grid.add(
@@ -106,15 +112,20 @@ Figure figure_sensitivity(FigureContext& context) {
     plot::LinePlot& logits = grid.add(plot::LinePlot(plot::ChartText(
         "logit change after perturbing y(s), " + net, "perturbed layer s", "||Δ logits||_2 (logit units)")));
     logits.y_scale = plot::ScaleKind::log10;
-    const std::vector<ClassCurve> dets = class_curves(*table, "s", "mean_log10_det", "std_log10_det");
-    const std::vector<ClassCurve> changes = class_curves(*table, "s", "mean_logit_change");
+    const std::vector<ClassCurve> dets = class_curves(
+        *table, sensitivity::column::layer, sensitivity::column::mean_log10_det, sensitivity::column::std_log10_det);
+    const std::vector<ClassCurve> changes =
+        class_curves(*table, sensitivity::column::layer, sensitivity::column::mean_logit_change);
     det.markers = logits.markers = few_points(dets);
     for (const ClassCurve& c : dets) det.add(class_series(c, true));
     for (const ClassCurve& c : changes) logits.add(class_series(c, false));
     context.use(f, file);
-    const output::JsonValue* summary = context.runs().json(dir + "/summary.json");
-    ratios += " " + net + ": log10|det M'(4)| − log10|det M'(10)| = " + summary_text(summary, "log10_det_ratio_4_10") +
-              ", logit change at 4 over that at 10 = " + summary_text(summary, "logit_change_ratio_4_10") + ".";
+    const output::JsonValue* summary = context.runs().summary(dir);
+    ratios +=
+        " " + net +
+        ": log10|det M'(4)| − log10|det M'(10)| = " + summary_text(summary, sensitivity::key::log10_det_ratio_4_10) +
+        ", logit change at 4 over that at 10 = " + summary_text(summary, sensitivity::key::logit_change_ratio_4_10) +
+        ".";
   }
   context.save(f, grid);
   f.shows += ratios;

@@ -2,6 +2,7 @@
 // the training of the compared nets, and the adaptive depth of paper §7.
 #include <utility>
 
+#include "experiments/run_file_names.h"
 #include "output/csv_reader.h"
 #include "plot/line_plot.h"
 #include "plot/palette.h"
@@ -9,10 +10,13 @@
 #include "report/figure_parts.h"
 #include "report/number_text.h"
 #include "report/paper_figures.h"
+#include "report/runs_layout.h"
 
 namespace resdyn::report {
 
 namespace {
+
+namespace log_column = run_files::epoch_log;
 
 struct LoggedModel {
   std::string model;  // relative to RUNS
@@ -23,14 +27,14 @@ struct LoggedModel {
 void epoch_panels(FigureContext& context, Figure& f, const std::vector<LoggedModel>& models,
                   const std::vector<std::pair<std::string, plot::LinePlot*>>& panels) {
   for (std::size_t m = 0; m < models.size(); ++m) {
-    const std::string log = models[m].model + ".csv";
+    const std::string log = epoch_log(models[m].model);
     const output::CsvTable* table = context.runs().csv(log);
     if (!table) continue;
     for (const auto& [column, panel] : panels) {
       if (!table->has_column(column)) continue;  // logs from before adaptive depth have no d or depth
       plot::Series series{
-          models[m].name, table->numbers("epoch"), table->numbers(column), {}, plot::categorical_colour(m)};
-      if (column == "test_error")
+          models[m].name, table->numbers(log_column::epoch), table->numbers(column), {}, plot::categorical_colour(m)};
+      if (column == log_column::test_error)
         for (double& v : series.y) v *= 100;
       panel->add(std::move(series));
     }
@@ -47,11 +51,11 @@ Figure figure_training(FigureContext& context) {
   f.shows =
       "Per epoch, as logged by resdyn train (MODEL.csv): test error on the 10,000 test images and mean training "
       "loss.";
-  const std::vector<LoggedModel> models = {{"models/shared.resdyn", "shared ResNet"},
-                                           {"models/per_layer.resdyn", "per-layer ResNet"},
-                                           {"models/mlp.resdyn", "MLP"}};
+  const std::vector<LoggedModel> models = {{layout::shared_model, "shared ResNet"},
+                                           {layout::per_layer_model, "per-layer ResNet"},
+                                           {layout::mlp_model, "MLP"}};
   std::vector<std::string> logs;
-  for (const LoggedModel& m : models) logs.push_back(m.model + ".csv");
+  for (const LoggedModel& m : models) logs.push_back(epoch_log(m.model));
   context.require(f, logs);
   if (!context.any(logs)) return f;
   plot::PanelGrid grid(f.title, 2, 560, 400);
@@ -59,7 +63,7 @@ Figure figure_training(FigureContext& context) {
   plot::LinePlot& loss = grid.add(plot::LinePlot(plot::ChartText("training loss", "epoch", "cross-entropy (nats)")));
   error.markers = loss.markers = true;
   error.y_scale = loss.y_scale = plot::ScaleKind::log10;
-  epoch_panels(context, f, models, {{"test_error", &error}, {"train_loss", &loss}});
+  epoch_panels(context, f, models, {{log_column::test_error, &error}, {log_column::train_loss, &loss}});
   context.save(f, grid);
   return f;
 }
@@ -72,12 +76,12 @@ Figure figure_pruning(FigureContext& context) {
   f.shows =
       "Per epoch: the depth, the convergence measure d = mean |y_i(T) − y_i(T−1)| on the probe set (paper §7) "
       "with the threshold (grey), and the test error, beside nets of the final depth trained from scratch.";
-  const std::vector<LoggedModel> models = {{"pruning/shared.resdyn", "shared, pruned"},
-                                           {"pruning/per_layer.resdyn", "per-layer, pruned"},
-                                           {"pruning/shared_fixed.resdyn", "shared, fixed depth"},
-                                           {"pruning/per_layer_fixed.resdyn", "per-layer, fixed depth"}};
+  const std::vector<LoggedModel> models = {{layout::pruned_shared_model, "shared, pruned"},
+                                           {layout::pruned_per_layer_model, "per-layer, pruned"},
+                                           {layout::fixed_shared_model, "shared, fixed depth"},
+                                           {layout::fixed_per_layer_model, "per-layer, fixed depth"}};
   std::vector<std::string> logs;
-  for (const LoggedModel& m : models) logs.push_back(m.model + ".csv");
+  for (const LoggedModel& m : models) logs.push_back(epoch_log(m.model));
   context.require(f, logs);
   if (!context.any({logs[0], logs[1]})) return f;
   plot::PanelGrid grid(f.title, 3, 400, 360);
@@ -86,16 +90,17 @@ Figure figure_pruning(FigureContext& context) {
   plot::LinePlot& error = grid.add(plot::LinePlot(plot::ChartText("test error", "epoch", "test error (%)")));
   depth.markers = d.markers = error.markers = true;
   d.y_scale = plot::ScaleKind::log10;
-  epoch_panels(context, f, models, {{"depth", &depth}, {"convergence_d", &d}, {"test_error", &error}});
+  epoch_panels(context, f, models,
+               {{log_column::depth, &depth}, {log_column::convergence_d, &d}, {log_column::test_error, &error}});
   // The threshold the pruned runs used, read from their training command.
-  for (const std::string model : {"pruning/shared.resdyn", "pruning/per_layer.resdyn"}) {
+  for (const std::string model : {layout::pruned_shared_model, layout::pruned_per_layer_model}) {
     const ModelInfo* info = context.runs().model(model);
     double threshold = 0;
     if (!info || !output::parse_decimal(flag_value(info->meta("command"), "prune-threshold"), threshold)) continue;
-    const output::CsvTable* log = context.runs().csv(model + ".csv");
+    const output::CsvTable* log = context.runs().csv(epoch_log(model));
     if (!log || log->rows() == 0) continue;
     d.add({"threshold " + number_text(threshold),
-           {1, log->numbers("epoch").back()},
+           {1, log->numbers(log_column::epoch).back()},
            {threshold, threshold},
            {},
            "#888888"});

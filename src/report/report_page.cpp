@@ -95,8 +95,8 @@ std::string models_html(FigureContext& context) {
     Sources log;
     std::string file = html(layout.file);
     std::string time = "(no epoch log)";  // the model file holds no timing, so it stays reproducible
-    if (const output::CsvTable* epochs = context.runs().csv(layout.file + ".csv")) {
-      context.use(log, layout.file + ".csv");
+    if (const output::CsvTable* epochs = context.runs().csv(epoch_log(layout.file))) {
+      context.use(log, epoch_log(layout.file));
       file += "<br />" + link(log.data.front(), "epoch log");
       if (epochs->has_column("seconds")) {
         double seconds = 0;

@@ -3,7 +3,9 @@
 #include <cmath>
 #include <filesystem>
 
+#include "experiments/run_file_names.h"
 #include "report/number_text.h"
+#include "report/runs_layout.h"
 
 namespace resdyn::report {
 
@@ -89,8 +91,10 @@ const ModelInfo* RunFiles::model(const std::string& relative) {
   return it->second.get();
 }
 
+const output::JsonValue* RunFiles::summary(const std::string& run_dir) { return json(summary_of(run_dir)); }
+
 std::string RunFiles::command_of(const std::string& run_dir) {
-  const std::string relative = run_dir + "/command.txt";
+  const std::string relative = file_in(run_dir, run_files::command);
   if (!exists(relative)) return "";
   const std::vector<uint8_t> bytes = read_file(path(relative));
   std::string text(bytes.begin(), bytes.end());

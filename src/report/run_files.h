@@ -43,6 +43,8 @@ class RunFiles {
   const output::CsvTable* csv(const std::string& relative);
   const output::JsonValue* json(const std::string& relative);
   const ModelInfo* model(const std::string& relative);
+  // RUN_DIR's summary.json, as json().
+  const output::JsonValue* summary(const std::string& run_dir);
   // The first line of RUN_DIR/command.txt, or "" when there is none.
   std::string command_of(const std::string& run_dir);
 

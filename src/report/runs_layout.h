@@ -29,6 +29,39 @@
 
 namespace resdyn::report {
 
+// The paths of the layout, for the figures that read them (relative to RUNS).
+namespace layout {
+inline constexpr char shared_model[] = "models/shared.resdyn";
+inline constexpr char per_layer_model[] = "models/per_layer.resdyn";
+inline constexpr char mlp_model[] = "models/mlp.resdyn";
+inline constexpr char pruned_shared_model[] = "pruning/shared.resdyn";
+inline constexpr char pruned_per_layer_model[] = "pruning/per_layer.resdyn";
+inline constexpr char fixed_shared_model[] = "pruning/shared_fixed.resdyn";
+inline constexpr char fixed_per_layer_model[] = "pruning/per_layer_fixed.resdyn";
+inline constexpr char dynamics_shared[] = "dynamics/shared";
+inline constexpr char dynamics_shared_unrolled[] = "dynamics/shared_unrolled";
+inline constexpr char dynamics_per_layer[] = "dynamics/per_layer";
+inline constexpr char dynamics_mlp[] = "dynamics/mlp";
+inline constexpr char dynamics_mlp_unrolled[] = "dynamics/mlp_unrolled";
+inline constexpr char noise_shared[] = "noise/shared";
+inline constexpr char noise_per_layer[] = "noise/per_layer";
+inline constexpr char noise_mlp[] = "noise/mlp";
+inline constexpr char spectrum_shared[] = "spectrum/shared";
+inline constexpr char sensitivity_shared[] = "sensitivity/shared";
+inline constexpr char sensitivity_per_layer[] = "sensitivity/per_layer";
+inline constexpr char tsne_final_resnet[] = "embed/tsne_final_resnet";
+inline constexpr char tsne_final_mlp[] = "embed/tsne_final_mlp";
+inline constexpr char umap_trajectory_resnet[] = "embed/umap_trajectory_resnet";
+inline constexpr char umap_trajectory_mlp[] = "embed/umap_trajectory_mlp";
+}  // namespace layout
+
+// RUN_DIR/NAME, e.g. file_in(layout::dynamics_shared, run_files::summary).
+std::string file_in(const std::string& run_dir, const std::string& name);
+// RUN_DIR/summary.json.
+std::string summary_of(const std::string& run_dir);
+// MODEL's epoch log.
+std::string epoch_log(const std::string& model);
+
 // A trained model of the layout.
 struct ModelLayout {
   std::string file;         // relative to RUNS, e.g. "models/shared.resdyn"
