@@ -591,14 +591,41 @@ inline int k_block(int K) {
   return (K + blocks - 1) / blocks;
 }
 
-// One tile of C: rows [i0, i1), columns [j0, j1), the whole depth K, serially, on a
-// register tile of MR rows. B comes packed ahead of time (packed_b, laid out as PackedB
-// below) or is packed here, panel by panel, into packB.
+// One product C = alpha op(A) op(B) + beta C as the tiles see it. B comes as it is (B, ldb)
+// or packed ahead of time (packed_b, laid out as PackedB below, padded_n columns).
+template <class Real>
+struct GemmProduct {
+  Op opA = Op::N, opB = Op::N;
+  int K = 0;
+  Real alpha = 1, beta = 0;
+  const Real* A = nullptr;
+  int lda = 0;
+  const Real* B = nullptr;
+  int ldb = 0;
+  const Real* packed_b = nullptr;
+  int padded_n = 0;
+  Real* C = nullptr;
+  int ldc = 0;
+  Epilogue<Real> epilogue;
+};
+
+// Rows [i0, i1) and columns [j0, j1) of C.
+struct TileRange {
+  int i0, i1, j0, j1;
+};
+
+// One tile of C, the whole depth K, serially, on a register tile of MR rows; B is packed
+// here, panel by panel, into packB unless it comes packed.
 template <class Real, bool Portable, int MR = GemmShape<Real>::MR>
-void gemm_tile(Op opA, Op opB, int i0, int i1, int j0, int j1, int K, Real alpha, const Real* A, int lda,
-               const Real* B, int ldb, const Real* packed_b, int padded_n, Real beta, Real* C, int ldc, Real* packA,
-               Real* packB, const Epilogue<Real>& epilogue) {
+void gemm_tile(const GemmProduct<Real>& p, TileRange tile, Real* packA, Real* packB) {
   using S = GemmShape<Real>;
+  const Op opA = p.opA, opB = p.opB;
+  const int K = p.K, i0 = tile.i0, i1 = tile.i1, j0 = tile.j0, j1 = tile.j1, lda = p.lda, ldb = p.ldb, ldc = p.ldc;
+  const int padded_n = p.padded_n;
+  const Real alpha = p.alpha, beta = p.beta;
+  const Real *A = p.A, *B = p.B, *packed_b = p.packed_b;
+  Real* C = p.C;
+  const Epilogue<Real>& epilogue = p.epilogue;
   constexpr int MC = MR * (S::MC / S::MR);
   alignas(64) Real acc[MR * S::NR];
   for (int jc = j0; jc < j1; jc += S::NC) {
@@ -1142,10 +1169,6 @@ inline bool quant_forward(const QuantNet& net, const uint8_t* pixels, int depth,
 // it and exits with status 2. No input, however malformed, may crash, hang or read out of
 // bounds.
 
-// Reads the MNIST data files (IDX format), raw or gzip-compressed, with our own small
-// inflater. Every failure on the host side (bad file, bad flag, bad model) throws an Error
-// carrying a one-line message that names the file (or the caller's "where") and what is
-// wrong. No input, however malformed, may crash, hang or read out of bounds.
 struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -1170,49 +1193,9 @@ class ThreadPool {
  public:
   static constexpr int kSpinMicroseconds = 100;
 
-  static ThreadPool& shared() {
-    static ThreadPool pool;
-    return pool;
-  }
-  void run(int threads, int tasks, const std::function<void(int task, int worker)>& fn) {
-    threads = std::max(1, std::min({threads, tasks, RESDYN_MAX_THREADS}));
-    if (threads == 1) {
-      for (int t = 0; t < tasks; ++t) fn(t, 0);
-      return;
-    }
-    std::lock_guard<std::mutex> one_job_at_a_time(run_mutex_);
-    while (int(workers_.size()) < threads - 1) {
-      const int id = int(workers_.size()) + 1;
-      workers_.emplace_back([this, id] { worker_loop(id); });
-    }
-    auto job = std::make_shared<Job>();
-    job->fn = &fn;
-    job->tasks = tasks;
-    job->threads = threads;
-    job->pending.store(tasks);
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      job_ = job;
-      generation_.store(generation_.load() + 1, std::memory_order_release);
-    }
-    wake_.notify_all();  // cheap when every worker is still spinning
-    work_on(*job, 0);
-    if (!spin_until([&] { return job->pending.load(std::memory_order_acquire) == 0; })) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      done_.wait(lock, [&job] { return job->pending.load() == 0; });
-    }
-    std::lock_guard<std::mutex> lock(mutex_);
-    job_.reset();
-  }
-  ~ThreadPool() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-      generation_.store(generation_.load() + 1);
-    }
-    wake_.notify_all();
-    for (auto& w : workers_) w.join();
-  }
+  static ThreadPool& shared();
+  void run(int threads, int tasks, const std::function<void(int task, int worker)>& fn);
+  ~ThreadPool();
 
  private:
   struct Job {
@@ -1238,32 +1221,8 @@ class ThreadPool {
       if (std::chrono::steady_clock::now() > limit) return done();
     }
   }
-  void work_on(Job& job, int worker) {
-    for (;;) {
-      const int task = job.next.fetch_add(1);
-      if (task >= job.tasks) return;
-      (*job.fn)(task, worker);
-      if (job.pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lock(mutex_);  // the caller may be between its check and its wait
-        done_.notify_all();
-      }
-    }
-  }
-  void worker_loop(int id) {
-    uint64_t seen = 0;
-    for (;;) {
-      spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
-      std::shared_ptr<Job> job;
-      {
-        std::unique_lock<std::mutex> lock(mutex_);
-        wake_.wait(lock, [&] { return generation_.load() != seen; });
-        if (stopping_) return;
-        seen = generation_.load();
-        job = job_;
-      }
-      if (job && id < job->threads) work_on(*job, id);
-    }
-  }
+  void work_on(Job& job, int worker);
+  void worker_loop(int id);
   std::mutex run_mutex_, mutex_;
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
@@ -1271,6 +1230,82 @@ class ThreadPool {
   std::atomic<uint64_t> generation_{0};  // written under mutex_, read while spinning too
   bool stopping_ = false;
 };
+
+#if defined(RESDYN_IMPLEMENTATION)
+ThreadPool& ThreadPool::shared() {
+  static ThreadPool pool;
+  return pool;
+}
+
+void ThreadPool::run(int threads, int tasks, const std::function<void(int task, int worker)>& fn) {
+  threads = std::max(1, std::min({threads, tasks, RESDYN_MAX_THREADS}));
+  if (threads == 1) {
+    for (int t = 0; t < tasks; ++t) fn(t, 0);
+    return;
+  }
+  std::lock_guard<std::mutex> one_job_at_a_time(run_mutex_);
+  while (int(workers_.size()) < threads - 1) {
+    const int id = int(workers_.size()) + 1;
+    workers_.emplace_back([this, id] { worker_loop(id); });
+  }
+  auto job = std::make_shared<Job>();
+  job->fn = &fn;
+  job->tasks = tasks;
+  job->threads = threads;
+  job->pending.store(tasks);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    job_ = job;
+    generation_.store(generation_.load() + 1, std::memory_order_release);
+  }
+  wake_.notify_all();  // cheap when every worker is still spinning
+  work_on(*job, 0);
+  if (!spin_until([&] { return job->pending.load(std::memory_order_acquire) == 0; })) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    done_.wait(lock, [&job] { return job->pending.load() == 0; });
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  job_.reset();
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+    generation_.store(generation_.load() + 1);
+  }
+  wake_.notify_all();
+  for (auto& w : workers_) w.join();
+}
+
+void ThreadPool::work_on(Job& job, int worker) {
+  for (;;) {
+    const int task = job.next.fetch_add(1);
+    if (task >= job.tasks) return;
+    (*job.fn)(task, worker);
+    if (job.pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(mutex_);  // the caller may be between its check and its wait
+      done_.notify_all();
+    }
+  }
+}
+
+void ThreadPool::worker_loop(int id) {
+  uint64_t seen = 0;
+  for (;;) {
+    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
+    std::shared_ptr<Job> job;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return generation_.load() != seen; });
+      if (stopping_) return;
+      seen = generation_.load();
+      job = job_;
+    }
+    if (job && id < job->threads) work_on(*job, id);
+  }
+}
+#endif  // RESDYN_IMPLEMENTATION
 #else
 // RESDYN_NO_THREADS: the same interface, every task run in the caller, in order.
 class ThreadPool {
@@ -1364,6 +1399,7 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
   constexpr size_t line = 64 / sizeof(Real);  // values per cache line
   const size_t packA_size = (size_t(S::MC) * kc + line - 1) / line * line;
   const size_t packB_size = packed_b ? 0 : size_t(std::min(S::NC, padded_n)) * kc;
+  const GemmProduct<Real> product{opA, opB, K, alpha, beta, A, lda, B, ldb, packed_b, padded_n, C, ldc, epilogue};
   ThreadPool::shared().run(threads, tasks, [&](int task, int) {
     // Packing buffers per thread, kept between calls: training does not allocate per step.
     thread_local std::vector<Real> buf;
@@ -1374,8 +1410,7 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
     const int i0 = split_rows ? lo : 0, i1 = split_rows ? hi : M;
     const int j0 = split_rows ? 0 : lo, j1 = split_rows ? N : hi;
     auto tile = [&](auto rows) {
-      gemm_tile<Real, Portable, decltype(rows)::value>(opA, opB, i0, i1, j0, j1, K, alpha, A, lda, B, ldb, packed_b,
-                                                       padded_n, beta, C, ldc, packA, packB, epilogue);
+      gemm_tile<Real, Portable, decltype(rows)::value>(product, {i0, i1, j0, j1}, packA, packB);
     };
     switch (M) {
       case 1: tile(std::integral_constant<int, 1>()); break;
