@@ -117,6 +117,7 @@ std::vector<double> parse_amplitude_list(const std::string& text) {
     const double v = item.empty() ? 0.0 : std::strtod(item.c_str(), &stop);
     if (item.empty() || *stop != '\0' || errno == ERANGE)
       throw Error("--amplitudes: '" + item + "' is not a number (expected a comma-separated list like 0.01,0.1,1)");
+    if (!(v >= 0 && v <= 1e6)) throw Error("--amplitudes: '" + item + "' is not a number in [0, 1e6]");
     out.push_back(v);
     if (end == std::string::npos) break;
     begin = end + 1;

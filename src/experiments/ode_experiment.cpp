@@ -174,6 +174,7 @@ OdeExperimentResult run_ode_experiment(const OdeExperimentOptions& options) {
     if (options.out_dir.empty()) throw Error("ode: an output directory is required");
     if (options.starts < 0) throw Error("ode: the number of starts must not be negative");
     if (options.max_steps < 1) throw Error("ode: the step budget must be at least 1");
+    prepare_output_directory(options.out_dir, "ode");  // before the integration, not after it
 
     OdeExperimentResult result;
     Rng rng(options.seed);
@@ -229,7 +230,6 @@ OdeExperimentResult run_ode_experiment(const OdeExperimentOptions& options) {
         result.trajectories.push_back(std::move(t));
     }
 
-    prepare_output_directory(options.out_dir, "ode");
     const std::string dir = options.out_dir + "/";
     write_text(dir + "weights.csv", weights_csv_text(result.weights), result.files);
     write_text(dir + "fixed_points.csv", fixed_points_csv_text(result.search, result.width), result.files);

@@ -12,10 +12,13 @@ namespace resdyn {
 void prepare_output_directory(const std::string& dir, const std::string& who) {
   if (dir.empty()) throw Error(who + ": an output directory is required");
   std::error_code error;
+  const auto type = std::filesystem::status(dir, error).type();
+  if (type != std::filesystem::file_type::not_found && type != std::filesystem::file_type::directory)
+    throw Error(who + ": " + dir + ": not a directory (the output directory)");
   std::filesystem::create_directories(dir, error);
   if (error) throw Error(who + ": " + dir + ": cannot create the output directory: " + error.message());
-  const std::string probe = dir + "/.write-test";
-  std::FILE* f = std::fopen(probe.c_str(), "wb");
+  std::string probe;  // a name of its own, so another run's files are never touched
+  std::FILE* f = create_temporary(dir + "/.write-test", probe);
   if (!f) throw Error(who + ": " + dir + ": cannot write into the output directory");
   std::fclose(f);
   std::remove(probe.c_str());
