@@ -57,9 +57,9 @@ std::vector<ClassCurve> class_curves(const output::CsvTable& table, const std::s
                     " (rows must be grouped by class, ascending)");
       curves.push_back({label, {}, {}, {}});
     }
-    curves.back().x.push_back(table.number(r, x));
-    curves.back().y.push_back(table.number(r, y));
-    if (!spread_column.empty()) curves.back().spread.push_back(table.number(r, spread));
+    curves.back().x.push_back(table.plottable(r, x));
+    curves.back().y.push_back(table.plottable(r, y));
+    if (!spread_column.empty()) curves.back().spread.push_back(table.plottable(r, spread));
   }
   return curves;
 }
