@@ -7,25 +7,13 @@
 #include <filesystem>
 #include <utility>
 
+#include "experiments/output_directory.h"
 #include "output/csv.h"
 #include "output/json.h"
 
 namespace resdyn {
 
 namespace {
-
-// Fails before the measurement, not after it, when the directory cannot take the files.
-void prepare_directory(const std::string& dir) {
-  if (dir.empty()) throw Error("noise: no output directory given");
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) throw Error(dir + ": cannot create directory: " + error.message());
-  const std::string probe = dir + "/noise.csv.partial";
-  std::FILE* f = std::fopen(probe.c_str(), "wb");
-  if (!f) throw Error(dir + ": cannot write: " + std::strerror(errno));
-  std::fclose(f);
-  std::remove(probe.c_str());
-}
 
 output::Csv curve_csv(const NoiseCurve& curve) {
   output::Csv csv({"amplitude", "ratio_mean", "ratio_std", "cosine_mean", "cosine_std", "error_mean", "error_std"});
@@ -129,7 +117,7 @@ NoiseExperimentResult run_noise_experiment(const Net<float>& net, const Dataset&
                                            const NoiseExperimentOptions& options) {
   NoiseExperimentOptions opt = options;
   if (opt.noise.amplitudes.empty()) opt.noise.amplitudes = default_noise_amplitudes();
-  prepare_directory(opt.out_dir);
+  prepare_output_directory(opt.out_dir, "noise");  // before the measurement, not after it
   NoiseExperimentResult result;
   result.curve = measure_noise_robustness(net, test, opt.noise);
   result.a10 = accuracy_drop_point(result.curve, 0.10);

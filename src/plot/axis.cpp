@@ -54,6 +54,8 @@ double Scale::to_pixel(double value) const {
     const double v = log ? std::log10(value) : value;
     const double from = log ? std::log10(lo) : lo;
     const double to = log ? std::log10(hi) : hi;
+    // A span near the largest doubles overflows: then halve both sides first.
+    if (!std::isfinite(to - from)) return pixel_lo + (v / 2 - from / 2) / (to / 2 - from / 2) * (pixel_hi - pixel_lo);
     return pixel_lo + (v - from) / (to - from) * (pixel_hi - pixel_lo);
 }
 
