@@ -29,7 +29,7 @@ int run_dynamics(const Flags& flags) {
   options.samples_per_class = int(flags.integer("samples-per-class", 200, 1, 1L << 30));
   options.unroll = int(flags.integer("unroll", 0, 1, kMaxDepth));
   options.threads = thread_count(flags);
-  prepare_output_directory(options.out_dir, "dynamics");  // before the work, not after it
+  check_output_directory(options.out_dir, "dynamics");  // before the work, not after it
   const std::string model_path = flags.required_text("model");
   const Net<float> net = load_model(model_path);
   const Dataset test = load_split(flags, false, 0);

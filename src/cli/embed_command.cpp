@@ -84,7 +84,7 @@ int run_embed(const Flags& flags) {
     u.negative_sample_rate = flags.real("negative-rate", 5, 0, 1000);
     u.learning_rate = flags.real("learning-rate", 1, 1e-9, 1e9);
   }
-  prepare_output_directory(options.out_dir, "embed");  // before the work, not after it
+  check_output_directory(options.out_dir, "embed");  // before the work, not after it
   const std::string model_path = flags.required_text("model");
   const Net<float> net = load_model(model_path);
   const Dataset test = load_split(flags, false, 0);

@@ -45,7 +45,7 @@ int run_noise(const Flags& flags) {
   opt.noise.batch = int(flags.integer("batch", 250, 1, 1 << 20));
   opt.noise.threads = thread_count(flags);
   check_noise_options(opt.noise);  // fail before loading anything
-  prepare_output_directory(opt.out_dir, "noise");
+  check_output_directory(opt.out_dir, "noise");
 
   const Net<float> net = load_model(model_path);
   const Dataset test = load_split(flags, false, flags.integer("limit-test", 0, 1, 1L << 30));

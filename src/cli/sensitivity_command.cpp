@@ -33,7 +33,7 @@ int run_sensitivity(const Flags& flags) {
   options.epsilon = flags.real("epsilon", 1e-3, 1e-12, 1e3);
   options.seed = uint64_t(flags.integer("seed", 1, 0, 1L << 62));
   options.threads = thread_count(flags);
-  prepare_output_directory(options.out_dir, "sensitivity");  // before the work, not after it
+  check_output_directory(options.out_dir, "sensitivity");  // before the work, not after it
   const std::string model_path = flags.required_text("model");
   const Net<float> net = load_model(model_path);
   const Dataset test = load_split(flags, false, 0);

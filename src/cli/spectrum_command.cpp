@@ -29,7 +29,7 @@ int run_spectrum(const Flags& flags) {
   options.unroll = int(flags.integer("unroll", 1000, 1, kMaxDepth));
   options.samples_per_class = int(flags.integer("samples-per-class", 200, 1, 1L << 30));
   options.threads = thread_count(flags);
-  prepare_output_directory(options.out_dir, "spectrum");  // before the work, not after it
+  check_output_directory(options.out_dir, "spectrum");  // before the work, not after it
   const std::string model_path = flags.required_text("model");
   const Net<float> net = load_model(model_path);
   check_spectrum_model(net);  // before the data is read

@@ -174,7 +174,6 @@ OdeExperimentResult run_ode_experiment(const OdeExperimentOptions& options) {
     if (options.out_dir.empty()) throw Error("ode: an output directory is required");
     if (options.starts < 0) throw Error("ode: the number of starts must not be negative");
     if (options.max_steps < 1) throw Error("ode: the step budget must be at least 1");
-    prepare_output_directory(options.out_dir, "ode");  // before the integration, not after it
 
     OdeExperimentResult result;
     Rng rng(options.seed);
@@ -199,6 +198,7 @@ OdeExperimentResult run_ode_experiment(const OdeExperimentOptions& options) {
                     " x " + std::to_string(result.width) + "; the enumeration handles N <= 12");
     }
 
+    prepare_output_directory(options.out_dir, "ode");  // before the work, not after it
     result.search = enumerate_fixed_points(result.weights);
     for (const FixedPoint& point : result.search.points) {
         switch (point.kind) {
