@@ -158,19 +158,21 @@ TEST(HostileInputs, ModelWithFewerClassesThanTheLabelsIsRefused) {
   expect_clean_failure(run("eval --data " + dir + " --model " + qmodel), qmodel, "quantised eval");
   expect_clean_failure(run("noise --data " + dir + " --out " + dir + "/noise --model " + model), model, "noise");
 
-  // A checkpoint of such a net: trained on labels 0 and 1 so the trainer can write its state.
+  // A checkpoint of such a net, from a trainer on as many images as the data has (labels 0
+  // and 1 only, so it can be built), so that only the classes differ.
   Dataset two_labels;
-  two_labels.count = 4;
+  two_labels.count = 20;
   two_labels.rows = two_labels.cols = 4;
-  two_labels.images.assign(64, 100);
-  two_labels.labels = {0, 1, 0, 1};
+  two_labels.images.assign(320, 100);
+  for (int i = 0; i < 20; ++i) two_labels.labels.push_back(uint8_t(i % 2));
   Net<float> net = small_net(2);
   TrainOptions opt;
   opt.epochs = 2;
   opt.batch = 4;
   Trainer<float> trainer(net, two_labels, opt);
   const std::string out = dir + "/resumed.resdyn";
-  const std::vector<std::string> args = {"--data", dir, "--width", "8", "--depth", "2", "--epochs", "2", "--out", out};
+  const std::vector<std::string> args = {"--data", dir,      "--width", "8",     "--depth", "2",
+                                         "--epochs", "2",     "--batch", "4",     "--out",   out};
   ByteWriter state;  // the run state train writes: its flags, early stopping, an empty log
   state.u64(args.size());
   for (const std::string& a : args) {

@@ -1,6 +1,7 @@
 #include "cli/common.h"
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -65,11 +66,19 @@ OutputLock::OutputLock(const std::string& path, const std::string& who) : lock_p
   for (;;) {
     fd_ = ::open(lock_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd_ < 0) throw Error(lock_path_ + ": cannot create the lock file: " + std::strerror(errno));
-    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-      const int err = errno;
+    // A run killed a moment ago holds its lock until its exit has freed its memory: wait
+    // for that (3 s at most), not for a live run.
+    int err = 0;
+    for (int tries = 0; tries < 150; ++tries) {
+      err = ::flock(fd_, LOCK_EX | LOCK_NB) == 0 ? 0 : errno;
+      if (err != EWOULDBLOCK) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (err != 0) {
       ::close(fd_);
       fd_ = -1;
-      if (err == EWOULDBLOCK) throw Error(who + ": " + path + " is being written by another run (" + lock_path_ + " is locked)");
+      if (err == EWOULDBLOCK)
+        throw Error(who + ": " + path + " is being written by another run (" + lock_path_ + " is locked)");
       throw Error(lock_path_ + ": cannot lock: " + std::strerror(err));
     }
     // Locked; but the file may have been removed by the run that held it before us: then
