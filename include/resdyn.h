@@ -1300,7 +1300,8 @@ inline std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::
         std::vector<uint8_t> head;
         bool whole = true;
         try { Inflater(data, size, pos, where, head, 4096).run(); } catch (const Error&) { whole = false; }
-        if (whole || head.size() >= 3800) max_output = std::min(max_output, declared_size(head.data(), head.size(), where));
+        if (whole || head.size() >= 3800)  // else a stored block (1:1) came first: no bomb
+          max_output = std::min(max_output, declared_size(head.data(), head.size(), where));
       }
       // The last member's ISIZE is a size hint; deflate cannot expand more than
       // about 1032:1, which keeps a forged ISIZE from reserving gigabytes.
