@@ -106,6 +106,7 @@
 #include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -2515,6 +2516,10 @@ inline Evaluation start_evaluation(const Config& cfg, const Dataset& data, int l
   check_image_size(data, cfg);
   Evaluation ev;
   ev.count = limit > 0 ? std::min(limit, data.count) : data.count;
+  for (int n = 0; n < ev.count; ++n)  // a label past the classes would index past the logits
+    if (data.labels[size_t(n)] >= cfg.classes)
+      throw Error("sample " + std::to_string(n) + " has label " + std::to_string(data.labels[size_t(n)]) +
+                  " but the network has " + std::to_string(cfg.classes) + " classes");
   ev.classes = cfg.classes;
   ev.confusion.assign(size_t(cfg.classes) * cfg.classes, 0);
   return ev;
@@ -3098,6 +3103,10 @@ class Trainer {
       throw Error("the augmentation shift must be at least 0 and smaller than the images (" +
                   std::to_string(train.rows) + " x " + std::to_string(train.cols) + ")");
     check_image_size(train, net.config);
+    for (int n = 0; n < train.count; ++n)  // a label past the classes would index past the logits
+      if (train.labels[size_t(n)] >= net.config.classes)
+        throw Error("training sample " + std::to_string(n) + " has label " + std::to_string(train.labels[size_t(n)]) +
+                    " but the network has " + std::to_string(net.config.classes) + " classes");
     optimizer_.config = options.optimizer;
     optimizer_.reset(net.params.size());
     grad_.resize(largest_group(net.layout));
@@ -3958,8 +3967,12 @@ inline std::string hex8(unsigned v) {
 // Decompresses one or more concatenated gzip members. `where` starts every
 // error message (usually the file name); more than `max_output` bytes of
 // output is an error, so a tiny file cannot make us allocate gigabytes.
+// declared_size, if given, reads the first bytes of the output (at least its
+// first 3800, or all of it) and returns how many the whole may have (an IDX
+// header's size), or throws: a bomb stops after its header, not at max_output.
 inline std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string& where,
-                                   size_t max_output = size_t(1) << 31) {
+                                   size_t max_output = size_t(1) << 31,
+                                   size_t (*declared_size)(const uint8_t*, size_t, const std::string&) = nullptr) {
   using namespace idx_detail;
   auto fail = [&](const std::string& what, size_t at) {
     throw Error(where + ": gzip: " + what + " at byte " + std::to_string(at));
@@ -3967,14 +3980,6 @@ inline std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::
   if (size == 0) fail("empty input", 0);
 
   std::vector<uint8_t> out;
-  // The last member's ISIZE is a size hint; deflate cannot expand more than
-  // about 1032:1, which keeps a forged ISIZE from reserving gigabytes.
-  if (size >= 18) {
-    size_t hint = read_le32(data + size - 4);
-    if (hint > max_output) hint = max_output;
-    if (size < (size_t(1) << 40) && hint > size * 1032) hint = size * 1032;
-    out.reserve(hint);
-  }
 
   size_t pos = 0;
   do {
@@ -4020,6 +4025,21 @@ inline std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::
       pos += 2;
     }
 
+    if (member == 0) {
+      if (declared_size) {  // the probe's own errors come again from the real run
+        std::vector<uint8_t> head;
+        bool whole = true;
+        try { Inflater(data, size, pos, where, head, 4096).run(); } catch (const Error&) { whole = false; }
+        if (whole || head.size() >= 3800)  // else a stored block (1:1) came first: no bomb
+          max_output = std::min(max_output, declared_size(head.data(), head.size(), where));
+      }
+      // The last member's ISIZE is a size hint; deflate cannot expand more than
+      // about 1032:1, which keeps a forged ISIZE from reserving gigabytes.
+      size_t hint = size >= 18 ? read_le32(data + size - 4) : 0;
+      if (hint > max_output) hint = max_output;
+      if (size < (size_t(1) << 40) && hint > size * 1032) hint = size * 1032;
+      out.reserve(hint);
+    }
     const size_t first = out.size();
     pos = Inflater(data, size, pos, where, out, max_output).run();
 
@@ -4049,8 +4069,20 @@ inline std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::
 // Files
 // ---------------------------------------------------------------------------
 
+// Refuses what is not a regular file before it is opened: a FIFO would block the open, a
+// device (/dev/zero) never ends.
+inline void require_regular_file(const std::string& path) {
+  std::error_code e;
+  const auto type = std::filesystem::status(path, e).type();
+  if (type == std::filesystem::file_type::not_found) throw Error(path + ": cannot open: " + std::strerror(ENOENT));
+  if (e) throw Error(path + ": cannot open: " + e.message());
+  if (type != std::filesystem::file_type::regular)
+    throw Error(path + (type == std::filesystem::file_type::directory ? ": is a directory" : ": not a regular file"));
+}
+
 // The whole file as bytes.
 inline std::vector<uint8_t> read_file(const std::string& path) {
+  require_regular_file(path);
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw Error(path + ": cannot open: " + std::strerror(errno));
   std::vector<uint8_t> bytes;
@@ -4089,6 +4121,9 @@ struct Idx {
 
 namespace idx_detail {
 
+// The largest IDX file (inflated) read: 2 GiB, 45 times MNIST's training images.
+constexpr size_t kMaxIdxBytes = size_t(1) << 31;
+
 // Bytes per element for an IDX type code, or 0 when the code is unknown.
 inline size_t idx_element_size(uint8_t type) {
   switch (type) {
@@ -4102,10 +4137,10 @@ inline size_t idx_element_size(uint8_t type) {
 
 }  // namespace idx_detail
 
-// Checks the header against the byte count exactly: a short file and one
-// with trailing bytes are both errors.
-inline Idx parse_idx(const uint8_t* data, size_t size, const std::string& where) {
-  using namespace idx_detail;
+namespace idx_detail {
+
+// Reads the header into idx and returns the file size it declares (header and elements).
+inline size_t parse_idx_header(const uint8_t* data, size_t size, const std::string& where, Idx& idx) {
   auto fail = [&](const std::string& what) { throw Error(where + ": " + what); };
 
   if (size == 0) fail("empty file (expected an IDX header)");
@@ -4118,7 +4153,6 @@ inline Idx parse_idx(const uint8_t* data, size_t size, const std::string& where)
     fail(msg);
   }
 
-  Idx idx;
   idx.type = data[2];
   const size_t elem = idx_element_size(idx.type);
   if (elem == 0) fail("unknown IDX data type 0x" + hex8(idx.type));
@@ -4145,8 +4179,36 @@ inline Idx parse_idx(const uint8_t* data, size_t size, const std::string& where)
   }
   if (overflow || items > (SIZE_MAX - header) / elem)
     fail("dimensions " + shape + " are too large (size overflows)");
+  return header + items * elem;
+}
 
-  const size_t expected = header + items * elem;
+// The size a gzip-compressed IDX file may inflate to: what its header declares, at most 2 GiB.
+inline size_t idx_declared_size(const uint8_t* data, size_t size, const std::string& where) {
+  Idx idx;
+  const size_t declared = parse_idx_header(data, size, where, idx);
+  if (declared > kMaxIdxBytes)
+    throw Error(where + ": header declares " + std::to_string(declared) + " bytes, more than the limit of " +
+                std::to_string(kMaxIdxBytes));
+  return declared;
+}
+
+}  // namespace idx_detail
+
+// Checks the header against the byte count exactly: a short file and one
+// with trailing bytes are both errors.
+inline Idx parse_idx(const uint8_t* data, size_t size, const std::string& where) {
+  using namespace idx_detail;
+  auto fail = [&](const std::string& what) { throw Error(where + ": " + what); };
+  Idx idx;
+  const size_t expected = parse_idx_header(data, size, where, idx);
+  const size_t header = 4 + 4 * idx.dims.size(), elem = idx_element_size(idx.type);
+  size_t items = 1;
+  std::string shape;
+  for (size_t d = 0; d < idx.dims.size(); ++d) {
+    items *= idx.dims[d];
+    shape += (d ? "x" : "") + std::to_string(idx.dims[d]);
+  }
+  const unsigned rank = unsigned(idx.dims.size());
   if (size != expected) {
     const std::string count =
         rank == 1 ? std::to_string(items) : shape + " = " + std::to_string(items);
@@ -4160,9 +4222,11 @@ inline Idx parse_idx(const uint8_t* data, size_t size, const std::string& where)
   return idx;
 }
 
-// Reads an IDX file, raw or gzip-compressed.
+// Reads an IDX file, raw or gzip-compressed (inflated no further than its header declares).
 inline Idx read_idx(const std::string& path) {
-  const std::vector<uint8_t> bytes = read_file_maybe_gzip(path);
+  std::vector<uint8_t> bytes = read_file(path);
+  if (bytes.size() >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B)
+    bytes = gunzip(bytes.data(), bytes.size(), path, idx_detail::kMaxIdxBytes, idx_detail::idx_declared_size);
   return parse_idx(bytes.data(), bytes.size(), path);
 }
 
@@ -4186,13 +4250,9 @@ inline std::string find_mnist_file(const std::string& dir, const std::string& pr
   };
   for (const std::string& name : names) {
     const std::string path = base + name;
-    std::FILE* f = std::fopen(path.c_str(), "rb");
-    if (f) {
-      std::fclose(f);
-      return path;
-    }
-    // A file that exists but cannot be opened is reported by read_file.
-    if (errno != ENOENT) return path;
+    // Not opened here (a FIFO would block): read_file reports what exists but cannot be read.
+    std::error_code e;
+    if (std::filesystem::status(path, e).type() != std::filesystem::file_type::not_found) return path;
   }
   throw Error(dir + ": no MNIST " + prefix + " " + kind + " file (tried " + names[0] + ", " +
               names[1] + ", " + names[2] + ", " + names[3] + ")");
@@ -4250,6 +4310,24 @@ inline Dataset load_mnist(const std::string& dir, bool train) {
 // ============================================================================
 // Files are written to a temporary name and renamed into place, so a reader never sees
 // half a file; they are read back in parts, never past their end.
+// Creates a file beside path, PATH.partial.TOKEN.N, that no other writer shares: TOKEN differs
+// between processes, N between calls, and the file is created exclusively ("x"), so two runs
+// writing the same path never write through one temporary file. Its name goes to tmp.
+inline std::FILE* create_temporary(const std::string& path, std::string& tmp) {
+  static std::atomic<unsigned long long> counter{0};
+  static const unsigned long long token =
+      (unsigned long long)(std::chrono::steady_clock::now().time_since_epoch().count()) ^
+      (unsigned long long)(reinterpret_cast<uintptr_t>(&counter));
+  for (int attempt = 0; attempt < 64; ++attempt) {
+    char suffix[64];
+    std::snprintf(suffix, sizeof suffix, ".partial.%llx.%llu", token, counter++);
+    tmp = path + suffix;
+    if (std::FILE* f = std::fopen(tmp.c_str(), "wbx")) return f;
+    if (errno != EEXIST) return nullptr;
+  }
+  return nullptr;
+}
+
 // Writes a file to a temporary name beside path and renames it into place at commit(), so a
 // reader never sees half a file and the previous version stays until the new one is whole.
 // Keeps the CRC-32 of everything written, and of a part of it (start_part to part_crc): the
@@ -4257,8 +4335,8 @@ inline Dataset load_mnist(const std::string& dir, bool train) {
 // removes the temporary file.
 class FileWriter : public LittleEndianWriter<FileWriter> {
  public:
-  explicit FileWriter(const std::string& path) : path_(path), tmp_(path + ".partial"), buffer_(size_t(1) << 16) {
-    file_ = std::fopen(tmp_.c_str(), "wb");
+  explicit FileWriter(const std::string& path) : path_(path), buffer_(size_t(1) << 16) {
+    file_ = create_temporary(path, tmp_);
     if (!file_) throw Error(path_ + ": cannot write: " + std::strerror(errno));
   }
   FileWriter(const FileWriter&) = delete;
@@ -4324,6 +4402,7 @@ class FileReader : public LittleEndianReader<FileReader> {
  public:
   FileReader(const std::string& path, uint64_t offset, uint64_t size, std::string where)
       : left_(size), where_(std::move(where)), buffer_(size_t(1) << 16) {
+    require_regular_file(path);
     file_ = std::fopen(path.c_str(), "rb");
     if (!file_) throw Error(path + ": cannot open: " + std::strerror(errno));
     if (offset > uint64_t(LONG_MAX) || std::fseek(file_, long(offset), SEEK_SET) != 0) {
@@ -4379,6 +4458,7 @@ class FileReader : public LittleEndianReader<FileReader> {
 
 // The size of a file in bytes.
 inline uint64_t file_size(const std::string& path) {
+  require_regular_file(path);
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw Error(path + ": cannot open: " + std::strerror(errno));
   const bool ok = std::fseek(f, 0, SEEK_END) == 0;

@@ -22,8 +22,31 @@ Dataset load_split(const Flags& flags, bool train, long limit);
 // --threads, defaulting to the machine's hardware threads.
 int thread_count(const Flags& flags);
 
-// Fails now, not after hours of training, when path cannot be written.
+// Fails now, not after hours of training, when path cannot be written: an empty path, a
+// directory or anything but a regular file in its place, a directory that cannot take it.
 void ensure_writable(const std::string& path);
+
+// Whether two paths name the same file once made canonical (neither need exist).
+bool same_path(const std::string& a, const std::string& b);
+
+// The test set of --data fits the model at model_path: as many pixels per image as its
+// inputs, every label one of its classes. `who` starts the message (the command's name).
+void check_test_set(const Dataset& test, const Config& model, const Flags& flags, const std::string& model_path,
+                    const std::string& who);
+
+// An advisory lock on PATH.lock (flock), held while this object lives and released by the
+// system when the process dies: a second run writing the same output is refused at once.
+class OutputLock {
+ public:
+  OutputLock(const std::string& path, const std::string& who);
+  OutputLock(const OutputLock&) = delete;
+  OutputLock& operator=(const OutputLock&) = delete;
+  ~OutputLock();
+
+ private:
+  std::string lock_path_;
+  int fd_ = -1;
+};
 
 // Test error line and confusion matrix (rows: true class, columns: predicted).
 void print_evaluation(std::FILE* out, const Evaluation& ev);

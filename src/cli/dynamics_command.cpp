@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "experiments/output_directory.h"
 #include "cli/progress.h"
 #include "experiments/dynamics_experiment.h"
 
@@ -29,8 +30,11 @@ int run_dynamics(const Flags& flags) {
   options.samples_per_class = int(flags.integer("samples-per-class", 200, 1, 1L << 30));
   options.unroll = int(flags.integer("unroll", 0, 1, kMaxDepth));
   options.threads = thread_count(flags);
-  const Net<float> net = load_model(flags.required_text("model"));
+  check_output_directory(options.out_dir, "dynamics");  // before the work, not after it
+  const std::string model_path = flags.required_text("model");
+  const Net<float> net = load_model(model_path);
   const Dataset test = load_split(flags, false, 0);
+  check_test_set(test, net.config, flags, model_path, "dynamics");
 
   const DynamicsExperimentResult r = run_dynamics_experiment(net, test, options);
   const TransientDynamics& d = r.dynamics;

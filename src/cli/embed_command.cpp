@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "experiments/output_directory.h"
 #include "cli/progress.h"
 #include "experiments/embed_experiment.h"
 
@@ -84,8 +85,11 @@ int run_embed(const Flags& flags) {
     u.negative_sample_rate = flags.real("negative-rate", 5, 0, 1000);
     u.learning_rate = flags.real("learning-rate", 1, 1e-9, 1e9);
   }
-  const Net<float> net = load_model(flags.required_text("model"));
+  check_output_directory(options.out_dir, "embed");  // before the work, not after it
+  const std::string model_path = flags.required_text("model");
+  const Net<float> net = load_model(model_path);
   const Dataset test = load_split(flags, false, 0);
+  check_test_set(test, net.config, flags, model_path, "embed");
 
   const EmbedExperimentResult r = run_embed_experiment(net, test, options);
   std::printf("%s of %d points in %d dimensions (%s, %d layers): %s\n", is_tsne ? "t-SNE" : "UMAP", r.points, r.dim,

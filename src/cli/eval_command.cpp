@@ -1,4 +1,5 @@
 // resdyn eval: test error and confusion matrix of a saved model.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -26,12 +27,14 @@ int run_eval(const Flags& flags) {
   const std::string path = flags.required_text("model");
   const Dataset test = load_split(flags, false, flags.integer("limit-test", 0, 1, 1L << 30));
   const int threads = thread_count(flags);
-  const int batch = int(flags.integer("batch", 256, 1, 1 << 20));
+  // Buffers are sized by the batch: never more than the images there are.
+  const int batch = int(std::min<long>(flags.integer("batch", 256, 1, 1 << 20), std::max(1, test.count)));
   // A quantised model (its own magic) runs on the integer path of resdyn.h section 5b.
   const bool quantised = quant::is_quantised_model_file(path);
   if (quantised && flags.has("batch")) throw Error("eval: --batch applies to float models only");
   const QuantizedModel qmodel = quantised ? quant::load_quantised(path) : QuantizedModel{};
   const Net<float> net = quantised ? Net<float>{} : load_model(path);
+  check_test_set(test, quantised ? qmodel.config : net.config, flags, path, "eval");
   const std::unique_ptr<PackedNet<float>> packed(quantised ? nullptr : new PackedNet<float>(net));
   const auto start = std::chrono::steady_clock::now();  // the forward passes only, not the loading
   const Evaluation ev = quantised ? quant::evaluate_quantised(qmodel, test, threads)

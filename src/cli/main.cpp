@@ -1,6 +1,9 @@
 // resdyn: the command-line program. Dispatches to a subcommand; every error the program
 // can foresee ends here as one line on stderr and exit status 2.
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <new>
 #include <string>
@@ -39,7 +42,19 @@ void print_usage(std::FILE* out) {
 
 }  // namespace
 
+// Output that could not be written (a full device, a closed pipe) is an error too, not exit 0.
+int checked_stdout(int status) {
+  errno = 0;
+  if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return status;
+  std::fprintf(stderr, "resdyn: error: standard output: write failed%s%s\n", errno ? ": " : "",
+               errno ? std::strerror(errno) : "");
+  return 2;
+}
+
 int main(int argc, char** argv) {
+#ifdef SIGXFSZ
+  std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit makes a write fail with EFBIG, reported like any error
+#endif
   if (argc < 2) {
     std::fprintf(stderr, "resdyn: usage: resdyn COMMAND [flags] (see 'resdyn --help')\n");
     return 2;
@@ -47,7 +62,7 @@ int main(int argc, char** argv) {
   const std::string name = argv[1];
   if (name == "-h" || name == "--help" || name == "help") {
     print_usage(stdout);
-    return 0;
+    return checked_stdout(0);
   }
   try {
     for (const auto& c : kCommands) {
@@ -56,9 +71,9 @@ int main(int argc, char** argv) {
       const resdyn::cli::Flags flags(spec, argc, argv, 2);
       if (flags.help_requested()) {
         std::fputs(resdyn::cli::help_text(spec).c_str(), stdout);
-        return 0;
+        return checked_stdout(0);
       }
-      return c.run(flags);
+      return checked_stdout(c.run(flags));
     }
     std::fprintf(stderr, "resdyn: unknown command '%s' (see 'resdyn --help')\n",
                  resdyn::cli::printable(name).c_str());

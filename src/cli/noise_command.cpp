@@ -1,11 +1,13 @@
 // resdyn noise: robustness of a saved model to uniform noise on x(0) or on the pixels
 // (paper §6, fig. 4; see experiments/noise_experiment.h); writes noise.csv and summary.json
 // to --out.
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "experiments/output_directory.h"
 #include "cli/progress.h"
 #include "experiments/noise_experiment.h"
 
@@ -44,9 +46,12 @@ int run_noise(const Flags& flags) {
   opt.noise.batch = int(flags.integer("batch", 250, 1, 1 << 20));
   opt.noise.threads = thread_count(flags);
   check_noise_options(opt.noise);  // fail before loading anything
+  check_output_directory(opt.out_dir, "noise");
 
   const Net<float> net = load_model(model_path);
   const Dataset test = load_split(flags, false, flags.integer("limit-test", 0, 1, 1L << 30));
+  check_test_set(test, net.config, flags, model_path, "noise");
+  opt.noise.batch = std::min(opt.noise.batch, std::max(1, test.count));  // buffers sized by the data, not the flag
   const Config& cfg = net.config;
   std::printf("noise on %s: %s, %s weights, width %d, depth %d; %d test images x %zu amplitudes x %d "
               "realizations, %d threads\n",

@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "experiments/output_directory.h"
 #include "cli/progress.h"
 #include "experiments/sensitivity_experiment.h"
 
@@ -32,8 +33,11 @@ int run_sensitivity(const Flags& flags) {
   options.epsilon = flags.real("epsilon", 1e-3, 1e-12, 1e3);
   options.seed = uint64_t(flags.integer("seed", 1, 0, 1L << 62));
   options.threads = thread_count(flags);
-  const Net<float> net = load_model(flags.required_text("model"));
+  check_output_directory(options.out_dir, "sensitivity");  // before the work, not after it
+  const std::string model_path = flags.required_text("model");
+  const Net<float> net = load_model(model_path);
   const Dataset test = load_split(flags, false, 0);
+  check_test_set(test, net.config, flags, model_path, "sensitivity");
   options.progress = [](int done, int total) {
     std::fprintf(stderr, "sensitivity: %d of %d samples\n", done, total);
   };

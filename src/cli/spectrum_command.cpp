@@ -5,6 +5,7 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
+#include "experiments/output_directory.h"
 #include "cli/progress.h"
 #include "experiments/spectrum_experiment.h"
 
@@ -29,9 +30,12 @@ int run_spectrum(const Flags& flags) {
   options.unroll = int(flags.integer("unroll", 1000, 1, kMaxDepth));
   options.samples_per_class = int(flags.integer("samples-per-class", 200, 1, 1L << 30));
   options.threads = thread_count(flags);
-  const Net<float> net = load_model(flags.required_text("model"));
+  check_output_directory(options.out_dir, "spectrum");  // before the work, not after it
+  const std::string model_path = flags.required_text("model");
+  const Net<float> net = load_model(model_path);
   check_spectrum_model(net);  // before the data is read
   const Dataset test = load_split(flags, false, 0);
+  check_test_set(test, net.config, flags, model_path, "spectrum");
 
   const SpectrumResult r = run_spectrum_experiment(net, test, options);
   std::printf("unrolled to %d layers in %s, eigenvalues of %zu x 2 Jacobians (%d x %d) in %s\n", r.unroll,

@@ -7,6 +7,7 @@
 // 784 pixels need some such map and it does not say which), else x(0) = u. Adaptive depth:
 // paper §7. Where each is written: include/resdyn.h, forward, softmax_cross_entropy,
 // backward, Trainer and residual_convergence (the README's map lists them).
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -108,6 +109,55 @@ struct Interrupted {
   std::string checkpoint;
 };
 
+// Every output is checked before the work: writable, and no two of them one file (the
+// checkpoint is removed at the end, so it must be neither the model nor its log).
+void check_outputs(const std::string& out, const std::string& checkpoint) {
+  if (out.empty()) throw Error("train: --out is empty");
+  if (checkpoint.empty()) throw Error("train: --checkpoint is empty");
+  ensure_writable(out);
+  ensure_writable(out + ".csv");
+  ensure_writable(checkpoint);
+  for (const std::string& other : {out, out + ".csv", out + ".lock"})
+    if (same_path(checkpoint, other))
+      throw Error("train: --checkpoint " + checkpoint + " is the same file as " + other +
+                  ", which the run writes too (the checkpoint is removed at the end)");
+}
+
+// Training keeps the weights, their gradient and two Adam moments (16 bytes a parameter) and
+// a batch's activations; refused above 8 GiB, naming the flags that size it.
+void check_training_memory(const Config& cfg, const TrainOptions& opt) {
+  constexpr double kLimit = 8.0 * (1ull << 30);
+  const double params = double(layout_of(cfg).total);
+  const double bytes = 16 * params + 16.0 * opt.batch * cfg.width * (cfg.depth + 2.0);
+  if (bytes > kLimit) {
+    char text[240];
+    std::snprintf(text, sizeof text,
+                  "train: --width %d with --depth %d, --weights %s and --batch %d needs about %.1f GB (%.3g "
+                  "parameters), more than the limit of 8 GiB",
+                  cfg.width, cfg.depth, cfg.weights == Weights::Shared ? "shared" : "per-layer", opt.batch, bytes / 1e9,
+                  params);
+    throw Error(text);
+  }
+}
+
+// A resumed net must be the one the saved flags describe (the depth may be less: pruned).
+void check_resumed_net(const Config& saved, const Config& cfg, const std::string& checkpoint) {
+  auto field = [&](const char* name, long have, long want) {
+    if (have != want)
+      throw Error("train: " + checkpoint + ": the checkpoint's network has " + name + " " + std::to_string(have) +
+                  " but its flags say " + std::to_string(want));
+  };
+  field("architecture code", long(saved.arch), long(cfg.arch));
+  field("weight-sharing code", long(saved.weights), long(cfg.weights));
+  field("width", saved.width, cfg.width);
+  field("input size", saved.input, cfg.input);
+  field("stem", saved.stem, cfg.stem);
+  field("classes", saved.classes, cfg.classes);
+  if (saved.depth > cfg.depth)
+    throw Error("train: " + checkpoint + ": the checkpoint's network has depth " + std::to_string(saved.depth) +
+                " but its flags say at most " + std::to_string(cfg.depth));
+}
+
 // One row of MODEL.csv.
 struct EpochRow {
   int epoch = 0, depth = 0, pruned = 0;
@@ -187,9 +237,6 @@ int train(const Flags& flags, const std::vector<std::string>& args, Checkpoint* 
   // From here on Ctrl-C means: checkpoint after the next batch, then stop.
   interrupted = 0;
   std::signal(SIGINT, on_sigint);
-#ifdef SIGXFSZ
-  std::signal(SIGXFSZ, SIG_IGN);  // a file-size limit makes the write fail with an error we report
-#endif
   Config cfg;
   cfg.arch = flags.choice("arch", "resnet", {"resnet", "mlp"}) == "mlp" ? Arch::MLP : Arch::ResNet;
   cfg.weights = flags.choice("weights", "shared", {"shared", "per-layer"}) == "per-layer" ? Weights::PerLayer
@@ -220,11 +267,11 @@ int train(const Flags& flags, const std::vector<std::string>& args, Checkpoint* 
   const std::string out = flags.text("out", "model.resdyn");
   const std::string checkpoint = flags.text("checkpoint", out + ".ckpt");
   const double checkpoint_seconds = flags.real("checkpoint-seconds", 60, 0, 1e9);
-  ensure_writable(out);
-  ensure_writable(out + ".csv");
-  ensure_writable(checkpoint);
+  check_outputs(out, checkpoint);
+  const OutputLock out_lock(out, "train: --out"), checkpoint_lock(checkpoint, "train: --checkpoint");
 
   const Dataset train = load_split(flags, true, flags.integer("limit-train", 0, 1, 1L << 30));
+  opt.batch = std::min(opt.batch, train.count);  // a larger batch is the whole set: size nothing by the flag
   // The test set is read again for each evaluation rather than kept through training: at the
   // paper's scale every megabyte counts against the peak (weights, Adam's moments and the
   // training images fill most of it). It is read once now, so a bad test set stops the run
@@ -232,9 +279,10 @@ int train(const Flags& flags, const std::vector<std::string>& args, Checkpoint* 
   const long limit_test = flags.integer("limit-test", 0, 1, 1L << 30);
   auto load_test = [&] { return load_split(flags, false, limit_test); };
   cfg.input = train.rows * train.cols;
-  check_image_size(load_test(), cfg, "train: the test set's ");
+  check_image_size(load_test(), cfg, "train: the test set of " + flags.text("data", "data/mnist") + ": its ");
   cfg.stem = flags.on("stem", cfg.width != cfg.input);
   if (const char* why = config_problem(cfg)) throw Error(std::string("train: ") + why);
+  check_training_memory(cfg, opt);
   if (prune.threshold > 0 && cfg.arch != Arch::ResNet)
     throw Error("train: --prune-threshold needs --arch resnet (it measures residuals y(t))");
   const bool resnet = cfg.arch == Arch::ResNet;
@@ -252,10 +300,7 @@ int train(const Flags& flags, const std::vector<std::string>& args, Checkpoint* 
   RunState run;
   run.args = args;
   if (resume) {
-    const Config& saved = resume->net.config;
-    if (saved.arch != cfg.arch || saved.weights != cfg.weights || saved.width != cfg.width ||
-        saved.input != cfg.input || saved.stem != cfg.stem || saved.depth > cfg.depth)
-      throw Error("train: the checkpoint's network does not match its flags");
+    check_resumed_net(resume->net.config, cfg, checkpoint);
     net = std::move(resume->net);
     run = decode_run_state(resume->extra, checkpoint + " (run state)");
     run.args = args;

@@ -9,25 +9,13 @@
 #include <utility>
 
 #include "experiments/run_file_names.h"
+#include "experiments/output_directory.h"
 #include "output/csv.h"
 #include "output/json.h"
 
 namespace resdyn {
 
 namespace {
-
-// Fails before the measurement, not after it, when the directory cannot take the files.
-void prepare_directory(const std::string& dir) {
-  if (dir.empty()) throw Error("noise: no output directory given");
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) throw Error(dir + ": cannot create directory: " + error.message());
-  const std::string probe = dir + "/" + run_files::noise::curve + ".partial";
-  std::FILE* f = std::fopen(probe.c_str(), "wb");
-  if (!f) throw Error(dir + ": cannot write: " + std::strerror(errno));
-  std::fclose(f);
-  std::remove(probe.c_str());
-}
 
 output::Csv curve_csv(const NoiseCurve& curve) {
   using namespace run_files::noise::column;
@@ -122,6 +110,7 @@ std::vector<double> parse_amplitude_list(const std::string& text) {
     const double v = item.empty() ? 0.0 : std::strtod(item.c_str(), &stop);
     if (item.empty() || *stop != '\0' || errno == ERANGE)
       throw Error("--amplitudes: '" + item + "' is not a number (expected a comma-separated list like 0.01,0.1,1)");
+    if (!(v >= 0 && v <= 1e6)) throw Error("--amplitudes: '" + item + "' is not a number in [0, 1e6]");
     out.push_back(v);
     if (end == std::string::npos) break;
     begin = end + 1;
@@ -133,7 +122,7 @@ NoiseExperimentResult run_noise_experiment(const Net<float>& net, const Dataset&
                                            const NoiseExperimentOptions& options) {
   NoiseExperimentOptions opt = options;
   if (opt.noise.amplitudes.empty()) opt.noise.amplitudes = default_noise_amplitudes();
-  prepare_directory(opt.out_dir);
+  prepare_output_directory(opt.out_dir, "noise");  // before the measurement, not after it
   NoiseExperimentResult result;
   result.curve = measure_noise_robustness(net, test, opt.noise);
   result.a10 = accuracy_drop_point(result.curve, 0.10);

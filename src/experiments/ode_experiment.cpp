@@ -198,6 +198,7 @@ OdeExperimentResult run_ode_experiment(const OdeExperimentOptions& options) {
                     " x " + std::to_string(result.width) + "; the enumeration handles N <= 12");
     }
 
+    prepare_output_directory(options.out_dir, "ode");  // before the work, not after it
     result.search = enumerate_fixed_points(result.weights);
     for (const FixedPoint& point : result.search.points) {
         switch (point.kind) {
@@ -229,7 +230,6 @@ OdeExperimentResult run_ode_experiment(const OdeExperimentOptions& options) {
         result.trajectories.push_back(std::move(t));
     }
 
-    prepare_output_directory(options.out_dir, "ode");
     const std::string dir = options.out_dir + "/";
     write_text(dir + "weights.csv", weights_csv_text(result.weights), result.files);
     write_text(dir + "fixed_points.csv", fixed_points_csv_text(result.search, result.width), result.files);

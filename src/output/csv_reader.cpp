@@ -119,6 +119,14 @@ double CsvTable::number(std::size_t row, std::size_t column) const {
   return value;
 }
 
+double CsvTable::plottable(std::size_t row, std::size_t column) const {
+  const double value = number(row, column);
+  if (!(std::abs(value) <= 1e150))
+    throw Error(source_ + ":" + std::to_string(lines_[row]) + ": column '" + columns_[column] + "': '" +
+                cells_[row][column] + "' is not a finite number of at most 1e150 in magnitude");
+  return value;
+}
+
 long CsvTable::integer(std::size_t row, std::size_t column, long lo, long hi) const {
   const double value = number(row, column);
   if (!(value >= double(lo) && value <= double(hi)) || value != std::floor(value))

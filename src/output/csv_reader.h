@@ -30,6 +30,9 @@ class CsvTable {
   const std::string& text(std::size_t row, std::size_t column) const { return cells_[row][column]; }
   // The cell as a number; throws "FILE:LINE: column 'c': 'x' is not a number".
   double number(std::size_t row, std::size_t column) const;
+  // The cell as a number a chart can place: finite and at most 1e150 in magnitude (so the
+  // axis arithmetic cannot overflow); throws "FILE:LINE: column 'c': 'nan' is not ...".
+  double plottable(std::size_t row, std::size_t column) const;
   // The cell as a whole number within [lo, hi]; throws as above.
   long integer(std::size_t row, std::size_t column, long lo, long hi) const;
   // A whole column as numbers.

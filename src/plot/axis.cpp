@@ -54,6 +54,8 @@ double Scale::to_pixel(double value) const {
     const double v = log ? std::log10(value) : value;
     const double from = log ? std::log10(lo) : lo;
     const double to = log ? std::log10(hi) : hi;
+    // A span near the largest doubles overflows: then halve both sides first.
+    if (!std::isfinite(to - from)) return pixel_lo + (v / 2 - from / 2) / (to / 2 - from / 2) * (pixel_hi - pixel_lo);
     return pixel_lo + (v - from) / (to - from) * (pixel_hi - pixel_lo);
 }
 
@@ -70,9 +72,12 @@ std::vector<double> linear_ticks(double lo, double hi, int intervals) {
         lo -= pad;
         hi += pad;
     }
-    double step = nice_step((hi - lo) / intervals);
+    // (hi - lo) overflows for a range near the largest doubles: then divide first.
+    double step = nice_step(std::isfinite(hi - lo) ? (hi - lo) / intervals : hi / intervals - lo / intervals);
     // Rounding the ends outward can add an interval; then take the next nice step.
     while (std::ceil(hi / step - snap) - std::floor(lo / step + snap) > intervals) step = nice_step(step * 1.5);
+    if (!std::isfinite(step) || !std::isfinite(lo) || !std::isfinite(hi))
+        throw resdyn::Error("axis range too large to divide into ticks");
     const double first = std::floor(lo / step + snap);
     const double last = std::ceil(hi / step - snap);
     std::vector<double> ticks;
@@ -109,6 +114,7 @@ Axis make_axis(ScaleKind kind, double lo, double hi, double pixel_lo, double pix
     axis.scale = {kind, lo, hi, pixel_lo, pixel_hi};
     if (kind == ScaleKind::linear) {
         const std::vector<double> values = linear_ticks(lo, hi, intervals);
+        if (values.size() < 2) throw resdyn::Error("axis range cannot be divided into ticks");
         const double step = values[1] - values[0];
         axis.scale.lo = values.front();
         axis.scale.hi = values.back();

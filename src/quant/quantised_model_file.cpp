@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 
 namespace resdyn::quant {
 
@@ -100,6 +101,8 @@ QuantizedModel load_quantised(const std::string& path, std::string* metadata) {
 }
 
 bool is_quantised_model_file(const std::string& path) {
+  std::error_code e;
+  if (!std::filesystem::is_regular_file(path, e)) return false;  // a FIFO would block the open
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return false;
   char head[8];

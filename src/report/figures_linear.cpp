@@ -112,10 +112,14 @@ Figure figure_sensitivity(FigureContext& context) {
     plot::LinePlot& logits = grid.add(plot::LinePlot(plot::ChartText(
         "logit change after perturbing y(s), " + net, "perturbed layer s", "||Δ logits||_2 (logit units)")));
     logits.y_scale = plot::ScaleKind::log10;
-    const std::vector<ClassCurve> dets = class_curves(
-        *table, sensitivity::column::layer, sensitivity::column::mean_log10_det, sensitivity::column::std_log10_det);
-    const std::vector<ClassCurve> changes =
-        class_curves(*table, sensitivity::column::layer, sensitivity::column::mean_logit_change);
+    // A singular M'(s) has log10|det| = -inf: a gap in the curve, not a damaged file.
+    const auto all = [](std::size_t) { return true; };
+    const std::vector<ClassCurve> dets =
+        class_curves(*table, sensitivity::column::layer, sensitivity::column::mean_log10_det,
+                     sensitivity::column::std_log10_det, all, &output::CsvTable::number);
+    const std::vector<ClassCurve> changes = class_curves(*table, sensitivity::column::layer,
+                                                         sensitivity::column::mean_logit_change, "", all,
+                                                         &output::CsvTable::number);
     det.markers = logits.markers = few_points(dets);
     for (const ClassCurve& c : dets) det.add(class_series(c, true));
     for (const ClassCurve& c : changes) logits.add(class_series(c, false));

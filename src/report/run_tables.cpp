@@ -31,7 +31,7 @@ ClassMatrix class_matrix(const output::CsvTable& table) {
       throw Error(table.source() + ":" + std::to_string(table.line(r)) + ": row of class " +
                   std::to_string(class_of(table, r)) + " where class " + std::to_string(r) + " belongs");
     m.values.emplace_back();
-    for (std::size_t k = 0; k < classes; ++k) m.values.back().push_back(table.number(r, k + 1));
+    for (std::size_t k = 0; k < classes; ++k) m.values.back().push_back(table.plottable(r, k + 1));
   }
   return m;
 }

@@ -20,10 +20,14 @@ struct ClassCurve {
 
 // Groups the rows by the integer column "class" (each class's rows together, classes
 // ascending, as the experiments write them) and reads x, y and optionally spread
-// (spread_column empty: none). `keep(row)` may leave rows out.
+// (spread_column empty: none). `keep(row)` may leave rows out. `read` reads a cell: by
+// default only numbers a chart can place (CsvTable::plottable); CsvTable::number where a
+// non-finite value is a gap the chart leaves (a singular matrix's log-determinant).
+using CellReader = double (output::CsvTable::*)(std::size_t, std::size_t) const;
 template <class Keep>
 std::vector<ClassCurve> class_curves(const output::CsvTable& table, const std::string& x_column,
-                                     const std::string& y_column, const std::string& spread_column, Keep keep);
+                                     const std::string& y_column, const std::string& spread_column, Keep keep,
+                                     CellReader read = &output::CsvTable::plottable);
 
 std::vector<ClassCurve> class_curves(const output::CsvTable& table, const std::string& x_column,
                                      const std::string& y_column, const std::string& spread_column = "");
@@ -43,7 +47,8 @@ ClassMatrix class_matrix(const output::CsvTable& table);
 
 template <class Keep>
 std::vector<ClassCurve> class_curves(const output::CsvTable& table, const std::string& x_column,
-                                     const std::string& y_column, const std::string& spread_column, Keep keep) {
+                                     const std::string& y_column, const std::string& spread_column, Keep keep,
+                                     CellReader read) {
   const std::size_t x = table.column(x_column), y = table.column(y_column);
   const std::size_t spread = spread_column.empty() ? 0 : table.column(spread_column);
   std::vector<ClassCurve> curves;
@@ -57,9 +62,9 @@ std::vector<ClassCurve> class_curves(const output::CsvTable& table, const std::s
                     " (rows must be grouped by class, ascending)");
       curves.push_back({label, {}, {}, {}});
     }
-    curves.back().x.push_back(table.number(r, x));
-    curves.back().y.push_back(table.number(r, y));
-    if (!spread_column.empty()) curves.back().spread.push_back(table.number(r, spread));
+    curves.back().x.push_back((table.*read)(r, x));
+    curves.back().y.push_back((table.*read)(r, y));
+    if (!spread_column.empty()) curves.back().spread.push_back((table.*read)(r, spread));
   }
   return curves;
 }
