@@ -52,6 +52,19 @@
 //                          and <thread> is not included.
 //   RESDYN_MAX_THREADS     Upper bound on worker threads of the matrix routines (default 64).
 //
+// TEST FACILITY (environment, hosted builds)
+//   RESDYN_CRASH_AT=NAME:COUNT[:int]  For crash tests only: the first time the moment NAME
+//     is reached with a count of at least COUNT, the process names it on stderr and kills
+//     itself with SIGKILL (with ":int" it raises SIGINT instead, a Ctrl-C at that moment),
+//     so tests stop a run at a point of its progress, never of the clock. Moments
+//     (crash_point, section 5): ROLE-bytes (a file being written; count: bytes in its
+//     temporary file, 0 just after it is created, then after each buffer written),
+//     ROLE-written (complete, closed, not yet renamed), ROLE-renamed (in place), where ROLE
+//     is checkpoint, model or file (any other); `resdyn train` adds start (0), step (steps
+//     done in the run, before that step's checkpoint), epoch (epochs done, after the
+//     epoch's evaluation, before its checkpoint) and finished (model and log saved, the
+//     checkpoint not yet removed).
+//
 // PARTS AND SECTIONS, in reading order
 //   A. The freestanding core (no exceptions, no heap)
 //     1. Scalars and randomness: the logistic function, a seeded generator (xoshiro256**).
@@ -105,8 +118,9 @@
 #include <chrono>
 #include <cerrno>
 #include <climits>
+#include <csignal>
 #include <cstdio>
-#include <filesystem>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <stdexcept>
@@ -117,6 +131,9 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#endif
+#if defined(RESDYN_IMPLEMENTATION) && !defined(RESDYN_NO_FILES)
+#include <filesystem>  // the file checks of part C, compiled in that one unit
 #endif
 #endif
 
@@ -1173,6 +1190,39 @@ inline bool quant_forward(const QuantNet& net, const uint8_t* pixels, int depth,
 struct Error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// A test facility (the manual's TEST FACILITY): dies (SIGKILL) or raises SIGINT at the moment
+// that RESDYN_CRASH_AT names; the variable is read and checked at the first call only.
+inline void crash_point(const std::string& name, long count) {
+  struct Target {
+    std::string name;
+    long count = 0;
+    bool interrupt = false;
+  };
+  static Target target = [] {
+    Target t;
+    const char* spec = std::getenv("RESDYN_CRASH_AT");
+    if (!spec || !*spec) return t;
+    const std::string s = spec;
+    const size_t colon = s.find(':');
+    char* end = nullptr;
+    const long n = colon == std::string::npos ? -1 : std::strtol(s.c_str() + colon + 1, &end, 10);
+    t.interrupt = end && std::string(end) == ":int";
+    if (colon == 0 || n < 0 || end == s.c_str() + colon + 1 || (*end && !t.interrupt))
+      throw Error("RESDYN_CRASH_AT: expected NAME:COUNT or NAME:COUNT:int, got '" + s + "'");
+    t.name = s.substr(0, colon);
+    t.count = n;
+    return t;
+  }();
+  if (target.name.empty() || name != target.name || count < target.count) return;
+  target.name.clear();  // once
+  std::fprintf(stderr, "resdyn: crash point %s at %ld (RESDYN_CRASH_AT)\n", name.c_str(), count);
+#ifdef SIGKILL
+  std::raise(target.interrupt ? SIGINT : SIGKILL);
+#else
+  target.interrupt ? void(std::raise(SIGINT)) : std::_Exit(137);  // 128 + SIGKILL, as a shell reports it
+#endif
+}
 
 // ============================================================================
 // 6. Threads and the parallel GEMM
@@ -3614,12 +3664,15 @@ inline constexpr Crc32Table kCrc32Table{};
 }  // namespace idx_detail
 
 // Chainable: crc32(b, nb, crc32(a, na)) equals the CRC of a followed by b.
-inline uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc = 0) {
+uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc = 0);
+#if defined(RESDYN_IMPLEMENTATION)
+uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc) {
   crc = ~crc;
   for (size_t i = 0; i < size; ++i)
     crc = idx_detail::kCrc32Table.entry[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
   return ~crc;
 }
+#endif
 
 // ---------------------------------------------------------------------------
 // Inflate (RFC 1951)
@@ -3648,6 +3701,7 @@ constexpr uint8_t kCodeLengthOrder[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
 constexpr int kMaxCodeBits = 15;  // longest Huffman code deflate allows (RFC 1951 3.2.7)
 constexpr int kFastBits = 10;     // codes up to this long decode with one table look-up
 
+#if defined(RESDYN_IMPLEMENTATION)  // the inflater lives in the one unit that runs it
 // A canonical Huffman code (RFC 1951 3.2.2).
 // Short codes are found with one look-up in `fast`, indexed by the next
 // kFastBits input bits; longer ones fall back to walking the code lengths.
@@ -3708,7 +3762,9 @@ struct Huffman {
     return nullptr;
   }
 };
+#endif  // RESDYN_IMPLEMENTATION
 
+#if defined(RESDYN_IMPLEMENTATION)  // the inflater lives in the one unit that runs it
 // Decodes one deflate stream into `out`, starting at data[pos].
 class Inflater {
  public:
@@ -3937,26 +3993,39 @@ class Inflater {
     }
   }
 };
+#endif  // RESDYN_IMPLEMENTATION
 
-inline uint32_t read_le32(const uint8_t* p) {
+uint32_t read_le32(const uint8_t* p);
+#if defined(RESDYN_IMPLEMENTATION)
+uint32_t read_le32(const uint8_t* p) {
   return uint32_t(p[0]) | (uint32_t(p[1]) << 8) | (uint32_t(p[2]) << 16) | (uint32_t(p[3]) << 24);
 }
+#endif
 
-inline uint32_t read_be32(const uint8_t* p) {
+uint32_t read_be32(const uint8_t* p);
+#if defined(RESDYN_IMPLEMENTATION)
+uint32_t read_be32(const uint8_t* p) {
   return (uint32_t(p[0]) << 24) | (uint32_t(p[1]) << 16) | (uint32_t(p[2]) << 8) | uint32_t(p[3]);
 }
+#endif
 
-inline std::string hex32(uint32_t v) {
+std::string hex32(uint32_t v);
+#if defined(RESDYN_IMPLEMENTATION)
+std::string hex32(uint32_t v) {
   char buf[16];
   std::snprintf(buf, sizeof buf, "0x%08X", static_cast<unsigned>(v));
   return buf;
 }
+#endif
 
-inline std::string hex8(unsigned v) {
+std::string hex8(unsigned v);
+#if defined(RESDYN_IMPLEMENTATION)
+std::string hex8(unsigned v) {
   char buf[8];
   std::snprintf(buf, sizeof buf, "%02x", v & 0xFFu);
   return buf;
 }
+#endif
 
 }  // namespace idx_detail
 
@@ -3970,9 +4039,11 @@ inline std::string hex8(unsigned v) {
 // declared_size, if given, reads the first bytes of the output (at least its
 // first 3800, or all of it) and returns how many the whole may have (an IDX
 // header's size), or throws: a bomb stops after its header, not at max_output.
-inline std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string& where,
+std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string& where,
                                    size_t max_output = size_t(1) << 31,
-                                   size_t (*declared_size)(const uint8_t*, size_t, const std::string&) = nullptr) {
+                                   size_t (*declared_size)(const uint8_t*, size_t, const std::string&) = nullptr);
+#if defined(RESDYN_IMPLEMENTATION)
+std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string& where, size_t max_output, size_t (*declared_size)(const uint8_t*, size_t, const std::string&)) {
   using namespace idx_detail;
   auto fail = [&](const std::string& what, size_t at) {
     throw Error(where + ": gzip: " + what + " at byte " + std::to_string(at));
@@ -4064,6 +4135,7 @@ inline std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::
   } while (pos < size);
   return out;
 }
+#endif
 
 // ---------------------------------------------------------------------------
 // Files
@@ -4071,7 +4143,9 @@ inline std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::
 
 // Refuses what is not a regular file before it is opened: a FIFO would block the open, a
 // device (/dev/zero) never ends.
-inline void require_regular_file(const std::string& path) {
+void require_regular_file(const std::string& path);
+#if defined(RESDYN_IMPLEMENTATION)
+void require_regular_file(const std::string& path) {
   std::error_code e;
   const auto type = std::filesystem::status(path, e).type();
   if (type == std::filesystem::file_type::not_found) throw Error(path + ": cannot open: " + std::strerror(ENOENT));
@@ -4079,9 +4153,12 @@ inline void require_regular_file(const std::string& path) {
   if (type != std::filesystem::file_type::regular)
     throw Error(path + (type == std::filesystem::file_type::directory ? ": is a directory" : ": not a regular file"));
 }
+#endif
 
 // The whole file as bytes.
-inline std::vector<uint8_t> read_file(const std::string& path) {
+std::vector<uint8_t> read_file(const std::string& path);
+#if defined(RESDYN_IMPLEMENTATION)
+std::vector<uint8_t> read_file(const std::string& path) {
   require_regular_file(path);
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw Error(path + ": cannot open: " + std::strerror(errno));
@@ -4098,14 +4175,18 @@ inline std::vector<uint8_t> read_file(const std::string& path) {
   if (failed) throw Error(path + ": read error: " + std::strerror(err));
   return bytes;
 }
+#endif
 
 // The whole file, decompressed first if it starts with the gzip magic 1f 8b.
-inline std::vector<uint8_t> read_file_maybe_gzip(const std::string& path) {
+std::vector<uint8_t> read_file_maybe_gzip(const std::string& path);
+#if defined(RESDYN_IMPLEMENTATION)
+std::vector<uint8_t> read_file_maybe_gzip(const std::string& path) {
   std::vector<uint8_t> bytes = read_file(path);
   if (bytes.size() >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B)
     return gunzip(bytes.data(), bytes.size(), path);
   return bytes;
 }
+#endif
 
 // ---------------------------------------------------------------------------
 // IDX format
@@ -4125,7 +4206,9 @@ namespace idx_detail {
 constexpr size_t kMaxIdxBytes = size_t(1) << 31;
 
 // Bytes per element for an IDX type code, or 0 when the code is unknown.
-inline size_t idx_element_size(uint8_t type) {
+size_t idx_element_size(uint8_t type);
+#if defined(RESDYN_IMPLEMENTATION)
+size_t idx_element_size(uint8_t type) {
   switch (type) {
     case 0x08: case 0x09: return 1;
     case 0x0B: return 2;
@@ -4134,13 +4217,16 @@ inline size_t idx_element_size(uint8_t type) {
     default: return 0;
   }
 }
+#endif
 
 }  // namespace idx_detail
 
 namespace idx_detail {
 
 // Reads the header into idx and returns the file size it declares (header and elements).
-inline size_t parse_idx_header(const uint8_t* data, size_t size, const std::string& where, Idx& idx) {
+size_t parse_idx_header(const uint8_t* data, size_t size, const std::string& where, Idx& idx);
+#if defined(RESDYN_IMPLEMENTATION)
+size_t parse_idx_header(const uint8_t* data, size_t size, const std::string& where, Idx& idx) {
   auto fail = [&](const std::string& what) { throw Error(where + ": " + what); };
 
   if (size == 0) fail("empty file (expected an IDX header)");
@@ -4181,9 +4267,12 @@ inline size_t parse_idx_header(const uint8_t* data, size_t size, const std::stri
     fail("dimensions " + shape + " are too large (size overflows)");
   return header + items * elem;
 }
+#endif
 
 // The size a gzip-compressed IDX file may inflate to: what its header declares, at most 2 GiB.
-inline size_t idx_declared_size(const uint8_t* data, size_t size, const std::string& where) {
+size_t idx_declared_size(const uint8_t* data, size_t size, const std::string& where);
+#if defined(RESDYN_IMPLEMENTATION)
+size_t idx_declared_size(const uint8_t* data, size_t size, const std::string& where) {
   Idx idx;
   const size_t declared = parse_idx_header(data, size, where, idx);
   if (declared > kMaxIdxBytes)
@@ -4191,12 +4280,15 @@ inline size_t idx_declared_size(const uint8_t* data, size_t size, const std::str
                 std::to_string(kMaxIdxBytes));
   return declared;
 }
+#endif
 
 }  // namespace idx_detail
 
 // Checks the header against the byte count exactly: a short file and one
 // with trailing bytes are both errors.
-inline Idx parse_idx(const uint8_t* data, size_t size, const std::string& where) {
+Idx parse_idx(const uint8_t* data, size_t size, const std::string& where);
+#if defined(RESDYN_IMPLEMENTATION)
+Idx parse_idx(const uint8_t* data, size_t size, const std::string& where) {
   using namespace idx_detail;
   auto fail = [&](const std::string& what) { throw Error(where + ": " + what); };
   Idx idx;
@@ -4221,14 +4313,18 @@ inline Idx parse_idx(const uint8_t* data, size_t size, const std::string& where)
   idx.bytes.assign(data + header, data + size);
   return idx;
 }
+#endif
 
 // Reads an IDX file, raw or gzip-compressed (inflated no further than its header declares).
-inline Idx read_idx(const std::string& path) {
+Idx read_idx(const std::string& path);
+#if defined(RESDYN_IMPLEMENTATION)
+Idx read_idx(const std::string& path) {
   std::vector<uint8_t> bytes = read_file(path);
   if (bytes.size() >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B)
     bytes = gunzip(bytes.data(), bytes.size(), path, idx_detail::kMaxIdxBytes, idx_detail::idx_declared_size);
   return parse_idx(bytes.data(), bytes.size(), path);
 }
+#endif
 
 // ============================================================================
 // 17. MNIST
@@ -4239,8 +4335,10 @@ namespace idx_detail {
 
 // Returns the first of the usual spellings of an MNIST file that can be
 // found in `dir`, or throws naming every name tried.
-inline std::string find_mnist_file(const std::string& dir, const std::string& prefix,
-                                   const std::string& kind, const std::string& rank) {
+std::string find_mnist_file(const std::string& dir, const std::string& prefix,
+                                   const std::string& kind, const std::string& rank);
+#if defined(RESDYN_IMPLEMENTATION)
+std::string find_mnist_file(const std::string& dir, const std::string& prefix, const std::string& kind, const std::string& rank) {
   const std::string base = dir.empty() ? "./" : (dir.back() == '/' ? dir : dir + "/");
   const std::string names[4] = {
       prefix + "-" + kind + "-" + rank + "-ubyte",
@@ -4257,9 +4355,12 @@ inline std::string find_mnist_file(const std::string& dir, const std::string& pr
   throw Error(dir + ": no MNIST " + prefix + " " + kind + " file (tried " + names[0] + ", " +
               names[1] + ", " + names[2] + ", " + names[3] + ")");
 }
+#endif
 
-inline void check_mnist_idx(const Idx& idx, const std::string& path, unsigned rank,
-                            const char* layout) {
+void check_mnist_idx(const Idx& idx, const std::string& path, unsigned rank,
+                            const char* layout);
+#if defined(RESDYN_IMPLEMENTATION)
+void check_mnist_idx(const Idx& idx, const std::string& path, unsigned rank, const char* layout) {
   if (idx.type != 0x08)
     throw Error(path + ": expected unsigned byte data (type 0x08) but the file has type 0x" +
                 hex8(idx.type));
@@ -4271,12 +4372,15 @@ inline void check_mnist_idx(const Idx& idx, const std::string& path, unsigned ra
     if (d > 0x7FFFFFFFu)
       throw Error(path + ": dimension " + std::to_string(d) + " is too large");
 }
+#endif
 
 }  // namespace idx_detail
 
 // Loads the training (train = true) or test split from `dir`, which holds
 // {train,t10k}-{images-idx3,labels-idx1}-ubyte, each raw or as .gz.
-inline Dataset load_mnist(const std::string& dir, bool train) {
+Dataset load_mnist(const std::string& dir, bool train);
+#if defined(RESDYN_IMPLEMENTATION)
+Dataset load_mnist(const std::string& dir, bool train) {
   using namespace idx_detail;
   const std::string prefix = train ? "train" : "t10k";
   const std::string images_path = find_mnist_file(dir, prefix, "images", "idx3");
@@ -4304,6 +4408,7 @@ inline Dataset load_mnist(const std::string& dir, bool train) {
   ds.labels.swap(labels.bytes);
   return ds;
 }
+#endif
 
 // ============================================================================
 // 18. Files of our own: streamed writing, atomic replacement, reading
@@ -4332,12 +4437,16 @@ inline std::FILE* create_temporary(const std::string& path, std::string& tmp) {
 // reader never sees half a file and the previous version stays until the new one is whole.
 // Keeps the CRC-32 of everything written, and of a part of it (start_part to part_crc): the
 // checksum of a file nested in this one. Destroyed without commit() (an error on the way), it
-// removes the temporary file.
+// removes the temporary file. role names the file's crash points (crash_point).
 class FileWriter : public LittleEndianWriter<FileWriter> {
  public:
-  explicit FileWriter(const std::string& path) : path_(path), buffer_(size_t(1) << 16) {
+  explicit FileWriter(const std::string& path, const char* role = "file")
+      : path_(path), role_(role), buffer_(size_t(1) << 16) {
+    crash_point({}, 0);  // reads RESDYN_CRASH_AT before the file exists: a bad one leaves nothing
     file_ = create_temporary(path, tmp_);
     if (!file_) throw Error(path_ + ": cannot write: " + std::strerror(errno));
+    std::setvbuf(file_, nullptr, _IONBF, 0);  // buffer_ is the buffer: each flush is in the file
+    crash_point(role_ + "-bytes", 0);
   }
   FileWriter(const FileWriter&) = delete;
   FileWriter& operator=(const FileWriter&) = delete;
@@ -4375,13 +4484,18 @@ class FileWriter : public LittleEndianWriter<FileWriter> {
     const int close_errno = errno;
     file_ = nullptr;
     if (!flushed || !closed) fail(!flushed ? flush_errno : close_errno, "write failed");
+    crash_point(role_ + "-written", long(written_));
     if (std::rename(tmp_.c_str(), path_.c_str()) != 0) fail(errno, "cannot rename into place");
+    crash_point(role_ + "-renamed", long(written_));
   }
 
  private:
   void flush_buffer() {
-    if (used_ > 0 && std::fwrite(buffer_.data(), 1, used_, file_) != used_) fail(errno, "write failed");
+    if (used_ == 0) return;
+    if (std::fwrite(buffer_.data(), 1, used_, file_) != used_) fail(errno, "write failed");
+    written_ += used_;
     used_ = 0;
+    crash_point(role_ + "-bytes", long(written_));
   }
   [[noreturn]] void fail(int e, const char* what) {
     if (file_) std::fclose(file_);
@@ -4389,10 +4503,11 @@ class FileWriter : public LittleEndianWriter<FileWriter> {
     std::remove(tmp_.c_str());
     throw Error(path_ + ": " + what + ": " + std::strerror(e ? e : EIO));
   }
-  std::string path_, tmp_;
+  std::string path_, tmp_, role_;
   std::FILE* file_ = nullptr;
   std::vector<uint8_t> buffer_;
   size_t used_ = 0;
+  uint64_t written_ = 0;
   uint32_t crc_ = 0, part_crc_ = 0;
   bool in_part_ = false;
 };
@@ -4547,7 +4662,7 @@ inline std::vector<uint8_t> encode_model(const Net<float>& net, const std::strin
 
 // Written as it is encoded: the file is never whole in memory.
 inline void save_model(const Net<float>& net, const std::string& path, const std::string& metadata = "") {
-  FileWriter file(path);
+  FileWriter file(path, "model");
   write_model_body(file, net, metadata);
   file.u32(file.crc());
   file.commit();
@@ -4622,7 +4737,7 @@ inline void save_checkpoint(const std::string& path, const Net<float>& net, cons
   ByteCount model, state;
   write_model_body(model, net, metadata);
   trainer.write_state(state);
-  FileWriter file(path);
+  FileWriter file(path, "checkpoint");
   file.raw(kCheckpointMagic, 8);
   file.u32(kCheckpointVersion);
   file.u64(model.size + 4);
