@@ -15,6 +15,19 @@
 //                        compiles with -fno-exceptions -fno-rtti and never allocates.
 //   RESDYN_MAX_THREADS   Upper bound on worker threads of the matrix routines (default 64).
 //
+// TEST FACILITY (environment, hosted builds)
+//   RESDYN_CRASH_AT=NAME:COUNT[:int]  For crash tests only: the first time the moment NAME
+//     is reached with a count of at least COUNT, the process names it on stderr and kills
+//     itself with SIGKILL (with ":int" it raises SIGINT instead, a Ctrl-C at that moment),
+//     so tests stop a run at a point of its progress, never of the clock. Moments
+//     (crash_point, section 3): ROLE-bytes (a file being written; count: bytes in its
+//     temporary file, 0 just after it is created, then after each buffer written),
+//     ROLE-written (complete, closed, not yet renamed), ROLE-renamed (in place), where ROLE
+//     is checkpoint, model or file (any other); `resdyn train` adds start (0), step (steps
+//     done in the run, before that step's checkpoint), epoch (epochs done, after the
+//     epoch's evaluation, before its checkpoint) and finished (model and log saved, the
+//     checkpoint not yet removed).
+//
 // SECTIONS
 //   1. Scalars and randomness: the logistic function, a seeded generator (xoshiro256**).
 //   2. Matrix routines: C = alpha op(A) op(B) + beta C, packed and cache-blocked, split
@@ -55,7 +68,9 @@
 #include <cerrno>
 #include <climits>
 #include <condition_variable>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -1567,16 +1582,52 @@ struct ByteCount : LittleEndianWriter<ByteCount> {
   void put(const uint8_t*, size_t n) { size += n; }
 };
 
+// The test facility of the manual: dies (SIGKILL) or raises SIGINT at the moment that
+// RESDYN_CRASH_AT names; the variable is read and checked at the first call only.
+inline void crash_point(const std::string& name, long count) {
+  struct Target {
+    std::string name;
+    long count = 0;
+    bool interrupt = false;
+  };
+  static Target target = [] {
+    Target t;
+    const char* spec = std::getenv("RESDYN_CRASH_AT");
+    if (!spec || !*spec) return t;
+    const std::string s = spec;
+    const size_t colon = s.find(':');
+    char* end = nullptr;
+    const long n = colon == std::string::npos ? -1 : std::strtol(s.c_str() + colon + 1, &end, 10);
+    t.interrupt = end && std::string(end) == ":int";
+    if (colon == 0 || n < 0 || end == s.c_str() + colon + 1 || (*end && !t.interrupt))
+      throw Error("RESDYN_CRASH_AT: expected NAME:COUNT or NAME:COUNT:int, got '" + s + "'");
+    t.name = s.substr(0, colon);
+    t.count = n;
+    return t;
+  }();
+  if (target.name.empty() || name != target.name || count < target.count) return;
+  target.name.clear();  // once
+  std::fprintf(stderr, "resdyn: crash point %s at %ld (RESDYN_CRASH_AT)\n", name.c_str(), count);
+#ifdef SIGKILL
+  std::raise(target.interrupt ? SIGINT : SIGKILL);
+#else
+  target.interrupt ? void(std::raise(SIGINT)) : std::_Exit(137);  // 128 + SIGKILL, as a shell reports it
+#endif
+}
+
 // Writes a file to a temporary name beside path and renames it into place at commit(), so a
 // reader never sees half a file and the previous version stays until the new one is whole.
 // Keeps the CRC-32 of everything written, and of a part of it (start_part to part_crc): the
 // checksum of a file nested in this one. Destroyed without commit() (an error on the way), it
-// removes the temporary file.
+// removes the temporary file. role names the file's crash points (crash_point).
 class FileWriter : public LittleEndianWriter<FileWriter> {
  public:
-  explicit FileWriter(const std::string& path) : path_(path), tmp_(path + ".partial"), buffer_(size_t(1) << 16) {
+  explicit FileWriter(const std::string& path, const char* role = "file")
+      : path_(path), tmp_(path + ".partial"), role_(role), buffer_(size_t(1) << 16) {
     file_ = std::fopen(tmp_.c_str(), "wb");
     if (!file_) throw Error(path_ + ": cannot write: " + std::strerror(errno));
+    std::setvbuf(file_, nullptr, _IONBF, 0);  // buffer_ is the buffer: each flush is in the file
+    crash_point(role_ + "-bytes", 0);
   }
   FileWriter(const FileWriter&) = delete;
   FileWriter& operator=(const FileWriter&) = delete;
@@ -1614,13 +1665,18 @@ class FileWriter : public LittleEndianWriter<FileWriter> {
     const int close_errno = errno;
     file_ = nullptr;
     if (!flushed || !closed) fail(!flushed ? flush_errno : close_errno, "write failed");
+    crash_point(role_ + "-written", long(written_));
     if (std::rename(tmp_.c_str(), path_.c_str()) != 0) fail(errno, "cannot rename into place");
+    crash_point(role_ + "-renamed", long(written_));
   }
 
  private:
   void flush_buffer() {
-    if (used_ > 0 && std::fwrite(buffer_.data(), 1, used_, file_) != used_) fail(errno, "write failed");
+    if (used_ == 0) return;
+    if (std::fwrite(buffer_.data(), 1, used_, file_) != used_) fail(errno, "write failed");
+    written_ += used_;
     used_ = 0;
+    crash_point(role_ + "-bytes", long(written_));
   }
   [[noreturn]] void fail(int e, const char* what) {
     if (file_) std::fclose(file_);
@@ -1628,10 +1684,11 @@ class FileWriter : public LittleEndianWriter<FileWriter> {
     std::remove(tmp_.c_str());
     throw Error(path_ + ": " + what + ": " + std::strerror(e ? e : EIO));
   }
-  std::string path_, tmp_;
+  std::string path_, tmp_, role_;
   std::FILE* file_ = nullptr;
   std::vector<uint8_t> buffer_;
   size_t used_ = 0;
+  uint64_t written_ = 0;
   uint32_t crc_ = 0, part_crc_ = 0;
   bool in_part_ = false;
 };
@@ -4274,7 +4331,7 @@ inline std::vector<uint8_t> encode_model(const Net<float>& net, const std::strin
 
 // Written as it is encoded: the file is never whole in memory.
 inline void save_model(const Net<float>& net, const std::string& path, const std::string& metadata = "") {
-  FileWriter file(path);
+  FileWriter file(path, "model");
   write_model_body(file, net, metadata);
   file.u32(file.crc());
   file.commit();
@@ -4348,7 +4405,7 @@ inline void save_checkpoint(const std::string& path, const Net<float>& net, cons
   ByteCount model, state;
   write_model_body(model, net, metadata);
   trainer.write_state(state);
-  FileWriter file(path);
+  FileWriter file(path, "checkpoint");
   file.raw(kCheckpointMagic, 8);
   file.u32(kCheckpointVersion);
   file.u64(model.size + 4);
