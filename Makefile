@@ -10,6 +10,8 @@ LDFLAGS  += -pthread
 GTEST    ?= -lgtest -lgtest_main
 JOBS     ?= 2
 FUZZ_SECONDS ?= 60
+LOAD_RUNS ?= 20
+LOAD_BUSY ?= 3
 
 BUILD    := build
 # Sources: the files git tracks (a file still being written does not break the build), or
@@ -20,7 +22,7 @@ LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_SRC := $(call sources,tests/*.cpp)
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 
-.PHONY: all data run test test-sanitize fuzz bench mcu report paper clean help
+.PHONY: all data run test test-sanitize test-under-load fuzz bench mcu report paper clean help
 
 all: $(BUILD)/resdyn
 
@@ -30,6 +32,7 @@ help:
 	@echo "make run        the main job: data, build, the small reproduction (default net first) and its report"
 	@echo "make test       build and run the test suite (needs data)"
 	@echo "make test-sanitize  the test suite under AddressSanitizer and UBSan (build/sanitize/)"
+	@echo "make test-under-load  the crash, checkpoint and signal tests LOAD_RUNS times (20) beside LOAD_BUSY busy loops (3)"
 	@echo "make fuzz       each libFuzzer target for FUZZ_SECONDS s (default 60; needs clang)"
 	@echo "make bench      GEMM GFLOP/s against OpenBLAS, training/inference samples/s against PyTorch"
 	@echo "make report     the small reproduction (models and every analysis) and its HTML report, checked in Chromium"
@@ -66,6 +69,9 @@ test: data $(BUILD)/resdyn $(BUILD)/resdyn_tests
 
 test-sanitize:
 	bash tools/test_sanitize.sh
+
+test-under-load: data $(BUILD)/resdyn $(BUILD)/resdyn_tests
+	BUILD=$(BUILD) bash tools/test_under_load.sh $(LOAD_RUNS) $(LOAD_BUSY)
 
 fuzz:
 	bash tools/fuzz.sh $(FUZZ_SECONDS)
