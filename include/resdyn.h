@@ -1624,6 +1624,7 @@ class FileWriter : public LittleEndianWriter<FileWriter> {
  public:
   explicit FileWriter(const std::string& path, const char* role = "file")
       : path_(path), tmp_(path + ".partial"), role_(role), buffer_(size_t(1) << 16) {
+    crash_point({}, 0);  // reads RESDYN_CRASH_AT before the file exists: a bad one leaves nothing
     file_ = std::fopen(tmp_.c_str(), "wb");
     if (!file_) throw Error(path_ + ": cannot write: " + std::strerror(errno));
     std::setvbuf(file_, nullptr, _IONBF, 0);  // buffer_ is the buffer: each flush is in the file
