@@ -15,6 +15,8 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 # One version, written in meson.build.
 VERSION  := $(shell sed -n "s/^ *version: '\([^']*\)'.*/\1/p" meson.build)
+LOAD_RUNS ?= 20
+LOAD_BUSY ?= 3
 
 BUILD    := build
 # Sources: the files git tracks (a file still being written does not break the build), or
@@ -27,7 +29,7 @@ LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_SRC := $(filter-out tests/library_example.cpp,$(call sources,tests/*.cpp))
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 
-.PHONY: all data run test test-sanitize fuzz bench mcu report paper install uninstall check-install clean help
+.PHONY: all data run test test-sanitize test-under-load fuzz bench mcu report paper install uninstall check-install clean help
 
 all: $(BUILD)/resdyn
 
@@ -37,6 +39,7 @@ help:
 	@echo "make run        the main job: data, build, the small reproduction (default net first) and its report"
 	@echo "make test       build and run the test suite (needs data)"
 	@echo "make test-sanitize  the test suite under AddressSanitizer and UBSan (build/sanitize/)"
+	@echo "make test-under-load  the crash, checkpoint and signal tests LOAD_RUNS times (20) beside LOAD_BUSY busy loops (3)"
 	@echo "make fuzz       each libFuzzer target for FUZZ_SECONDS s (default 60; needs clang)"
 	@echo "make bench      GEMM GFLOP/s against OpenBLAS, training/inference samples/s against PyTorch"
 	@echo "make report     the small reproduction (models and every analysis) and its HTML report, checked in Chromium"
@@ -76,6 +79,9 @@ test: data $(BUILD)/resdyn $(BUILD)/resdyn_tests
 
 test-sanitize:
 	bash tools/test_sanitize.sh
+
+test-under-load: data $(BUILD)/resdyn $(BUILD)/resdyn_tests
+	BUILD=$(BUILD) bash tools/test_under_load.sh $(LOAD_RUNS) $(LOAD_BUSY)
 
 fuzz:
 	bash tools/fuzz.sh $(FUZZ_SECONDS)

@@ -237,6 +237,7 @@ int train(const Flags& flags, const std::vector<std::string>& args, Checkpoint* 
   // From here on Ctrl-C means: checkpoint after the next batch, then stop.
   interrupted = 0;
   std::signal(SIGINT, on_sigint);
+  crash_point("start", 0);  // also checks RESDYN_CRASH_AT (a test facility, resdyn.h's manual)
   Config cfg;
   cfg.arch = flags.choice("arch", "resnet", {"resnet", "mlp"}) == "mlp" ? Arch::MLP : Arch::ResNet;
   cfg.weights = flags.choice("weights", "shared", {"shared", "per-layer"}) == "per-layer" ? Weights::PerLayer
@@ -328,6 +329,7 @@ int train(const Flags& flags, const std::vector<std::string>& args, Checkpoint* 
     const auto epoch_start = std::chrono::steady_clock::now();
     const double loss = trainer.train_epoch([&](const BatchProgress& p) {
       progress.update(p);
+      crash_point("step", (p.epoch - 1) * p.batches + p.batch);
       const auto now = std::chrono::steady_clock::now();
       if (interrupted) {
         progress.clear();
@@ -371,6 +373,7 @@ int train(const Flags& flags, const std::vector<std::string>& args, Checkpoint* 
       stop = true;
     }
     std::fflush(stdout);
+    crash_point("epoch", trainer.epochs_done());
     if (!stop && trainer.epochs_done() < opt.epochs) {
       save();
       last_save = std::chrono::steady_clock::now();
@@ -392,6 +395,7 @@ int train(const Flags& flags, const std::vector<std::string>& args, Checkpoint* 
                 ev.error, ev.count, train.count, int(run.rows.size()), net.config.depth);
   save_model(net, out, "command: " + command + "\n" + summary);
   csv.save(out + ".csv");
+  crash_point("finished", 0);
   std::remove(checkpoint.c_str());
   std::printf("saved %s (%s of training", out.c_str(), format_duration(total).c_str());
   if (const uint64_t peak = peak_resident_bytes()) std::printf("; peak memory %.0f MB", double(peak) / 1e6);
