@@ -4418,7 +4418,9 @@ Dataset load_mnist(const std::string& dir, bool train) {
 // Creates a file beside path, PATH.partial.TOKEN.N, that no other writer shares: TOKEN differs
 // between processes, N between calls, and the file is created exclusively ("x"), so two runs
 // writing the same path never write through one temporary file. Its name goes to tmp.
-inline std::FILE* create_temporary(const std::string& path, std::string& tmp) {
+std::FILE* create_temporary(const std::string& path, std::string& tmp);
+#if defined(RESDYN_IMPLEMENTATION)
+std::FILE* create_temporary(const std::string& path, std::string& tmp) {
   static std::atomic<unsigned long long> counter{0};
   static const unsigned long long token =
       (unsigned long long)(std::chrono::steady_clock::now().time_since_epoch().count()) ^
@@ -4432,6 +4434,7 @@ inline std::FILE* create_temporary(const std::string& path, std::string& tmp) {
   }
   return nullptr;
 }
+#endif
 
 // Writes a file to a temporary name beside path and renames it into place at commit(), so a
 // reader never sees half a file and the previous version stays until the new one is whole.
@@ -4572,7 +4575,9 @@ class FileReader : public LittleEndianReader<FileReader> {
 };
 
 // The size of a file in bytes.
-inline uint64_t file_size(const std::string& path) {
+uint64_t file_size(const std::string& path);
+#if defined(RESDYN_IMPLEMENTATION)
+uint64_t file_size(const std::string& path) {
   require_regular_file(path);
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw Error(path + ": cannot open: " + std::strerror(errno));
@@ -4582,17 +4587,24 @@ inline uint64_t file_size(const std::string& path) {
   if (size < 0) throw Error(path + ": cannot tell its size");
   return uint64_t(size);
 }
+#endif
 
 // The whole file at once, atomically (FileWriter).
-inline void write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
+void write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes);
+#if defined(RESDYN_IMPLEMENTATION)
+void write_file_atomically(const std::string& path, const std::vector<uint8_t>& bytes) {
   FileWriter file(path);
   file.raw(bytes.data(), bytes.size());
   file.commit();
 }
+#endif
 
-inline void write_text_atomically(const std::string& path, const std::string& text) {
+void write_text_atomically(const std::string& path, const std::string& text);
+#if defined(RESDYN_IMPLEMENTATION)
+void write_text_atomically(const std::string& path, const std::string& text) {
   write_file_atomically(path, std::vector<uint8_t>(text.begin(), text.end()));
 }
+#endif
 
 // ============================================================================
 // 19. Model and checkpoint files
@@ -4621,7 +4633,9 @@ void write_architecture(Out& out, const Config& c) {
                      uint32_t(c.depth), uint32_t(c.classes)})
     out.u32(v);
 }
-inline Config read_architecture(ByteReader& in, const std::string& where) {
+Config read_architecture(ByteReader& in, const std::string& where);
+#if defined(RESDYN_IMPLEMENTATION)
+Config read_architecture(ByteReader& in, const std::string& where) {
   uint32_t f[7];
   for (uint32_t& field : f) field = in.u32("header");
   if (f[0] > 1 || f[1] > 1 || f[2] > 1) throw Error(where + ": unknown architecture code in header");
@@ -4638,6 +4652,7 @@ inline Config read_architecture(ByteReader& in, const std::string& where) {
   if (const char* why = config_problem(c)) throw Error(where + ": bad architecture: " + why);
   return c;
 }
+#endif
 
 // Everything of a model file before its CRC, into any writer of section 3.
 template <class Out>
@@ -4652,25 +4667,33 @@ void write_model_body(Out& out, const Net<float>& net, const std::string& metada
   for (float p : net.params) out.f32(p);
 }
 
-inline std::vector<uint8_t> encode_model(const Net<float>& net, const std::string& metadata) {
+std::vector<uint8_t> encode_model(const Net<float>& net, const std::string& metadata);
+#if defined(RESDYN_IMPLEMENTATION)
+std::vector<uint8_t> encode_model(const Net<float>& net, const std::string& metadata) {
   ByteWriter out;
   out.bytes.reserve(64 + metadata.size() + 4 * net.params.size());
   write_model_body(out, net, metadata);
   out.u32(crc32(out.bytes.data(), out.bytes.size()));
   return out.bytes;
 }
+#endif
 
 // Written as it is encoded: the file is never whole in memory.
-inline void save_model(const Net<float>& net, const std::string& path, const std::string& metadata = "") {
+void save_model(const Net<float>& net, const std::string& path, const std::string& metadata = "");
+#if defined(RESDYN_IMPLEMENTATION)
+void save_model(const Net<float>& net, const std::string& path, const std::string& metadata) {
   FileWriter file(path, "model");
   write_model_body(file, net, metadata);
   file.u32(file.crc());
   file.commit();
 }
+#endif
 
 // Parses and checks a model file image; every inconsistency is an Error naming `where`.
-inline Net<float> decode_model(const uint8_t* data, size_t size, const std::string& where,
-                               std::string* metadata = nullptr) {
+Net<float> decode_model(const uint8_t* data, size_t size, const std::string& where,
+                               std::string* metadata = nullptr);
+#if defined(RESDYN_IMPLEMENTATION)
+Net<float> decode_model(const uint8_t* data, size_t size, const std::string& where, std::string* metadata) {
   auto fail = [&where](const std::string& what) { return Error(where + ": " + what); };
   if (size < 56) throw fail("not a resdyn model (file too short: " + std::to_string(size) + " bytes)");
   if (std::memcmp(data, kModelMagic, 8) != 0) throw fail("not a resdyn model (bad magic)");
@@ -4700,11 +4723,15 @@ inline Net<float> decode_model(const uint8_t* data, size_t size, const std::stri
   if (metadata) metadata->assign(reinterpret_cast<const char*>(meta), meta_len);
   return net;
 }
+#endif
 
-inline Net<float> load_model(const std::string& path, std::string* metadata = nullptr) {
+Net<float> load_model(const std::string& path, std::string* metadata = nullptr);
+#if defined(RESDYN_IMPLEMENTATION)
+Net<float> load_model(const std::string& path, std::string* metadata) {
   const std::vector<uint8_t> bytes = read_file(path);
   return decode_model(bytes.data(), bytes.size(), path, metadata);
 }
+#endif
 
 #ifndef RESDYN_NO_TRAINING
 // A checkpoint: everything a training run needs to go on as if it had never stopped.
@@ -4729,8 +4756,10 @@ struct Checkpoint {
 };
 
 // Refuses to save weights that are not finite: a checkpoint is only ever a good state.
-inline void save_checkpoint(const std::string& path, const Net<float>& net, const std::string& metadata,
-                            const Trainer<float>& trainer, const std::vector<uint8_t>& extra) {
+void save_checkpoint(const std::string& path, const Net<float>& net, const std::string& metadata,
+                            const Trainer<float>& trainer, const std::vector<uint8_t>& extra);
+#if defined(RESDYN_IMPLEMENTATION)
+void save_checkpoint(const std::string& path, const Net<float>& net, const std::string& metadata, const Trainer<float>& trainer, const std::vector<uint8_t>& extra) {
   for (size_t i = 0; i < net.params.size(); ++i)
     if (!std::isfinite(net.params[i]))
       throw Error(path + ": not saved: parameter " + std::to_string(i) + " is not finite");
@@ -4751,10 +4780,13 @@ inline void save_checkpoint(const std::string& path, const Net<float>& net, cons
   file.u32(file.crc());
   file.commit();
 }
+#endif
 
 // Reads a checkpoint part by part: a first pass checks the CRC of the whole file, a second
 // decodes the model and the caller's part and notes where the trainer's state lies.
-inline Checkpoint load_checkpoint(const std::string& path) {
+Checkpoint load_checkpoint(const std::string& path);
+#if defined(RESDYN_IMPLEMENTATION)
+Checkpoint load_checkpoint(const std::string& path) {
   auto fail = [&path](const std::string& what) { return Error(path + ": " + what); };
   const uint64_t size = file_size(path);
   if (size < 16) throw fail("not a resdyn checkpoint");
@@ -4792,13 +4824,17 @@ inline Checkpoint load_checkpoint(const std::string& path) {
   if (r.left() != 0) throw fail("unexpected bytes at the end");
   return c;
 }
+#endif
 
 // The trainer's state of a checkpoint, read from its file into a trainer built with the
 // checkpoint's net, the same data and the same options.
-inline void restore_trainer(Trainer<float>& trainer, const Checkpoint& c) {
+void restore_trainer(Trainer<float>& trainer, const Checkpoint& c);
+#if defined(RESDYN_IMPLEMENTATION)
+void restore_trainer(Trainer<float>& trainer, const Checkpoint& c) {
   FileReader r(c.path, c.state_offset, c.state_size, c.path + " (trainer state)");
   trainer.restore_state(r, c.path);
 }
+#endif
 
 #endif  // !RESDYN_NO_TRAINING
 
