@@ -24,21 +24,15 @@
 #include <vector>
 
 #include "resdyn.h"
+#include "test_paths.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-// Absolute, because each run happens in its own directory.
-std::string program() {
-  const char* env = std::getenv("RESDYN_BIN");
-  return fs::absolute(env ? env : "build/resdyn").string();
-}
-
-std::string mnist() {
-  const char* env = std::getenv("RESDYN_MNIST_DIR");
-  return fs::absolute(env ? env : "data/mnist").string();
-}
+// Absolute (test_paths.h), because each run happens in its own directory.
+std::string program() { return test_paths::program(); }
+std::string mnist() { return test_paths::mnist_dir(); }
 
 std::string slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

@@ -20,16 +20,14 @@
 #include "plot/axis.h"
 #include "quant/quantised_model_file.h"
 #include "resdyn.h"
+#include "test_paths.h"
 #include "tiny_net.h"
 
 using namespace resdyn;
 
 namespace {
 
-std::string program() {
-  const char* env = std::getenv("RESDYN_BIN");
-  return env ? env : "build/resdyn";
-}
+std::string program() { return test_paths::program(); }
 
 std::string slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
