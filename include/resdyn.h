@@ -2677,7 +2677,7 @@ void add_column_sums(const Real* a, int rows, int cols, Real* out) {
 //   gz(t) = gx(t) s(t); the stem takes gx(0) as for the loss. y(t) depends on every earlier
 //   layer and the stem, so all parameters but the classifier get a gradient.
 // So R's walk is the loss's with another start: nothing enters at the logits, dR/dz(t) enters
-// at the penalised layers (walk_down's option; penalty_walk returns R). Its gz are kept apart
+// at the penalised layers (walk_down's Walked::Penalty; penalty_walk returns R). Its gz are kept apart
 // from the y(t) it reads, so it runs before the loss's walk writes over them.
 
 // Where the walk keeps gz(1..T), contiguous (writable when the trace and buffers are).
@@ -2729,25 +2729,31 @@ void add_penalty_dz(const Net<Real>& net, const Trace<Real>& trace, int t, Backw
 }
 }  // namespace detail
 
+// What a walk carries down the net: the loss's gradient or the noise penalty's.
+enum class Walked { Loss, Penalty };
+
 // The walk, for the loss and the penalty alike: from gx at x(T), at each layer t from T down
-//   gz(t) = gx * s(t)(1 - s(t)) [+ dR/dz(t) with the penalty],  gx <- [gx +] gz(t) W_t,
-// and at the stem gz0 = gx * x0(1 - x0). Each product that makes gx below layer t turns it
-// into gz of the layer below in its epilogue. The loss's gx enters as dL K (buf.dlogits);
-// the penalty's as zero. gz(1..T) go to gz (T blocks); gx and gz0 to the walk's buffers
-// (sized by the caller). Returns R, or 0 for the loss.
-// A shared-weight net's W may come packed (PackedB of W itself, Op::N): its T products then
-// skip packing it, with the same bits.
+//   gz(t) = gx * s(t)(1 - s(t)) [+ dR/dz(t) for the penalty],  gx <- [gx +] gz(t) W_t,
+// and at the stem gz0 = gx * x0(1 - x0), each gz made in the epilogue of the product that
+// makes its gx. The loss's gx enters as dL K (buf.dlogits), the penalty's as zero. gz(1..T)
+// go to gz (T blocks, sized by the caller). Returns R, or 0 for the loss. A shared-weight
+// net's W may come packed (PackedB of W itself, Op::N), with the same bits.
 template <class Real>
-double walk_down(const Net<Real>& net, const Trace<Real>& trace, BackwardBuffers<Real>& buf, bool penalty, Real* gz,
+double walk_down(const Net<Real>& net, const Trace<Real>& trace, BackwardBuffers<Real>& buf, Walked walked, Real* gz,
                  int threads, const PackedB<Real>* shared_w) {
   const Config& cfg = net.config;
   const int B = trace.batch, N = cfg.width, C = cfg.classes, T = trace.depth;
   const size_t block = trace.block();
-  Real* gx = penalty ? buf.penalty_gx.data() : buf.gx.data();
+  const bool penalty = walked == Walked::Penalty;
+  std::vector<Real>& gx_kept = penalty ? buf.penalty_gx : buf.gx;
+  std::vector<Real>& gz0 = penalty ? buf.penalty_gz0 : buf.gz0;
+  gx_kept.resize(block);
+  gz0.resize(cfg.stem ? block : 0);
+  Real* gx = gx_kept.data();
   auto gz_of = [&](int t) { return gz + size_t(t - 1) * block; };
   auto gz_epilogue = [&](int t_below) {
     if (t_below >= 1) return SigmoidGradEpilogue<Real>{trace.residual(t_below), gz_of(t_below), N};
-    return SigmoidGradEpilogue<Real>{trace.state(0), (penalty ? buf.penalty_gz0 : buf.gz0).data(), N};  // x(0)
+    return SigmoidGradEpilogue<Real>{trace.state(0), gz0.data(), N};  // the stem's output x(0)
   };
   const SigmoidGradEpilogue<Real> top = gz_epilogue(T);
   if (!penalty) {
@@ -2775,14 +2781,11 @@ double backward_walk(const Net<Real>& net, Trace<Real>& trace, const uint8_t* la
                      int threads = 1, const PackedB<Real>* shared_w = nullptr) {
   detail::check_walk(net, trace, shared_w, "backward");
   const int B = trace.batch, C = net.config.classes;
-  const size_t block = trace.block();
   buf.dlogits.resize(size_t(B) * C);
-  buf.gx.resize(block);
-  buf.gz.resize(trace.resnet ? 0 : size_t(trace.depth) * block);
-  buf.gz0.resize(net.config.stem ? block : 0);
+  buf.gz.resize(trace.resnet ? 0 : size_t(trace.depth) * trace.block());
   trace.residuals_overwritten = trace.resnet;
   const double loss = softmax_cross_entropy(trace.logits.data(), labels, B, C, buf.dlogits.data());
-  walk_down(net, trace, buf, false, kept_gz(trace, buf), threads, shared_w);
+  walk_down(net, trace, buf, Walked::Loss, kept_gz(trace, buf), threads, shared_w);
   return loss;
 }
 
@@ -2793,14 +2796,11 @@ double penalty_walk(const Net<Real>& net, const Trace<Real>& trace, double lambd
                     int threads = 1, const PackedB<Real>* shared_w = nullptr) {
   detail::check_walk(net, trace, shared_w, "noise_growth_penalty");
   const int N = net.config.width, T = trace.depth;
-  const size_t block = trace.block();
   buf.penalty_lambda = lambda;
-  buf.penalty_gx.resize(block);
-  buf.penalty_gz.resize(size_t(T) * block);
-  buf.penalty_gz0.resize(net.config.stem ? block : 0);
+  buf.penalty_gz.resize(size_t(T) * trace.block());
   buf.penalty_rho.resize(size_t(N));
   buf.penalty_s2.assign(size_t(T - first_penalised_layer(T) + 1) * N, 0.0);
-  return walk_down(net, trace, buf, true, buf.penalty_gz.data(), threads, shared_w);
+  return walk_down(net, trace, buf, Walked::Penalty, buf.penalty_gz.data(), threads, shared_w);
 }
 
 // The products that turn kept d / d z into one group's gradient: out = beta out + the band's
