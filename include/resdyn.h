@@ -1699,19 +1699,29 @@ struct LayerEpilogue {
     const Real* b = e.bias + col0;
     for (int r = 0; r < rows; ++r) {
       Real* y = C + size_t(r) * ldc;
-      const Real* p = e.prev ? e.prev + size_t(row0 + r) * e.ld + col0 : nullptr;
-      if (p && !e.x) {
-        for (int c = 0; c < cols; ++c) y[c] = p[c] + sigmoid(y[c] + b[c]);
-        continue;
-      }
       for (int c = 0; c < cols; ++c) y[c] = sigmoid(y[c] + b[c]);
-      if (!p) continue;
-      Real* x = e.x + size_t(row0 + r) * e.ld + col0;
+      if (!e.prev) continue;
+      // The residual add, into x(t) or over y where z was summed in x(t)'s place; the tile's
+      // row is still in L1, so the second pass costs no trip through memory.
+      const Real* p = e.prev + size_t(row0 + r) * e.ld + col0;
+      Real* x = e.x ? e.x + size_t(row0 + r) * e.ld + col0 : y;
       for (int c = 0; c < cols; ++c) x[c] = p[c] + y[c];
     }
   }
   Epilogue<Real> as_epilogue() const { return {&LayerEpilogue::apply, this, {prev, x}, ld}; }
 };
+
+// C = A op(W) + beta C for a weight matrix W (op T: a layer's x W^T; op N: backprop's gz W),
+// from its copy packed ahead of time when there is one (the same bits, PackedB), else from W.
+template <class Real>
+void gemm_weights(Op opW, int M, int N, int K, const Real* A, int lda, const Real* W, int ldw,
+                  const PackedB<Real>* packed, Real beta, Real* C, int ldc, int threads,
+                  const Epilogue<Real>& epilogue = {}) {
+  if (packed)
+    gemm(Op::N, M, Real(1), A, lda, *packed, beta, C, ldc, threads, epilogue);
+  else
+    gemm(Op::N, opW, M, N, K, Real(1), A, lda, W, ldw, beta, C, ldc, threads, epilogue);
+}
 
 // Sizes the trace for this net, batch and depth (reusing its memory when it fits). Keeping
 // every layer keeps the residuals too; keeping only the newest keeps y(t) only if asked.
@@ -1739,11 +1749,8 @@ void compute_initial_state(const Net<Real>& net, Trace<Real>& trace, int threads
   Real* x0 = trace.state(0);
   if (cfg.stem) {
     const LayerEpilogue<Real> stem{net.c(), nullptr, nullptr, N};
-    if (packed)
-      gemm(Op::N, B, Real(1), trace.input.data(), D, packed->stem, Real(0), x0, N, threads, stem.as_epilogue());
-    else
-      gemm(Op::N, Op::T, B, N, D, Real(1), trace.input.data(), D, net.P(), D, Real(0), x0, N, threads,
-           stem.as_epilogue());
+    gemm_weights(Op::T, B, N, D, trace.input.data(), D, net.P(), D, packed ? &packed->stem : nullptr, Real(0), x0, N,
+                 threads, stem.as_epilogue());
   } else {
     std::copy(trace.input.begin(), trace.input.begin() + trace.block(), x0);
   }
@@ -1765,19 +1772,13 @@ void run_layers(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<R
     Real* z = in_place ? trace.state(t) : trace.residual(t);
     const LayerEpilogue<Real> layer_done{net.b(layer), trace.resnet ? prev : nullptr,
                                          trace.resnet && !in_place ? trace.state(t) : nullptr, N};
-    if (opt.packed)
-      gemm(Op::N, B, Real(1), prev, N, opt.packed->W(layer), Real(0), z, N, opt.threads, layer_done.as_epilogue());
-    else
-      gemm(Op::N, Op::T, B, N, N, Real(1), prev, N, net.W(layer), N, Real(0), z, N, opt.threads,
-           layer_done.as_epilogue());
+    gemm_weights(Op::T, B, N, N, prev, N, net.W(layer), N, opt.packed ? &opt.packed->W(layer) : nullptr, Real(0), z, N,
+                 opt.threads, layer_done.as_epilogue());
     if (opt.on_layer) opt.on_layer(t, trace.residual(t), trace.state(t));
   }
-  if (opt.packed)
-    gemm(Op::N, B, Real(1), trace.state(depth), N, opt.packed->classifier, Real(0), trace.logits.data(),
-         cfg.classes, opt.threads);
-  else
-    gemm(Op::N, Op::T, B, cfg.classes, N, Real(1), trace.state(depth), N, net.K(), N, Real(0),
-         trace.logits.data(), cfg.classes, opt.threads);
+  const PackedB<Real>* classifier = opt.packed ? &opt.packed->classifier : nullptr;
+  gemm_weights(Op::T, B, cfg.classes, N, trace.state(depth), N, net.K(), N, classifier, Real(0), trace.logits.data(),
+               cfg.classes, opt.threads);
   for (int r = 0; r < B; ++r)
     for (int k = 0; k < cfg.classes; ++k) trace.logits[size_t(r) * cfg.classes + k] += net.k0()[k];
 }
@@ -2623,8 +2624,8 @@ RESDYN_INSTANCE Evaluation evaluate<float>(const Net<float>&, const Dataset&, in
 // ============================================================================
 // The gradient of the mean loss, written out by hand beside the forward pass of section 8:
 // a walk down the net that keeps dL/dz of every layer, then the gradient one group of
-// parameters at a time. The noise regulariser (paper eq. 5, end of §6) is a second walk of
-// the same shape over the last two layers.
+// parameters at a time. The noise regulariser (paper eq. 5, end of §6) is the same walk and
+// the same group gradient with an option: its own start, over the last two layers.
 // The parameters fall into groups whose gradients backprop finishes one at a time: bands of
 // whole rows of the classifier (K, k0), of each block (W_t, b_t; one block for shared weights)
 // and of the stem (P, c), a matrix's bias going with its last band. Each group is contiguous in
@@ -2689,10 +2690,11 @@ struct BackwardBuffers {
   std::vector<Real> gx;       // B x N: d loss / d x(t) (or h(t)), walking down the layers
   std::vector<Real> gz;       // T blocks of B x N: d loss / d z(t) of an MLP (a ResNet's are in its trace)
   std::vector<Real> gz0;      // B x N: d loss / d z of the stem
-  // The noise-growth penalty's own walk (below), kept apart so both gradients can be formed
+  // The same for the noise penalty's walk (below), kept apart so both gradients can be formed
   // group by group after both walks.
   std::vector<Real> penalty_gx, penalty_gz, penalty_gz0;
-  std::vector<double> penalty_s2;  // per penalised layer and row i: (1/B) sum_b s_bi^2
+  std::vector<double> penalty_s2;   // per penalised layer and row i: (1/B) sum_b s_bi^2
+  std::vector<double> penalty_rho;  // per row i of the layer's W_t: sum_j W_t[i][j]^2
   double penalty_lambda = 0;
 };
 
@@ -2734,13 +2736,39 @@ void add_column_sums(const Real* a, int rows, int cols, Real* out) {
 //   For shared weights gW = sum over t of gz(t)^T x(t-1): one product over the stacked
 //   layers (T*B rows), because x(0..T-1) and gz(1..T) are contiguous.
 //   stem x(0) = sigma(U P^T + c) ->  gz0 = gx * x0(1-x0),  gP = gz0^T U,  gc = colsum gz0
-// It runs in two parts. The walk (backward_walk) carries gx down the layers and keeps every
-// gz; it reads the weights but makes no parameter gradient. Then each group's gradient
+// It runs in two parts. The walk (walk_down) carries gx down the layers and keeps every gz;
+// it reads the weights but makes no parameter gradient. Then each group's gradient
 // (group_gradient) is a product of kept gz and trace values alone, so a group's weights may
 // change as soon as its gradient is made. backward() is both parts into one vector.
 // A ResNet's gz(t) is written over y(t), which nothing needs once gz(t) is made: a block per
 // layer less memory in training. An MLP's h(t) is also the next layer's input, so its gz
 // goes to buf.
+//
+// The noise-growth penalty (paper eq. 5, end of §6): the regulariser the paper proposes
+// to make a ResNet more robust to input noise, penalising how much noise can grow over
+// the last two hidden layers.
+//
+// Definition. For layer t and one sample let s(t) = y(t)(1 - y(t)) (ResNet; h(t)(1 - h(t))
+// for the MLP) and M(t) = diag(s(t)) W_t. A perturbation xi of x(t-1) propagates to first
+// order as xi -> (I + M(t)) xi (ResNet) or xi -> M(t) xi (MLP), so M(t) xi is the noise's
+// growth over layer t: the discrete form of the right-hand side of eq. 5 to first order in
+// xi (its y(1-y)(W xi) term; the others come from writing the dynamics in y instead of x, or
+// are of second order). For white noise of variance sigma^2 per component,
+// E ||M xi||^2 = sigma^2 ||M||_F^2, so the penalty is the expected squared noise growth over
+// the last two layers per unit noise variance, averaged over the batch:
+//   R = lambda * (1/B) sum_b sum_{t = max(1, T-1)}^{T} ||M_b(t)||_F^2,
+//   ||diag(s) W||_F^2 = sum_i s_i^2 rho_i,   rho_i = sum_j W_t[i][j]^2   (exact, no probes).
+// Gradient, by hand:
+//   direct, through the weights:  dR/dW_t[i][j] += 2 lambda W_t[i][j] (1/B) sum_b s_bi(t)^2
+//   through the activations: s = y(1-y), ds/dz = (1-2y) s, so at the penalised layers
+//       dR/dz_bi(t) = (2 lambda / B) rho_i s_bi^2 (1 - 2 y_bi)
+//   and from there down the net exactly like the loss: z(t) = x(t-1) W_t^T + b_t gives gW_t,
+//   gb_t and gx(t-1) = [gx(t) for a ResNet] + gz(t) W_t; below the penalised layers
+//   gz(t) = gx(t) s(t); the stem takes gx(0) as for the loss. y(t) depends on every earlier
+//   layer and the stem, so all parameters but the classifier get a gradient.
+// So R's walk is the loss's with another start: nothing enters at the logits, dR/dz(t) enters
+// at the penalised layers (walk_down's Walked::Penalty; penalty_walk returns R). Its gz are kept apart
+// from the y(t) it reads, so it runs before the loss's walk writes over them.
 
 // Where the walk keeps gz(1..T), contiguous (writable when the trace and buffers are).
 template <class TraceOf, class Buffers>
@@ -2748,49 +2776,121 @@ auto kept_gz(TraceOf& trace, Buffers& buf) {
   return trace.resnet ? trace.y.data() : buf.gz.data();
 }
 
-// The walk: the mean loss (returned), dL = d loss / d logits, and gz of every layer and the
-// stem. The trace must come from forward() with keep_all; a ResNet's y(t) are gone after it.
-// A shared-weight net's W may come packed (PackedB of W itself, Op::N): its T products then
-// skip packing it, with the same bits.
+// The first penalised layer: the penalty covers layers first..T.
+inline int first_penalised_layer(int T) { return std::max(1, T - 1); }
+
+namespace detail {
+// The checks both walks make of their trace and packed W; `who` names the caller.
 template <class Real>
-double backward_walk(const Net<Real>& net, Trace<Real>& trace, const uint8_t* labels, BackwardBuffers<Real>& buf,
-                     int threads = 1, const PackedB<Real>* shared_w = nullptr) {
+void check_walk(const Net<Real>& net, const Trace<Real>& trace, const PackedB<Real>* shared_w, const char* who) {
+  const Config& cfg = net.config;
+  if (!trace.keep_all || trace.depth != cfg.depth)
+    throw Error(std::string(who) + " needs a full trace at the trained depth");
+  if (trace.residuals_overwritten)
+    throw Error(std::string(who) + " needs y(t), which backward has used up: run forward again");
+  if (shared_w && (cfg.weights != Weights::Shared || shared_w->K() != cfg.width || shared_w->N() != cfg.width))
+    throw Error(std::string(who) + ": packed weights that are not this shared-weight net's W");
+}
+
+// The penalty's own part of gz(t) at a penalised layer t: dR/dz_bi = (2 lambda / B) rho_i
+// s_bi^2 (1 - 2 y_bi), added to what the walk brought down. R's sum of s_bi^2 rho_i goes into
+// penalty and (1/B) sum_b s_bi^2, which the direct term needs, into buf.penalty_s2.
+template <class Real>
+void add_penalty_dz(const Net<Real>& net, const Trace<Real>& trace, int t, BackwardBuffers<Real>& buf, Real* gz,
+                    double& penalty) {
+  const int B = trace.batch, N = net.config.width, T = trace.depth;
+  const Real* W = net.W(t);
+  const Real* y = trace.residual(t);
+  double* rho = buf.penalty_rho.data();
+  double* mean_s2 = buf.penalty_s2.data() + size_t(t - first_penalised_layer(T)) * N;
+  for (int i = 0; i < N; ++i) {
+    double sum = 0;
+    for (int j = 0; j < N; ++j) sum += double(W[size_t(i) * N + j]) * double(W[size_t(i) * N + j]);
+    rho[size_t(i)] = sum;
+  }
+  for (int b = 0; b < B; ++b)
+    for (int i = 0; i < N; ++i) {
+      const size_t k = size_t(b) * N + size_t(i);
+      const double s = double(y[k]) * (1.0 - double(y[k]));
+      penalty += s * s * rho[size_t(i)];
+      mean_s2[size_t(i)] += s * s / B;
+      gz[k] += Real(2.0 * buf.penalty_lambda / B * rho[size_t(i)] * s * s * (1.0 - 2.0 * double(y[k])));
+    }
+}
+}  // namespace detail
+
+// What a walk carries down the net: the loss's gradient or the noise penalty's.
+enum class Walked { Loss, Penalty };
+
+// The walk, for the loss and the penalty alike: from gx at x(T), at each layer t from T down
+//   gz(t) = gx * s(t)(1 - s(t)) [+ dR/dz(t) for the penalty],  gx <- [gx +] gz(t) W_t,
+// and at the stem gz0 = gx * x0(1 - x0), each gz made in the epilogue of the product that
+// makes its gx. The loss's gx enters as dL K (buf.dlogits), the penalty's as zero. gz(1..T)
+// go to gz (T blocks, sized by the caller). Returns R, or 0 for the loss. A shared-weight
+// net's W may come packed (PackedB of W itself, Op::N), with the same bits.
+template <class Real>
+double walk_down(const Net<Real>& net, const Trace<Real>& trace, BackwardBuffers<Real>& buf, Walked walked, Real* gz,
+                 int threads, const PackedB<Real>* shared_w) {
   const Config& cfg = net.config;
   const int B = trace.batch, N = cfg.width, C = cfg.classes, T = trace.depth;
-  if (!trace.keep_all || T != cfg.depth) throw Error("backward needs a full trace at the trained depth");
-  if (trace.residuals_overwritten) throw Error("backward needs a fresh trace (run forward again)");
-  if (shared_w && (cfg.weights != Weights::Shared || shared_w->K() != cfg.width || shared_w->N() != cfg.width))
-    throw Error("backward: packed weights that are not this shared-weight net's W");
-  buf.dlogits.resize(size_t(B) * C);
-  buf.gx.resize(size_t(B) * N);
-  buf.gz.resize(trace.resnet ? 0 : size_t(T) * B * N);
-  buf.gz0.resize(cfg.stem ? size_t(B) * N : 0);
-  trace.residuals_overwritten = trace.resnet;
-
-  const double loss = softmax_cross_entropy(trace.logits.data(), labels, B, C, buf.dlogits.data());
-  // gx runs down the layers; each product that finishes gx below layer t also turns it into
-  // gz of the layer below in its epilogue (gz = gx * s(1-s), s that layer's sigmoid output).
   const size_t block = trace.block();
-  Real* gz = kept_gz(trace, buf);
+  const bool penalty = walked == Walked::Penalty;
+  std::vector<Real>& gx_kept = penalty ? buf.penalty_gx : buf.gx;
+  std::vector<Real>& gz0 = penalty ? buf.penalty_gz0 : buf.gz0;
+  gx_kept.resize(block);
+  gz0.resize(cfg.stem ? block : 0);
+  Real* gx = gx_kept.data();
   auto gz_of = [&](int t) { return gz + size_t(t - 1) * block; };
   auto gz_epilogue = [&](int t_below) {
     if (t_below >= 1) return SigmoidGradEpilogue<Real>{trace.residual(t_below), gz_of(t_below), N};
-    return SigmoidGradEpilogue<Real>{trace.state(0), buf.gz0.data(), N};  // the stem's output x(0)
+    return SigmoidGradEpilogue<Real>{trace.state(0), gz0.data(), N};  // the stem's output x(0)
   };
-  Real* gx = buf.gx.data();
   const SigmoidGradEpilogue<Real> top = gz_epilogue(T);
-  gemm(Op::N, Op::N, B, N, C, Real(1), buf.dlogits.data(), C, net.K(), N, Real(0), gx, N, threads, top.as_epilogue());
+  if (!penalty) {
+    gemm(Op::N, Op::N, B, N, C, Real(1), buf.dlogits.data(), C, net.K(), N, Real(0), gx, N, threads, top.as_epilogue());
+  } else {  // R does not depend on x(T)
+    std::fill(gx, gx + block, Real(0));
+    SigmoidGradEpilogue<Real>::apply(&top, gx, N, 0, 0, B, N);
+  }
+  double R = 0;
   for (int t = T; t >= 1; --t) {
-    if (t == 1 && !cfg.stem) break;  // d loss / d x(0) is only needed to reach a stem
+    if (penalty && t >= first_penalised_layer(T)) detail::add_penalty_dz(net, trace, t, buf, gz_of(t), R);
+    if (t == 1 && !cfg.stem) break;  // d / d x(0) is only needed to reach a stem
     // ResNet: gx(t-1) = gx(t) + gz(t) W_t (beta 1); MLP: gx(t-1) = gz(t) W_t (beta 0).
     const SigmoidGradEpilogue<Real> below = gz_epilogue(t - 1);
     const Real beta = trace.resnet ? Real(1) : Real(0);
-    if (shared_w)
-      gemm(Op::N, B, Real(1), gz_of(t), N, *shared_w, beta, gx, N, threads, below.as_epilogue());
-    else
-      gemm(Op::N, Op::N, B, N, N, Real(1), gz_of(t), N, net.W(t), N, beta, gx, N, threads, below.as_epilogue());
+    gemm_weights(Op::N, B, N, N, gz_of(t), N, net.W(t), N, shared_w, beta, gx, N, threads, below.as_epilogue());
   }
+  return penalty ? buf.penalty_lambda * R / B : 0;
+}
+
+// The loss's walk: the mean loss (returned), dL = d loss / d logits, and gz of every layer and
+// the stem. The trace must come from forward() with keep_all; a ResNet's y(t) are gone after it.
+template <class Real>
+double backward_walk(const Net<Real>& net, Trace<Real>& trace, const uint8_t* labels, BackwardBuffers<Real>& buf,
+                     int threads = 1, const PackedB<Real>* shared_w = nullptr) {
+  detail::check_walk(net, trace, shared_w, "backward");
+  const int B = trace.batch, C = net.config.classes;
+  buf.dlogits.resize(size_t(B) * C);
+  buf.gz.resize(trace.resnet ? 0 : size_t(trace.depth) * trace.block());
+  trace.residuals_overwritten = trace.resnet;
+  const double loss = softmax_cross_entropy(trace.logits.data(), labels, B, C, buf.dlogits.data());
+  walk_down(net, trace, buf, Walked::Loss, kept_gz(trace, buf), threads, shared_w);
   return loss;
+}
+
+// The penalty's walk: R with weight lambda (returned), and its gz of every layer and the stem.
+// The trace must come from forward() with keep_all, before backward_walk has used its y(t).
+template <class Real>
+double penalty_walk(const Net<Real>& net, const Trace<Real>& trace, double lambda, BackwardBuffers<Real>& buf,
+                    int threads = 1, const PackedB<Real>* shared_w = nullptr) {
+  detail::check_walk(net, trace, shared_w, "noise_growth_penalty");
+  const int N = net.config.width, T = trace.depth;
+  buf.penalty_lambda = lambda;
+  buf.penalty_gz.resize(size_t(T) * trace.block());
+  buf.penalty_rho.resize(size_t(N));
+  buf.penalty_s2.assign(size_t(T - first_penalised_layer(T) + 1) * N, 0.0);
+  return walk_down(net, trace, buf, Walked::Penalty, buf.penalty_gz.data(), threads, shared_w);
 }
 
 // The products that turn kept d / d z into one group's gradient: out = beta out + the band's
@@ -2824,12 +2924,35 @@ void group_products(const Net<Real>& net, const Trace<Real>& trace, const ParamG
   }
 }
 
-// The loss's gradient of group g from the walk's buffers, into out (g.size values, overwritten).
+// The terms of a group's gradient, from the walks that made them: the loss's (backward_walk)
+// overwrites out; the penalty's (penalty_walk) is added, after the loss's or alone.
+enum class GradientTerms { Loss, LossAndPenalty, Penalty };
+
+// The gradient of group g (g.size values at out) from the walks' buffers.
 template <class Real>
 void group_gradient(const Net<Real>& net, const Trace<Real>& trace, const BackwardBuffers<Real>& buf,
-                    const ParamGroup& g, Real* out, int threads = 1) {
-  std::fill(out, out + g.size, Real(0));  // the biases' column sums add to it
-  group_products(net, trace, g, buf.dlogits.data(), kept_gz(trace, buf), buf.gz0.data(), Real(0), out, threads);
+                    const ParamGroup& g, Real* out, int threads = 1, GradientTerms terms = GradientTerms::Loss) {
+  if (terms != GradientTerms::Penalty) {
+    std::fill(out, out + g.size, Real(0));  // the biases' column sums add to it
+    group_products(net, trace, g, buf.dlogits.data(), kept_gz(trace, buf), buf.gz0.data(), Real(0), out, threads);
+  }
+  if (terms == GradientTerms::Loss || g.kind == GroupKind::Classifier) return;  // R does not see the classifier
+  // The penalty's direct term on the penalised blocks (layer T first, as shared weights take
+  // both), then the products of its walk.
+  const Config& cfg = net.config;
+  const int N = cfg.width, T = trace.depth, first = first_penalised_layer(T);
+  if (g.kind == GroupKind::Block)
+    for (int t = T; t >= first; --t) {
+      if (cfg.weights != Weights::Shared && t != g.block) continue;
+      const Real* W = net.W(t);
+      const double* mean_s2 = buf.penalty_s2.data() + size_t(t - first) * N;
+      for (int i = g.row0; i < g.row0 + g.rows; ++i)
+        for (int j = 0; j < N; ++j)
+          out[size_t(i - g.row0) * N + j] +=
+              Real(2.0 * buf.penalty_lambda * mean_s2[size_t(i)] * double(W[size_t(i) * N + j]));
+    }
+  group_products(net, trace, g, static_cast<const Real*>(nullptr), buf.penalty_gz.data(), buf.penalty_gz0.data(),
+                 Real(1), out, threads);
 }
 
 // Gradient of the mean loss with respect to every parameter, into grad (layout.total
@@ -2846,106 +2969,6 @@ double backward(const Net<Real>& net, Trace<Real>& trace, const uint8_t* labels,
   return loss;
 }
 
-// The noise-growth penalty (paper eq. 5, end of §6): the regulariser the paper proposes
-// to make a ResNet more robust to input noise, penalising how much noise can grow over
-// the last two hidden layers.
-//
-// Definition. For layer t and one sample let s(t) = y(t)(1 - y(t)) (ResNet; h(t)(1 - h(t))
-// for the MLP) and M(t) = diag(s(t)) W_t. A perturbation xi of x(t-1) propagates to first
-// order as xi -> (I + M(t)) xi (ResNet) or xi -> M(t) xi (MLP), so M(t) xi is the noise's
-// growth over layer t: the discrete form of the right-hand side of eq. 5 to first order in
-// xi (its y(1-y)(W xi) term; the others come from writing the dynamics in y instead of x, or
-// are of second order). For white noise of variance sigma^2 per component,
-// E ||M xi||^2 = sigma^2 ||M||_F^2, so the penalty is the expected squared noise growth over
-// the last two layers per unit noise variance, averaged over the batch:
-//   R = lambda * (1/B) sum_b sum_{t = max(1, T-1)}^{T} ||M_b(t)||_F^2,
-//   ||diag(s) W||_F^2 = sum_i s_i^2 rho_i,   rho_i = sum_j W_t[i][j]^2   (exact, no probes).
-// Gradient, by hand:
-//   direct, through the weights:  dR/dW_t[i][j] += 2 lambda W_t[i][j] (1/B) sum_b s_bi(t)^2
-//   through the activations: s = y(1-y), ds/dz = (1-2y) s, so at the penalised layers
-//       dR/dz_bi(t) = (2 lambda / B) rho_i s_bi^2 (1 - 2 y_bi)
-//   and from there down the net exactly like the loss in backward(): z(t) = x(t-1) W_t^T + b_t
-//   gives gW_t, gb_t and gx(t-1) = [gx(t) for a ResNet] + gz(t) W_t; below the penalised layers
-//   gz(t) = gx(t) s(t); the stem takes gx(0) as backward() does. y(t) depends on every
-//   earlier layer and the stem, so all parameters but the classifier get a gradient.
-// Like backprop it runs as a walk (penalty_walk, which returns R) and then a group at a time
-// (add_penalty_gradient); noise_growth_penalty() is both, added into a whole gradient.
-
-// The first penalised layer: the penalty covers layers first..T.
-inline int first_penalised_layer(int T) { return std::max(1, T - 1); }
-
-template <class Real>
-double penalty_walk(const Net<Real>& net, const Trace<Real>& trace, double lambda, BackwardBuffers<Real>& buf,
-                    int threads = 1) {
-  const Config& cfg = net.config;
-  const int B = trace.batch, N = cfg.width, T = trace.depth;
-  if (!trace.keep_all || T != cfg.depth) throw Error("noise_growth_penalty needs a full trace at the trained depth");
-  if (trace.residuals_overwritten) throw Error("noise_growth_penalty needs y(t): run it before backward");
-  const int first = first_penalised_layer(T);
-  const size_t block = trace.block();
-  buf.penalty_lambda = lambda;
-  buf.penalty_gx.assign(block, Real(0));  // nothing depends on x(T): the walk starts from zero
-  buf.penalty_gz.resize(size_t(T) * block);
-  buf.penalty_gz0.resize(cfg.stem ? block : 0);
-  buf.penalty_s2.assign(size_t(T - first + 1) * N, 0.0);
-  Real* gx = buf.penalty_gx.data();
-  std::vector<double> rho(size_t(N), 0.0);  // per row i of W_t
-
-  double penalty = 0;
-  for (int t = T; t >= 1; --t) {
-    Real* gz = buf.penalty_gz.data() + size_t(t - 1) * block;
-    const Real* y = trace.residual(t);
-    for (size_t i = 0; i < block; ++i) gz[i] = gx[i] * y[i] * (Real(1) - y[i]);
-    if (t >= first) {
-      const Real* W = net.W(t);
-      for (int i = 0; i < N; ++i) {
-        double sum = 0;
-        for (int j = 0; j < N; ++j) sum += double(W[size_t(i) * N + j]) * double(W[size_t(i) * N + j]);
-        rho[size_t(i)] = sum;
-      }
-      double* mean_s2 = buf.penalty_s2.data() + size_t(t - first) * N;
-      for (int b = 0; b < B; ++b)
-        for (int i = 0; i < N; ++i) {
-          const size_t k = size_t(b) * N + size_t(i);
-          const double s = double(y[k]) * (1.0 - double(y[k]));
-          penalty += s * s * rho[size_t(i)];
-          mean_s2[size_t(i)] += s * s / B;
-          gz[k] += Real(2.0 * lambda / B * rho[size_t(i)] * s * s * (1.0 - 2.0 * double(y[k])));
-        }
-    }
-    if (t > 1 || cfg.stem)  // ResNet: gx(t-1) = gx(t) + gz W (beta 1); MLP: gx(t-1) = gz W (beta 0)
-      gemm(Op::N, Op::N, B, N, N, Real(1), gz, N, net.W(t), N, trace.resnet ? Real(1) : Real(0), gx, N, threads);
-  }
-  if (cfg.stem) {
-    const Real* x0 = trace.state(0);
-    for (size_t i = 0; i < block; ++i) buf.penalty_gz0[i] = gx[i] * x0[i] * (Real(1) - x0[i]);
-  }
-  return lambda * penalty / B;
-}
-
-// The penalty's gradient of group g after penalty_walk, added into out (g.size values): the
-// direct term on the penalised blocks (layer T first, as shared weights take both), then the
-// products of its walk. The classifier gets nothing.
-template <class Real>
-void add_penalty_gradient(const Net<Real>& net, const Trace<Real>& trace, const BackwardBuffers<Real>& buf,
-                          const ParamGroup& g, Real* out, int threads = 1) {
-  const Config& cfg = net.config;
-  const int N = cfg.width, T = trace.depth, first = first_penalised_layer(T);
-  if (g.kind == GroupKind::Classifier) return;
-  if (g.kind == GroupKind::Block)
-    for (int t = T; t >= first; --t) {
-      if (cfg.weights != Weights::Shared && t != g.block) continue;
-      const Real* W = net.W(t);
-      const double* mean_s2 = buf.penalty_s2.data() + size_t(t - first) * N;
-      for (int i = g.row0; i < g.row0 + g.rows; ++i)
-        for (int j = 0; j < N; ++j)
-          out[size_t(i - g.row0) * N + j] +=
-              Real(2.0 * buf.penalty_lambda * mean_s2[size_t(i)] * double(W[size_t(i) * N + j]));
-    }
-  group_products(net, trace, g, static_cast<const Real*>(nullptr), buf.penalty_gz.data(), buf.penalty_gz0.data(),
-                 Real(1), out, threads);
-}
-
 // R and its gradient added into grad (layout.total values). The trace must be a keep_all
 // trace at the trained depth that backward() has not yet used (it needs y(t)).
 template <class Real>
@@ -2954,23 +2977,22 @@ double noise_growth_penalty(const Net<Real>& net, const Trace<Real>& trace, doub
   const double penalty = penalty_walk(net, trace, lambda, buf, threads);
   for (int i = 0; i < group_count(net.layout); ++i) {
     const ParamGroup g = param_group(net.layout, i);
-    add_penalty_gradient(net, trace, buf, g, grad + g.offset, threads);
+    group_gradient(net, trace, buf, g, grad + g.offset, threads, GradientTerms::Penalty);
   }
   return penalty;
 }
 
-#define RESDYN_BACKWARD_INSTANCES(Real)                                                                           \
+#define RESDYN_BACKWARD_INSTANCES(Real)                                                                            \
   RESDYN_INSTANCE double backward<Real>(const Net<Real>&, Trace<Real>&, const uint8_t*, Real*, BackwardBuffers<Real>&, \
-                                        int);                                                                   \
+                                        int);                                                                    \
   RESDYN_INSTANCE double backward_walk<Real>(const Net<Real>&, Trace<Real>&, const uint8_t*, BackwardBuffers<Real>&,   \
-                                             int, const PackedB<Real>*);                                        \
+                                             int, const PackedB<Real>*);                                         \
+  RESDYN_INSTANCE double penalty_walk<Real>(const Net<Real>&, const Trace<Real>&, double, BackwardBuffers<Real>&, int, \
+                                            const PackedB<Real>*);                                               \
   RESDYN_INSTANCE void group_gradient<Real>(const Net<Real>&, const Trace<Real>&, const BackwardBuffers<Real>&,         \
-                                            const ParamGroup&, Real*, int);                                     \
+                                            const ParamGroup&, Real*, int, GradientTerms);                       \
   RESDYN_INSTANCE double noise_growth_penalty<Real>(const Net<Real>&, const Trace<Real>&, double, Real*,              \
-                                                    BackwardBuffers<Real>&, int);                               \
-  RESDYN_INSTANCE double penalty_walk<Real>(const Net<Real>&, const Trace<Real>&, double, BackwardBuffers<Real>&, int); \
-  RESDYN_INSTANCE void add_penalty_gradient<Real>(const Net<Real>&, const Trace<Real>&, const BackwardBuffers<Real>&,  \
-                                                  const ParamGroup&, Real*, int);
+                                                    BackwardBuffers<Real>&, int);
 RESDYN_BACKWARD_INSTANCES(float)
 RESDYN_BACKWARD_INSTANCES(double)
 
@@ -3215,13 +3237,14 @@ class Trainer {
         fwd.packed = forward_weights_.get();
       }
       forward(net_, trace_, fwd);
-      // The penalty's gradient joins the loss's; the reported loss stays the cross-entropy,
-      // comparable with unregularised runs. Its walk reads y(t), so it goes first.
-      if (options_.noise_reg > 0) penalty_walk(net_, trace_, options_.noise_reg, buffers_, options_.threads);
       const int N = net_.config.width;
       if (pack_shared) backward_weights_.pack(Op::N, N, N, net_.W(1), N, options_.threads);
-      const double loss = backward_walk(net_, trace_, batch_labels_.data(), buffers_, options_.threads,
-                                        pack_shared ? &backward_weights_ : nullptr);
+      const PackedB<Real>* shared_w = pack_shared ? &backward_weights_ : nullptr;
+      // The penalty's gradient joins the loss's; the reported loss stays the cross-entropy,
+      // comparable with unregularised runs. Its walk reads y(t), so it goes first.
+      const bool penalised = options_.noise_reg > 0;
+      if (penalised) penalty_walk(net_, trace_, options_.noise_reg, buffers_, options_.threads, shared_w);
+      const double loss = backward_walk(net_, trace_, batch_labels_.data(), buffers_, options_.threads, shared_w);
       // A numerical fault stops training before it reaches the weights.
       if (!std::isfinite(loss))
         throw Error("epoch " + std::to_string(epoch_) + ", batch " + std::to_string(bi + 1) +
@@ -3232,8 +3255,8 @@ class Trainer {
       optimizer_.begin_step();
       for (int i = 0; i < group_count(net_.layout); ++i) {
         const ParamGroup g = param_group(net_.layout, i);
-        group_gradient(net_, trace_, buffers_, g, grad_.data(), options_.threads);
-        if (options_.noise_reg > 0) add_penalty_gradient(net_, trace_, buffers_, g, grad_.data(), options_.threads);
+        group_gradient(net_, trace_, buffers_, g, grad_.data(), options_.threads,
+                       penalised ? GradientTerms::LossAndPenalty : GradientTerms::Loss);
         optimizer_.update(net_.params.data(), grad_.data(), g.offset, g.size, lr, options_.threads);
       }
       loss_sum_ += loss * count;

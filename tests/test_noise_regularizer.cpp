@@ -118,6 +118,29 @@ TEST(NoiseGrowthPenalty, GradientMatchesCentralDifferences) {
         }
 }
 
+// The penalty's walk, like the loss's, takes a shared-weight net's W packed once (the trainer
+// packs it for both walks) and gives the bits of the walk that packs W in each product.
+TEST(NoiseGrowthPenalty, WalkTakesASharedNetsOwnPackedW) {
+  for (Arch arch : {Arch::ResNet, Arch::MLP}) {
+    const Config cfg = tiny_config(arch, Weights::Shared, true, 3);
+    SCOPED_TRACE(name_of(cfg));
+    const Net<double> net = random_net(cfg, 12);
+    const std::vector<uint8_t> pixels = random_pixels(4, cfg.input, 13);
+    Trace<double> trace;
+    set_input(trace, pixels.data(), 4, cfg.input);
+    forward(net, trace);
+    const int N = cfg.width;
+    const PackedB<double> own(Op::N, N, N, net.W(1), N), other(Op::N, N - 1, N, net.W(1), N);
+    BackwardBuffers<double> plain, packed;
+    EXPECT_THROW(penalty_walk(net, trace, 0.5, packed, 1, &other), Error);
+    const double penalty = penalty_walk(net, trace, 0.5, plain, 1);
+    EXPECT_EQ(penalty_walk(net, trace, 0.5, packed, 1, &own), penalty);
+    EXPECT_EQ(packed.penalty_gz, plain.penalty_gz);
+    EXPECT_EQ(packed.penalty_gz0, plain.penalty_gz0);
+    EXPECT_EQ(packed.penalty_s2, plain.penalty_s2);
+  }
+}
+
 TEST(NoiseGrowthPenalty, RejectsStreamingTrace) {
   const Net<double> net = random_net(tiny_config(Arch::ResNet, Weights::Shared, true, 2), 1);
   const std::vector<uint8_t> pixels = random_pixels(2, 6, 2);
