@@ -3379,9 +3379,9 @@ class Trainer {
 // the logistic function and the softmax's e^-a from the tables above. Only the weight update
 // rounds stochastically (up with probability equal to the dropped fraction), so updates far
 // below one Q15.16 unit (2^-16) still move the weights on average. The forward and backward
-// formulas are section 5/6's, line for line.
+// passes are those of sections 8 and 12, step for step.
 
-// Parameters in Q15.16, in the layout of section 4.
+// Parameters in Q15.16, in the layout of section 3.
 struct FixedNet {
   Config config;
   Layout layout;
@@ -3449,48 +3449,83 @@ struct FixedTrace {
   const int32_t* residual(int t) const { return resnet ? y.data() + size_t(t - 1) * batch * width : state(t); }
 };
 
-// The forward pass of section 5 in Q15.16 on a batch of images (pixels, B x D bytes).
-inline void fixed_forward(const FixedNet& net, const uint8_t* pixels, int batch, FixedTrace& tr) {
-  using namespace fixed;
-  const Config& cfg = net.config;
-  const int N = cfg.width, D = cfg.input, C = cfg.classes, T = cfg.depth;
+// The forward pass of section 8 in Q15.16, step for step under the same names:
+//   stem:      x(0) = sigma(U P^T + c)                 (or x(0) = U without a stem)
+//   ResNet:    y(t) = sigma(x(t-1) W_t^T + b_t),  x(t) = x(t-1) + y(t)   (paper §4)
+//   MLP:       h(t) = sigma(h(t-1) W_t^T + b_t)                          (paper §5)
+//   output:    logits = x(T) K^T + k0
+
+// Pixels (uint8, B x D) into the trace's input block as Q15.16 values in [0, 1], rounded.
+inline void set_input(FixedTrace& tr, const uint8_t* pixels, int batch, int input_size) {
   tr.batch = batch;
+  tr.input.resize(size_t(batch) * input_size);
+  for (size_t i = 0; i < tr.input.size(); ++i) tr.input[i] = (int32_t(pixels[i]) * 65536 + 127) / 255;
+}
+
+// Sizes the trace for this net at its trained depth, every layer kept.
+inline void prepare_trace(const FixedNet& net, FixedTrace& tr) {
+  const Config& cfg = net.config;
+  const int N = cfg.width, C = cfg.classes, T = cfg.depth;
   tr.depth = T;
   tr.width = N;
   tr.resnet = cfg.arch == Arch::ResNet;
-  tr.input.resize(size_t(batch) * D);
-  tr.x.resize(size_t(T + 1) * batch * N);
-  tr.y.resize(tr.resnet ? size_t(T) * batch * N : 0);
-  tr.logits.resize(size_t(batch) * C);
-  tr.sums.resize(size_t(batch) * std::max(N, C));
-  for (size_t i = 0; i < tr.input.size(); ++i) tr.input[i] = (int32_t(pixels[i]) * 65536 + 127) / 255;
-  // z = A W^T + bias, each sum rounded to Q15.16 once.
-  auto affine = [&](const int32_t* a, int inner, const int32_t* w, const int32_t* bias, int outs, int32_t* z) {
-    std::fill(tr.sums.begin(), tr.sums.begin() + size_t(batch) * outs, int64_t(0));
-    fixed_matmul(Op::N, Op::T, batch, outs, inner, a, inner, w, inner, tr.sums.data(), outs);
-    for (int r = 0; r < batch; ++r)
-      for (int i = 0; i < outs; ++i)
-        z[size_t(r) * outs + i] = add_saturate(q32_to_q16(tr.sums[size_t(r) * outs + i]), bias[i]);
-  };
-  const size_t block = size_t(batch) * N;
+  tr.x.resize(size_t(T + 1) * tr.batch * N);
+  tr.y.resize(tr.resnet ? size_t(T) * tr.batch * N : 0);
+  tr.logits.resize(size_t(tr.batch) * C);
+  tr.sums.resize(size_t(tr.batch) * std::max(N, C));
+}
+
+namespace fixed {
+
+// z = A W^T + bias for the trace's batch, each exact sum rounded to Q15.16 once.
+inline void affine_rows(FixedTrace& tr, const int32_t* a, int inner, const int32_t* w, const int32_t* bias, int outs,
+                        int32_t* z) {
+  const int batch = tr.batch;
+  std::fill(tr.sums.begin(), tr.sums.begin() + size_t(batch) * outs, int64_t(0));
+  fixed_matmul(Op::N, Op::T, batch, outs, inner, a, inner, w, inner, tr.sums.data(), outs);
+  for (int r = 0; r < batch; ++r)
+    for (int i = 0; i < outs; ++i)
+      z[size_t(r) * outs + i] = add_saturate(q32_to_q16(tr.sums[size_t(r) * outs + i]), bias[i]);
+}
+
+}  // namespace fixed
+
+// x(0) from the input: the stem, or a copy of the pixels.
+inline void compute_initial_state(const FixedNet& net, FixedTrace& tr) {
+  const Config& cfg = net.config;
   int32_t* x0 = tr.state(0);
   if (cfg.stem) {
-    affine(tr.input.data(), D, net.at(net.layout.P), net.at(net.layout.c), N, x0);
-    for (size_t i = 0; i < block; ++i) x0[i] = sigmoid_q16(x0[i]);
+    fixed::affine_rows(tr, tr.input.data(), cfg.input, net.at(net.layout.P), net.at(net.layout.c), cfg.width, x0);
+    for (size_t i = 0; i < size_t(tr.batch) * cfg.width; ++i) x0[i] = fixed::sigmoid_q16(x0[i]);
   } else {
     std::copy(tr.input.begin(), tr.input.end(), x0);
   }
+}
+
+// Layers 1..T from x(0) already in the trace, then the logits.
+inline void run_layers(const FixedNet& net, FixedTrace& tr) {
+  const Config& cfg = net.config;
+  const int N = cfg.width, T = tr.depth;
+  const size_t block = size_t(tr.batch) * N;
   for (int t = 1; t <= T; ++t) {
     const int32_t* prev = tr.state(t - 1);
-    int32_t* out = tr.residual(t);
-    affine(prev, N, net.at(net.layout.W(t)), net.at(net.layout.b(t)), N, out);
-    for (size_t i = 0; i < block; ++i) out[i] = sigmoid_q16(out[i]);
+    int32_t* out = tr.residual(t);  // y(t), or h(t) of an MLP
+    fixed::affine_rows(tr, prev, N, net.at(net.layout.W(t)), net.at(net.layout.b(t)), N, out);
+    for (size_t i = 0; i < block; ++i) out[i] = fixed::sigmoid_q16(out[i]);
     if (tr.resnet) {
       int32_t* x = tr.state(t);
-      for (size_t i = 0; i < block; ++i) x[i] = add_saturate(prev[i], out[i]);
+      for (size_t i = 0; i < block; ++i) x[i] = fixed::add_saturate(prev[i], out[i]);
     }
   }
-  affine(tr.state(T), N, net.at(net.layout.K), net.at(net.layout.k0), C, tr.logits.data());
+  fixed::affine_rows(tr, tr.state(T), N, net.at(net.layout.K), net.at(net.layout.k0), cfg.classes, tr.logits.data());
+}
+
+// The whole forward pass in Q15.16 on a batch of images (pixels, B x D bytes), as forward().
+inline void fixed_forward(const FixedNet& net, const uint8_t* pixels, int batch, FixedTrace& tr) {
+  set_input(tr, pixels, batch, net.config.input);
+  prepare_trace(net, tr);
+  compute_initial_state(net, tr);
+  run_layers(net, tr);
 }
 
 // Softmax of Q15.16 logits as Q15.16 probabilities (exp from the table, one division).
