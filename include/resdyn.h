@@ -1011,9 +1011,16 @@ inline void int_matmul(int samples, int outputs, int inner, const In* x, int ldx
       acc[size_t(s) * ld_acc + i] = detail::dot(x + size_t(s) * ldx, w + size_t(i) * ldw, inner);
 }
 
-// y = W x for one sample.
+// y = W x for one sample. Not inlined (GCC, Clang): inlined into a whole forward pass, GCC
+// for the Cortex-M4 runs short of registers and spills inside the SMLAD loop (make mcu
+// counted up to a fifth more instructions per inference); a call per product costs nothing.
+#if defined(__GNUC__)
+#define RESDYN_OUT_OF_LINE __attribute__((noinline))
+#else
+#define RESDYN_OUT_OF_LINE
+#endif
 template <class In>
-inline void int_matvec(int outputs, int inner, const int8_t* w, const In* x, int32_t* y) {
+RESDYN_OUT_OF_LINE inline void int_matvec(int outputs, int inner, const int8_t* w, const In* x, int32_t* y) {
   int_matmul(1, outputs, inner, x, inner, w, inner, y, outputs);
 }
 
@@ -1132,46 +1139,143 @@ inline uint32_t checksum(const int32_t* v, int n, uint32_t h = 2166136261u) {
 
 }  // namespace fixed
 
+// ---------------------------------------------------------------------------
+// The forward pass, written once for every kernel
+// ---------------------------------------------------------------------------
+// The steps below run a batch of `count` images (row r of each buffer at r times its
+// stride) through the stem, the layers and the classifier. What multiplies and what works
+// on each row's sums is a policy, Kernels: ReferenceKernels here (plain C++, the device's
+// code, count = 1 in quant_forward) or section 9's packed SIMD kernels (QuantRunner). Every
+// kernel gives the same integers, so both passes give the same bits.
+
+namespace fixed {
+
+// Which weights a product multiplies by (a packed kernel keeps its own copy of each).
+enum class Product { stem, layer, classifier };
+
+// A batch's scratch (quant_buffer_sizes gives a row's lengths). Strides may exceed the
+// lengths (a packed product reads zero-padded rows); the padding is never written.
+struct QuantBatch {
+  int count = 1;
+  int32_t* state = nullptr;  // x(t) (Q16.15) or h(t) (Q0.15)
+  int16_t* input = nullptr;  // the int16 input of the current product
+  int* shift = nullptr;      // per row: the bits the state was shifted right to make `input`
+  uint8_t* bytes = nullptr;  // the byte input of the current product
+  int32_t* acc = nullptr;    // the int32 sums
+  int32_t* sums = nullptr;   // a shared ResNet's running sums W x(t-1)
+  int ld_state = 0, ld_input = 0, ld_bytes = 0, ld_acc = 0;
+};
+
+// The plain kernels of this section. product: acc = W x for `count` rows of x, row by row.
+struct ReferenceKernels {
+  template <class In>
+  static void product(Product, int /*block*/, const QuantMatrix& m, int count, const In* x, int ldx, int32_t* acc,
+                      int ld_acc) {
+    for (int r = 0; r < count; ++r)
+      int_matvec(m.rows, m.cols, m.weights, x + size_t(r) * ldx, acc + size_t(r) * ld_acc);
+  }
+  static int state_shift(const int32_t* x, int n) { return fixed::state_shift(x, n); }
+  static void narrow_state(const int32_t* x, int n, int sh, int16_t* out) { fixed::narrow_state(x, n, sh, out); }
+  static void activate_rows(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state,
+                            uint8_t* bytes) {
+    fixed::activate_rows(m, acc, input_frac, residual, state, bytes);
+  }
+  static void add_sums(int32_t* running, const int32_t* acc, int n) { fixed::add_sums(running, acc, n); }
+};
+
+// Each row's state as the int16 input of a product, shifted by its own b.shift[r].
+template <class Kernels>
+inline void narrow_rows(const Kernels& k, const QuantBatch& b, int n) {
+  for (int r = 0; r < b.count; ++r) {
+    const int32_t* x = b.state + size_t(r) * b.ld_state;
+    b.shift[r] = k.state_shift(x, n);
+    k.narrow_state(x, n, b.shift[r], b.input + size_t(r) * b.ld_input);
+  }
+}
+
+// x(0) = sigma(P u + c) with a stem (paper §4), else x(0) = u; and its bytes when the layers
+// read bytes. Pixel row r is at pixels + r * ld_pixels.
+template <class Kernels>
+inline void compute_initial_state(const QuantNet& net, const Kernels& k, const uint8_t* pixels, int ld_pixels,
+                                  const QuantBatch& b) {
+  const Config& cfg = net.config;
+  const bool bytes = layers_read_bytes(cfg);
+  if (cfg.stem) {
+    k.product(Product::stem, 0, net.stem, b.count, pixels, ld_pixels, b.acc, b.ld_acc);
+    for (int r = 0; r < b.count; ++r)
+      k.activate_rows(net.stem, b.acc + size_t(r) * b.ld_acc, 0, false, b.state + size_t(r) * b.ld_state,
+                      bytes ? b.bytes + size_t(r) * b.ld_bytes : nullptr);
+    return;
+  }
+  for (int r = 0; r < b.count; ++r) {
+    const uint8_t* u = pixels + size_t(r) * ld_pixels;
+    int32_t* x = b.state + size_t(r) * b.ld_state;
+    for (int j = 0; j < cfg.input; ++j) x[j] = pixel_q15(u[j]);
+    if (bytes) std::memcpy(b.bytes + size_t(r) * b.ld_bytes, u, size_t(cfg.input));  // x(0)'s bytes are the pixels
+  }
+}
+
+// Layer t (past the trained depth a shared net repeats its one W, paper §6): a ResNet's
+// x(t) = x(t-1) + sigma(W_t x(t-1) + b_t) (paper §4), an MLP's h(t) = sigma(W_t h(t-1) + b_t) (§5).
+template <class Kernels>
+inline void run_layer(const QuantNet& net, const Kernels& k, int t, const QuantBatch& b) {
+  const Config& cfg = net.config;
+  const int N = cfg.width, layer = t <= cfg.depth ? t : 1, block = net.block_count == 1 ? 0 : layer - 1;
+  const QuantMatrix W = net.block(layer);
+  if (!layers_read_bytes(cfg)) {  // a per-layer ResNet: W_t x(t-1), x narrowed to int16
+    narrow_rows(k, b, N);
+    k.product(Product::layer, block, W, b.count, b.input, b.ld_input, b.acc, b.ld_acc);
+    for (int r = 0; r < b.count; ++r)
+      k.activate_rows(W, b.acc + size_t(r) * b.ld_acc, kStateFrac - b.shift[r], true, b.state + size_t(r) * b.ld_state,
+                      nullptr);
+    return;
+  }
+  // A shared ResNet keeps W x(t-1) = W x(t-2) + W y(t-1) (x(t) = x(t-1) + y(t)), so it
+  // multiplies only the bytes of y(t-1) (of x(0) at t = 1); an MLP multiplies those of h(t-1).
+  const bool resnet = cfg.arch == Arch::ResNet;
+  int32_t* z = resnet ? b.sums : b.acc;
+  k.product(Product::layer, block, W, b.count, b.bytes, b.ld_bytes, t == 1 ? z : b.acc, b.ld_acc);
+  for (int r = 0; r < b.count; ++r) {
+    int32_t* zr = z + size_t(r) * b.ld_acc;
+    if (resnet && t > 1) k.add_sums(zr, b.acc + size_t(r) * b.ld_acc, N);
+    k.activate_rows(W, zr, 0, resnet, b.state + size_t(r) * b.ld_state, b.bytes + size_t(r) * b.ld_bytes);
+  }
+}
+
+// logits = K x(T) + k0 (or K h(T) + k0), in Q19.12; row r at logits + r * ld_logits.
+template <class Kernels>
+inline void compute_logits(const QuantNet& net, const Kernels& k, const QuantBatch& b, int32_t* logits, int ld_logits) {
+  narrow_rows(k, b, net.config.width);
+  k.product(Product::classifier, 0, net.classifier, b.count, b.input, b.ld_input, b.acc, b.ld_acc);
+  for (int r = 0; r < b.count; ++r)
+    output_rows(net.classifier, b.acc + size_t(r) * b.ld_acc, kStateFrac - b.shift[r], logits + size_t(r) * ld_logits);
+}
+
+// The whole pass on a batch, depth layers (>= 1; beyond the trained depth only if shared).
+template <class Kernels>
+inline void forward_rows(const QuantNet& net, const Kernels& k, const uint8_t* pixels, int ld_pixels, int depth,
+                         const QuantBatch& b, int32_t* logits, int ld_logits) {
+  compute_initial_state(net, k, pixels, ld_pixels, b);
+  for (int t = 1; t <= depth; ++t) run_layer(net, k, t, b);
+  compute_logits(net, k, b, logits, ld_logits);
+}
+
+}  // namespace fixed
+
 // The integer forward pass of one image (paper §4-5, in the formats above), on caller-owned
 // buffers, without allocating: logits (classes values, Q19.12), and the final state in
 // buf.state. depth 0 = the trained depth; deeper unrolls a shared net. Returns false (and
 // computes nothing) when depth exceeds the trained depth of a per-layer net.
 inline bool quant_forward(const QuantNet& net, const uint8_t* pixels, int depth, const QuantBuffers& buf,
                           int32_t* logits) {
-  using namespace fixed;
   const Config& cfg = net.config;
-  const int N = cfg.width, D = cfg.input;
   if (depth <= 0) depth = cfg.depth;
   if (depth > cfg.depth && cfg.weights != Weights::Shared) return false;
-  const bool bytes = layers_read_bytes(cfg), resnet = cfg.arch == Arch::ResNet;
-  if (cfg.stem) {
-    int_matvec(N, D, net.stem.weights, pixels, buf.acc);
-    activate_rows(net.stem, buf.acc, 0, false, buf.state, bytes ? buf.bytes : nullptr);
-  } else {
-    for (int j = 0; j < D; ++j) buf.state[j] = pixel_q15(pixels[j]);
-    if (bytes) std::memcpy(buf.bytes, pixels, size_t(D));  // x(0) = u: its bytes are the pixels
-  }
-  for (int t = 1; t <= depth; ++t) {
-    const QuantMatrix W = net.block(t <= cfg.depth ? t : 1);
-    if (!bytes) {  // a per-layer ResNet: W_t x(t-1)
-      const int sh = state_shift(buf.state, N);
-      narrow_state(buf.state, N, sh, buf.input);
-      int_matvec(N, N, W.weights, buf.input, buf.acc);
-      activate_rows(W, buf.acc, kStateFrac - sh, true, buf.state);
-    } else if (resnet) {  // shared: W x(t-1) = W x(t-2) + W y(t-1)
-      int_matvec(N, N, W.weights, buf.bytes, buf.acc);
-      if (t == 1) std::memcpy(buf.sums, buf.acc, size_t(N) * sizeof(int32_t));
-      else add_sums(buf.sums, buf.acc, N);
-      activate_rows(W, buf.sums, 0, true, buf.state, buf.bytes);
-    } else {  // an MLP: W_t h(t-1)
-      int_matvec(N, N, W.weights, buf.bytes, buf.acc);
-      activate_rows(W, buf.acc, 0, false, buf.state, buf.bytes);
-    }
-  }
-  const int sh = state_shift(buf.state, N);
-  narrow_state(buf.state, N, sh, buf.input);
-  int_matvec(cfg.classes, N, net.classifier.weights, buf.input, buf.acc);
-  output_rows(net.classifier, buf.acc, kStateFrac - sh, logits);
+  int shift = 0;
+  const QuantBufferSizes n = quant_buffer_sizes(cfg);  // one row each: the strides are the lengths
+  const fixed::QuantBatch one{1, buf.state, buf.input, &shift, buf.bytes, buf.acc, buf.sums,
+                              n.state, n.input, n.bytes, n.acc};
+  fixed::forward_rows(net, fixed::ReferenceKernels{}, pixels, cfg.input, depth, one, logits, cfg.classes);
   return true;
 }
 
@@ -2148,6 +2252,29 @@ inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int inp
 inline void add_sums_fast(int32_t* running, const int32_t* acc, int n) { add_sums(running, acc, n); }
 #endif
 
+// The host's kernels for section 4's forward pass: the products on the weights packed once
+// (int_matmul_packed), the work on each row's sums on SIMD lanes; the same integers as
+// ReferenceKernels.
+struct PackedKernels {
+  const PackedMatrix* stem = nullptr;
+  const PackedMatrix* classifier = nullptr;
+  const PackedMatrix* blocks = nullptr;  // W_1, or W_1 .. W_T
+
+  template <class In>
+  void product(Product which, int block, const QuantMatrix&, int count, const In* x, int ldx, int32_t* acc,
+               int ld_acc) const {
+    const PackedMatrix& w = which == Product::stem ? *stem : which == Product::classifier ? *classifier : blocks[block];
+    int_matmul_packed(count, w, x, ldx, acc, ld_acc);
+  }
+  static int state_shift(const int32_t* x, int n) { return state_shift_fast(x, n); }
+  static void narrow_state(const int32_t* x, int n, int sh, int16_t* out) { narrow_state_fast(x, n, sh, out); }
+  static void activate_rows(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state,
+                            uint8_t* bytes) {
+    activate_rows_fast(m, acc, input_frac, residual, state, bytes);
+  }
+  static void add_sums(int32_t* running, const int32_t* acc, int n) { add_sums_fast(running, acc, n); }
+};
+
 }  // namespace fixed
 
 // ---------------------------------------------------------------------------
@@ -2281,26 +2408,27 @@ inline const char* quantised_model_problem(const QuantizedModel& q) {
 // Host: the batched integer forward pass
 // ---------------------------------------------------------------------------
 
-// Runs many images through the integer path: per sample exactly quant_forward's integers
-// (the same functions around a packed SIMD product), samples split across threads.
+// Runs many images through the integer path: section 4's forward pass (fixed::forward_rows)
+// with the packed SIMD kernels, so per sample exactly quant_forward's integers; batches of
+// up to 64 images split across threads.
 class QuantRunner {
  public:
   explicit QuantRunner(const QuantNet& net) : net_(net) {
     const Config& c = net.config;
-    bytes_ = fixed::layers_read_bytes(c);
+    const bool bytes = fixed::layers_read_bytes(c);
     if (c.stem) stem_ = fixed::pack_matrix<uint8_t>(net.stem.weights, c.width, c.input);
     classifier_ = fixed::pack_matrix<int16_t>(net.classifier.weights, c.classes, c.width);
     for (int b = 1; b <= net.block_count; ++b)
-      blocks_.push_back(bytes_ ? fixed::pack_matrix<uint8_t>(net.block(b).weights, c.width, c.width)
-                               : fixed::pack_matrix<int16_t>(net.block(b).weights, c.width, c.width));
+      blocks_.push_back(bytes ? fixed::pack_matrix<uint8_t>(net.block(b).weights, c.width, c.width)
+                              : fixed::pack_matrix<int16_t>(net.block(b).weights, c.width, c.width));
     ldx_ = (c.width + 1) / 2 * 2;
-    ldb_ = (std::max(c.input, c.width) + 3) / 4 * 4;
+    ldb_ = (c.width + 3) / 4 * 4;
+    ldp_ = (c.input + 3) / 4 * 4;
   }
 
   // logits: batch x classes (Q19.12); states (if not null): batch x width, the final x(T)
   // (Q16.15) or h(T) (Q0.15). depth as in quant_forward.
   void run(const uint8_t* pixels, int batch, int depth, int threads, int32_t* logits, int32_t* states = nullptr) const {
-    using namespace fixed;
     const Config& cfg = net_.config;
     if (depth <= 0) depth = cfg.depth;
     if (depth > cfg.depth && cfg.weights != Weights::Shared)
@@ -2311,88 +2439,43 @@ class QuantRunner {
     struct Scratch {
       std::vector<int32_t> state, acc, sums;
       std::vector<int16_t> input;
-      std::vector<uint8_t> bytes;
+      std::vector<uint8_t> bytes, pixels;
       std::vector<int> shift;
     };
     std::vector<Scratch> scratch(size_t(std::max(1, std::min(threads, tasks))));
+    const fixed::PackedKernels kernels{&stem_, &classifier_, blocks_.data()};
     ThreadPool::shared().run(threads, tasks, [&](int task, int worker) {
       Scratch& s = scratch[size_t(worker)];
-      if (s.state.empty()) {
+      if (s.state.empty()) {  // the padding of the product inputs stays 0
         s.state.resize(size_t(kChunk) * N);
         s.acc.resize(size_t(kChunk) * ld_acc);
         s.sums.resize(size_t(kChunk) * ld_acc);
-        s.input.assign(size_t(kChunk) * ldx_, 0);  // the padding stays 0
+        s.input.assign(size_t(kChunk) * ldx_, 0);
         s.bytes.assign(size_t(kChunk) * ldb_, 0);
+        s.pixels.assign(cfg.stem ? size_t(kChunk) * ldp_ : 0, 0);
         s.shift.resize(kChunk);
       }
       const int first = task * kChunk, count = std::min(kChunk, batch - first);
-      int32_t* state = s.state.data();
-      int32_t* acc = s.acc.data();
-      uint8_t* bytes = s.bytes.data();
-      const bool resnet = cfg.arch == Arch::ResNet;
-      // x(0), and its bytes when the layers read bytes
-      if (cfg.stem || bytes_)
-        for (int r = 0; r < count; ++r) {
-          std::memcpy(bytes + size_t(r) * ldb_, pixels + (size_t(first) + r) * D, size_t(D));
-          std::fill(bytes + size_t(r) * ldb_ + D, bytes + size_t(r + 1) * ldb_, uint8_t(0));
-        }
-      if (cfg.stem) {
-        int_matmul_packed(count, stem_, bytes, ldb_, acc, ld_acc);
-        for (int r = 0; r < count; ++r)
-          activate_rows_fast(net_.stem, acc + size_t(r) * ld_acc, 0, false, state + size_t(r) * N,
-                             bytes_ ? bytes + size_t(r) * ldb_ : nullptr);
-        if (bytes_)
-          for (int r = 0; r < count; ++r) std::fill(bytes + size_t(r) * ldb_ + N, bytes + size_t(r + 1) * ldb_, uint8_t(0));
+      const fixed::QuantBatch b{count, s.state.data(), s.input.data(), s.shift.data(), s.bytes.data(),
+                                s.acc.data(), s.sums.data(), N, ldx_, ldb_, ld_acc};
+      const uint8_t* u = pixels + size_t(first) * D;
+      if (cfg.stem) {  // the stem's packed product reads zero-padded rows
+        for (int r = 0; r < count; ++r) std::memcpy(s.pixels.data() + size_t(r) * ldp_, u + size_t(r) * D, size_t(D));
+        fixed::forward_rows(net_, kernels, s.pixels.data(), ldp_, depth, b, logits + size_t(first) * C, C);
       } else {
-        for (int r = 0; r < count; ++r)
-          for (int j = 0; j < D; ++j) state[size_t(r) * N + j] = pixel_q15(pixels[(size_t(first) + r) * D + j]);
+        fixed::forward_rows(net_, kernels, u, D, depth, b, logits + size_t(first) * C, C);
       }
-      // layers 1..depth, as quant_forward
-      for (int t = 1; t <= depth; ++t) {
-        const int layer = t <= cfg.depth ? t : 1;
-        const PackedMatrix& packed = blocks_[size_t(net_.block_count == 1 ? 0 : layer - 1)];
-        const QuantMatrix W = net_.block(layer);
-        if (!bytes_) {
-          narrow_all(state, count, s.input.data(), s.shift.data());
-          int_matmul_packed(count, packed, s.input.data(), ldx_, acc, ld_acc);
-          for (int r = 0; r < count; ++r)
-            activate_rows_fast(W, acc + size_t(r) * ld_acc, kStateFrac - s.shift[size_t(r)], true, state + size_t(r) * N);
-          continue;
-        }
-        int32_t* sums = resnet ? s.sums.data() : acc;
-        int_matmul_packed(count, packed, bytes, ldb_, t == 1 ? sums : acc, ld_acc);
-        for (int r = 0; r < count; ++r) {
-          if (resnet && t > 1) add_sums_fast(sums + size_t(r) * ld_acc, acc + size_t(r) * ld_acc, N);
-          activate_rows_fast(W, sums + size_t(r) * ld_acc, 0, resnet, state + size_t(r) * N, bytes + size_t(r) * ldb_);
-        }
-      }
-      // logits
-      narrow_all(state, count, s.input.data(), s.shift.data());
-      int_matmul_packed(count, classifier_, s.input.data(), ldx_, acc, ld_acc);
-      for (int r = 0; r < count; ++r)
-        output_rows(net_.classifier, acc + size_t(r) * ld_acc, kStateFrac - s.shift[size_t(r)],
-                    logits + (size_t(first) + r) * C);
-      if (states) std::copy(state, state + size_t(count) * N, states + size_t(first) * N);
+      if (states) std::copy(s.state.data(), s.state.data() + size_t(count) * N, states + size_t(first) * N);
     });
   }
 
   const QuantNet& net() const { return net_; }
 
  private:
-  // Each sample's state as int16 product input, with its own shift (the padding stays 0).
-  void narrow_all(const int32_t* state, int count, int16_t* input, int* shift) const {
-    const int N = net_.config.width;
-    for (int r = 0; r < count; ++r) {
-      shift[r] = fixed::state_shift_fast(state + size_t(r) * N, N);
-      fixed::narrow_state_fast(state + size_t(r) * N, N, shift[r], input + size_t(r) * ldx_);
-    }
-  }
-
   QuantNet net_;
-  bool bytes_ = false;  // the layers read bytes (fixed::layers_read_bytes)
   fixed::PackedMatrix stem_, classifier_;
   std::vector<fixed::PackedMatrix> blocks_;
-  int ldx_ = 0, ldb_ = 0;  // row strides of the int16 and the byte inputs
+  int ldx_ = 0, ldb_ = 0, ldp_ = 0;  // row strides of the int16 inputs, the byte inputs, the pixels
 };
 
 // ============================================================================
@@ -3421,9 +3504,9 @@ class Trainer {
 // the logistic function and the softmax's e^-a from the tables above. Only the weight update
 // rounds stochastically (up with probability equal to the dropped fraction), so updates far
 // below one Q15.16 unit (2^-16) still move the weights on average. The forward and backward
-// formulas are section 5/6's, line for line.
+// passes are those of sections 8 and 12, step for step.
 
-// Parameters in Q15.16, in the layout of section 4.
+// Parameters in Q15.16, in the layout of section 3.
 struct FixedNet {
   Config config;
   Layout layout;
@@ -3491,48 +3574,83 @@ struct FixedTrace {
   const int32_t* residual(int t) const { return resnet ? y.data() + size_t(t - 1) * batch * width : state(t); }
 };
 
-// The forward pass of section 5 in Q15.16 on a batch of images (pixels, B x D bytes).
-inline void fixed_forward(const FixedNet& net, const uint8_t* pixels, int batch, FixedTrace& tr) {
-  using namespace fixed;
-  const Config& cfg = net.config;
-  const int N = cfg.width, D = cfg.input, C = cfg.classes, T = cfg.depth;
+// The forward pass of section 8 in Q15.16, step for step under the same names:
+//   stem:      x(0) = sigma(U P^T + c)                 (or x(0) = U without a stem)
+//   ResNet:    y(t) = sigma(x(t-1) W_t^T + b_t),  x(t) = x(t-1) + y(t)   (paper §4)
+//   MLP:       h(t) = sigma(h(t-1) W_t^T + b_t)                          (paper §5)
+//   output:    logits = x(T) K^T + k0
+
+// Pixels (uint8, B x D) into the trace's input block as Q15.16 values in [0, 1], rounded.
+inline void set_input(FixedTrace& tr, const uint8_t* pixels, int batch, int input_size) {
   tr.batch = batch;
+  tr.input.resize(size_t(batch) * input_size);
+  for (size_t i = 0; i < tr.input.size(); ++i) tr.input[i] = (int32_t(pixels[i]) * 65536 + 127) / 255;
+}
+
+// Sizes the trace for this net at its trained depth, every layer kept.
+inline void prepare_trace(const FixedNet& net, FixedTrace& tr) {
+  const Config& cfg = net.config;
+  const int N = cfg.width, C = cfg.classes, T = cfg.depth;
   tr.depth = T;
   tr.width = N;
   tr.resnet = cfg.arch == Arch::ResNet;
-  tr.input.resize(size_t(batch) * D);
-  tr.x.resize(size_t(T + 1) * batch * N);
-  tr.y.resize(tr.resnet ? size_t(T) * batch * N : 0);
-  tr.logits.resize(size_t(batch) * C);
-  tr.sums.resize(size_t(batch) * std::max(N, C));
-  for (size_t i = 0; i < tr.input.size(); ++i) tr.input[i] = (int32_t(pixels[i]) * 65536 + 127) / 255;
-  // z = A W^T + bias, each sum rounded to Q15.16 once.
-  auto affine = [&](const int32_t* a, int inner, const int32_t* w, const int32_t* bias, int outs, int32_t* z) {
-    std::fill(tr.sums.begin(), tr.sums.begin() + size_t(batch) * outs, int64_t(0));
-    fixed_matmul(Op::N, Op::T, batch, outs, inner, a, inner, w, inner, tr.sums.data(), outs);
-    for (int r = 0; r < batch; ++r)
-      for (int i = 0; i < outs; ++i)
-        z[size_t(r) * outs + i] = add_saturate(q32_to_q16(tr.sums[size_t(r) * outs + i]), bias[i]);
-  };
-  const size_t block = size_t(batch) * N;
+  tr.x.resize(size_t(T + 1) * tr.batch * N);
+  tr.y.resize(tr.resnet ? size_t(T) * tr.batch * N : 0);
+  tr.logits.resize(size_t(tr.batch) * C);
+  tr.sums.resize(size_t(tr.batch) * std::max(N, C));
+}
+
+namespace fixed {
+
+// z = A W^T + bias for the trace's batch, each exact sum rounded to Q15.16 once.
+inline void affine_rows(FixedTrace& tr, const int32_t* a, int inner, const int32_t* w, const int32_t* bias, int outs,
+                        int32_t* z) {
+  const int batch = tr.batch;
+  std::fill(tr.sums.begin(), tr.sums.begin() + size_t(batch) * outs, int64_t(0));
+  fixed_matmul(Op::N, Op::T, batch, outs, inner, a, inner, w, inner, tr.sums.data(), outs);
+  for (int r = 0; r < batch; ++r)
+    for (int i = 0; i < outs; ++i)
+      z[size_t(r) * outs + i] = add_saturate(q32_to_q16(tr.sums[size_t(r) * outs + i]), bias[i]);
+}
+
+}  // namespace fixed
+
+// x(0) from the input: the stem, or a copy of the pixels.
+inline void compute_initial_state(const FixedNet& net, FixedTrace& tr) {
+  const Config& cfg = net.config;
   int32_t* x0 = tr.state(0);
   if (cfg.stem) {
-    affine(tr.input.data(), D, net.at(net.layout.P), net.at(net.layout.c), N, x0);
-    for (size_t i = 0; i < block; ++i) x0[i] = sigmoid_q16(x0[i]);
+    fixed::affine_rows(tr, tr.input.data(), cfg.input, net.at(net.layout.P), net.at(net.layout.c), cfg.width, x0);
+    for (size_t i = 0; i < size_t(tr.batch) * cfg.width; ++i) x0[i] = fixed::sigmoid_q16(x0[i]);
   } else {
     std::copy(tr.input.begin(), tr.input.end(), x0);
   }
+}
+
+// Layers 1..T from x(0) already in the trace, then the logits.
+inline void run_layers(const FixedNet& net, FixedTrace& tr) {
+  const Config& cfg = net.config;
+  const int N = cfg.width, T = tr.depth;
+  const size_t block = size_t(tr.batch) * N;
   for (int t = 1; t <= T; ++t) {
     const int32_t* prev = tr.state(t - 1);
-    int32_t* out = tr.residual(t);
-    affine(prev, N, net.at(net.layout.W(t)), net.at(net.layout.b(t)), N, out);
-    for (size_t i = 0; i < block; ++i) out[i] = sigmoid_q16(out[i]);
+    int32_t* out = tr.residual(t);  // y(t), or h(t) of an MLP
+    fixed::affine_rows(tr, prev, N, net.at(net.layout.W(t)), net.at(net.layout.b(t)), N, out);
+    for (size_t i = 0; i < block; ++i) out[i] = fixed::sigmoid_q16(out[i]);
     if (tr.resnet) {
       int32_t* x = tr.state(t);
-      for (size_t i = 0; i < block; ++i) x[i] = add_saturate(prev[i], out[i]);
+      for (size_t i = 0; i < block; ++i) x[i] = fixed::add_saturate(prev[i], out[i]);
     }
   }
-  affine(tr.state(T), N, net.at(net.layout.K), net.at(net.layout.k0), C, tr.logits.data());
+  fixed::affine_rows(tr, tr.state(T), N, net.at(net.layout.K), net.at(net.layout.k0), cfg.classes, tr.logits.data());
+}
+
+// The whole forward pass in Q15.16 on a batch of images (pixels, B x D bytes), as forward().
+inline void fixed_forward(const FixedNet& net, const uint8_t* pixels, int batch, FixedTrace& tr) {
+  set_input(tr, pixels, batch, net.config.input);
+  prepare_trace(net, tr);
+  compute_initial_state(net, tr);
+  run_layers(net, tr);
 }
 
 // Softmax of Q15.16 logits as Q15.16 probabilities (exp from the table, one division).
@@ -3554,7 +3672,7 @@ struct FixedGradients {
   double loss = 0;                     // summed cross-entropy, for the log only
 };
 
-// Section 6's backward pass in integers (same line-by-line correspondence as backward()).
+// Section 12's backward pass in integers (same line-by-line correspondence as backward()).
 inline void fixed_backward(const FixedNet& net, const FixedTrace& tr, const uint8_t* labels, FixedGradients& g) {
   using namespace fixed;
   const Config& cfg = net.config;

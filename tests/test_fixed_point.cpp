@@ -383,8 +383,61 @@ TEST(FixedPoint, SimdEpilogueEqualsScalar) {
 // The integer forward pass
 // ---------------------------------------------------------------------------
 
+// The integer pass of one image written out step by step from the formats of section 4 of
+// the header (its own loops, not the header's shared steps): what both passes must equal.
+void naive_quant_forward(const QuantNet& net, const uint8_t* pixels, int depth, std::vector<int32_t>& x,
+                         std::vector<int32_t>& logits) {
+  const Config& cfg = net.config;
+  const int N = cfg.width;
+  if (depth <= 0) depth = cfg.depth;
+  const bool bytes = layers_read_bytes(cfg), resnet = cfg.arch == Arch::ResNet;
+  const size_t n = size_t(N);
+  std::vector<int32_t> acc(size_t(std::max(N, cfg.classes))), sums(n);
+  std::vector<uint8_t> y_bytes(n);
+  std::vector<int16_t> narrow(n);
+  auto narrowed = [&] {  // x as int16 input: shifted by the fewest bits that make it fit
+    const int sh = state_shift(x.data(), N);
+    for (int i = 0; i < N; ++i) narrow[size_t(i)] = saturate_i16(sh ? round_shift_right(x[size_t(i)], sh) : x[size_t(i)]);
+    return sh;
+  };
+  x.assign(n, 0);
+  if (cfg.stem) {
+    int_matmul(1, N, cfg.input, pixels, cfg.input, net.stem.weights, cfg.input, acc.data(), N);
+    for (int i = 0; i < N; ++i) {
+      x[size_t(i)] = sigmoid_q15(preactivation(net.stem, i, acc[size_t(i)], 0));
+      y_bytes[size_t(i)] = to_byte(x[size_t(i)]);
+    }
+  } else {
+    for (int i = 0; i < N; ++i) x[size_t(i)] = pixel_q15(pixels[i]);
+    std::copy(pixels, pixels + N, y_bytes.begin());
+  }
+  for (int t = 1; t <= depth; ++t) {
+    const QuantMatrix W = net.block(t <= cfg.depth ? t : 1);
+    int frac = 0;
+    if (bytes) {
+      int_matmul(1, N, N, y_bytes.data(), N, W.weights, N, acc.data(), N);
+    } else {
+      frac = kStateFrac - narrowed();
+      int_matmul(1, N, N, narrow.data(), N, W.weights, N, acc.data(), N);
+    }
+    for (int i = 0; i < N; ++i) {
+      const size_t k = size_t(i);
+      if (bytes && resnet) sums[k] = t == 1 ? acc[k] : add_saturate(sums[k], acc[k]);  // W x(t-1) = W x(t-2) + W y(t-1)
+      const int32_t y = sigmoid_q15(preactivation(W, i, bytes && resnet ? sums[k] : acc[k], frac));
+      x[k] = resnet ? add_saturate(x[k], y) : y;
+      y_bytes[k] = to_byte(y);
+    }
+  }
+  const int frac = kStateFrac - narrowed();
+  int_matmul(1, cfg.classes, N, narrow.data(), N, net.classifier.weights, N, acc.data(), cfg.classes);
+  logits.resize(size_t(cfg.classes));
+  for (int k = 0; k < cfg.classes; ++k) logits[size_t(k)] = preactivation(net.classifier, k, acc[size_t(k)], frac);
+}
+
 // The host's batched SIMD pass on two threads equals the freestanding one-sample pass exactly,
-// logits and final states, for every kind of network, at the trained depth and unrolled.
+// logits and final states, for every kind of network (ResNet and MLP, shared and per-layer,
+// with a stem and without), at the trained depth, shallower (per-layer) and unrolled
+// (shared), on batches that fill no, one, or more than one of the runner's 64-image tasks.
 TEST(FixedPoint, BatchedPassEqualsOneSamplePass) {
   const Config configs[] = {
       small_config(Arch::ResNet, Weights::Shared, true, 37, 5),
@@ -392,26 +445,38 @@ TEST(FixedPoint, BatchedPassEqualsOneSamplePass) {
       small_config(Arch::MLP, Weights::Shared, true, 20, 4),
       small_config(Arch::MLP, Weights::PerLayer, false, 30, 2),
       small_config(Arch::ResNet, Weights::Shared, false, 33, 3),
+      small_config(Arch::ResNet, Weights::PerLayer, false, 29, 3),
+      small_config(Arch::MLP, Weights::Shared, false, 18, 3),
   };
   for (const Config& cfg : configs) {
     const QuantizedModel q = quantise(random_net(cfg, 17));
     ASSERT_EQ(quantised_model_problem(q), nullptr);
     const QuantNet net = q.view();
-    const int count = 45;
-    const std::vector<uint8_t> px = random_pixels(count, cfg.input, 23);
-    for (int depth : {0, cfg.weights == Weights::Shared ? 40 : 0}) {
-      std::vector<int32_t> logits(size_t(count) * cfg.classes), states(size_t(count) * cfg.width);
-      QuantRunner(net).run(px.data(), count, depth, 2, logits.data(), states.data());
-      const QuantBufferSizes sizes = quant_buffer_sizes(cfg);
-      std::vector<int32_t> state(size_t(sizes.state)), acc(size_t(sizes.acc)), sums(size_t(sizes.sums)),
-          one(size_t(cfg.classes));
-      std::vector<int16_t> input(size_t(sizes.input));
-      std::vector<uint8_t> bytes(size_t(sizes.bytes));
-      const QuantBuffers buffers{state.data(), input.data(), bytes.data(), acc.data(), sums.data()};
-      for (int s = 0; s < count; ++s) {
-        ASSERT_TRUE(quant_forward(net, px.data() + size_t(s) * cfg.input, depth, buffers, one.data()));
-        for (int k = 0; k < cfg.classes; ++k) ASSERT_EQ(one[size_t(k)], logits[size_t(s) * cfg.classes + k]);
-        for (int i = 0; i < cfg.width; ++i) ASSERT_EQ(state[size_t(i)], states[size_t(s) * cfg.width + i]);
+    const QuantRunner runner(net);
+    for (int count : {1, 63, 64, 65, 130}) {
+      const std::vector<uint8_t> px = random_pixels(count, cfg.input, 23 + uint64_t(count));
+      for (int depth : {0, cfg.weights == Weights::Shared ? 40 : 1}) {
+        SCOPED_TRACE("width " + std::to_string(cfg.width) + " batch " + std::to_string(count) + " depth " +
+                     std::to_string(depth));
+        std::vector<int32_t> logits(size_t(count) * cfg.classes), states(size_t(count) * cfg.width);
+        runner.run(px.data(), count, depth, 2, logits.data(), states.data());
+        const QuantBufferSizes sizes = quant_buffer_sizes(cfg);
+        std::vector<int32_t> state(size_t(sizes.state)), acc(size_t(sizes.acc)), sums(size_t(sizes.sums)),
+            one(size_t(cfg.classes));
+        std::vector<int16_t> input(size_t(sizes.input));
+        std::vector<uint8_t> bytes(size_t(sizes.bytes));
+        const QuantBuffers buffers{state.data(), input.data(), bytes.data(), acc.data(), sums.data()};
+        std::vector<int32_t> naive_state, naive_logits;
+        for (int s = 0; s < count; ++s) {
+          ASSERT_TRUE(quant_forward(net, px.data() + size_t(s) * cfg.input, depth, buffers, one.data()));
+          for (int k = 0; k < cfg.classes; ++k) ASSERT_EQ(one[size_t(k)], logits[size_t(s) * cfg.classes + k]);
+          for (int i = 0; i < cfg.width; ++i) ASSERT_EQ(state[size_t(i)], states[size_t(s) * cfg.width + i]);
+          if (s % 16 == 0) {  // and both equal the pass written out here
+            naive_quant_forward(net, px.data() + size_t(s) * cfg.input, depth, naive_state, naive_logits);
+            ASSERT_EQ(naive_logits, one);
+            ASSERT_EQ(naive_state, state);
+          }
+        }
       }
     }
   }
