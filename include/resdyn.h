@@ -4184,11 +4184,62 @@ std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string&
                                    size_t max_output = size_t(1) << 31,
                                    size_t (*declared_size)(const uint8_t*, size_t, const std::string&) = nullptr);
 #if defined(RESDYN_IMPLEMENTATION)
+namespace idx_detail {
+[[noreturn]] inline void gzip_fail(const std::string& where, const std::string& what, size_t at) {
+  throw Error(where + ": gzip: " + what + " at byte " + std::to_string(at));
+}
+
+// Reads the header of the member at `member` (RFC 1952 2.3); returns where its deflate data
+// starts.
+inline size_t gzip_member_header(const uint8_t* data, size_t size, size_t member, const std::string& where) {
+  auto fail = [&](const std::string& what, size_t at) { gzip_fail(where, what, at); };
+  size_t pos = member;
+  auto need = [&](size_t n) {
+    if (size - pos < n) fail("unexpected end of data in header", size);
+  };
+  // Fixed part: ID1 ID2 CM FLG MTIME(4) XFL OS (RFC 1952 2.3).
+  need(10);
+  if (data[pos] != 0x1F || data[pos + 1] != 0x8B)
+    fail("not gzip data (starts with " + hex8(data[pos]) + " " + hex8(data[pos + 1]) +
+             ", expected 1f 8b)", pos);
+  if (data[pos + 2] != 8)
+    fail("unsupported compression method " + std::to_string(data[pos + 2]) + " (only 8, deflate)",
+         pos + 2);
+  const uint8_t flags = data[pos + 3];
+  if (flags & 0xE0) fail("reserved header flag bits set (" + hex8(flags) + ")", pos + 3);
+  pos += 10;
+  
+  // Optional parts, in this order (RFC 1952 2.3.1).
+  if (flags & 0x04) {  // FEXTRA: 2-byte length, then that many bytes
+    need(2);
+    const size_t xlen = data[pos] | (data[pos + 1] << 8);
+    pos += 2;
+    need(xlen);
+    pos += xlen;
+  }
+  auto skip_zero_terminated = [&](const char* what) {
+    const void* nul = std::memchr(data + pos, 0, size - pos);
+    if (!nul) fail(std::string("unterminated ") + what + " in header", size);
+    pos = static_cast<size_t>(static_cast<const uint8_t*>(nul) - data) + 1;
+  };
+  if (flags & 0x08) skip_zero_terminated("file name");  // FNAME
+  if (flags & 0x10) skip_zero_terminated("comment");    // FCOMMENT
+  if (flags & 0x02) {  // FHCRC: low 16 bits of the CRC-32 of the header so far
+    need(2);
+    const uint32_t stored = data[pos] | (data[pos + 1] << 8);
+    const uint32_t actual = crc32(data + member, pos - member) & 0xFFFF;
+    if (stored != actual)
+      fail("header CRC mismatch (stored " + hex32(stored) + ", computed " + hex32(actual) + ")",
+           pos);
+    pos += 2;
+  }
+  return pos;
+}
+}  // namespace idx_detail
+
 std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string& where, size_t max_output, size_t (*declared_size)(const uint8_t*, size_t, const std::string&)) {
   using namespace idx_detail;
-  auto fail = [&](const std::string& what, size_t at) {
-    throw Error(where + ": gzip: " + what + " at byte " + std::to_string(at));
-  };
+  auto fail = [&](const std::string& what, size_t at) { gzip_fail(where, what, at); };
   if (size == 0) fail("empty input", 0);
 
   std::vector<uint8_t> out;
@@ -4196,46 +4247,7 @@ std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string&
   size_t pos = 0;
   do {
     const size_t member = pos;
-    auto need = [&](size_t n) {
-      if (size - pos < n) fail("unexpected end of data in header", size);
-    };
-
-    // Fixed part: ID1 ID2 CM FLG MTIME(4) XFL OS (RFC 1952 2.3).
-    need(10);
-    if (data[pos] != 0x1F || data[pos + 1] != 0x8B)
-      fail("not gzip data (starts with " + hex8(data[pos]) + " " + hex8(data[pos + 1]) +
-               ", expected 1f 8b)", pos);
-    if (data[pos + 2] != 8)
-      fail("unsupported compression method " + std::to_string(data[pos + 2]) + " (only 8, deflate)",
-           pos + 2);
-    const uint8_t flags = data[pos + 3];
-    if (flags & 0xE0) fail("reserved header flag bits set (" + hex8(flags) + ")", pos + 3);
-    pos += 10;
-
-    // Optional parts, in this order (RFC 1952 2.3.1).
-    if (flags & 0x04) {  // FEXTRA: 2-byte length, then that many bytes
-      need(2);
-      const size_t xlen = data[pos] | (data[pos + 1] << 8);
-      pos += 2;
-      need(xlen);
-      pos += xlen;
-    }
-    auto skip_zero_terminated = [&](const char* what) {
-      const void* nul = std::memchr(data + pos, 0, size - pos);
-      if (!nul) fail(std::string("unterminated ") + what + " in header", size);
-      pos = static_cast<size_t>(static_cast<const uint8_t*>(nul) - data) + 1;
-    };
-    if (flags & 0x08) skip_zero_terminated("file name");  // FNAME
-    if (flags & 0x10) skip_zero_terminated("comment");    // FCOMMENT
-    if (flags & 0x02) {  // FHCRC: low 16 bits of the CRC-32 of the header so far
-      need(2);
-      const uint32_t stored = data[pos] | (data[pos + 1] << 8);
-      const uint32_t actual = crc32(data + member, pos - member) & 0xFFFF;
-      if (stored != actual)
-        fail("header CRC mismatch (stored " + hex32(stored) + ", computed " + hex32(actual) + ")",
-             pos);
-      pos += 2;
-    }
+    pos = gzip_member_header(data, size, member, where);
 
     if (member == 0) {
       if (declared_size) {  // the probe's own errors come again from the real run
