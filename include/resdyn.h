@@ -2712,8 +2712,8 @@ RESDYN_INSTANCE Evaluation evaluate<float>(const Net<float>&, const Dataset&, in
 // The parameters fall into groups whose gradients backprop finishes one at a time: bands of
 // whole rows of the classifier (K, k0), of each block (W_t, b_t; one block for shared weights)
 // and of the stem (P, c), a matrix's bias going with its last band. Each group is contiguous in
-// the layout of section 4, so a trainer can update a group as soon as its gradient is made and
-// hold no more than one group's gradient at a time (section 8).
+// the layout of section 3, so a trainer can update a group as soon as its gradient is made and
+// hold no more than one group's gradient at a time (section 14).
 enum class GroupKind { Classifier, Block, Stem };
 struct ParamGroup {
   GroupKind kind;
@@ -3217,7 +3217,7 @@ struct TrainOptions {
   OptimizerConfig optimizer;
   uint64_t seed = 1;
   int threads = 1;
-  double noise_reg = 0;  // lambda of noise_growth_penalty (section 6); 0: off
+  double noise_reg = 0;  // lambda of noise_growth_penalty (section 12); 0: off
   int shift = 0;         // augmentation: each training image moved by up to this many pixels; 0: off
 };
 
@@ -3333,7 +3333,7 @@ class Trainer {
         throw Error("epoch " + std::to_string(epoch_) + ", batch " + std::to_string(bi + 1) +
                     ": the loss is not finite; training stopped with the weights of the previous step");
       // Both walks are done, so each group's weights change as soon as its gradient is made:
-      // the whole net's gradient is never held (section 6).
+      // the whole net's gradient is never held (section 12).
       const double lr = learning_rate(options_.optimizer, optimizer_.step, total_steps);
       optimizer_.begin_step();
       for (int i = 0; i < group_count(net_.layout); ++i) {
@@ -3369,7 +3369,7 @@ class Trainer {
   // never stopped: position (epoch, next batch, this epoch's data order and loss so far),
   // the generator, and the optimiser's state. Restore it into a trainer built with the same
   // net (as saved at the same moment), data and options.
-  // Into any writer of section 3; encode_state() is the same in memory.
+  // Into any writer of sections 10 and 18; encode_state() is the same in memory.
   template <class Out>
   void write_state(Out& w) const {
     w.u32(uint32_t(epoch_));
@@ -3396,7 +3396,7 @@ class Trainer {
     ByteReader r(data, size, where);
     restore_state(r, where);
   }
-  // From any reader of section 3, to its end. Everything but the moments is checked before
+  // From any reader of sections 10 and 18, to its end. Everything but the moments is checked before
   // anything changes; the moments are read in place (a copy would double the paper net's
   // 142 MB of them), so an error while reading them leaves the trainer part-restored: build
   // a new one.
@@ -4771,7 +4771,7 @@ void write_text_atomically(const std::string& path, const std::string& text) {
 //   40      8     parameter count (uint64), must equal the layout's total
 //   48      4     metadata length m (uint32, at most 1 MiB)
 //   52      m     metadata: UTF-8 text (how the model was made: flags, seed, results)
-//   52+m    4*P   parameters, float32, in the layout of section 4
+//   52+m    4*P   parameters, float32, in the layout of section 3
 //   end-4   4     CRC-32 of every byte before it
 
 constexpr char kModelMagic[8] = {'R', 'E', 'S', 'D', 'Y', 'N', '\r', '\n'};
@@ -4807,7 +4807,7 @@ Config read_architecture(ByteReader& in, const std::string& where) {
 }
 #endif
 
-// Everything of a model file before its CRC, into any writer of section 3.
+// Everything of a model file before its CRC, into any writer of sections 10 and 18.
 template <class Out>
 void write_model_body(Out& out, const Net<float>& net, const std::string& metadata) {
   if (metadata.size() > kMaxMetadata) throw Error("model metadata longer than 1 MiB");

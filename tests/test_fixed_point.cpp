@@ -1,4 +1,4 @@
-// The fixed-point path (resdyn.h section 5b): rounding and saturation, the logistic and exp
+// The fixed-point path (resdyn.h sections 4, 9 and 15): rounding and saturation, the logistic and exp
 // tables against std::exp, the integer kernels against naive loops and against each other, the
 // integer forward pass against the float one, quantised MNIST accuracy, the quantised model
 // file, .npy files, the exported C header compiled and run as a freestanding program, and

@@ -1,4 +1,4 @@
-// The noise-growth penalty (resdyn.h section 6, paper end of §6): its value against the
+// The noise-growth penalty (resdyn.h section 12, paper end of §6): its value against the
 // matrices M(t) = diag(y(1-y)) W_t built explicitly, its hand-derived gradient against
 // central finite differences in double precision for every parameter of every
 // architecture variant, and its use by the Trainer (TrainOptions::noise_reg).

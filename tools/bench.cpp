@@ -5,7 +5,7 @@
 //      links it), or against a plain loop when OpenBLAS is missing.
 //   2. Training and inference samples/s of the paper's nets against PyTorch (figures from
 //      tools/bench_torch.py, passed in with --reference FILE), same threads and batches.
-//   3. Inference of the same nets quantised to int8 (section 5b of the header) against our
+//   3. Inference of the same nets quantised to int8 (sections 4 and 9 of the header) against our
 //      own float inference at its fastest batch (1000), same threads, same images.
 // Synthetic data of MNIST's shape: speed does not depend on pixel values.
 #include <dlfcn.h>

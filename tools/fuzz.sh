@@ -58,10 +58,10 @@ case "$SECONDS_EACH" in
   '' | *[!0-9]*) echo "usage: tools/fuzz.sh [SECONDS] [TARGET...] | --seeds" >&2; exit 2 ;;
 esac
 
-# What the flags target links besides the header: the flag parser and `resdyn train`'s file
+# What the targets link besides the header: its compiled part, the flag parser and `resdyn train`'s file
 # (for train_spec) with what that file uses. Built instrumented for coverage; an object is
 # rebuilt when its source or any header is newer.
-LIB_SRC=(src/cli/flags.cpp src/cli/common.cpp src/cli/progress.cpp src/cli/train_command.cpp src/output/csv.cpp
+LIB_SRC=(src/core/resdyn_implementation.cpp src/cli/flags.cpp src/cli/common.cpp src/cli/progress.cpp src/cli/train_command.cpp src/output/csv.cpp
          src/output/json.cpp)
 mkdir -p "$OUT/obj" "$OUT/crashes"
 objects=()

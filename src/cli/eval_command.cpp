@@ -29,7 +29,7 @@ int run_eval(const Flags& flags) {
   const int threads = thread_count(flags);
   // Buffers are sized by the batch: never more than the images there are.
   const int batch = int(std::min<long>(flags.integer("batch", 256, 1, 1 << 20), std::max(1, test.count)));
-  // A quantised model (its own magic) runs on the integer path of resdyn.h section 5b.
+  // A quantised model (its own magic) runs on the integer path of resdyn.h sections 4 and 9.
   const bool quantised = quant::is_quantised_model_file(path);
   if (quantised && flags.has("batch")) throw Error("eval: --batch applies to float models only");
   const QuantizedModel qmodel = quantised ? quant::load_quantised(path) : QuantizedModel{};

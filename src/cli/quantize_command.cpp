@@ -1,4 +1,4 @@
-// resdyn quantize: a trained float model to int8 weights for the integer path (resdyn.h section 5b).
+// resdyn quantize: a trained float model to int8 weights for the integer path (resdyn.h sections 4 and 9).
 #include <cstdio>
 
 #include "cli/commands.h"

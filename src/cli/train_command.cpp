@@ -67,7 +67,7 @@ volatile std::sig_atomic_t interrupted = 0;
 extern "C" void on_sigint(int) { interrupted = 1; }
 
 // --fixed-point: the same net, initial weights, data order and SGD settings, trained in Q15.16
-// integers (resdyn.h section 5b); the model is saved in float like any other.
+// integers (resdyn.h section 15); the model is saved in float like any other.
 int run_train_fixed_point(const std::string& command, const Config& cfg, const TrainOptions& opt, const Dataset& train,
                           const Dataset& test, const std::string& out) {
   quant::FixedTrainOptions fopt;

@@ -1,4 +1,4 @@
-// Training in Q15.16 with stochastic rounding (resdyn.h section 5b) for small nets: the loop
+// Training in Q15.16 with stochastic rounding (resdyn.h section 15) for small nets: the loop
 // around the header's integer forward, backward and update, set up as Trainer<float> with SGD
 // would be (same initial weights, same data order), so the two can be compared fairly.
 #pragma once

@@ -78,7 +78,7 @@ std::string c_header_text(const QuantizedModel& model) {
       "/* A resdyn network quantised to int8, written by 'resdyn export --format c-header'.\n"
       " * Real weights of row i: q * mult[i] * 2^-shift[i], times 255 for the stem and for the layers of an\n"
       " * MLP or a shared ResNet (their integer input is a byte: round(255 v)); biases are Q19.12. The formats\n"
-      " * and the forward pass: resdyn.h section 5b.\n"
+      " * and the forward pass: resdyn.h section 4.\n"
       " * Include resdyn.h first (with RESDYN_FREESTANDING on a device) to get resdyn_model_net(). */\n"
       "#ifndef RESDYN_MODEL_H\n#define RESDYN_MODEL_H\n\n#include <stdint.h>\n\n";
   auto define = [&out](const char* name, long v) { out += "#define RESDYN_MODEL_" + std::string(name) + " " + std::to_string(v) + "\n"; };

@@ -1,4 +1,4 @@
-// Test error of a quantised model on the integer path (resdyn.h section 5b): the same
+// Test error of a quantised model on the integer path (resdyn.h sections 4 and 9): the same
 // Evaluation that evaluate() gives for a float model.
 #pragma once
 

@@ -1,5 +1,5 @@
 // The quantised model file: what 'resdyn quantize' writes and 'resdyn eval' and 'resdyn export'
-// read. Same pattern as the float model file (resdyn.h section 9), its own magic.
+// read. Same pattern as the float model file (resdyn.h section 19), its own magic.
 //
 // Little-endian throughout:
 //   offset  size  field

@@ -1,4 +1,4 @@
-// libFuzzer target for the gzip inflater (resdyn.h section 3, gunzip).
+// libFuzzer target for the gzip inflater (resdyn.h section 16, gunzip).
 // Any byte string must either decompress or throw resdyn::Error. What decompresses is
 // checked two ways:
 //   - the output cap: with max_output equal to the output size the same bytes come back,

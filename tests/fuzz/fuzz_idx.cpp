@@ -1,4 +1,4 @@
-// libFuzzer target for the IDX reader (resdyn.h section 3, parse_idx).
+// libFuzzer target for the IDX reader (resdyn.h section 16, parse_idx).
 // Any byte string must either parse or throw resdyn::Error; nothing else (a crash, a sanitizer
 // report, another exception type, a hang) is acceptable. What parses is checked against the
 // format read independently here: 00 00 TYPE RANK, RANK big-endian dimensions, then exactly

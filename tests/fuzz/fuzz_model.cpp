@@ -1,4 +1,4 @@
-// libFuzzer target for the model-file loader (resdyn.h section 9, decode_model).
+// libFuzzer target for the model-file loader (resdyn.h section 19, decode_model).
 // Any byte string must either load or throw resdyn::Error. What loads must be exactly what
 // save_model would write for that network and metadata: encoding it again gives back the
 // input, byte for byte.

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#define RESDYN_IMPLEMENTATION  // a program of its own: the header's compiled part is here
 #include "resdyn.h"
 
 namespace {
