@@ -80,7 +80,7 @@
 //     7. Networks in memory: Net (config + parameters), initialisation.
 //     8. Forward pass (paper §4-5): the trace backprop and the probes read, unrolling,
 //        weights packed once (PackedNet).
-//     9. Integer inference on the host: SIMD kernels (VNNI, AVX2), quantisation of a
+//     9. Integer inference on the host: SIMD kernels (VNNI, AVX2), quantization of a
 //        trained net, the batched runner.
 //    10. Bytes in memory: little-endian writers and readers (models, trainer state).
 //    11. Data sets and evaluation: images and labels, loss, test error, confusion matrix.
@@ -764,7 +764,7 @@ inline Layout layout_of(const Config& cfg) {
 //                layers multiply only bytes of y (and of x(0) first) and keep the running
 //                sums W x(t-1) in int32 (adding saturates; below T = 128 it never has to)
 //   z, logits    Q19.12 in int32: pre-activations W x + b and the classifier's output
-//   products     int32 sums of int8 x int16 or int8 x uint8; exact because quantisation
+//   products     int32 sums of int8 x int16 or int8 x uint8; exact because quantization
 //                keeps every row's sum |q| <= 65535 and inputs are at most 32767 in magnitude
 // Every narrowing rounds to nearest (ties away from zero) and saturates; no right shift of
 // a negative number is left to the compiler's choice.
@@ -859,7 +859,7 @@ using Q15_16 = Fixed<16, int32_t>;  // everything in fixed-point training
 constexpr int kStateFrac = 15;    // y, h and x
 constexpr int kPreFrac = 12;      // z and logits
 constexpr int kTrainFrac = 16;    // training
-constexpr int32_t kMaxRowL1 = 65535;  // sum |q| of a quantised row: 65535 * 32767 < 2^31
+constexpr int32_t kMaxRowL1 = 65535;  // sum |q| of a quantized row: 65535 * 32767 < 2^31
 
 // ---------------------------------------------------------------------------
 // The logistic function and e^-a from tables
@@ -1027,7 +1027,7 @@ RESDYN_OUT_OF_LINE inline void int_matvec(int outputs, int inner, const int8_t* 
 }  // namespace fixed
 
 // ---------------------------------------------------------------------------
-// A quantised network: views of constant arrays (from a model file or an exported C header)
+// A quantized network: views of constant arrays (from a model file or an exported C header)
 // ---------------------------------------------------------------------------
 
 // rows x cols int8 weights; row i stands for the real weights q * mult[i] * 2^-shift[i]
@@ -1907,7 +1907,7 @@ RESDYN_INSTANCE void initialise<double>(Net<double>&, Rng&);
 // ============================================================================
 // 9. Integer inference on the host
 // ============================================================================
-// Section 4's arithmetic on whole batches with SIMD kernels, the quantisation of a
+// Section 4's arithmetic on whole batches with SIMD kernels, the quantization of a
 // trained float net into its formats, and a runner that owns its buffers. Every sum is
 // exact, so the host and a device give the same integers.
 
@@ -2278,10 +2278,10 @@ struct PackedKernels {
 }  // namespace fixed
 
 // ---------------------------------------------------------------------------
-// Host: quantising a trained net
+// Host: quantizing a trained net
 // ---------------------------------------------------------------------------
 
-// A quantised network that owns its arrays; view() is what the forward passes read.
+// A quantized network that owns its arrays; view() is what the forward passes read.
 struct QuantizedModel {
   struct Matrix {
     int rows = 0, cols = 0, count = 1;  // count: blocks stacked in the arrays
@@ -2307,11 +2307,11 @@ struct QuantizedModel {
 
 namespace fixed {
 
-// Quantises `count` stacked rows x cols matrices (with their biases) row by row. A row's scale
+// Quantizes `count` stacked rows x cols matrices (with their biases) row by row. A row's scale
 // starts at max|w| / 127 and grows, if needed, until its sum |q| <= kMaxRowL1 (which keeps
 // the int32 products exact); input_scale is the real value of one unit of the row's integer
 // input (1/255 for byte inputs, 1 for int16 ones: those layers fold their shift in at run time).
-inline void quantise_rows(const float* weights, size_t weight_stride, const float* bias, size_t bias_stride, int rows,
+inline void quantize_rows(const float* weights, size_t weight_stride, const float* bias, size_t bias_stride, int rows,
                           int cols, int count, double input_scale, QuantizedModel::Matrix& out) {
   out.rows = rows;
   out.cols = cols;
@@ -2338,7 +2338,7 @@ inline void quantise_rows(const float* weights, size_t weight_stride, const floa
           l1 += std::abs(int(q[j]));
         }
         if (l1 <= kMaxRowL1) break;
-        if (attempt > 64) throw Error("quantise: row " + std::to_string(i) + " cannot meet the sum bound");
+        if (attempt > 64) throw Error("quantize: row " + std::to_string(i) + " cannot meet the sum bound");
         scale *= std::max(1.0 + 1e-9, double(l1) / kMaxRowL1);
       }
       // scale * input_scale = mult * 2^-shift with mult in [2^30, 2^31).
@@ -2354,7 +2354,7 @@ inline void quantise_rows(const float* weights, size_t weight_stride, const floa
         std::fill(q, q + cols, int8_t(0));
         continue;
       }
-      if (shift < 0) throw Error("quantise: weights too large (row scale " + std::to_string(scale) + ")");
+      if (shift < 0) throw Error("quantize: weights too large (row scale " + std::to_string(scale) + ")");
       out.mult[row] = int32_t(mult);
       out.shift[row] = int8_t(shift);
     }
@@ -2363,14 +2363,14 @@ inline void quantise_rows(const float* weights, size_t weight_stride, const floa
 }  // namespace fixed
 
 // int8 weights with a scale per output row, biases in Q19.12 (the formats at the top).
-inline QuantizedModel quantise(const Net<float>& net) {
+inline QuantizedModel quantize(const Net<float>& net) {
   const Config& cfg = net.config;
   QuantizedModel q;
   q.config = cfg;
   const int N = cfg.width;
-  if (cfg.stem) fixed::quantise_rows(net.P(), 0, net.c(), 0, N, cfg.input, 1, 1.0 / 255.0, q.stem);
-  fixed::quantise_rows(net.K(), 0, net.k0(), 0, cfg.classes, N, 1, 1.0, q.classifier);
-  fixed::quantise_rows(net.W(1), net.layout.block_size, net.b(1), net.layout.block_size, N, N, net.layout.blocks,
+  if (cfg.stem) fixed::quantize_rows(net.P(), 0, net.c(), 0, N, cfg.input, 1, 1.0 / 255.0, q.stem);
+  fixed::quantize_rows(net.K(), 0, net.k0(), 0, cfg.classes, N, 1, 1.0, q.classifier);
+  fixed::quantize_rows(net.W(1), net.layout.block_size, net.b(1), net.layout.block_size, N, N, net.layout.blocks,
                        fixed::layers_read_bytes(cfg) ? 1.0 / 255.0 : 1.0, q.blocks);
   return q;
 }
@@ -2378,7 +2378,7 @@ inline QuantizedModel quantise(const Net<float>& net) {
 // Checks the invariants the integer forward pass relies on (a model read from a file passes
 // through here): weights in [-127, 127], every row's sum |q| <= kMaxRowL1, shapes matching
 // the configuration. Returns nullptr or what is wrong.
-inline const char* quantised_model_problem(const QuantizedModel& q) {
+inline const char* quantized_model_problem(const QuantizedModel& q) {
   if (const char* why = config_problem(q.config)) return why;
   const Config& c = q.config;
   const int blocks = c.weights == Weights::Shared ? 1 : c.depth;

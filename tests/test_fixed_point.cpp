@@ -1,6 +1,6 @@
 // The fixed-point path (resdyn.h sections 4, 9 and 15): rounding and saturation, the logistic and exp
 // tables against std::exp, the integer kernels against naive loops and against each other, the
-// integer forward pass against the float one, quantised MNIST accuracy, the quantised model
+// integer forward pass against the float one, quantized MNIST accuracy, the quantized model
 // file, .npy files, the exported C header compiled and run as a freestanding program, and
 // training in Q15.16.
 #include <gtest/gtest.h>
@@ -18,8 +18,8 @@
 #include "quant/fixed_training.h"
 #include "quant/model_export.h"
 #include "quant/npy_writer.h"
-#include "quant/quantised_evaluation.h"
-#include "quant/quantised_model_file.h"
+#include "quant/quantized_evaluation.h"
+#include "quant/quantized_model_file.h"
 #include "resdyn.h"
 #include "test_paths.h"
 
@@ -57,10 +57,10 @@ Net<float> random_net(const Config& cfg, uint64_t seed, double block_scale = 2.0
   return net;
 }
 
-// The float net whose weights are exactly the quantised ones (q * mult * 2^-shift, the stem's
+// The float net whose weights are exactly the quantized ones (q * mult * 2^-shift, the stem's
 // times 255 because its float input is u = p / 255) and whose biases are the Q19.12 values: its
 // forward pass differs from the integer one only by the integer arithmetic itself.
-Net<float> dequantised(const QuantizedModel& q) {
+Net<float> dequantized(const QuantizedModel& q) {
   Net<float> net(q.config);
   auto rows = [](const QuantizedModel::Matrix& m, float* w, float* b, size_t stride, double unit) {
     for (int blk = 0; blk < m.count; ++blk)
@@ -449,8 +449,8 @@ TEST(FixedPoint, BatchedPassEqualsOneSamplePass) {
       small_config(Arch::MLP, Weights::Shared, false, 18, 3),
   };
   for (const Config& cfg : configs) {
-    const QuantizedModel q = quantise(random_net(cfg, 17));
-    ASSERT_EQ(quantised_model_problem(q), nullptr);
+    const QuantizedModel q = quantize(random_net(cfg, 17));
+    ASSERT_EQ(quantized_model_problem(q), nullptr);
     const QuantNet net = q.view();
     const QuantRunner runner(net);
     for (int count : {1, 63, 64, 65, 130}) {
@@ -482,7 +482,7 @@ TEST(FixedPoint, BatchedPassEqualsOneSamplePass) {
   }
   // A per-layer net cannot be unrolled: the freestanding pass refuses instead of reading past its weights.
   const Config per_layer = small_config(Arch::ResNet, Weights::PerLayer, true, 8, 2);
-  const QuantizedModel q = quantise(random_net(per_layer, 1));
+  const QuantizedModel q = quantize(random_net(per_layer, 1));
   std::vector<int32_t> state(8), acc(10), sums(8), logits(10);
   std::vector<int16_t> input(8);
   std::vector<uint8_t> bytes(8);
@@ -535,13 +535,13 @@ Deviation compare_with_float(const QuantizedModel& q, const Net<float>& referenc
 }
 
 // Integer against float on random shared ResNets, at 15 layers and unrolled to 1000 (where x(T)
-// reaches about a thousand: the Q16.15 accumulation must not saturate). Against the dequantised
+// reaches about a thousand: the Q16.15 accumulation must not saturate). Against the dequantized
 // net (the integer arithmetic alone, mostly the layers' inputs rounded to bytes: steps of 1/255)
 // the stated bounds are logits within 0.2% of their spread and states within 1% of their
 // largest entry, at both depths (measured: about a third); against the original float net
 // (weight rounding included, which dominates) logits within 2% and states within 5% (15) and
 // 10% (1000) (measured: about a tenth). The values are in the test's RecordProperty output.
-TEST(FixedPoint, QuantisedLogitsCloseToFloat) {
+TEST(FixedPoint, QuantizedLogitsCloseToFloat) {
   const Config cfg = small_config(Arch::ResNet, Weights::Shared, true, 64, 15);
   const int count = 64;
   const std::vector<uint8_t> px = random_pixels(count, cfg.input, 31);
@@ -551,8 +551,8 @@ TEST(FixedPoint, QuantisedLogitsCloseToFloat) {
   };
   for (const Case& c : {Case{15, 2.0, 2e-3, 1e-2, 0.02, 0.05}, Case{1000, 1.0, 2e-3, 1e-2, 0.02, 0.1}}) {
     const Net<float> net = random_net(cfg, 29, c.block_scale);
-    const QuantizedModel q = quantise(net);
-    const Deviation arithmetic = compare_with_float(q, dequantised(q), px, count, c.depth);
+    const QuantizedModel q = quantize(net);
+    const Deviation arithmetic = compare_with_float(q, dequantized(q), px, count, c.depth);
     const Deviation total = compare_with_float(q, net, px, count, c.depth);
     const std::string tag = "depth_" + std::to_string(c.depth);
     RecordProperty(tag + "_arithmetic_logits", std::to_string(arithmetic.logits));
@@ -568,15 +568,15 @@ TEST(FixedPoint, QuantisedLogitsCloseToFloat) {
   }
 }
 
-// Quantisation keeps every row within the bound that makes the int32 sums exact, also for a
+// Quantization keeps every row within the bound that makes the int32 sums exact, also for a
 // row whose int8 image at the plain scale would break it (all weights equal and large).
-TEST(FixedPoint, QuantisationKeepsRowSumBound) {
+TEST(FixedPoint, QuantizationKeepsRowSumBound) {
   Config cfg = small_config(Arch::ResNet, Weights::Shared, true, 16, 2);
   Net<float> net = random_net(cfg, 3);
   for (int j = 0; j < cfg.input; ++j) net.P()[j] = 0.8f;  // row 0 of the stem: 784 * 127 > 65535
   for (int j = 0; j < cfg.input; ++j) net.P()[size_t(cfg.input) + j] = 0;  // row 1: all zero
-  const QuantizedModel q = quantise(net);
-  EXPECT_EQ(quantised_model_problem(q), nullptr);
+  const QuantizedModel q = quantize(net);
+  EXPECT_EQ(quantized_model_problem(q), nullptr);
   long l1 = 0;
   for (int j = 0; j < cfg.input; ++j) l1 += std::abs(int(q.stem.weights[size_t(j)]));
   EXPECT_LE(l1, kMaxRowL1);
@@ -588,7 +588,7 @@ TEST(FixedPoint, QuantisationKeepsRowSumBound) {
 }
 
 // A trained small net on real MNIST (one epoch): int8 changes the test error by at most half a point.
-TEST(FixedPoint, QuantisedMnistAccuracyMatchesFloat) {
+TEST(FixedPoint, QuantizedMnistAccuracyMatchesFloat) {
   const Dataset train = load_mnist(test_paths::mnist_dir(), true);
   const Dataset test = first_samples(load_mnist(test_paths::mnist_dir(), false), 3000);
   Config cfg = small_config(Arch::ResNet, Weights::Shared, true, 64, 4);
@@ -602,7 +602,7 @@ TEST(FixedPoint, QuantisedMnistAccuracyMatchesFloat) {
   Trainer<float> trainer(net, train, opt);
   for (int e = 0; e < opt.epochs; ++e) trainer.train_epoch();
   const Evaluation f = evaluate(net, test, 2);
-  const Evaluation q = quant::evaluate_quantised(quantise(net), test, 2);
+  const Evaluation q = quant::evaluate_quantized(quantize(net), test, 2);
   RecordProperty("float_error", std::to_string(f.error));
   RecordProperty("int8_error", std::to_string(q.error));
   EXPECT_LT(f.error, 0.12);
@@ -613,12 +613,12 @@ TEST(FixedPoint, QuantisedMnistAccuracyMatchesFloat) {
 // Files
 // ---------------------------------------------------------------------------
 
-TEST(FixedPoint, QuantisedModelFileRoundTripAndDamage) {
+TEST(FixedPoint, QuantizedModelFileRoundTripAndDamage) {
   const Config cfg = small_config(Arch::ResNet, Weights::PerLayer, true, 12, 3);
-  const QuantizedModel q = quantise(random_net(cfg, 8));
-  const std::vector<uint8_t> bytes = quant::encode_quantised(q, "note");
+  const QuantizedModel q = quantize(random_net(cfg, 8));
+  const std::vector<uint8_t> bytes = quant::encode_quantized(q, "note");
   std::string meta;
-  const QuantizedModel back = quant::decode_quantised(bytes.data(), bytes.size(), "m", &meta);
+  const QuantizedModel back = quant::decode_quantized(bytes.data(), bytes.size(), "m", &meta);
   EXPECT_EQ(meta, "note");
   EXPECT_EQ(back.blocks.weights, q.blocks.weights);
   EXPECT_EQ(back.blocks.mult, q.blocks.mult);
@@ -628,17 +628,17 @@ TEST(FixedPoint, QuantisedModelFileRoundTripAndDamage) {
   EXPECT_EQ(back.config.depth, 3);
   std::vector<uint8_t> bad = bytes;
   bad[60] ^= 1;
-  EXPECT_THROW(quant::decode_quantised(bad.data(), bad.size(), "m"), Error);
-  EXPECT_THROW(quant::decode_quantised(bytes.data(), bytes.size() - 1, "m"), Error);
+  EXPECT_THROW(quant::decode_quantized(bad.data(), bad.size(), "m"), Error);
+  EXPECT_THROW(quant::decode_quantized(bytes.data(), bytes.size() - 1, "m"), Error);
   bad = bytes;
   bad[0] = 'X';
-  EXPECT_THROW(quant::decode_quantised(bad.data(), bad.size(), "m"), Error);
+  EXPECT_THROW(quant::decode_quantized(bad.data(), bad.size(), "m"), Error);
   const std::string dir = temp_dir("resdyn_qfile");
-  quant::save_quantised(q, dir + "/q.rdq");
+  quant::save_quantized(q, dir + "/q.rdq");
   save_model(random_net(cfg, 8), dir + "/f.resdyn");
-  EXPECT_TRUE(quant::is_quantised_model_file(dir + "/q.rdq"));
-  EXPECT_FALSE(quant::is_quantised_model_file(dir + "/f.resdyn"));
-  EXPECT_FALSE(quant::is_quantised_model_file(dir + "/missing"));
+  EXPECT_TRUE(quant::is_quantized_model_file(dir + "/q.rdq"));
+  EXPECT_FALSE(quant::is_quantized_model_file(dir + "/f.resdyn"));
+  EXPECT_FALSE(quant::is_quantized_model_file(dir + "/missing"));
   std::filesystem::remove_all(dir);
 }
 
@@ -685,7 +685,7 @@ TEST(FixedPoint, NpyExportFilesParse) {
   const Net<float> net = random_net(cfg, 4);
   const std::string dir = temp_dir("resdyn_npy");
   quant::export_npy(net, dir + "/float");
-  quant::export_npy(quantise(net), dir + "/int8");
+  quant::export_npy(quantize(net), dir + "/int8");
   struct Expect {
     std::string file, descr;
     size_t count, item;
@@ -709,7 +709,7 @@ TEST(FixedPoint, NpyExportFilesParse) {
   const std::string layer = read_text(dir + "/float/layer_weights.npy");
   EXPECT_NE(layer.find("'shape': (2, 10, 10)"), std::string::npos);
   const std::string manifest = read_text(dir + "/int8/manifest.json");
-  EXPECT_NE(manifest.find("\"quantised\": true"), std::string::npos) << manifest.substr(0, 200);
+  EXPECT_NE(manifest.find("\"quantized\": true"), std::string::npos) << manifest.substr(0, 200);
   EXPECT_NE(manifest.find("layer_mult.npy"), std::string::npos);
   std::filesystem::remove_all(dir);
 }
@@ -720,7 +720,7 @@ TEST(FixedPoint, NpyExportFilesParse) {
 TEST(FixedPoint, ExportedCHeaderCompilesAndAgrees) {
   const std::string include = test_paths::include_dir();
   const Config cfg = small_config(Arch::ResNet, Weights::Shared, true, 16, 3);
-  const QuantizedModel q = quantise(random_net(cfg, 12));
+  const QuantizedModel q = quantize(random_net(cfg, 12));
   Dataset digits;
   digits.count = 12;
   digits.rows = digits.cols = 28;

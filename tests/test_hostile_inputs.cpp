@@ -18,7 +18,7 @@
 
 #include "cli/common.h"
 #include "plot/axis.h"
-#include "quant/quantised_model_file.h"
+#include "quant/quantized_model_file.h"
 #include "resdyn.h"
 #include "test_paths.h"
 #include "tiny_net.h"
@@ -144,16 +144,16 @@ std::string gzip_bomb(const std::string& head, size_t zeros) {
 }  // namespace
 
 // A model whose header says 2 classes (checksum valid) against labels 0..9: the labels would
-// index past the logits and the confusion matrix. Float, quantised, and resumed.
+// index past the logits and the confusion matrix. Float, quantized, and resumed.
 TEST(HostileInputs, ModelWithFewerClassesThanTheLabelsIsRefused) {
   const std::string dir = fresh_dir("classes");
   write_mnist(dir);
   const std::string model = dir + "/two.resdyn", qmodel = dir + "/two.qresdyn";
   save_model(small_net(2), model);
-  quant::save_quantised(quantise(small_net(2)), qmodel, "");
+  quant::save_quantized(quantize(small_net(2)), qmodel, "");
   expect_clean_failure(run("eval --data " + dir + " --model " + model), model, "float eval");
   expect_clean_failure(run("eval --data " + dir + " --model " + model), "2 classes", "float eval");
-  expect_clean_failure(run("eval --data " + dir + " --model " + qmodel), qmodel, "quantised eval");
+  expect_clean_failure(run("eval --data " + dir + " --model " + qmodel), qmodel, "quantized eval");
   expect_clean_failure(run("noise --data " + dir + " --out " + dir + "/noise --model " + model), model, "noise");
 
   // A checkpoint of such a net, from a trainer on as many images as the data has (labels 0

@@ -5,7 +5,7 @@
 //      links it), or against a plain loop when OpenBLAS is missing.
 //   2. Training and inference samples/s of the paper's nets against PyTorch (figures from
 //      tools/bench_torch.py, passed in with --reference FILE), same threads and batches.
-//   3. Inference of the same nets quantised to int8 (sections 4 and 9 of the header) against our
+//   3. Inference of the same nets quantized to int8 (sections 4 and 9 of the header) against our
 //      own float inference at its fastest batch (1000), same threads, same images.
 // Synthetic data of MNIST's shape: speed does not depend on pixel values.
 #include <dlfcn.h>
@@ -193,13 +193,13 @@ Speed bench_net(Config cfg, int threads) {
 }
 
 // Images/s of the integer path and of float inference (batch 1000) on 2000 images. The weights
-// are random and small, not the initialisation (whose zero blocks quantise to empty rows).
+// are random and small, not the initialisation (whose zero blocks quantize to empty rows).
 std::pair<double, double> bench_integer(const Config& cfg, int threads) {
   settle();
   Net<float> net(cfg);
   Rng rng(4);
   for (float& p : net.params) p = float(rng.uniform(-0.05, 0.05));
-  const QuantizedModel q = quantise(net);
+  const QuantizedModel q = quantize(net);
   const QuantRunner runner(q.view());
   const Dataset big = synthetic_mnist(2000);
   std::vector<int32_t> logits(size_t(big.count) * cfg.classes);

@@ -2,7 +2,7 @@
 # The test command: install what is missing, fetch MNIST (the end-to-end tests train on it),
 # then build and run the whole suite with make, check the install and the header's use from
 # another program, build and run the suite again with meson (same sources), run
-# the quantised net on an emulated Cortex-M, the suite under sanitizers, and the small
+# the quantized net on an emulated Cortex-M, the suite under sanitizers, and the small
 # reproduction with its report checked in a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."

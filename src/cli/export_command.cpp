@@ -1,11 +1,11 @@
-// resdyn export: a model as a C header for firmware (quantised) or as NumPy .npy files with a
+// resdyn export: a model as a C header for firmware (quantized) or as NumPy .npy files with a
 // JSON manifest; optionally test digits and the host integer path's results for the firmware test.
 #include <cstdio>
 
 #include "cli/commands.h"
 #include "cli/common.h"
 #include "quant/model_export.h"
-#include "quant/quantised_model_file.h"
+#include "quant/quantized_model_file.h"
 
 namespace resdyn::cli {
 
@@ -13,7 +13,7 @@ CommandSpec export_spec() {
   return {"export",
           "Write a model as a C header (int8, for firmware) or as .npy files with a JSON manifest.",
           {
-              {"model", "MODEL", "", "float or quantised model (required); c-header quantises a float one"},
+              {"model", "MODEL", "", "float or quantized model (required); c-header quantizes a float one"},
               {"format", "c-header|npy", "", "what to write (required)"},
               {"out", "PATH", "", "the header file, or the directory for the .npy files (required)"},
               {"digits", "N", "100", "test images for --digits-out / --expected-out"},
@@ -30,16 +30,16 @@ int run_export(const Flags& flags) {
   const std::string out = flags.required_text("out");
   const std::string digits_out = flags.text("digits-out", ""), expected_out = flags.text("expected-out", "");
   const int digits = int(flags.integer("digits", 100, 1, 1 << 20));
-  const bool quantised = quant::is_quantised_model_file(path);
-  if (format == "npy" && !quantised) {
+  const bool quantized = quant::is_quantized_model_file(path);
+  if (format == "npy" && !quantized) {
     quant::export_npy(load_model(path), out);
     std::printf("wrote %s/ (float tensors, manifest.json)\n", out.c_str());
     return 0;
   }
-  const QuantizedModel q = quantised ? quant::load_quantised(path) : quantise(load_model(path));
+  const QuantizedModel q = quantized ? quant::load_quantized(path) : quantize(load_model(path));
   if (format == "npy") {
     quant::export_npy(q, out);
-    std::printf("wrote %s/ (quantised tensors, manifest.json)\n", out.c_str());
+    std::printf("wrote %s/ (quantized tensors, manifest.json)\n", out.c_str());
     return 0;
   }
   ensure_writable(out);

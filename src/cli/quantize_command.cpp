@@ -3,31 +3,31 @@
 
 #include "cli/commands.h"
 #include "cli/common.h"
-#include "quant/quantised_model_file.h"
+#include "quant/quantized_model_file.h"
 
 namespace resdyn::cli {
 
 CommandSpec quantize_spec() {
   return {"quantize",
-          "Quantise a float model to int8 weights (per-row scales) for the integer inference path.",
+          "Quantize a float model to int8 weights (per-row scales) for the integer inference path.",
           {
               {"model", "MODEL", "", "float model written by 'resdyn train' (required)"},
-              {"out", "QMODEL", "", "where to write the quantised model (required); 'resdyn eval' reads it"},
+              {"out", "QMODEL", "", "where to write the quantized model (required); 'resdyn eval' reads it"},
           }};
 }
 
 int run_quantize(const Flags& flags) {
   const std::string in = flags.required_text("model"), out = flags.required_text("out");
-  if (quant::is_quantised_model_file(in)) throw Error(in + ": already quantised");
+  if (quant::is_quantized_model_file(in)) throw Error(in + ": already quantized");
   ensure_writable(out);
   std::string metadata;
   const Net<float> net = load_model(in, &metadata);
-  const QuantizedModel q = quantise(net);
-  quant::save_quantised(q, out, "quantised from: " + in + "\ncommand: " + flags.command_line() + "\n" + metadata);
+  const QuantizedModel q = quantize(net);
+  quant::save_quantized(q, out, "quantized from: " + in + "\ncommand: " + flags.command_line() + "\n" + metadata);
   size_t bytes = 0;
   for (const auto* m : {&q.stem, &q.classifier, &q.blocks})
     bytes += m->weights.size() + m->mult.size() * 4 + m->shift.size() + m->bias.size() * 4;
-  std::printf("quantised %s: %zu float parameters (%zu bytes) -> %zu bytes of int8 weights, scales and biases\n",
+  std::printf("quantized %s: %zu float parameters (%zu bytes) -> %zu bytes of int8 weights, scales and biases\n",
               in.c_str(), net.params.size(), net.params.size() * 4, bytes);
   std::printf("saved %s\n", out.c_str());
   return 0;

@@ -75,7 +75,7 @@ std::vector<size_t> block_shape(int blocks, std::vector<size_t> shape) {
 std::string c_header_text(const QuantizedModel& model) {
   const Config& c = model.config;
   std::string out =
-      "/* A resdyn network quantised to int8, written by 'resdyn export --format c-header'.\n"
+      "/* A resdyn network quantized to int8, written by 'resdyn export --format c-header'.\n"
       " * Real weights of row i: q * mult[i] * 2^-shift[i], times 255 for the stem and for the layers of an\n"
       " * MLP or a shared ResNet (their integer input is a byte: round(255 v)); biases are Q19.12. The formats\n"
       " * and the forward pass: resdyn.h section 4.\n"
@@ -118,7 +118,7 @@ void export_npy(const Net<float>& net, const std::string& dir) {
   const int blocks = net.layout.blocks;
   make_directory(dir);
   output::Json manifest;
-  manifest.begin_object().field("format", "resdyn npy export").field("version", 1).field("quantised", false);
+  manifest.begin_object().field("format", "resdyn npy export").field("version", 1).field("quantized", false);
   architecture_json(manifest, c);
   manifest.field("meaning",
                  "x(0) = sigma(stem_weights u + stem_bias), u = pixels / 255 (without a stem x(0) = u); "
@@ -147,7 +147,7 @@ void export_npy(const QuantizedModel& model, const std::string& dir) {
   const Config& c = model.config;
   make_directory(dir);
   output::Json manifest;
-  manifest.begin_object().field("format", "resdyn npy export").field("version", 1).field("quantised", true);
+  manifest.begin_object().field("format", "resdyn npy export").field("version", 1).field("quantized", true);
   architecture_json(manifest, c);
   manifest.field("meaning",
                  "real weights of row i: NAME_weights[i] * NAME_mult[i] * 2**-NAME_shift[i], times 255 for the stem "

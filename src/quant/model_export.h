@@ -1,4 +1,4 @@
-// 'resdyn export': a quantised model as a C header for firmware, or any model as NumPy .npy
+// 'resdyn export': a quantized model as a C header for firmware, or any model as NumPy .npy
 // files with a JSON manifest; and, for the firmware test, test digits as a C header with the
 // host's integer-path results beside them.
 #pragma once
@@ -14,7 +14,7 @@ namespace resdyn::quant {
 // firmware build needs resdyn.h and this file, nothing else.
 std::string c_header_text(const QuantizedModel& model);
 
-// Every tensor of a float model ('<f4') or of a quantised one ('|i1' weights and shifts, '<i4'
+// Every tensor of a float model ('<f4') or of a quantized one ('|i1' weights and shifts, '<i4'
 // multipliers and biases) as DIR/NAME.npy, plus DIR/manifest.json describing them. Creates DIR.
 void export_npy(const Net<float>& net, const std::string& dir);
 void export_npy(const QuantizedModel& model, const std::string& dir);

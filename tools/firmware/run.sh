@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The firmware test ('make mcu'): trains a small shared-weight ResNet, quantises and exports it as
+# The firmware test ('make mcu'): trains a small shared-weight ResNet, quantizes and exports it as
 # a C header with 100 MNIST test digits, builds the firmware for two Cortex-M boards that QEMU
 # emulates (mps2-an386: Cortex-M4F; mps2-an385: Cortex-M3, no FPU), runs each under
 # qemu-system-arm and checks that every line it prints (prediction, logits, final-state checksum

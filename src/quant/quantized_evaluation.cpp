@@ -1,11 +1,11 @@
-#include "quant/quantised_evaluation.h"
+#include "quant/quantized_evaluation.h"
 
 #include <string>
 #include <vector>
 
 namespace resdyn::quant {
 
-Evaluation evaluate_quantised(const QuantizedModel& model, const Dataset& data, int threads, int limit, int depth) {
+Evaluation evaluate_quantized(const QuantizedModel& model, const Dataset& data, int threads, int limit, int depth) {
   const Config& cfg = model.config;
   Evaluation ev = start_evaluation(cfg, data, limit);
   const QuantRunner runner(model.view());

@@ -1,4 +1,4 @@
-// The quantised model file: what 'resdyn quantize' writes and 'resdyn eval' and 'resdyn export'
+// The quantized model file: what 'resdyn quantize' writes and 'resdyn eval' and 'resdyn export'
 // read. Same pattern as the float model file (resdyn.h section 19), its own magic.
 //
 // Little-endian throughout:
@@ -21,19 +21,19 @@
 
 namespace resdyn::quant {
 
-constexpr char kQuantisedMagic[8] = {'R', 'E', 'S', 'D', 'Q', '8', '\r', '\n'};
+constexpr char kQuantizedMagic[8] = {'R', 'E', 'S', 'D', 'Q', '8', '\r', '\n'};
 // Version 2: the layers of MLPs and shared ResNets read bytes (their row scales include 1/255).
-constexpr uint32_t kQuantisedVersion = 2;
+constexpr uint32_t kQuantizedVersion = 2;
 
-std::vector<uint8_t> encode_quantised(const QuantizedModel& model, const std::string& metadata);
-QuantizedModel decode_quantised(const uint8_t* data, size_t size, const std::string& where,
+std::vector<uint8_t> encode_quantized(const QuantizedModel& model, const std::string& metadata);
+QuantizedModel decode_quantized(const uint8_t* data, size_t size, const std::string& where,
                                 std::string* metadata = nullptr);
 
-void save_quantised(const QuantizedModel& model, const std::string& path, const std::string& metadata = "");
-QuantizedModel load_quantised(const std::string& path, std::string* metadata = nullptr);
+void save_quantized(const QuantizedModel& model, const std::string& path, const std::string& metadata = "");
+QuantizedModel load_quantized(const std::string& path, std::string* metadata = nullptr);
 
-// True when the file at path starts with the quantised magic (false for a float model, a
+// True when the file at path starts with the quantized magic (false for a float model, a
 // short file or one that cannot be opened: the loader then reports the real problem).
-bool is_quantised_model_file(const std::string& path);
+bool is_quantized_model_file(const std::string& path);
 
 }  // namespace resdyn::quant

@@ -1,4 +1,4 @@
-#include "quant/quantised_model_file.h"
+#include "quant/quantized_model_file.h"
 
 #include <cstdio>
 #include <cstring>
@@ -24,13 +24,13 @@ std::vector<Part> parts_of(const Config& c) {
 
 }  // namespace
 
-std::vector<uint8_t> encode_quantised(const QuantizedModel& model, const std::string& metadata) {
-  if (const char* why = quantised_model_problem(model)) throw Error(std::string("quantised model: ") + why);
+std::vector<uint8_t> encode_quantized(const QuantizedModel& model, const std::string& metadata) {
+  if (const char* why = quantized_model_problem(model)) throw Error(std::string("quantized model: ") + why);
   if (metadata.size() > kMaxMetadata) throw Error("model metadata longer than 1 MiB");
   const Config& c = model.config;
   ByteWriter out;
-  out.raw(kQuantisedMagic, 8);
-  out.u32(kQuantisedVersion);
+  out.raw(kQuantizedMagic, 8);
+  out.u32(kQuantizedVersion);
   write_architecture(out, c);
   out.u32(uint32_t(metadata.size()));
   out.raw(metadata.data(), metadata.size());
@@ -45,15 +45,15 @@ std::vector<uint8_t> encode_quantised(const QuantizedModel& model, const std::st
   return out.bytes;
 }
 
-QuantizedModel decode_quantised(const uint8_t* data, size_t size, const std::string& where, std::string* metadata) {
+QuantizedModel decode_quantized(const uint8_t* data, size_t size, const std::string& where, std::string* metadata) {
   auto fail = [&where](const std::string& what) { return Error(where + ": " + what); };
-  if (size < 48) throw fail("not a quantised resdyn model (file too short: " + std::to_string(size) + " bytes)");
-  if (std::memcmp(data, kQuantisedMagic, 8) != 0) throw fail("not a quantised resdyn model (bad magic)");
+  if (size < 48) throw fail("not a quantized resdyn model (file too short: " + std::to_string(size) + " bytes)");
+  if (std::memcmp(data, kQuantizedMagic, 8) != 0) throw fail("not a quantized resdyn model (bad magic)");
   ByteReader in(data + 8, size - 12, where);  // between the magic and the CRC
   const uint32_t version = in.u32("version");
-  if (version != kQuantisedVersion)
-    throw fail("quantised model format version " + std::to_string(version) + " is not supported (expected " +
-               std::to_string(kQuantisedVersion) + "; quantise the float model again)");
+  if (version != kQuantizedVersion)
+    throw fail("quantized model format version " + std::to_string(version) + " is not supported (expected " +
+               std::to_string(kQuantizedVersion) + "; quantize the float model again)");
   if (crc32(data, size - 4) != ByteReader(data + size - 4, 4, where).u32("checksum"))
     throw fail("checksum mismatch: the file is corrupt");
   QuantizedModel m;
@@ -86,21 +86,21 @@ QuantizedModel decode_quantised(const uint8_t* data, size_t size, const std::str
     mat.bias.resize(rows);
     for (int32_t& v : mat.bias) v = int32_t(in.u32("biases"));
   }
-  if (const char* why = quantised_model_problem(m)) throw fail(std::string("bad quantised tensors: ") + why);
+  if (const char* why = quantized_model_problem(m)) throw fail(std::string("bad quantized tensors: ") + why);
   if (metadata) metadata->assign(reinterpret_cast<const char*>(meta), meta_len);
   return m;
 }
 
-void save_quantised(const QuantizedModel& model, const std::string& path, const std::string& metadata) {
-  write_file_atomically(path, encode_quantised(model, metadata));
+void save_quantized(const QuantizedModel& model, const std::string& path, const std::string& metadata) {
+  write_file_atomically(path, encode_quantized(model, metadata));
 }
 
-QuantizedModel load_quantised(const std::string& path, std::string* metadata) {
+QuantizedModel load_quantized(const std::string& path, std::string* metadata) {
   const std::vector<uint8_t> bytes = read_file(path);
-  return decode_quantised(bytes.data(), bytes.size(), path, metadata);
+  return decode_quantized(bytes.data(), bytes.size(), path, metadata);
 }
 
-bool is_quantised_model_file(const std::string& path) {
+bool is_quantized_model_file(const std::string& path) {
   std::error_code e;
   if (!std::filesystem::is_regular_file(path, e)) return false;  // a FIFO would block the open
   std::FILE* f = std::fopen(path.c_str(), "rb");
@@ -108,7 +108,7 @@ bool is_quantised_model_file(const std::string& path) {
   char head[8];
   const bool full = std::fread(head, 1, 8, f) == 8;
   std::fclose(f);
-  return full && std::memcmp(head, kQuantisedMagic, 8) == 0;
+  return full && std::memcmp(head, kQuantizedMagic, 8) == 0;
 }
 
 }  // namespace resdyn::quant
