@@ -13,19 +13,12 @@
 
 namespace resdyn::cli {
 
-Flag data_flag() {
-  return {"data", "DIR", "data/mnist", "directory with the four MNIST-format IDX files, raw or .gz"};
+Dataset load_split(const std::string& data, bool train, long limit) {
+  return first_samples(load_mnist(data, train), limit);
 }
 
-Flag threads_flag() { return {"threads", "N", "all hardware threads", "worker threads for the matrix routines"}; }
-
-Dataset load_split(const Flags& flags, bool train, long limit) {
-  return first_samples(load_mnist(flags.text("data", "data/mnist"), train), limit);
-}
-
-int thread_count(const Flags& flags) {
-  const long hw = std::max(1u, std::thread::hardware_concurrency());
-  return int(flags.integer("threads", hw, 1, RESDYN_MAX_THREADS));
+int thread_count(const CommonOptions& options) {
+  return int(options.threads.value_or(std::max(1u, std::thread::hardware_concurrency())));
 }
 
 void ensure_writable(const std::string& path) {
@@ -49,9 +42,8 @@ bool same_path(const std::string& a, const std::string& b) {
   return ea || eb ? a == b : ca == cb;
 }
 
-void check_test_set(const Dataset& test, const Config& model, const Flags& flags, const std::string& model_path,
+void check_test_set(const Dataset& test, const Config& model, const std::string& data, const std::string& model_path,
                     const std::string& who) {
-  const std::string data = flags.text("data", "data/mnist");
   if (test.rows * test.cols != model.input)
     throw Error(who + ": the test images in " + data + " have " + std::to_string(test.rows * test.cols) +
                 " pixels but " + model_path + " expects " + std::to_string(model.input));

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -11,16 +12,31 @@
 
 namespace resdyn::cli {
 
-// The flags every command that reads data or computes takes, with their help text.
-Flag data_flag();
-Flag threads_flag();
+// The options of the flags every command that reads data or computes takes; a command's
+// options struct derives from this and its table adds the flags it takes.
+struct CommonOptions {
+  std::string data = "data/mnist";
+  std::optional<long> threads;  // unset: every hardware thread
+};
 
-// The training or test split of --data DIR (default data/mnist), cut to the first `limit`
-// samples when limit > 0.
-Dataset load_split(const Flags& flags, bool train, long limit);
+template <class Options>
+void add_data_flag(FlagTable<Options>& table) {
+  table.text("data", "DIR", static_cast<std::string Options::*>(&Options::data),
+             "directory with the four MNIST-format IDX files, raw or .gz");
+}
+
+template <class Options>
+void add_threads_flag(FlagTable<Options>& table) {
+  table.whole("threads", "N", static_cast<std::optional<long> Options::*>(&Options::threads), 1, RESDYN_MAX_THREADS,
+              "worker threads for the matrix routines", {"all hardware threads", ""});
+}
+
+// The training or test split of the data directory, cut to the first `limit` samples when
+// limit > 0.
+Dataset load_split(const std::string& data, bool train, long limit);
 
 // --threads, defaulting to the machine's hardware threads.
-int thread_count(const Flags& flags);
+int thread_count(const CommonOptions& options);
 
 // Fails now, not after hours of training, when path cannot be written: an empty path, a
 // directory or anything but a regular file in its place, a directory that cannot take it.
@@ -29,9 +45,9 @@ void ensure_writable(const std::string& path);
 // Whether two paths name the same file once made canonical (neither need exist).
 bool same_path(const std::string& a, const std::string& b);
 
-// The test set of --data fits the model at model_path: as many pixels per image as its
+// The test set of the data directory fits the model at model_path: as many pixels per image as its
 // inputs, every label one of its classes. `who` starts the message (the command's name).
-void check_test_set(const Dataset& test, const Config& model, const Flags& flags, const std::string& model_path,
+void check_test_set(const Dataset& test, const Config& model, const std::string& data, const std::string& model_path,
                     const std::string& who);
 
 // An advisory lock on PATH.lock (flock), held while this object lives and released by the

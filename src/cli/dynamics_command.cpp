@@ -11,30 +11,47 @@
 
 namespace resdyn::cli {
 
-CommandSpec dynamics_spec() {
-  return {"dynamics",
-          "Transient-dynamics probes: trajectory statistics, sensitive neurons, class distances and cosines.",
-          {
-              {"model", "MODEL", "", "model file written by 'resdyn train' (required)"},
-              data_flag(),
-              {"out", "DIR", "", "directory for the CSV files and summary.json (required; created if missing)"},
-              {"samples-per-class", "S", "200", "the first S test images of each class, in file order"},
-              {"unroll", "T'", "the trained depth", "run a shared-weight net for T' layers (not for per-layer nets)"},
-              threads_flag(),
-          }};
+namespace {
+
+// The defaults are the experiment's own.
+struct DynamicsFlags : CommonOptions {
+  std::string model, out;
+  int samples_per_class = DynamicsExperimentOptions{}.samples_per_class;
+  int unroll = DynamicsExperimentOptions{}.unroll;  // 0: the trained depth
+};
+
+FlagTable<DynamicsFlags> dynamics_flags() {
+  using O = DynamicsFlags;
+  FlagTable<O> t("dynamics",
+                 "Transient-dynamics probes: trajectory statistics, sensitive neurons, class distances and cosines.");
+  t.text("model", "MODEL", &O::model, "model file written by 'resdyn train' (required)", {}, Need::required);
+  add_data_flag(t);
+  t.text("out", "DIR", &O::out, "directory for the CSV files and summary.json (required; created if missing)", {},
+         Need::required);
+  t.whole("samples-per-class", "S", &O::samples_per_class, 1, 1L << 30,
+          "the first S test images of each class, in file order");
+  t.whole("unroll", "T'", &O::unroll, 1, kMaxDepth, "run a shared-weight net for T' layers (not for per-layer nets)",
+          {"the trained depth", ""});
+  add_threads_flag(t);
+  return t;
 }
 
+}  // namespace
+
+CommandSpec dynamics_spec() { return dynamics_flags().spec(); }
+
 int run_dynamics(const Flags& flags) {
+  const DynamicsFlags given = dynamics_flags().parse(flags);
   DynamicsExperimentOptions options;
-  options.out_dir = flags.required_text("out");
-  options.samples_per_class = int(flags.integer("samples-per-class", 200, 1, 1L << 30));
-  options.unroll = int(flags.integer("unroll", 0, 1, kMaxDepth));
-  options.threads = thread_count(flags);
+  options.out_dir = given.out;
+  options.samples_per_class = given.samples_per_class;
+  options.unroll = given.unroll;
+  options.threads = thread_count(given);
   check_output_directory(options.out_dir, "dynamics");  // before the work, not after it
-  const std::string model_path = flags.required_text("model");
+  const std::string& model_path = given.model;
   const Net<float> net = load_model(model_path);
-  const Dataset test = load_split(flags, false, 0);
-  check_test_set(test, net.config, flags, model_path, "dynamics");
+  const Dataset test = load_split(given.data, false, 0);
+  check_test_set(test, net.config, given.data, model_path, "dynamics");
 
   const DynamicsExperimentResult r = run_dynamics_experiment(net, test, options);
   const TransientDynamics& d = r.dynamics;

@@ -13,52 +13,84 @@
 
 namespace resdyn::cli {
 
-CommandSpec embed_spec() {
-  return {"embed",
-          "2-D t-SNE or UMAP of the final hidden states or the trajectories, with kNN agreement and trustworthiness.",
-          {
-              {"model", "MODEL", "", "model file written by 'resdyn train' (required)"},
-              data_flag(),
-              {"out", "DIR", "", "directory for embedding.csv and summary.json (required; created if missing)"},
-              {"method", "tsne|umap", "tsne", "the embedding"},
-              {"of", "final|trajectory", "final (t-SNE), trajectory (UMAP)",
-               "x(T) (h(T) for an MLP), or y(1..T) concatenated (h(1..T) for an MLP)"},
-              {"samples-per-class", "S", "200", "the first S test images of each class, in file order"},
-              {"unroll", "T'", "the trained depth", "run a shared-weight net for T' layers (not for per-layer nets)"},
-              {"seed", "S", "1", "seed of the random initialisation and start vectors"},
-              {"init", "pca|spectral|random", "pca (t-SNE), spectral (UMAP)", "initial layout"},
-              {"perplexity", "P", "30", "t-SNE: perplexity of each point's neighbourhood"},
-              {"iterations", "N", "1000", "t-SNE: gradient descent steps"},
-              {"exaggeration", "X", "12", "t-SNE: early exaggeration factor"},
-              {"exaggeration-iterations", "N", "250", "t-SNE: steps with exaggeration and momentum 0.5"},
-              {"exact-max", "N", "3000", "t-SNE: exact gradient up to N points, Barnes-Hut beyond"},
-              {"theta", "T", "0.5", "t-SNE: Barnes-Hut opening criterion"},
-              {"neighbors", "K", "3 x perplexity (t-SNE), 15 (UMAP)",
-               "t-SNE: points per conditional distribution; UMAP: neighbourhood size, counting the point"},
-              {"min-dist", "D", "0.1", "UMAP: minimum distance of the layout curve"},
-              {"epochs", "N", "500 up to 10,000 points, 200 beyond", "UMAP: SGD epochs"},
-              {"negative-rate", "R", "5", "UMAP: negative samples per positive sample"},
-              {"learning-rate", "RATE", "max(200, n/12) (t-SNE), 1 (UMAP)", "step size"},
-              threads_flag(),
-          }};
+namespace {
+
+// The defaults are the experiment's and the methods' own; the flags both methods take default
+// by the method, so they stay unset unless given.
+struct EmbedFlags : CommonOptions {
+  std::string model, out;
+  std::string method = "tsne";
+  std::optional<std::string> of, init;
+  int samples_per_class = EmbedExperimentOptions{}.samples_per_class;
+  int unroll = EmbedExperimentOptions{}.unroll;  // 0: the trained depth
+  uint64_t seed = EmbedExperimentOptions{}.seed;
+  double perplexity = TsneOptions{}.perplexity;
+  int iterations = TsneOptions{}.iterations;
+  double exaggeration = TsneOptions{}.exaggeration;
+  int exaggeration_iterations = TsneOptions{}.exaggeration_iterations;
+  int exact_max = TsneOptions{}.exact_max;
+  double theta = TsneOptions{}.theta;
+  std::optional<int> neighbors;
+  double min_dist = UmapOptions{}.min_dist;
+  std::optional<int> epochs;
+  double negative_rate = UmapOptions{}.negative_sample_rate;
+  std::optional<double> learning_rate;
+};
+
+FlagTable<EmbedFlags> embed_flags() {
+  using O = EmbedFlags;
+  FlagTable<O> t("embed",
+                 "2-D t-SNE or UMAP of the final hidden states or the trajectories, with kNN agreement and "
+                 "trustworthiness.");
+  t.text("model", "MODEL", &O::model, "model file written by 'resdyn train' (required)", {}, Need::required);
+  add_data_flag(t);
+  t.text("out", "DIR", &O::out, "directory for embedding.csv and summary.json (required; created if missing)", {},
+         Need::required);
+  t.choice("method", &O::method, {"tsne", "umap"}, "the embedding");
+  t.choice("of", &O::of, {"final", "trajectory"},
+           "x(T) (h(T) for an MLP), or y(1..T) concatenated (h(1..T) for an MLP)",
+           {"final (t-SNE), trajectory (UMAP)", ""});
+  t.whole("samples-per-class", "S", &O::samples_per_class, 1, 1L << 30,
+          "the first S test images of each class, in file order");
+  t.whole("unroll", "T'", &O::unroll, 1, kMaxDepth, "run a shared-weight net for T' layers (not for per-layer nets)",
+          {"the trained depth", ""});
+  t.whole("seed", "S", &O::seed, 0, 1L << 62, "seed of the random initialisation and start vectors");
+  t.choice("init", &O::init, {"pca", "spectral", "random"}, "initial layout", {"pca (t-SNE), spectral (UMAP)", ""});
+  t.real("perplexity", "P", &O::perplexity, 1, 1e6, "t-SNE: perplexity of each point's neighbourhood");
+  t.whole("iterations", "N", &O::iterations, 0, 1000000, "t-SNE: gradient descent steps");
+  t.real("exaggeration", "X", &O::exaggeration, 1, 1e6, "t-SNE: early exaggeration factor");
+  t.whole("exaggeration-iterations", "N", &O::exaggeration_iterations, 0, 1000000,
+          "t-SNE: steps with exaggeration and momentum 0.5");
+  t.whole("exact-max", "N", &O::exact_max, 0, 1L << 30, "t-SNE: exact gradient up to N points, Barnes-Hut beyond");
+  t.real("theta", "T", &O::theta, 0, 10, "t-SNE: Barnes-Hut opening criterion");
+  // UMAP needs the point and one neighbour at least: run_embed checks its lower bound of 2.
+  t.whole("neighbors", "K", &O::neighbors, 1, 1L << 30,
+          "t-SNE: points per conditional distribution; UMAP: neighbourhood size, counting the point",
+          {"3 x perplexity (t-SNE), " + std::to_string(UmapOptions{}.neighbors) + " (UMAP)", ""});
+  t.real("min-dist", "D", &O::min_dist, 0, 2.999, "UMAP: minimum distance of the layout curve");
+  t.whole("epochs", "N", &O::epochs, 1, 1000000, "UMAP: SGD epochs", {"500 up to 10,000 points, 200 beyond", ""});
+  t.real("negative-rate", "R", &O::negative_rate, 0, 1000, "UMAP: negative samples per positive sample");
+  t.real("learning-rate", "RATE", &O::learning_rate, 1e-9, 1e9, "step size",
+         {"max(200, n/12) (t-SNE), " + number_text(UmapOptions{}.learning_rate) + " (UMAP)", ""});
+  add_threads_flag(t);
+  return t;
 }
 
-int run_embed(const Flags& flags) {
+// The experiment's options from the flags, refusing the flags of the other method (they would
+// be silently ignored).
+EmbedExperimentOptions experiment_options(const EmbedFlags& given, const Flags& flags) {
   EmbedExperimentOptions options;
-  const bool is_tsne = flags.choice("method", "tsne", {"tsne", "umap"}) == "tsne";
+  const bool is_tsne = given.method == "tsne";
   options.method = is_tsne ? EmbedMethod::Tsne : EmbedMethod::Umap;
-  options.of = flags.choice("of", is_tsne ? "final" : "trajectory", {"final", "trajectory"}) == "final"
-                   ? EmbedOf::Final
-                   : EmbedOf::Trajectory;
-  options.out_dir = flags.required_text("out");
-  options.samples_per_class = int(flags.integer("samples-per-class", 200, 1, 1L << 30));
-  options.unroll = int(flags.integer("unroll", 0, 1, kMaxDepth));
-  options.seed = uint64_t(flags.integer("seed", 1, 0, 1L << 62));
-  options.threads = thread_count(flags);
-  const std::string init = flags.choice("init", is_tsne ? "pca" : "spectral", {"pca", "spectral", "random"});
+  options.of = given.of.value_or(is_tsne ? "final" : "trajectory") == "final" ? EmbedOf::Final : EmbedOf::Trajectory;
+  options.out_dir = given.out;
+  options.samples_per_class = given.samples_per_class;
+  options.unroll = given.unroll;
+  options.seed = given.seed;
+  options.threads = thread_count(given);
+  const std::string init = given.init.value_or(is_tsne ? "pca" : "spectral");
   if (init == (is_tsne ? "spectral" : "pca"))
     throw Error("--init " + init + " is not available for " + (is_tsne ? "t-SNE (pca or random)" : "UMAP (spectral or random)"));
-  // A flag of the other method would be silently ignored: refuse it instead.
   for (const char* name : is_tsne ? std::vector<const char*>{"min-dist", "epochs", "negative-rate"}
                                   : std::vector<const char*>{"perplexity", "iterations", "exaggeration",
                                                              "exaggeration-iterations", "exact-max", "theta"})
@@ -68,28 +100,40 @@ int run_embed(const Flags& flags) {
   if (is_tsne) {
     TsneOptions& t = options.tsne;
     t.init = init == "random" ? TsneInit::Random : TsneInit::Pca;
-    t.perplexity = flags.real("perplexity", 30, 1, 1e6);
-    t.iterations = int(flags.integer("iterations", 1000, 0, 1000000));
-    t.exaggeration = flags.real("exaggeration", 12, 1, 1e6);
-    t.exaggeration_iterations = int(flags.integer("exaggeration-iterations", 250, 0, 1000000));
-    t.exact_max = int(flags.integer("exact-max", 3000, 0, 1L << 30));
-    t.theta = flags.real("theta", 0.5, 0, 10);
-    t.neighbors = int(flags.integer("neighbors", 0, 1, 1L << 30));
-    t.learning_rate = flags.real("learning-rate", 0, 1e-9, 1e9);
+    t.perplexity = given.perplexity;
+    t.iterations = given.iterations;
+    t.exaggeration = given.exaggeration;
+    t.exaggeration_iterations = given.exaggeration_iterations;
+    t.exact_max = given.exact_max;
+    t.theta = given.theta;
+    t.neighbors = given.neighbors.value_or(t.neighbors);
+    t.learning_rate = given.learning_rate.value_or(t.learning_rate);
   } else {
     UmapOptions& u = options.umap;
     u.init = init == "random" ? UmapInit::Random : UmapInit::Spectral;
-    u.neighbors = int(flags.integer("neighbors", 15, 2, 1L << 30));
-    u.min_dist = flags.real("min-dist", 0.1, 0, 2.999);
-    u.epochs = int(flags.integer("epochs", 0, 1, 1000000));
-    u.negative_sample_rate = flags.real("negative-rate", 5, 0, 1000);
-    u.learning_rate = flags.real("learning-rate", 1, 1e-9, 1e9);
+    if (given.neighbors) flags.integer("neighbors", 0, 2, 1L << 30);  // the message of a range
+    u.neighbors = given.neighbors.value_or(u.neighbors);
+    u.min_dist = given.min_dist;
+    u.epochs = given.epochs.value_or(u.epochs);
+    u.negative_sample_rate = given.negative_rate;
+    u.learning_rate = given.learning_rate.value_or(u.learning_rate);
   }
+  return options;
+}
+
+}  // namespace
+
+CommandSpec embed_spec() { return embed_flags().spec(); }
+
+int run_embed(const Flags& flags) {
+  const EmbedFlags given = embed_flags().parse(flags);
+  const EmbedExperimentOptions options = experiment_options(given, flags);
+  const bool is_tsne = options.method == EmbedMethod::Tsne;
   check_output_directory(options.out_dir, "embed");  // before the work, not after it
-  const std::string model_path = flags.required_text("model");
+  const std::string& model_path = given.model;
   const Net<float> net = load_model(model_path);
-  const Dataset test = load_split(flags, false, 0);
-  check_test_set(test, net.config, flags, model_path, "embed");
+  const Dataset test = load_split(given.data, false, 0);
+  check_test_set(test, net.config, given.data, model_path, "embed");
 
   const EmbedExperimentResult r = run_embed_experiment(net, test, options);
   std::printf("%s of %d points in %d dimensions (%s, %d layers): %s\n", is_tsne ? "t-SNE" : "UMAP", r.points, r.dim,

@@ -11,30 +11,44 @@
 
 namespace resdyn::cli {
 
-CommandSpec eval_spec() {
-  return {"eval",
-          "Evaluate a saved model on the test set: test error and confusion matrix.",
-          {
-              {"model", "MODEL", "", "model file written by 'resdyn train' or 'resdyn quantize' (required)"},
-              data_flag(),
-              {"limit-test", "N", "all", "evaluate only the first N test images"},
-              {"batch", "B", "256", "images per forward pass of a float model (1: one at a time, as on a device)"},
-              threads_flag(),
-          }};
+namespace {
+
+struct EvalOptions : CommonOptions {
+  std::string model;
+  long limit_test = 0;  // 0: all
+  long batch = 256;
+};
+
+FlagTable<EvalOptions> eval_flags() {
+  using O = EvalOptions;
+  FlagTable<O> t("eval", "Evaluate a saved model on the test set: test error and confusion matrix.");
+  t.text("model", "MODEL", &O::model, "model file written by 'resdyn train' or 'resdyn quantize' (required)", {},
+         Need::required);
+  add_data_flag(t);
+  t.whole("limit-test", "N", &O::limit_test, 1, 1L << 30, "evaluate only the first N test images", {"all", ""});
+  t.whole("batch", "B", &O::batch, 1, 1 << 20,
+          "images per forward pass of a float model (1: one at a time, as on a device)");
+  add_threads_flag(t);
+  return t;
 }
 
+}  // namespace
+
+CommandSpec eval_spec() { return eval_flags().spec(); }
+
 int run_eval(const Flags& flags) {
-  const std::string path = flags.required_text("model");
-  const Dataset test = load_split(flags, false, flags.integer("limit-test", 0, 1, 1L << 30));
-  const int threads = thread_count(flags);
+  const EvalOptions options = eval_flags().parse(flags);
+  const std::string& path = options.model;
+  const Dataset test = load_split(options.data, false, options.limit_test);
+  const int threads = thread_count(options);
   // Buffers are sized by the batch: never more than the images there are.
-  const int batch = int(std::min<long>(flags.integer("batch", 256, 1, 1 << 20), std::max(1, test.count)));
+  const int batch = int(std::min<long>(options.batch, std::max(1, test.count)));
   // A quantized model (its own magic) runs on the integer path of resdyn.h sections 4 and 9.
   const bool quantized = quant::is_quantized_model_file(path);
   if (quantized && flags.has("batch")) throw Error("eval: --batch applies to float models only");
   const QuantizedModel qmodel = quantized ? quant::load_quantized(path) : QuantizedModel{};
   const Net<float> net = quantized ? Net<float>{} : load_model(path);
-  check_test_set(test, quantized ? qmodel.config : net.config, flags, path, "eval");
+  check_test_set(test, quantized ? qmodel.config : net.config, options.data, path, "eval");
   const std::unique_ptr<PackedNet<float>> packed(quantized ? nullptr : new PackedNet<float>(net));
   const auto start = std::chrono::steady_clock::now();  // the forward passes only, not the loading
   const Evaluation ev = quantized ? quant::evaluate_quantized(qmodel, test, threads)

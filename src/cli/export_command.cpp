@@ -9,27 +9,37 @@
 
 namespace resdyn::cli {
 
-CommandSpec export_spec() {
-  return {"export",
-          "Write a model as a C header (int8, for firmware) or as .npy files with a JSON manifest.",
-          {
-              {"model", "MODEL", "", "float or quantized model (required); c-header quantizes a float one"},
-              {"format", "c-header|npy", "", "what to write (required)"},
-              {"out", "PATH", "", "the header file, or the directory for the .npy files (required)"},
-              {"digits", "N", "100", "test images for --digits-out / --expected-out"},
-              {"digits-out", "PATH", "", "also write the first N test images as a C header"},
-              {"expected-out", "PATH", "", "also write the host integer path's results on those images"},
-              data_flag(),
-          }};
+namespace {
+
+struct ExportOptions : CommonOptions {
+  std::string model, format, out;
+  int digits = 100;
+  std::string digits_out, expected_out;  // empty: not written
+};
+
+FlagTable<ExportOptions> export_flags() {
+  using O = ExportOptions;
+  FlagTable<O> t("export", "Write a model as a C header (int8, for firmware) or as .npy files with a JSON manifest.");
+  t.text("model", "MODEL", &O::model, "float or quantized model (required); c-header quantizes a float one", {},
+         Need::required);
+  t.choice("format", &O::format, {"c-header", "npy"}, "what to write (required)", {}, Need::required);
+  t.text("out", "PATH", &O::out, "the header file, or the directory for the .npy files (required)", {}, Need::required);
+  t.whole("digits", "N", &O::digits, 1, 1 << 20, "test images for --digits-out / --expected-out");
+  t.text("digits-out", "PATH", &O::digits_out, "also write the first N test images as a C header");
+  t.text("expected-out", "PATH", &O::expected_out, "also write the host integer path's results on those images");
+  add_data_flag(t);
+  return t;
 }
 
+}  // namespace
+
+CommandSpec export_spec() { return export_flags().spec(); }
+
 int run_export(const Flags& flags) {
-  const std::string path = flags.required_text("model");
-  flags.required_text("format");
-  const std::string format = flags.choice("format", "", {"c-header", "npy"});
-  const std::string out = flags.required_text("out");
-  const std::string digits_out = flags.text("digits-out", ""), expected_out = flags.text("expected-out", "");
-  const int digits = int(flags.integer("digits", 100, 1, 1 << 20));
+  const ExportOptions given = export_flags().parse(flags);
+  const std::string &path = given.model, &format = given.format, &out = given.out;
+  const std::string &digits_out = given.digits_out, &expected_out = given.expected_out;
+  const int digits = given.digits;
   const bool quantized = quant::is_quantized_model_file(path);
   if (format == "npy" && !quantized) {
     quant::export_npy(load_model(path), out);
@@ -46,7 +56,7 @@ int run_export(const Flags& flags) {
   if (!digits_out.empty()) ensure_writable(digits_out);
   if (!expected_out.empty()) ensure_writable(expected_out);
   if (!digits_out.empty() || !expected_out.empty()) {
-    const Dataset test = load_split(flags, false, digits);
+    const Dataset test = load_split(given.data, false, digits);
     if (!digits_out.empty()) write_text_atomically(digits_out, quant::digits_header_text(test, digits));
     if (!expected_out.empty()) write_text_atomically(expected_out, quant::expected_results_text(q, test, digits));
   }

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 
 #include "resdyn.h"
@@ -143,6 +144,26 @@ std::string Flags::choice(const std::string& name, const std::string& fallback,
     options += (options.empty() ? "" : "|") + w;
   }
   throw flag_error(spec_, "--" + name + " must be one of " + options + ", got '" + printable(v) + "'");
+}
+
+std::string number_text(double value) {
+  char plain[32];
+  std::snprintf(plain, sizeof plain, "%g", value);
+  // The exponent form with the fewest digits that reads back as the same value.
+  for (int digits = 0; digits < 17; ++digits) {
+    char scientific[32];
+    std::snprintf(scientific, sizeof scientific, "%.*e", digits, value);
+    if (std::strtod(scientific, nullptr) != value) continue;
+    std::string text = scientific;
+    const size_t e = text.find('e');
+    std::string exponent = text.substr(e + 1);  // "-03" -> "-3", "+01" -> "1"
+    const bool negative = exponent[0] == '-';
+    exponent = exponent.substr(1);
+    while (exponent.size() > 1 && exponent[0] == '0') exponent.erase(0, 1);
+    text = text.substr(0, e) + "e" + (negative ? "-" : "") + exponent;
+    return text.size() < std::string(plain).size() ? text : plain;
+  }
+  return plain;
 }
 
 std::string help_text(const CommandSpec& spec) {

@@ -13,44 +13,59 @@
 
 namespace resdyn::cli {
 
-CommandSpec noise_spec() {
-  return {"noise",
-          "Noise-to-signal ratio, cosine similarity and test error under input noise (paper fig. 4).",
-          {
-              {"model", "MODEL", "", "model file written by 'resdyn train' (required)"},
-              data_flag(),
-              {"out", "DIR", "", "directory for noise.csv and summary.json (required; created if missing)"},
-              {"amplitudes", "A,B,..", "13 log-spaced from 1e-3 to 1",
-               "noise amplitudes a (noise is uniform in (-a, a))"},
-              {"noise-at", "initial-state|input", "initial-state", "add the noise to x(0) or to the pixels"},
-              {"realizations", "R", "10", "independent noise draws per amplitude"},
-              {"seed", "S", "1", "seed of the noise"},
-              {"limit-test", "N", "all", "use only the first N test images"},
-              {"batch", "B", "250", "images per forward pass (does not change the result)"},
-              threads_flag(),
-          }};
+namespace {
+
+// The defaults are the analysis' own (NoiseOptions).
+struct NoiseFlags : CommonOptions {
+  std::string model, out;
+  std::optional<std::string> amplitudes;  // unset: default_noise_amplitudes()
+  std::string noise_at = "initial-state";
+  int realizations = NoiseOptions{}.realizations;
+  uint64_t seed = NoiseOptions{}.seed;
+  long limit_test = 0;  // 0: all
+  int batch = NoiseOptions{}.batch;
+};
+
+FlagTable<NoiseFlags> noise_flags() {
+  using O = NoiseFlags;
+  FlagTable<O> t("noise", "Noise-to-signal ratio, cosine similarity and test error under input noise (paper fig. 4).");
+  t.text("model", "MODEL", &O::model, "model file written by 'resdyn train' (required)", {}, Need::required);
+  add_data_flag(t);
+  t.text("out", "DIR", &O::out, "directory for noise.csv and summary.json (required; created if missing)", {},
+         Need::required);
+  t.text("amplitudes", "A,B,..", &O::amplitudes, "noise amplitudes a (noise is uniform in (-a, a))",
+         {"13 log-spaced from 1e-3 to 1", ""}, Need::not_empty);
+  t.choice("noise-at", &O::noise_at, {"initial-state", "input"}, "add the noise to x(0) or to the pixels");
+  t.whole("realizations", "R", &O::realizations, 1, 1000000, "independent noise draws per amplitude");
+  t.whole("seed", "S", &O::seed, 0, 1L << 62, "seed of the noise");
+  t.whole("limit-test", "N", &O::limit_test, 1, 1L << 30, "use only the first N test images", {"all", ""});
+  t.whole("batch", "B", &O::batch, 1, 1 << 20, "images per forward pass (does not change the result)");
+  add_threads_flag(t);
+  return t;
 }
 
+}  // namespace
+
+CommandSpec noise_spec() { return noise_flags().spec(); }
+
 int run_noise(const Flags& flags) {
+  const NoiseFlags given = noise_flags().parse(flags);
   NoiseExperimentOptions opt;
-  const std::string model_path = flags.required_text("model");
-  opt.out_dir = flags.required_text("out");
+  const std::string& model_path = given.model;
+  opt.out_dir = given.out;
   opt.model_name = model_path;
-  opt.noise.amplitudes = flags.has("amplitudes") ? parse_amplitude_list(flags.required_text("amplitudes"))
-                                                 : default_noise_amplitudes();
-  opt.noise.site = flags.choice("noise-at", "initial-state", {"initial-state", "input"}) == "input"
-                       ? NoiseSite::Input
-                       : NoiseSite::InitialState;
-  opt.noise.realizations = int(flags.integer("realizations", 10, 1, 1000000));
-  opt.noise.seed = uint64_t(flags.integer("seed", 1, 0, 1L << 62));
-  opt.noise.batch = int(flags.integer("batch", 250, 1, 1 << 20));
-  opt.noise.threads = thread_count(flags);
+  opt.noise.amplitudes = given.amplitudes ? parse_amplitude_list(*given.amplitudes) : default_noise_amplitudes();
+  opt.noise.site = given.noise_at == "input" ? NoiseSite::Input : NoiseSite::InitialState;
+  opt.noise.realizations = given.realizations;
+  opt.noise.seed = given.seed;
+  opt.noise.batch = given.batch;
+  opt.noise.threads = thread_count(given);
   check_noise_options(opt.noise);  // fail before loading anything
   check_output_directory(opt.out_dir, "noise");
 
   const Net<float> net = load_model(model_path);
-  const Dataset test = load_split(flags, false, flags.integer("limit-test", 0, 1, 1L << 30));
-  check_test_set(test, net.config, flags, model_path, "noise");
+  const Dataset test = load_split(given.data, false, given.limit_test);
+  check_test_set(test, net.config, given.data, model_path, "noise");
   opt.noise.batch = std::min(opt.noise.batch, std::max(1, test.count));  // buffers sized by the data, not the flag
   const Config& cfg = net.config;
   std::printf("noise on %s: %s, %s weights, width %d, depth %d; %d test images x %zu amplitudes x %d "

@@ -7,28 +7,29 @@
 
 namespace resdyn::cli {
 
-CommandSpec ode_spec() {
-  return {"ode",
-          "Enumerate the fixed points of dy/dt = y(1-y)(Wy) for N <= 12, classify them, integrate from random starts.",
-          {
-              {"width", "N", "8", "neurons (1..12) of a random W with entries N(0, 1/N)"},
-              {"weights", "CSV", "", "read W from a CSV file (N rows of N numbers) instead"},
-              {"seed", "S", "1", "seed of W and of the starts"},
-              {"starts", "R", "100", "random starts in (0,1)^N"},
-              {"max-steps", "K", "200000", "RK4 step budget per start"},
-              {"out", "OUTDIR", "", "directory for the CSV and JSON files (required)"},
-          }};
+namespace {
+
+// The flags write straight into the experiment's options, whose members carry the defaults.
+FlagTable<OdeExperimentOptions> ode_flags() {
+  using O = OdeExperimentOptions;
+  FlagTable<O> t("ode",
+                 "Enumerate the fixed points of dy/dt = y(1-y)(Wy) for N <= 12, classify them, integrate from random "
+                 "starts.");
+  t.whole("width", "N", &O::width, 1, 12, "neurons (1..12) of a random W with entries N(0, 1/N)");
+  t.text("weights", "CSV", &O::weights_csv, "read W from a CSV file (N rows of N numbers) instead");
+  t.whole("seed", "S", &O::seed, 0, 1L << 62, "seed of W and of the starts");
+  t.whole("starts", "R", &O::starts, 1, 1000000, "random starts in (0,1)^N");
+  t.whole("max-steps", "K", &O::max_steps, 1, 1L << 40, "RK4 step budget per start");
+  t.text("out", "OUTDIR", &O::out_dir, "directory for the CSV and JSON files (required)", {}, Need::required);
+  return t;
 }
 
+}  // namespace
+
+CommandSpec ode_spec() { return ode_flags().spec(); }
+
 int run_ode(const Flags& flags) {
-  OdeExperimentOptions opt;
-  opt.width = int(flags.integer("width", 8, 1, 12));
-  opt.weights_csv = flags.text("weights", "");
-  opt.seed = uint64_t(flags.integer("seed", 1, 0, 1L << 62));
-  opt.starts = int(flags.integer("starts", 100, 1, 1000000));
-  opt.max_steps = flags.integer("max-steps", 200000, 1, 1L << 40);
-  opt.out_dir = flags.required_text("out");
-  const OdeExperimentResult r = run_ode_experiment(opt);
+  const OdeExperimentResult r = run_ode_experiment(ode_flags().parse(flags));
   std::printf("W: %s (N = %d)\n", r.weights_source.c_str(), r.width);
   std::printf("fixed points in [0,1]^N: %d stable, %d unstable, %d saddle, %d non-hyperbolic\n", r.stable,
               r.unstable, r.saddle, r.non_hyperbolic);

@@ -7,17 +7,28 @@
 
 namespace resdyn::cli {
 
-CommandSpec quantize_spec() {
-  return {"quantize",
-          "Quantize a float model to int8 weights (per-row scales) for the integer inference path.",
-          {
-              {"model", "MODEL", "", "float model written by 'resdyn train' (required)"},
-              {"out", "QMODEL", "", "where to write the quantized model (required); 'resdyn eval' reads it"},
-          }};
+namespace {
+
+struct QuantizeOptions {
+  std::string model, out;
+};
+
+FlagTable<QuantizeOptions> quantize_flags() {
+  using O = QuantizeOptions;
+  FlagTable<O> t("quantize", "Quantize a float model to int8 weights (per-row scales) for the integer inference path.");
+  t.text("model", "MODEL", &O::model, "float model written by 'resdyn train' (required)", {}, Need::required);
+  t.text("out", "QMODEL", &O::out, "where to write the quantized model (required); 'resdyn eval' reads it", {},
+         Need::required);
+  return t;
 }
 
+}  // namespace
+
+CommandSpec quantize_spec() { return quantize_flags().spec(); }
+
 int run_quantize(const Flags& flags) {
-  const std::string in = flags.required_text("model"), out = flags.required_text("out");
+  const QuantizeOptions given = quantize_flags().parse(flags);
+  const std::string &in = given.model, &out = given.out;
   if (quant::is_quantized_model_file(in)) throw Error(in + ": already quantized");
   ensure_writable(out);
   std::string metadata;

@@ -6,20 +6,32 @@
 
 namespace resdyn::cli {
 
-CommandSpec report_spec() {
-  return {"report",
-          "Draw every figure of the paper from a runs directory into REPORTDIR/index.html, with the paper's main results.",
-          {
-              {"runs", "DIR", "",
-               "runs directory as tools/paper_runs.sh lays it out (required; see src/report/runs_layout.h)"},
-              {"out", "REPORTDIR", "", "where index.html, figures/ and data/ go (required; created if missing)"},
-          }};
+namespace {
+
+struct ReportOptions {
+  std::string runs, out;
+};
+
+FlagTable<ReportOptions> report_flags() {
+  using O = ReportOptions;
+  FlagTable<O> t("report",
+                 "Draw every figure of the paper from a runs directory into REPORTDIR/index.html, with the paper's "
+                 "main results.");
+  t.text("runs", "DIR", &O::runs,
+         "runs directory as tools/paper_runs.sh lays it out (required; see src/report/runs_layout.h)", {},
+         Need::required);
+  t.text("out", "REPORTDIR", &O::out, "where index.html, figures/ and data/ go (required; created if missing)", {},
+         Need::required);
+  return t;
 }
 
+}  // namespace
+
+CommandSpec report_spec() { return report_flags().spec(); }
+
 int run_report(const Flags& flags) {
-  const std::string runs = flags.required_text("runs");
-  const std::string out = flags.required_text("out");
-  const report::ReportSummary summary = report::write_report(runs, out, flags.command_line());
+  const ReportOptions given = report_flags().parse(flags);
+  const report::ReportSummary summary = report::write_report(given.runs, given.out, flags.command_line());
   std::printf("report: %zu figures drawn, %zu not run", summary.drawn.size(), summary.not_run.size());
   if (!summary.not_run.empty()) {
     std::printf(" (");

@@ -11,33 +11,49 @@
 
 namespace resdyn::cli {
 
-CommandSpec sensitivity_spec() {
-  return {"sensitivity",
-          "log10|det M'(s)| for every layer s and the logit change after perturbing y(s), per class.",
-          {
-              {"model", "MODEL", "", "model file written by 'resdyn train' (required)"},
-              data_flag(),
-              {"out", "DIR", "", "directory for sensitivity.csv and summary.json (required; created if missing)"},
-              {"samples-per-class", "S", "20",
-               "the first S test images of each class (each costs T LU factorisations of N x N)"},
-              {"epsilon", "E", "1e-3", "length of the perturbation added to y(s)"},
-              {"seed", "S", "1", "seed of the perturbation directions"},
-              threads_flag(),
-          }};
+namespace {
+
+// The defaults are the experiment's own.
+struct SensitivityFlags : CommonOptions {
+  std::string model, out;
+  int samples_per_class = SensitivityOptions{}.samples_per_class;
+  double epsilon = SensitivityOptions{}.epsilon;
+  uint64_t seed = SensitivityOptions{}.seed;
+};
+
+FlagTable<SensitivityFlags> sensitivity_flags() {
+  using O = SensitivityFlags;
+  FlagTable<O> t("sensitivity",
+                 "log10|det M'(s)| for every layer s and the logit change after perturbing y(s), per class.");
+  t.text("model", "MODEL", &O::model, "model file written by 'resdyn train' (required)", {}, Need::required);
+  add_data_flag(t);
+  t.text("out", "DIR", &O::out, "directory for sensitivity.csv and summary.json (required; created if missing)", {},
+         Need::required);
+  t.whole("samples-per-class", "S", &O::samples_per_class, 1, 1L << 30,
+          "the first S test images of each class (each costs T LU factorisations of N x N)");
+  t.real("epsilon", "E", &O::epsilon, 1e-12, 1e3, "length of the perturbation added to y(s)");
+  t.whole("seed", "S", &O::seed, 0, 1L << 62, "seed of the perturbation directions");
+  add_threads_flag(t);
+  return t;
 }
 
+}  // namespace
+
+CommandSpec sensitivity_spec() { return sensitivity_flags().spec(); }
+
 int run_sensitivity(const Flags& flags) {
+  const SensitivityFlags given = sensitivity_flags().parse(flags);
   SensitivityOptions options;
-  options.out_dir = flags.required_text("out");
-  options.samples_per_class = int(flags.integer("samples-per-class", 20, 1, 1L << 30));
-  options.epsilon = flags.real("epsilon", 1e-3, 1e-12, 1e3);
-  options.seed = uint64_t(flags.integer("seed", 1, 0, 1L << 62));
-  options.threads = thread_count(flags);
+  options.out_dir = given.out;
+  options.samples_per_class = given.samples_per_class;
+  options.epsilon = given.epsilon;
+  options.seed = given.seed;
+  options.threads = thread_count(given);
   check_output_directory(options.out_dir, "sensitivity");  // before the work, not after it
-  const std::string model_path = flags.required_text("model");
+  const std::string& model_path = given.model;
   const Net<float> net = load_model(model_path);
-  const Dataset test = load_split(flags, false, 0);
-  check_test_set(test, net.config, flags, model_path, "sensitivity");
+  const Dataset test = load_split(given.data, false, 0);
+  check_test_set(test, net.config, given.data, model_path, "sensitivity");
   options.progress = [](int done, int total) {
     std::fprintf(stderr, "sensitivity: %d of %d samples\n", done, total);
   };

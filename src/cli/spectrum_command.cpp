@@ -11,31 +11,49 @@
 
 namespace resdyn::cli {
 
-CommandSpec spectrum_spec() {
-  return {"spectrum",
-          "Eigenvalues of the ODE and layer-map Jacobians at each class's mean residual of an unrolled shared net.",
-          {
-              {"model", "MODEL", "", "model file of a shared-weight ResNet (required)"},
-              data_flag(),
-              {"out", "DIR", "", "directory for eigenvalues.csv and summary.json (required; created if missing)"},
-              {"unroll", "T'", "1000", "layers to run the shared net for; the point is the residual at layer T'"},
-              {"samples-per-class", "S", "200", "the first S test images of each class, in file order"},
-              threads_flag(),
-          }};
+namespace {
+
+// The defaults are the experiment's own.
+struct SpectrumFlags : CommonOptions {
+  std::string model, out;
+  int unroll = SpectrumOptions{}.unroll;
+  int samples_per_class = SpectrumOptions{}.samples_per_class;
+};
+
+FlagTable<SpectrumFlags> spectrum_flags() {
+  using O = SpectrumFlags;
+  FlagTable<O> t("spectrum",
+                 "Eigenvalues of the ODE and layer-map Jacobians at each class's mean residual of an unrolled "
+                 "shared net.");
+  t.text("model", "MODEL", &O::model, "model file of a shared-weight ResNet (required)", {}, Need::required);
+  add_data_flag(t);
+  t.text("out", "DIR", &O::out, "directory for eigenvalues.csv and summary.json (required; created if missing)", {},
+         Need::required);
+  t.whole("unroll", "T'", &O::unroll, 1, kMaxDepth,
+          "layers to run the shared net for; the point is the residual at layer T'");
+  t.whole("samples-per-class", "S", &O::samples_per_class, 1, 1L << 30,
+          "the first S test images of each class, in file order");
+  add_threads_flag(t);
+  return t;
 }
 
+}  // namespace
+
+CommandSpec spectrum_spec() { return spectrum_flags().spec(); }
+
 int run_spectrum(const Flags& flags) {
+  const SpectrumFlags given = spectrum_flags().parse(flags);
   SpectrumOptions options;
-  options.out_dir = flags.required_text("out");
-  options.unroll = int(flags.integer("unroll", 1000, 1, kMaxDepth));
-  options.samples_per_class = int(flags.integer("samples-per-class", 200, 1, 1L << 30));
-  options.threads = thread_count(flags);
+  options.out_dir = given.out;
+  options.unroll = given.unroll;
+  options.samples_per_class = given.samples_per_class;
+  options.threads = thread_count(given);
   check_output_directory(options.out_dir, "spectrum");  // before the work, not after it
-  const std::string model_path = flags.required_text("model");
+  const std::string& model_path = given.model;
   const Net<float> net = load_model(model_path);
   check_spectrum_model(net);  // before the data is read
-  const Dataset test = load_split(flags, false, 0);
-  check_test_set(test, net.config, flags, model_path, "spectrum");
+  const Dataset test = load_split(given.data, false, 0);
+  check_test_set(test, net.config, given.data, model_path, "spectrum");
 
   const SpectrumResult r = run_spectrum_experiment(net, test, options);
   std::printf("unrolled to %d layers in %s, eigenvalues of %zu x 2 Jacobians (%d x %d) in %s\n", r.unroll,

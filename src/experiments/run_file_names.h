@@ -22,6 +22,15 @@ inline constexpr char depth[] = "depth";  // the layers the experiment ran
 inline constexpr char samples_per_class[] = "samples_per_class";
 }  // namespace key
 
+// The metadata lines ("key: value") of a model file that the report reads (written by
+// `resdyn train`).
+namespace model_metadata {
+inline constexpr char command[] = "command";  // the command line that trained it
+inline constexpr char test_error[] = "test_error";  // a fraction
+inline constexpr char epochs[] = "epochs";
+inline constexpr char train_seconds[] = "train_seconds";  // --fixed-point only
+}  // namespace model_metadata
+
 // The columns of that epoch log the report draws (written by `resdyn train`).
 namespace epoch_log {
 inline constexpr char epoch[] = "epoch";

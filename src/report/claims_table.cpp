@@ -42,7 +42,7 @@ std::string layers(const ModelInfo& m) {
 
 // The depth a pruned run started from: its --depth flag, or train's default.
 std::string initial_depth(const ModelInfo& m) {
-  const std::string depth = flag_value(m.meta("command"), "depth");
+  const std::string depth = flag_value(m.meta(run_files::model_metadata::command), "depth");
   return depth.empty() ? "10" : depth;
 }
 

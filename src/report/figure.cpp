@@ -81,7 +81,7 @@ bool FigureContext::any(const std::vector<std::string>& files) {
 Provenance FigureContext::model_provenance(const std::string& model_file) {
   const ModelInfo* info = runs_.model(model_file);
   if (!info) return {model_file + " (missing)", ""};
-  return {model_file + ": " + info->summary(), info->meta("command")};
+  return {model_file + ": " + info->summary(), info->meta(run_files::model_metadata::command)};
 }
 
 void FigureContext::use(Sources& sources, const std::string& file) {

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "experiments/run_file_names.h"
 #include "plot/svg.h"
 #include "report/claims_table.h"
 #include "report/number_text.h"
@@ -106,7 +107,7 @@ std::string models_html(FigureContext& context) {
     }
     out += "<tr><td>" + file + "</td><td>" + html(layout.description) + "</td><td>" + html(info->summary()) +
            "</td><td>" + html(time) + "</td><td>" +
-           (info->meta("command").empty() ? "(not recorded)" : code(info->meta("command"))) + "</td></tr>\n";
+           (info->meta(run_files::model_metadata::command).empty() ? "(not recorded)" : code(info->meta(run_files::model_metadata::command))) + "</td></tr>\n";
   }
   if (present == 0) return "<p>No models in the runs directory yet.</p>\n";
   return out + "</table>\n";

@@ -16,7 +16,7 @@ std::string ModelInfo::meta(const std::string& key) const {
 
 double ModelInfo::test_error() const {
   double value = NAN;
-  const std::string text = meta("test_error");
+  const std::string text = meta(run_files::model_metadata::test_error);
   if (!text.empty() && !output::parse_decimal(text, value))
     throw Error(file + ": metadata: test_error '" + text + "' is not a number");
   return value;
@@ -26,10 +26,10 @@ std::string ModelInfo::summary() const {
   std::string text = config.weights == Weights::Shared ? "shared-weight " : "per-layer ";
   text += config.arch == Arch::ResNet ? "ResNet" : "MLP";
   text += ", " + std::to_string(config.depth) + " layers x " + std::to_string(config.width) + " units";
-  if (!meta("epochs").empty()) text += ", " + meta("epochs") + " epochs";
-  if (!meta("train_seconds").empty()) {
+  if (!meta(run_files::model_metadata::epochs).empty()) text += ", " + meta(run_files::model_metadata::epochs) + " epochs";
+  if (!meta(run_files::model_metadata::train_seconds).empty()) {
     double seconds = NAN;
-    if (output::parse_decimal(meta("train_seconds"), seconds))
+    if (output::parse_decimal(meta(run_files::model_metadata::train_seconds), seconds))
       text += ", trained in " + number_text(seconds / 60, 2) + " min";
   }
   text += ", test error " + percent_text(test_error());

@@ -63,8 +63,10 @@ void exercise_getters(const resdyn::cli::CommandSpec& spec, const Flags& flags) 
       require(v == "resnet" || v == "mlp", "choice() returned a word not in its list");
     });
   }
-  attempt([&] {
-    const int threads = resdyn::cli::thread_count(flags);
+  attempt([&] {  // --threads bound as every command binds it
+    resdyn::cli::FlagTable<resdyn::cli::CommonOptions> common("train", "");
+    resdyn::cli::add_threads_flag(common);
+    const int threads = resdyn::cli::thread_count(common.parse(flags));
     require(threads >= 1 && threads <= RESDYN_MAX_THREADS, "thread_count() out of range");
   });
   attempt([&] { flags.has("not-a-declared-flag"); });
