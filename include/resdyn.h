@@ -108,7 +108,14 @@
 #include <cstdint>
 #include <cstring>
 
-#if defined(__AVX2__) || defined(__AVX512F__)
+// The kernels' bodies, and the x86 intrinsics they are written with, are compiled where they
+// run: in the unit that defines RESDYN_IMPLEMENTATION, in a freestanding build (one unit), or
+// where RESDYN_KERNELS asks for them (a test of the kernels themselves). Every other unit sees
+// their declarations only, and links to that one unit's instances.
+#if defined(RESDYN_IMPLEMENTATION) || defined(RESDYN_FREESTANDING) || defined(RESDYN_KERNELS)
+#define RESDYN_KERNEL_BODIES
+#endif
+#if defined(RESDYN_KERNEL_BODIES) && (defined(__AVX2__) || defined(__AVX512F__))
 #include <immintrin.h>
 #endif
 
@@ -304,6 +311,7 @@ struct GemmShape {
   static constexpr int NC = NR * 64;        // columns of B per panel
 };
 
+#if defined(RESDYN_KERNEL_BODIES)
 namespace detail {
 
 inline int min_int(int a, int b) { return a < b ? a : b; }
@@ -682,6 +690,7 @@ void gemm_tile(const GemmProduct<Real>& p, TileRange tile, Real* packA, Real* pa
 }
 
 }  // namespace detail
+#endif  // RESDYN_KERNEL_BODIES
 
 // ============================================================================
 // 3. Networks: configuration and parameter layout (paper §4-5)
@@ -1475,6 +1484,7 @@ class ThreadPool {
 };
 #endif  // RESDYN_NO_THREADS
 
+#if defined(RESDYN_KERNEL_BODIES)
 namespace detail {
 
 // p moved on to the next 64-byte boundary, so that every packed strip's loads are whole
@@ -1578,22 +1588,18 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
 }
 
 }  // namespace detail
+#endif  // RESDYN_KERNEL_BODIES
 
 // C = alpha op(A) op(B) + beta C (see the top of this section), then the epilogue, if any,
 // on every tile of C.
 template <class Real>
 void gemm(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B, int ldb, Real beta,
-          Real* C, int ldc, int threads = 1, const Epilogue<Real>& epilogue = {}) {
-  detail::gemm_parallel<Real, false>(opA, opB, M, N, K, alpha, A, lda, B, ldb, nullptr, beta, C, ldc, threads,
-                                     epilogue);
-}
+          Real* C, int ldc, int threads = 1, const Epilogue<Real>& epilogue = {});
 
 // The same on the portable kernel only: the reference the vector kernels are tested against.
 template <class Real>
 void gemm_portable(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B, int ldb,
-                   Real beta, Real* C, int ldc, int threads = 1) {
-  detail::gemm_parallel<Real, true>(opA, opB, M, N, K, alpha, A, lda, B, ldb, nullptr, beta, C, ldc, threads, {});
-}
+                   Real beta, Real* C, int ldc, int threads = 1);
 
 // op(B) packed once, ahead of time, for a B that many products read unchanged (the weights
 // at inference, or a shared W through the T layers of one training step): gemm then skips
@@ -1604,15 +1610,7 @@ class PackedB {
   PackedB() = default;
   PackedB(Op opB, int K, int N, const Real* B, int ldb, int threads = 1) { pack(opB, K, N, B, ldb, threads); }
   // Packs op(B) anew, in the memory it already has when that is large enough.
-  void pack(Op opB, int K, int N, const Real* B, int ldb, int threads = 1) {
-    using S = GemmShape<Real>;
-    K_ = K;
-    N_ = N;
-    const size_t padded_n = size_t(N + S::NR - 1) / S::NR * S::NR;
-    if (storage_.size() < padded_n * K + 64 / sizeof(Real)) storage_.resize(padded_n * K + 64 / sizeof(Real));
-    offset_ = size_t(detail::line_aligned(storage_.data()) - storage_.data());
-    detail::pack_b_whole(opB, B, ldb, K, N, storage_.data() + offset_, threads);
-  }
+  void pack(Op opB, int K, int N, const Real* B, int ldb, int threads = 1);
   int K() const { return K_; }
   int N() const { return N_; }
   const Real* data() const { return storage_.data() + offset_; }
@@ -1626,10 +1624,40 @@ class PackedB {
 // C = alpha op(A) B + beta C with B packed ahead of time (op(A) is M x B.K(), C is M x B.N()).
 template <class Real>
 void gemm(Op opA, int M, Real alpha, const Real* A, int lda, const PackedB<Real>& B, Real beta, Real* C, int ldc,
-          int threads = 1, const Epilogue<Real>& epilogue = {}) {
+          int threads = 1, const Epilogue<Real>& epilogue = {});
+
+#if defined(RESDYN_KERNEL_BODIES)
+template <class Real>
+void gemm(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B, int ldb, Real beta,
+          Real* C, int ldc, int threads, const Epilogue<Real>& epilogue) {
+  detail::gemm_parallel<Real, false>(opA, opB, M, N, K, alpha, A, lda, B, ldb, nullptr, beta, C, ldc, threads,
+                                     epilogue);
+}
+
+template <class Real>
+void gemm_portable(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B, int ldb,
+                   Real beta, Real* C, int ldc, int threads) {
+  detail::gemm_parallel<Real, true>(opA, opB, M, N, K, alpha, A, lda, B, ldb, nullptr, beta, C, ldc, threads, {});
+}
+
+template <class Real>
+void PackedB<Real>::pack(Op opB, int K, int N, const Real* B, int ldb, int threads) {
+  using S = GemmShape<Real>;
+  K_ = K;
+  N_ = N;
+  const size_t padded_n = size_t(N + S::NR - 1) / S::NR * S::NR;
+  if (storage_.size() < padded_n * K + 64 / sizeof(Real)) storage_.resize(padded_n * K + 64 / sizeof(Real));
+  offset_ = size_t(detail::line_aligned(storage_.data()) - storage_.data());
+  detail::pack_b_whole(opB, B, ldb, K, N, storage_.data() + offset_, threads);
+}
+
+template <class Real>
+void gemm(Op opA, int M, Real alpha, const Real* A, int lda, const PackedB<Real>& B, Real beta, Real* C, int ldc,
+          int threads, const Epilogue<Real>& epilogue) {
   detail::gemm_parallel<Real, false>(opA, Op::N, M, B.N(), B.K(), alpha, A, lda, nullptr, 0, B.data(), beta, C, ldc,
                                      threads, epilogue);
 }
+#endif  // RESDYN_KERNEL_BODIES
 
 #define RESDYN_GEMM_INSTANCES(Real)                                                                              \
   RESDYN_INSTANCE void gemm<Real>(Op, Op, int, int, int, Real, const Real*, int, const Real*, int, Real, Real*, int, \
@@ -1949,6 +1977,8 @@ struct PackedMatrix {
   int rows = 0, cols = 0, groups = 0, panels = 0, group = 2;  // group: inputs per 32-bit word
   std::vector<uint32_t> data;                                 // panels x groups x kPanelRows words
 };
+
+#if defined(RESDYN_KERNEL_BODIES)
 
 // W packed for products with inputs of type In (int16_t or uint8_t).
 template <class In>
@@ -2275,6 +2305,7 @@ struct PackedKernels {
   static void add_sums(int32_t* running, const int32_t* acc, int n) { add_sums_fast(running, acc, n); }
 };
 
+#endif  // RESDYN_KERNEL_BODIES
 }  // namespace fixed
 
 // ---------------------------------------------------------------------------
@@ -2413,61 +2444,13 @@ inline const char* quantized_model_problem(const QuantizedModel& q) {
 // up to 64 images split across threads.
 class QuantRunner {
  public:
-  explicit QuantRunner(const QuantNet& net) : net_(net) {
-    const Config& c = net.config;
-    const bool bytes = fixed::layers_read_bytes(c);
-    if (c.stem) stem_ = fixed::pack_matrix<uint8_t>(net.stem.weights, c.width, c.input);
-    classifier_ = fixed::pack_matrix<int16_t>(net.classifier.weights, c.classes, c.width);
-    for (int b = 1; b <= net.block_count; ++b)
-      blocks_.push_back(bytes ? fixed::pack_matrix<uint8_t>(net.block(b).weights, c.width, c.width)
-                              : fixed::pack_matrix<int16_t>(net.block(b).weights, c.width, c.width));
-    ldx_ = (c.width + 1) / 2 * 2;
-    ldb_ = (c.width + 3) / 4 * 4;
-    ldp_ = (c.input + 3) / 4 * 4;
-  }
+  explicit QuantRunner(const QuantNet& net);
+
 
   // logits: batch x classes (Q19.12); states (if not null): batch x width, the final x(T)
   // (Q16.15) or h(T) (Q0.15). depth as in quant_forward.
-  void run(const uint8_t* pixels, int batch, int depth, int threads, int32_t* logits, int32_t* states = nullptr) const {
-    const Config& cfg = net_.config;
-    if (depth <= 0) depth = cfg.depth;
-    if (depth > cfg.depth && cfg.weights != Weights::Shared)
-      throw Error("unrolling beyond the trained depth needs shared weights");
-    constexpr int kChunk = 64;
-    const int tasks = (batch + kChunk - 1) / kChunk;
-    const int N = cfg.width, D = cfg.input, C = cfg.classes, ld_acc = std::max(N, C);
-    struct Scratch {
-      std::vector<int32_t> state, acc, sums;
-      std::vector<int16_t> input;
-      std::vector<uint8_t> bytes, pixels;
-      std::vector<int> shift;
-    };
-    std::vector<Scratch> scratch(size_t(std::max(1, std::min(threads, tasks))));
-    const fixed::PackedKernels kernels{&stem_, &classifier_, blocks_.data()};
-    ThreadPool::shared().run(threads, tasks, [&](int task, int worker) {
-      Scratch& s = scratch[size_t(worker)];
-      if (s.state.empty()) {  // the padding of the product inputs stays 0
-        s.state.resize(size_t(kChunk) * N);
-        s.acc.resize(size_t(kChunk) * ld_acc);
-        s.sums.resize(size_t(kChunk) * ld_acc);
-        s.input.assign(size_t(kChunk) * ldx_, 0);
-        s.bytes.assign(size_t(kChunk) * ldb_, 0);
-        s.pixels.assign(cfg.stem ? size_t(kChunk) * ldp_ : 0, 0);
-        s.shift.resize(kChunk);
-      }
-      const int first = task * kChunk, count = std::min(kChunk, batch - first);
-      const fixed::QuantBatch b{count, s.state.data(), s.input.data(), s.shift.data(), s.bytes.data(),
-                                s.acc.data(), s.sums.data(), N, ldx_, ldb_, ld_acc};
-      const uint8_t* u = pixels + size_t(first) * D;
-      if (cfg.stem) {  // the stem's packed product reads zero-padded rows
-        for (int r = 0; r < count; ++r) std::memcpy(s.pixels.data() + size_t(r) * ldp_, u + size_t(r) * D, size_t(D));
-        fixed::forward_rows(net_, kernels, s.pixels.data(), ldp_, depth, b, logits + size_t(first) * C, C);
-      } else {
-        fixed::forward_rows(net_, kernels, u, D, depth, b, logits + size_t(first) * C, C);
-      }
-      if (states) std::copy(s.state.data(), s.state.data() + size_t(count) * N, states + size_t(first) * N);
-    });
-  }
+  void run(const uint8_t* pixels, int batch, int depth, int threads, int32_t* logits, int32_t* states = nullptr) const;
+
 
   const QuantNet& net() const { return net_; }
 
@@ -2477,6 +2460,62 @@ class QuantRunner {
   std::vector<fixed::PackedMatrix> blocks_;
   int ldx_ = 0, ldb_ = 0, ldp_ = 0;  // row strides of the int16 inputs, the byte inputs, the pixels
 };
+
+#if defined(RESDYN_IMPLEMENTATION)  // compiled once, with the kernels
+QuantRunner::QuantRunner(const QuantNet& net) : net_(net) {
+  const Config& c = net.config;
+  const bool bytes = fixed::layers_read_bytes(c);
+  if (c.stem) stem_ = fixed::pack_matrix<uint8_t>(net.stem.weights, c.width, c.input);
+  classifier_ = fixed::pack_matrix<int16_t>(net.classifier.weights, c.classes, c.width);
+  for (int b = 1; b <= net.block_count; ++b)
+    blocks_.push_back(bytes ? fixed::pack_matrix<uint8_t>(net.block(b).weights, c.width, c.width)
+                            : fixed::pack_matrix<int16_t>(net.block(b).weights, c.width, c.width));
+  ldx_ = (c.width + 1) / 2 * 2;
+  ldb_ = (c.width + 3) / 4 * 4;
+  ldp_ = (c.input + 3) / 4 * 4;
+}
+void QuantRunner::run(const uint8_t* pixels, int batch, int depth, int threads, int32_t* logits,
+                              int32_t* states) const {
+  const Config& cfg = net_.config;
+  if (depth <= 0) depth = cfg.depth;
+  if (depth > cfg.depth && cfg.weights != Weights::Shared)
+    throw Error("unrolling beyond the trained depth needs shared weights");
+  constexpr int kChunk = 64;
+  const int tasks = (batch + kChunk - 1) / kChunk;
+  const int N = cfg.width, D = cfg.input, C = cfg.classes, ld_acc = std::max(N, C);
+  struct Scratch {
+    std::vector<int32_t> state, acc, sums;
+    std::vector<int16_t> input;
+    std::vector<uint8_t> bytes, pixels;
+    std::vector<int> shift;
+  };
+  std::vector<Scratch> scratch(size_t(std::max(1, std::min(threads, tasks))));
+  const fixed::PackedKernels kernels{&stem_, &classifier_, blocks_.data()};
+  ThreadPool::shared().run(threads, tasks, [&](int task, int worker) {
+    Scratch& s = scratch[size_t(worker)];
+    if (s.state.empty()) {  // the padding of the product inputs stays 0
+      s.state.resize(size_t(kChunk) * N);
+      s.acc.resize(size_t(kChunk) * ld_acc);
+      s.sums.resize(size_t(kChunk) * ld_acc);
+      s.input.assign(size_t(kChunk) * ldx_, 0);
+      s.bytes.assign(size_t(kChunk) * ldb_, 0);
+      s.pixels.assign(cfg.stem ? size_t(kChunk) * ldp_ : 0, 0);
+      s.shift.resize(kChunk);
+    }
+    const int first = task * kChunk, count = std::min(kChunk, batch - first);
+    const fixed::QuantBatch b{count, s.state.data(), s.input.data(), s.shift.data(), s.bytes.data(),
+                              s.acc.data(), s.sums.data(), N, ldx_, ldb_, ld_acc};
+    const uint8_t* u = pixels + size_t(first) * D;
+    if (cfg.stem) {  // the stem's packed product reads zero-padded rows
+      for (int r = 0; r < count; ++r) std::memcpy(s.pixels.data() + size_t(r) * ldp_, u + size_t(r) * D, size_t(D));
+      fixed::forward_rows(net_, kernels, s.pixels.data(), ldp_, depth, b, logits + size_t(first) * C, C);
+    } else {
+      fixed::forward_rows(net_, kernels, u, D, depth, b, logits + size_t(first) * C, C);
+    }
+    if (states) std::copy(s.state.data(), s.state.data() + size_t(count) * N, states + size_t(first) * N);
+  });
+}
+#endif  // RESDYN_IMPLEMENTATION
 
 // ============================================================================
 // 10. Bytes in memory: little-endian numbers

@@ -20,6 +20,7 @@
 #include "quant/npy_writer.h"
 #include "quant/quantized_evaluation.h"
 #include "quant/quantized_model_file.h"
+#define RESDYN_KERNELS  // these tests read the kernels themselves, not only their results
 #include "resdyn.h"
 #include "test_paths.h"
 

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <vector>
 
+#define RESDYN_KERNELS  // these tests read the kernels themselves, not only their results
 #include "resdyn.h"
 
 using resdyn::Op;
