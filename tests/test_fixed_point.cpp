@@ -3,6 +3,9 @@
 // integer forward pass against the float one, quantized MNIST accuracy, the quantized model
 // file, .npy files, the exported C header compiled and run as a freestanding program, and
 // training in Q15.16.
+// These tests read the kernels themselves, not only their results: the header shows their
+// bodies here (before anything includes it).
+#define RESDYN_KERNELS
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -20,7 +23,6 @@
 #include "quant/npy_writer.h"
 #include "quant/quantized_evaluation.h"
 #include "quant/quantized_model_file.h"
-#define RESDYN_KERNELS  // these tests read the kernels themselves, not only their results
 #include "resdyn.h"
 #include "test_paths.h"
 

@@ -1,12 +1,14 @@
 // The matrix routine against a naive triple loop in double, on odd shapes, every
 // transposition, and the same bits on one and two threads.
+// These tests read the kernels themselves, not only their results: the header shows their
+// bodies here (before anything includes it).
+#define RESDYN_KERNELS
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <vector>
 
-#define RESDYN_KERNELS  // these tests read the kernels themselves, not only their results
 #include "resdyn.h"
 
 using resdyn::Op;
