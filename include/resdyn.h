@@ -306,9 +306,9 @@ struct GemmShape {
   static constexpr int MR = 6;
   static constexpr int NR = 16;
 #endif
-  static constexpr int KC = 384;            // depth of a packed block: a KC x NR strip of B stays in L1
-  static constexpr int MC = MR * 12;        // rows of A per block: MC x KC stays in L2
-  static constexpr int NC = NR * 64;        // columns of B per panel
+  static constexpr int KC = 384;      // depth of a packed block: a KC x NR strip of B stays in L1
+  static constexpr int MC = MR * 12;  // rows of A per block: MC x KC stays in L2
+  static constexpr int NC = NR * 64;  // columns of B per panel
 };
 
 #if defined(RESDYN_KERNEL_BODIES)
@@ -447,7 +447,7 @@ void pack_a(Op op, const Real* A, int lda, int i0, int mc, int k0, int kc, Real*
       Real* strip = out + size_t(k) * MR;
       for (int s = 0; s < full; s += MR, strip += size_t(kc) * MR)
         std::memcpy(strip, src + s, MR * sizeof(Real));  // one vector move, not MR scalar ones
-      if (full < mc)  // the last strip, zero-padded
+      if (full < mc)                                     // the last strip, zero-padded
         for (int r = 0; r < MR; ++r) strip[r] = full + r < mc ? src[full + r] : Real(0);
     }
     return;
@@ -676,7 +676,9 @@ void gemm_tile(const GemmProduct<Real>& p, TileRange tile, Real* packA, Real* pa
             if (kc0 > 0 || beta != Real(0)) prefetch_block(ctile, size_t(ldc), rows, cols);
             if (last)
               for (const Real* m : epilogue.also)
-                if (m) prefetch_block(m + size_t(ic + ir) * epilogue.ld_also + jc + jr, size_t(epilogue.ld_also), rows, cols);
+                if (m)
+                  prefetch_block(m + size_t(ic + ir) * epilogue.ld_also + jc + jr, size_t(epilogue.ld_also), rows,
+                                 cols);
             if (Portable)
               micro_kernel_portable<Real, MR>(kc, packA + size_t(ir) * kc, panel + size_t(jr) * kc, acc);
             else
@@ -790,9 +792,7 @@ namespace fixed {
 // Rounding and saturation
 // ---------------------------------------------------------------------------
 
-inline int32_t saturate_i32(int64_t v) {
-  return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : int32_t(v);
-}
+inline int32_t saturate_i32(int64_t v) { return v > INT32_MAX ? INT32_MAX : v < INT32_MIN ? INT32_MIN : int32_t(v); }
 inline int16_t saturate_i16(int64_t v) {
   return v > INT16_MAX ? int16_t(INT16_MAX) : v < INT16_MIN ? int16_t(INT16_MIN) : int16_t(v);
 }
@@ -810,7 +810,7 @@ inline int64_t round_shift_right(int64_t v, int shift) {
 // value * mult * 2^-shift, rounded and saturated to int32 (any shift; mult >= 0).
 inline int32_t rescale(int32_t value, int32_t mult, int shift) {
   const int64_t p = int64_t(value) * mult;  // |p| < 2^62
-  if (shift >= 63) return 0;                 // |p| / 2^63 < 1/2
+  if (shift >= 63) return 0;                // |p| / 2^63 < 1/2
   if (shift > 0) return saturate_i32(round_shift_right(p, shift));
   if (p == 0) return 0;
   const int64_t limit = int64_t(INT32_MAX) >> (shift < -31 ? 31 : -shift);
@@ -865,9 +865,9 @@ using Q16_15 = Fixed<15, int32_t>;  // x(t)
 using Q19_12 = Fixed<12, int32_t>;  // pre-activations and logits
 using Q15_16 = Fixed<16, int32_t>;  // everything in fixed-point training
 
-constexpr int kStateFrac = 15;    // y, h and x
-constexpr int kPreFrac = 12;      // z and logits
-constexpr int kTrainFrac = 16;    // training
+constexpr int kStateFrac = 15;        // y, h and x
+constexpr int kPreFrac = 12;          // z and logits
+constexpr int kTrainFrac = 16;        // training
 constexpr int32_t kMaxRowL1 = 65535;  // sum |q| of a quantized row: 65535 * 32767 < 2^31
 
 // ---------------------------------------------------------------------------
@@ -889,9 +889,9 @@ constexpr double exp_constexpr(double x) {
   return sum;
 }
 
-constexpr int kSigmoidSteps = 512;        // table covers z in [0, 16] in steps of 1/32
+constexpr int kSigmoidSteps = 512;  // table covers z in [0, 16] in steps of 1/32
 constexpr int kSigmoidStepsPerUnit = 32;
-constexpr int kTableFrac = 24;             // table values in Q.24
+constexpr int kTableFrac = 24;  // table values in Q.24
 constexpr int kExpWhole = 25, kExpParts = 256;
 
 struct SigmoidTable {
@@ -911,7 +911,8 @@ struct ExpTables {
   int32_t part[kExpParts + 1];
   constexpr ExpTables() : whole(), part() {
     for (int n = 0; n < kExpWhole; ++n) whole[n] = int32_t(exp_constexpr(-double(n)) * double(1 << 30) + 0.5);
-    for (int k = 0; k <= kExpParts; ++k) part[k] = int32_t(exp_constexpr(-double(k) / kExpParts) * double(1 << 30) + 0.5);
+    for (int k = 0; k <= kExpParts; ++k)
+      part[k] = int32_t(exp_constexpr(-double(k) / kExpParts) * double(1 << 30) + 0.5);
   }
 };
 inline constexpr ExpTables kExpTables{};
@@ -1043,7 +1044,7 @@ RESDYN_OUT_OF_LINE inline void int_matvec(int outputs, int inner, const int8_t* 
 // (per unit of its integer input), plus bias[i] in Q19.12.
 struct QuantMatrix {
   const int8_t* weights = nullptr;
-  const int32_t* mult = nullptr;   // in [2^30, 2^31), or 0 for a row of zeros
+  const int32_t* mult = nullptr;  // in [2^30, 2^31), or 0 for a row of zeros
   const int8_t* shift = nullptr;
   const int32_t* bias = nullptr;
   int rows = 0, cols = 0;
@@ -1282,8 +1283,8 @@ inline bool quant_forward(const QuantNet& net, const uint8_t* pixels, int depth,
   if (depth > cfg.depth && cfg.weights != Weights::Shared) return false;
   int shift = 0;
   const QuantBufferSizes n = quant_buffer_sizes(cfg);  // one row each: the strides are the lengths
-  const fixed::QuantBatch one{1, buf.state, buf.input, &shift, buf.bytes, buf.acc, buf.sums,
-                              n.state, n.input, n.bytes, n.acc};
+  const fixed::QuantBatch one{1,        buf.state, buf.input, &shift,  buf.bytes, buf.acc,
+                              buf.sums, n.state,   n.input,   n.bytes, n.acc};
   fixed::forward_rows(net, fixed::ReferenceKernels{}, pixels, cfg.input, depth, one, logits, cfg.classes);
   return true;
 }
@@ -1659,13 +1660,13 @@ void gemm(Op opA, int M, Real alpha, const Real* A, int lda, const PackedB<Real>
 }
 #endif  // RESDYN_KERNEL_BODIES
 
-#define RESDYN_GEMM_INSTANCES(Real)                                                                              \
+#define RESDYN_GEMM_INSTANCES(Real)                                                                                  \
   RESDYN_INSTANCE void gemm<Real>(Op, Op, int, int, int, Real, const Real*, int, const Real*, int, Real, Real*, int, \
-                                  int, const Epilogue<Real>&);                                                   \
+                                  int, const Epilogue<Real>&);                                                       \
   RESDYN_INSTANCE void gemm_portable<Real>(Op, Op, int, int, int, Real, const Real*, int, const Real*, int, Real,    \
-                                           Real*, int, int);                                                     \
+                                           Real*, int, int);                                                         \
   RESDYN_INSTANCE void gemm<Real>(Op, int, Real, const Real*, int, const PackedB<Real>&, Real, Real*, int, int,      \
-                                  const Epilogue<Real>&);                                                        \
+                                  const Epilogue<Real>&);                                                            \
   RESDYN_INSTANCE class PackedB<Real>;
 RESDYN_GEMM_INSTANCES(float)
 RESDYN_GEMM_INSTANCES(double)
@@ -1758,10 +1759,10 @@ struct Trace {
   bool keep_all = true;
   bool keep_residuals = true;  // y(t) stored; if not (no probe reads it), x(t) is summed in place
   bool resnet = true;
-  std::vector<Real> input;   // B x D, pixels / 255 (possibly with noise added by a probe)
-  std::vector<Real> x;       // x(t) (ResNet) or h(t) (MLP), t = 0..T
-  std::vector<Real> y;       // y(t), t = 1..T (ResNet with keep_residuals only)
-  std::vector<Real> logits;  // B x C
+  std::vector<Real> input;             // B x D, pixels / 255 (possibly with noise added by a probe)
+  std::vector<Real> x;                 // x(t) (ResNet) or h(t) (MLP), t = 0..T
+  std::vector<Real> y;                 // y(t), t = 1..T (ResNet with keep_residuals only)
+  std::vector<Real> logits;            // B x C
   bool residuals_overwritten = false;  // backward_walk wrote gz(t) over a ResNet's y(t)
 
   size_t block() const { return size_t(batch) * width; }
@@ -1769,9 +1770,7 @@ struct Trace {
   const Real* state(int t) const { return x.data() + (keep_all ? size_t(t) : size_t(t & 1)) * block(); }
   // The layer's sigmoid output: the residual y(t) of a ResNet, h(t) of an MLP.
   Real* residual(int t) { return resnet ? y.data() + (keep_all ? size_t(t - 1) : 0) * block() : state(t); }
-  const Real* residual(int t) const {
-    return resnet ? y.data() + (keep_all ? size_t(t - 1) : 0) * block() : state(t);
-  }
+  const Real* residual(int t) const { return resnet ? y.data() + (keep_all ? size_t(t - 1) : 0) * block() : state(t); }
 };
 
 // A net's weight matrices packed once for gemm (PackedB): the stem's P^T, every block's
@@ -1792,7 +1791,8 @@ struct PackedNet {
     const int N = cfg.width;
     if (cfg.stem) stem.pack(Op::T, cfg.input, N, net->P(), cfg.input, threads);
     blocks.resize(size_t(net->layout.blocks));
-    for (int blk = 1; blk <= net->layout.blocks; ++blk) blocks[size_t(blk - 1)].pack(Op::T, N, N, net->W(blk), N, threads);
+    for (int blk = 1; blk <= net->layout.blocks; ++blk)
+      blocks[size_t(blk - 1)].pack(Op::T, N, N, net->W(blk), N, threads);
     classifier.pack(Op::T, N, cfg.classes, net->K(), N, threads);
   }
   const PackedB<Real>& W(int t) const { return blocks[blocks.size() == 1 ? 0 : size_t(t - 1)]; }
@@ -2020,7 +2020,8 @@ inline __m512i dot_groups(__m512i sums, __m512i w, __m512i x, uint8_t) { return 
 // completely, so the arrays are registers). Not inlined into its caller: GCC 12 then keeps
 // the accumulators in place instead of copying them between registers.
 template <class In, int MB, int NP>
-__attribute__((noinline)) void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
+__attribute__((noinline)) void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc,
+                                           int ld_acc) {
   constexpr int G = group_size<In>();
   const In tag = 0;
   __m512i sum[MB][NP];
@@ -2158,8 +2159,9 @@ namespace detail {
 inline __m512i round_shift_right_8(__m512i v, __m512i shift) {
   const __m512i one = _mm512_set1_epi64(1), zero = _mm512_setzero_si512();
   const __m512i a = _mm512_maskz_abs_epi64(0xFF, v);
-  const __m512i r = _mm512_add_epi64(_mm512_maskz_srlv_epi64(0xFF, a, shift),
-                                     _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, a, _mm512_sub_epi64(shift, one)), one));
+  const __m512i r =
+      _mm512_add_epi64(_mm512_maskz_srlv_epi64(0xFF, a, shift),
+                       _mm512_and_si512(_mm512_maskz_srlv_epi64(0xFF, a, _mm512_sub_epi64(shift, one)), one));
   return _mm512_mask_sub_epi64(r, _mm512_cmplt_epi64_mask(v, zero), zero, r);
 }
 
@@ -2190,7 +2192,8 @@ inline __m256i sigmoid_q15_8(__m256i z) {
 inline int state_shift_fast(const int32_t* x, int n) {
   __m512i top = _mm512_setzero_si512();
   int i = 0;
-  for (; i + 16 <= n; i += 16) top = _mm512_maskz_max_epu32(0xFFFF, top, _mm512_maskz_abs_epi32(0xFFFF, _mm512_loadu_si512(x + i)));
+  for (; i + 16 <= n; i += 16)
+    top = _mm512_maskz_max_epu32(0xFFFF, top, _mm512_maskz_abs_epi32(0xFFFF, _mm512_loadu_si512(x + i)));
   uint32_t lanes[16], t = 0;
   _mm512_storeu_si512(lanes, top);
   for (uint32_t lane : lanes) t = std::max(t, lane);
@@ -2208,13 +2211,15 @@ inline void narrow_state_fast(const int32_t* x, int n, int sh, int16_t* out) {
     for (; i + 16 <= n; i += 16) {
       const __m512i v = _mm512_loadu_si512(x + i);
       const __m512i a = _mm512_maskz_abs_epi32(0xFFFF, v);  // as unsigned: |x| <= 2^31
-      __m512i r = _mm512_add_epi32(_mm512_maskz_srl_epi32(0xFFFF, a, s), _mm512_and_si512(_mm512_maskz_srl_epi32(0xFFFF, a, s1), one));
+      __m512i r = _mm512_add_epi32(_mm512_maskz_srl_epi32(0xFFFF, a, s),
+                                   _mm512_and_si512(_mm512_maskz_srl_epi32(0xFFFF, a, s1), one));
       r = _mm512_mask_sub_epi32(r, _mm512_cmplt_epi32_mask(v, zero), zero, r);
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_maskz_cvtsepi32_epi16(0xFFFF, r));
     }
   } else {
     for (; i + 16 <= n; i += 16)
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), _mm512_maskz_cvtsepi32_epi16(0xFFFF, _mm512_loadu_si512(x + i)));
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                          _mm512_maskz_cvtsepi32_epi16(0xFFFF, _mm512_loadu_si512(x + i)));
   }
   narrow_state(x + i, n - i, sh, out + i);
 }
@@ -2225,7 +2230,8 @@ inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int inp
   int i = 0;
   for (; i + 8 <= m.rows; i += 8) {
     const __m512i shift = _mm512_add_epi64(
-        _mm512_maskz_cvtepi8_epi64(0xFF, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m.shift + i))), _mm512_set1_epi64(extra));
+        _mm512_maskz_cvtepi8_epi64(0xFF, _mm_loadl_epi64(reinterpret_cast<const __m128i*>(m.shift + i))),
+        _mm512_set1_epi64(extra));
     if (_mm512_cmplt_epi64_mask(shift, _mm512_set1_epi64(1)) || _mm512_cmpgt_epi64_mask(shift, _mm512_set1_epi64(62))) {
       QuantMatrix part = m;  // unusual scales: the scalar code for these 8 rows
       part.rows = 8;
@@ -2236,18 +2242,24 @@ inline void activate_rows_fast(const QuantMatrix& m, const int32_t* acc, int inp
       continue;
     }
     const __m512i a = _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i)));
-    const __m512i mult = _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m.mult + i)));
-    const __m256i scaled = _mm512_maskz_cvtsepi64_epi32(0xFF, detail::round_shift_right_8(_mm512_maskz_mul_epi32(0xFF, a, mult), shift));
-    const __m512i bias = _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m.bias + i)));
-    const __m256i z = _mm512_maskz_cvtsepi64_epi32(0xFF, _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, scaled), bias));
+    const __m512i mult =
+        _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m.mult + i)));
+    const __m256i scaled =
+        _mm512_maskz_cvtsepi64_epi32(0xFF, detail::round_shift_right_8(_mm512_maskz_mul_epi32(0xFF, a, mult), shift));
+    const __m512i bias =
+        _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(m.bias + i)));
+    const __m256i z =
+        _mm512_maskz_cvtsepi64_epi32(0xFF, _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, scaled), bias));
     const __m256i y = detail::sigmoid_q15_8(z);
     if (bytes) {  // to_byte: (y * 255 + 16384) >> 15
-      const __m256i b = _mm256_srli_epi32(_mm256_add_epi32(_mm256_mullo_epi32(y, _mm256_set1_epi32(255)), _mm256_set1_epi32(16384)), 15);
+      const __m256i b = _mm256_srli_epi32(
+          _mm256_add_epi32(_mm256_mullo_epi32(y, _mm256_set1_epi32(255)), _mm256_set1_epi32(16384)), 15);
       _mm_storel_epi64(reinterpret_cast<__m128i*>(bytes + i), _mm256_maskz_cvtepi32_epi8(0xFF, b));
     }
     __m256i* out = reinterpret_cast<__m256i*>(state + i);
     if (residual) {
-      const __m512i sum = _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(out)), _mm512_maskz_cvtepi32_epi64(0xFF, y));
+      const __m512i sum = _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(out)),
+                                           _mm512_maskz_cvtepi32_epi64(0xFF, y));
       _mm256_storeu_si256(out, _mm512_maskz_cvtsepi64_epi32(0xFF, sum));
     } else {
       _mm256_storeu_si256(out, y);
@@ -2265,8 +2277,9 @@ inline void add_sums_fast(int32_t* running, const int32_t* acc, int n) {
   int i = 0;
   for (; i + 8 <= n; i += 8) {
     __m256i* r = reinterpret_cast<__m256i*>(running + i);
-    const __m512i sum = _mm512_add_epi64(_mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(r)),
-                                         _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i))));
+    const __m512i sum = _mm512_add_epi64(
+        _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(r)),
+        _mm512_maskz_cvtepi32_epi64(0xFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(acc + i))));
     _mm256_storeu_si256(r, _mm512_maskz_cvtsepi64_epi32(0xFF, sum));
   }
   add_sums(running + i, acc + i, n - i);
@@ -2318,9 +2331,7 @@ struct QuantizedModel {
     int rows = 0, cols = 0, count = 1;  // count: blocks stacked in the arrays
     std::vector<int8_t> weights, shift;
     std::vector<int32_t> mult, bias;
-    QuantMatrix view() const {
-      return {weights.data(), mult.data(), shift.data(), bias.data(), rows, cols};
-    }
+    QuantMatrix view() const { return {weights.data(), mult.data(), shift.data(), bias.data(), rows, cols}; }
   };
   Config config;
   Matrix stem, classifier, blocks;
@@ -2446,11 +2457,9 @@ class QuantRunner {
  public:
   explicit QuantRunner(const QuantNet& net);
 
-
   // logits: batch x classes (Q19.12); states (if not null): batch x width, the final x(T)
   // (Q16.15) or h(T) (Q0.15). depth as in quant_forward.
   void run(const uint8_t* pixels, int batch, int depth, int threads, int32_t* logits, int32_t* states = nullptr) const;
-
 
   const QuantNet& net() const { return net_; }
 
@@ -2475,7 +2484,7 @@ QuantRunner::QuantRunner(const QuantNet& net) : net_(net) {
   ldp_ = (c.input + 3) / 4 * 4;
 }
 void QuantRunner::run(const uint8_t* pixels, int batch, int depth, int threads, int32_t* logits,
-                              int32_t* states) const {
+                      int32_t* states) const {
   const Config& cfg = net_.config;
   if (depth <= 0) depth = cfg.depth;
   if (depth > cfg.depth && cfg.weights != Weights::Shared)
@@ -2503,8 +2512,9 @@ void QuantRunner::run(const uint8_t* pixels, int batch, int depth, int threads, 
       s.shift.resize(kChunk);
     }
     const int first = task * kChunk, count = std::min(kChunk, batch - first);
-    const fixed::QuantBatch b{count, s.state.data(), s.input.data(), s.shift.data(), s.bytes.data(),
-                              s.acc.data(), s.sums.data(), N, ldx_, ldb_, ld_acc};
+    const fixed::QuantBatch b{count,          s.state.data(), s.input.data(), s.shift.data(),
+                              s.bytes.data(), s.acc.data(),   s.sums.data(),  N,
+                              ldx_,           ldb_,           ld_acc};
     const uint8_t* u = pixels + size_t(first) * D;
     if (cfg.stem) {  // the stem's packed product reads zero-padded rows
       for (int r = 0; r < count; ++r) std::memcpy(s.pixels.data() + size_t(r) * ldp_, u + size_t(r) * D, size_t(D));
@@ -2679,9 +2689,9 @@ int argmax_row(const Real* row, int n) {
 
 struct Evaluation {
   int count = 0, classes = 0;
-  double error = 0;           // fraction misclassified
-  double loss = 0;            // mean cross-entropy
-  std::vector<int> confusion; // classes x classes, row = true class, column = predicted
+  double error = 0;            // fraction misclassified
+  double loss = 0;             // mean cross-entropy
+  std::vector<int> confusion;  // classes x classes, row = true class, column = predicted
 };
 
 // An evaluation of the first `limit` samples (0 = all) with nothing counted yet.
@@ -2756,8 +2766,8 @@ RESDYN_INSTANCE Evaluation evaluate<float>(const Net<float>&, const Dataset&, in
 enum class GroupKind { Classifier, Block, Stem };
 struct ParamGroup {
   GroupKind kind;
-  int block;            // 1..blocks for a Block
-  int row0, rows;       // the matrix rows in the group; with_bias: the last band, bias included
+  int block;       // 1..blocks for a Block
+  int row0, rows;  // the matrix rows in the group; with_bias: the last band, bias included
   bool with_bias;
   size_t offset, size;  // where the group's values lie in the parameter vector
 };
@@ -3081,8 +3091,8 @@ void group_gradient(const Net<Real>& net, const Trace<Real>& trace, const Backwa
 // values, overwritten); returns the loss. The trace must come from forward() with keep_all,
 // and a ResNet's y(t) are gone after it (backward_walk).
 template <class Real>
-double backward(const Net<Real>& net, Trace<Real>& trace, const uint8_t* labels, Real* grad,
-                BackwardBuffers<Real>& buf, int threads = 1) {
+double backward(const Net<Real>& net, Trace<Real>& trace, const uint8_t* labels, Real* grad, BackwardBuffers<Real>& buf,
+                int threads = 1) {
   const double loss = backward_walk(net, trace, labels, buf, threads);
   for (int i = 0; i < group_count(net.layout); ++i) {
     const ParamGroup g = param_group(net.layout, i);
@@ -3104,16 +3114,16 @@ double noise_growth_penalty(const Net<Real>& net, const Trace<Real>& trace, doub
   return penalty;
 }
 
-#define RESDYN_BACKWARD_INSTANCES(Real)                                                                            \
+#define RESDYN_BACKWARD_INSTANCES(Real)                                                                                \
   RESDYN_INSTANCE double backward<Real>(const Net<Real>&, Trace<Real>&, const uint8_t*, Real*, BackwardBuffers<Real>&, \
-                                        int);                                                                    \
+                                        int);                                                                          \
   RESDYN_INSTANCE double backward_walk<Real>(const Net<Real>&, Trace<Real>&, const uint8_t*, BackwardBuffers<Real>&,   \
-                                             int, const PackedB<Real>*);                                         \
+                                             int, const PackedB<Real>*);                                               \
   RESDYN_INSTANCE double penalty_walk<Real>(const Net<Real>&, const Trace<Real>&, double, BackwardBuffers<Real>&, int, \
-                                            const PackedB<Real>*);                                               \
-  RESDYN_INSTANCE void group_gradient<Real>(const Net<Real>&, const Trace<Real>&, const BackwardBuffers<Real>&,         \
-                                            const ParamGroup&, Real*, int, GradientTerms);                       \
-  RESDYN_INSTANCE double noise_growth_penalty<Real>(const Net<Real>&, const Trace<Real>&, double, Real*,              \
+                                            const PackedB<Real>*);                                                     \
+  RESDYN_INSTANCE void group_gradient<Real>(const Net<Real>&, const Trace<Real>&, const BackwardBuffers<Real>&,        \
+                                            const ParamGroup&, Real*, int, GradientTerms);                             \
+  RESDYN_INSTANCE double noise_growth_penalty<Real>(const Net<Real>&, const Trace<Real>&, double, Real*,               \
                                                     BackwardBuffers<Real>&, int);
 RESDYN_BACKWARD_INSTANCES(float)
 RESDYN_BACKWARD_INSTANCES(double)
@@ -3128,8 +3138,8 @@ enum class Schedule { Constant, Cosine };
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::Adam;
   double lr = 1e-3;
-  double momentum = 0.9;                            // SGD
-  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;    // Adam (Kingma & Ba 2015)
+  double momentum = 0.9;                          // SGD
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // Adam (Kingma & Ba 2015)
   Schedule schedule = Schedule::Cosine;
 };
 
@@ -3230,9 +3240,9 @@ double residual_convergence(const Net<Real>& net, const Dataset& probe, int samp
 RESDYN_INSTANCE double residual_convergence<float>(const Net<float>&, const Dataset&, int, int);
 
 struct PruneOptions {
-  double threshold = 0;     // remove the last layer while d < threshold (paper: 0.01)
-  bool repeat = false;      // more than one layer per call
-  int probe_samples = 1000; // the first training images
+  double threshold = 0;      // remove the last layer while d < threshold (paper: 0.01)
+  bool repeat = false;       // more than one layer per call
+  int probe_samples = 1000;  // the first training images
 };
 
 struct PruneStep {
@@ -3274,11 +3284,11 @@ inline void translate_image(const uint8_t* in, int rows, int cols, int dx, int d
 }
 
 struct BatchProgress {
-  int epoch = 0, epochs = 0;        // epoch counts from 1
-  long batch = 0, batches = 0;      // batches done in this epoch, of
-  double loss = 0;                  // mean loss of the epoch so far
+  int epoch = 0, epochs = 0;    // epoch counts from 1
+  long batch = 0, batches = 0;  // batches done in this epoch, of
+  double loss = 0;              // mean loss of the epoch so far
   double samples_per_second = 0;
-  double eta_seconds = 0;           // to the end of the run
+  double eta_seconds = 0;  // to the end of the run
 };
 
 // Owns everything one training run needs and runs it an epoch at a time, so callers (the
@@ -3311,7 +3321,7 @@ class Trainer {
   }
 
   long batches_per_epoch() const { return (data_.count + options_.batch - 1) / options_.batch; }
-  int epochs_done() const { return epoch_; }            // epochs begun (the current one counts)
+  int epochs_done() const { return epoch_; }           // epochs begun (the current one counts)
   bool mid_epoch() const { return next_batch_ != 0; }  // stopped inside an epoch (a checkpoint)
 
   // One pass over the shuffled training set (or the rest of it, after a restore); returns
@@ -3354,8 +3364,10 @@ class Trainer {
       // and once for backprop's, not once per product. Same bits (PackedB).
       const bool pack_shared = net_.config.weights == Weights::Shared && net_.config.depth > 1;
       if (pack_shared) {
-        if (!forward_weights_) forward_weights_ = std::make_unique<PackedNet<Real>>(net_, options_.threads);
-        else forward_weights_->pack(options_.threads);
+        if (!forward_weights_)
+          forward_weights_ = std::make_unique<PackedNet<Real>>(net_, options_.threads);
+        else
+          forward_weights_->pack(options_.threads);
         fwd.packed = forward_weights_.get();
       }
       forward(net_, trace_, fwd);
@@ -3477,8 +3489,7 @@ class Trainer {
     optimizer_.step = long(step);
     auto read_moments = [&](std::vector<Real>& moments) {
       moments.resize(n);
-      for (Real& x : moments)
-        x = Real(precision == 4 ? double(r.f32("optimiser state")) : r.f64("optimiser state"));
+      for (Real& x : moments) x = Real(precision == 4 ? double(r.f32("optimiser state")) : r.f64("optimiser state"));
     };
     read_moments(optimizer_.m);
     if (r.count("optimiser state", precision) != want_v) throw fail("optimiser state does not match the network");
@@ -3525,10 +3536,10 @@ class Trainer {
   // paper's size, and packing into fresh memory every epoch would fault it all in again).
   std::unique_ptr<PackedNet<Real>> forward_weights_;
   PackedB<Real> backward_weights_;  // its W, as backprop's products read it
-  int epoch_ = 0;          // epochs begun
-  long next_batch_ = 0;    // next batch of the current epoch; 0 between epochs
-  double loss_sum_ = 0;    // this epoch's loss, summed over samples
-  long seen_ = 0;          // this epoch's samples so far
+  int epoch_ = 0;                   // epochs begun
+  long next_batch_ = 0;             // next batch of the current epoch; 0 between epochs
+  double loss_sum_ = 0;             // this epoch's loss, summed over samples
+  long seen_ = 0;                   // this epoch's samples so far
 };
 
 // ============================================================================
@@ -3706,9 +3717,9 @@ inline void fixed_softmax(const int32_t* logits, int classes, int32_t* prob) {
 
 // Gradients of the summed (not mean) loss over a batch, in Q.32, and backprop scratch.
 struct FixedGradients {
-  std::vector<int64_t> grad;           // layout.total values
+  std::vector<int64_t> grad;             // layout.total values
   std::vector<int32_t> dlogits, gx, gz;  // Q15.16
-  double loss = 0;                     // summed cross-entropy, for the log only
+  double loss = 0;                       // summed cross-entropy, for the log only
 };
 
 // Section 12's backward pass in integers (same line-by-line correspondence as backward()).
@@ -3848,8 +3859,7 @@ uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc = 0);
 #if defined(RESDYN_IMPLEMENTATION)
 uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc) {
   crc = ~crc;
-  for (size_t i = 0; i < size; ++i)
-    crc = idx_detail::kCrc32Table.entry[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
+  for (size_t i = 0; i < size; ++i) crc = idx_detail::kCrc32Table.entry[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
   return ~crc;
 }
 #endif
@@ -3861,22 +3871,20 @@ uint32_t crc32(const uint8_t* data, size_t size, uint32_t crc) {
 namespace idx_detail {
 
 // Length codes 257..285: base length and number of extra bits (RFC 1951 3.2.5).
-constexpr uint16_t kLengthBase[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,
-                                      15, 17, 19, 23, 27, 31, 35, 43, 51,  59,
-                                      67, 83, 99, 115, 131, 163, 195, 227, 258};
+constexpr uint16_t kLengthBase[29] = {3,  4,  5,  6,  7,  8,  9,  10, 11,  13,  15,  17,  19,  23, 27,
+                                      31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258};
 constexpr uint8_t kLengthExtra[29] = {0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2,
                                       2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0};
 
 // Distance codes 0..29: base distance and number of extra bits (RFC 1951 3.2.5).
-constexpr uint16_t kDistBase[30] = {1,    2,    3,    4,    5,    7,     9,     13,    17,  25,
-                                    33,   49,   65,   97,   129,  193,   257,   385,   513, 769,
-                                    1025, 1537, 2049, 3073, 4097, 6145,  8193,  12289, 16385, 24577};
+constexpr uint16_t kDistBase[30] = {1,    2,    3,    4,    5,    7,    9,    13,    17,    25,
+                                    33,   49,   65,   97,   129,  193,  257,  385,   513,   769,
+                                    1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577};
 constexpr uint8_t kDistExtra[30] = {0, 0, 0, 0, 1, 1, 2, 2,  3,  3,  4,  4,  5,  5,  6,
                                     6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13};
 
 // Order in which code-length code lengths are stored (RFC 1951 3.2.7).
-constexpr uint8_t kCodeLengthOrder[19] = {16, 17, 18, 0, 8,  7, 9,  6, 10, 5,
-                                          11, 4,  12, 3, 13, 2, 14, 1, 15};
+constexpr uint8_t kCodeLengthOrder[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
 
 constexpr int kMaxCodeBits = 15;  // longest Huffman code deflate allows (RFC 1951 3.2.7)
 constexpr int kFastBits = 10;     // codes up to this long decode with one table look-up
@@ -3948,10 +3956,9 @@ struct Huffman {
 // Decodes one deflate stream into `out`, starting at data[pos].
 class Inflater {
  public:
-  Inflater(const uint8_t* data, size_t size, size_t pos, const std::string& where,
-           std::vector<uint8_t>& out, size_t max_output)
-      : data_(data), size_(size), pos_(pos), where_(where), out_(out),
-        start_(out.size()), max_output_(max_output) {}
+  Inflater(const uint8_t* data, size_t size, size_t pos, const std::string& where, std::vector<uint8_t>& out,
+           size_t max_output)
+      : data_(data), size_(size), pos_(pos), where_(where), out_(out), start_(out.size()), max_output_(max_output) {}
 
   // Inflates all blocks; returns the byte offset just past the stream.
   size_t run() {
@@ -3977,12 +3984,12 @@ class Inflater {
  private:
   const uint8_t* data_;
   size_t size_;
-  size_t pos_;             // next input byte not yet loaded into bitbuf_
-  uint64_t bitbuf_ = 0;    // loaded but unconsumed bits, next bit lowest
+  size_t pos_;           // next input byte not yet loaded into bitbuf_
+  uint64_t bitbuf_ = 0;  // loaded but unconsumed bits, next bit lowest
   int bitcount_ = 0;
   const std::string& where_;
   std::vector<uint8_t>& out_;
-  size_t start_;           // this stream's first output byte: distances stop here
+  size_t start_;  // this stream's first output byte: distances stop here
   size_t max_output_;
   bool fixed_built_ = false;
   Huffman fixed_lit_, fixed_dist_, lit_, dist_, lengths_code_;
@@ -4070,8 +4077,7 @@ class Inflater {
     if (size_ - pos_ < 4) fail("unexpected end of data in stored block header");
     const uint32_t len = data_[pos_] | (data_[pos_ + 1] << 8);
     const uint32_t nlen = data_[pos_ + 2] | (data_[pos_ + 3] << 8);
-    if (len != (~nlen & 0xFFFFu))
-      fail("stored block length " + std::to_string(len) + " does not match its complement");
+    if (len != (~nlen & 0xFFFFu)) fail("stored block length " + std::to_string(len) + " does not match its complement");
     pos_ += 4;
     if (size_ - pos_ < len) fail("unexpected end of data in stored block");
     if (len > max_output_ - out_.size()) fail_limit();
@@ -4105,8 +4111,7 @@ class Inflater {
 
     uint8_t len[286 + 30] = {};
     for (int i = 0; i < ncode; ++i) len[kCodeLengthOrder[i]] = static_cast<uint8_t>(bits(3));
-    if (const char* err = lengths_code_.build(len, 19, false))
-      fail(std::string(err) + " in code length code");
+    if (const char* err = lengths_code_.build(len, 19, false)) fail(std::string(err) + " in code length code");
 
     // Literal/length and distance code lengths form one run-length coded
     // sequence, so a repeat may cross from one table into the other.
@@ -4134,10 +4139,8 @@ class Inflater {
       while (repeat-- > 0) len[i++] = value;
     }
     if (len[256] == 0) fail("no end-of-block code");
-    if (const char* err = lit_.build(len, nlit, true))
-      fail(std::string(err) + " in literal/length code");
-    if (const char* err = dist_.build(len + nlit, ndist, true))
-      fail(std::string(err) + " in distance code");
+    if (const char* err = lit_.build(len, nlit, true)) fail(std::string(err) + " in literal/length code");
+    if (const char* err = dist_.build(len + nlit, ndist, true)) fail(std::string(err) + " in distance code");
     huffman_block(lit_, dist_);
   }
 
@@ -4160,8 +4163,8 @@ class Inflater {
       const size_t distance = kDistBase[dsym] + bits(kDistExtra[dsym]);
       const size_t have = out_.size() - start_;
       if (distance > have)
-        fail("distance " + std::to_string(distance) + " too far back (only " +
-             std::to_string(have) + " bytes written)");
+        fail("distance " + std::to_string(distance) + " too far back (only " + std::to_string(have) +
+             " bytes written)");
       if (length > max_output_ - out_.size()) fail_limit();
 
       // Byte by byte, because the source may overlap what is being written.
@@ -4220,8 +4223,8 @@ std::string hex8(unsigned v) {
 // first 3800, or all of it) and returns how many the whole may have (an IDX
 // header's size), or throws: a bomb stops after its header, not at max_output.
 std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string& where,
-                                   size_t max_output = size_t(1) << 31,
-                                   size_t (*declared_size)(const uint8_t*, size_t, const std::string&) = nullptr);
+                            size_t max_output = size_t(1) << 31,
+                            size_t (*declared_size)(const uint8_t*, size_t, const std::string&) = nullptr);
 #if defined(RESDYN_IMPLEMENTATION)
 namespace idx_detail {
 [[noreturn]] inline void gzip_fail(const std::string& where, const std::string& what, size_t at) {
@@ -4239,15 +4242,13 @@ inline size_t gzip_member_header(const uint8_t* data, size_t size, size_t member
   // Fixed part: ID1 ID2 CM FLG MTIME(4) XFL OS (RFC 1952 2.3).
   need(10);
   if (data[pos] != 0x1F || data[pos + 1] != 0x8B)
-    fail("not gzip data (starts with " + hex8(data[pos]) + " " + hex8(data[pos + 1]) +
-             ", expected 1f 8b)", pos);
+    fail("not gzip data (starts with " + hex8(data[pos]) + " " + hex8(data[pos + 1]) + ", expected 1f 8b)", pos);
   if (data[pos + 2] != 8)
-    fail("unsupported compression method " + std::to_string(data[pos + 2]) + " (only 8, deflate)",
-         pos + 2);
+    fail("unsupported compression method " + std::to_string(data[pos + 2]) + " (only 8, deflate)", pos + 2);
   const uint8_t flags = data[pos + 3];
   if (flags & 0xE0) fail("reserved header flag bits set (" + hex8(flags) + ")", pos + 3);
   pos += 10;
-  
+
   // Optional parts, in this order (RFC 1952 2.3.1).
   if (flags & 0x04) {  // FEXTRA: 2-byte length, then that many bytes
     need(2);
@@ -4263,20 +4264,20 @@ inline size_t gzip_member_header(const uint8_t* data, size_t size, size_t member
   };
   if (flags & 0x08) skip_zero_terminated("file name");  // FNAME
   if (flags & 0x10) skip_zero_terminated("comment");    // FCOMMENT
-  if (flags & 0x02) {  // FHCRC: low 16 bits of the CRC-32 of the header so far
+  if (flags & 0x02) {                                   // FHCRC: low 16 bits of the CRC-32 of the header so far
     need(2);
     const uint32_t stored = data[pos] | (data[pos + 1] << 8);
     const uint32_t actual = crc32(data + member, pos - member) & 0xFFFF;
     if (stored != actual)
-      fail("header CRC mismatch (stored " + hex32(stored) + ", computed " + hex32(actual) + ")",
-           pos);
+      fail("header CRC mismatch (stored " + hex32(stored) + ", computed " + hex32(actual) + ")", pos);
     pos += 2;
   }
   return pos;
 }
 }  // namespace idx_detail
 
-std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string& where, size_t max_output, size_t (*declared_size)(const uint8_t*, size_t, const std::string&)) {
+std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string& where, size_t max_output,
+                            size_t (*declared_size)(const uint8_t*, size_t, const std::string&)) {
   using namespace idx_detail;
   auto fail = [&](const std::string& what, size_t at) { gzip_fail(where, what, at); };
   if (size == 0) fail("empty input", 0);
@@ -4292,7 +4293,11 @@ std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string&
       if (declared_size) {  // the probe's own errors come again from the real run
         std::vector<uint8_t> head;
         bool whole = true;
-        try { Inflater(data, size, pos, where, head, 4096).run(); } catch (const Error&) { whole = false; }
+        try {
+          Inflater(data, size, pos, where, head, 4096).run();
+        } catch (const Error&) {
+          whole = false;
+        }
         if (whole || head.size() >= 3800)  // else a stored block (1:1) came first: no bomb
           max_output = std::min(max_output, declared_size(head.data(), head.size(), where));
       }
@@ -4311,13 +4316,13 @@ std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string&
     const uint32_t stored_crc = read_le32(data + pos);
     const uint32_t actual_crc = crc32(out.data() + first, out.size() - first);
     if (stored_crc != actual_crc)
-      fail("CRC-32 mismatch (stored " + hex32(stored_crc) + ", computed " + hex32(actual_crc) + ")",
-           pos);
+      fail("CRC-32 mismatch (stored " + hex32(stored_crc) + ", computed " + hex32(actual_crc) + ")", pos);
     const uint32_t stored_size = read_le32(data + pos + 4);
     const uint32_t actual_size = static_cast<uint32_t>(out.size() - first);
     if (stored_size != actual_size)
-      fail("ISIZE mismatch (stored " + std::to_string(stored_size) + ", decompressed " +
-               std::to_string(actual_size) + " bytes)", pos + 4);
+      fail("ISIZE mismatch (stored " + std::to_string(stored_size) + ", decompressed " + std::to_string(actual_size) +
+               " bytes)",
+           pos + 4);
     pos += 8;
 
     // More bytes must be another member; anything else is an error rather
@@ -4374,8 +4379,7 @@ std::vector<uint8_t> read_file_maybe_gzip(const std::string& path);
 #if defined(RESDYN_IMPLEMENTATION)
 std::vector<uint8_t> read_file_maybe_gzip(const std::string& path) {
   std::vector<uint8_t> bytes = read_file(path);
-  if (bytes.size() >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B)
-    return gunzip(bytes.data(), bytes.size(), path);
+  if (bytes.size() >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B) return gunzip(bytes.data(), bytes.size(), path);
   return bytes;
 }
 #endif
@@ -4387,9 +4391,9 @@ std::vector<uint8_t> read_file_maybe_gzip(const std::string& path) {
 // elements in row-major order, big-endian for multi-byte types.
 
 struct Idx {
-  uint8_t type = 0;             // 0x08 u8, 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64
+  uint8_t type = 0;  // 0x08 u8, 0x09 i8, 0x0B i16, 0x0C i32, 0x0D f32, 0x0E f64
   std::vector<uint32_t> dims;
-  std::vector<uint8_t> bytes;   // payload exactly as stored
+  std::vector<uint8_t> bytes;  // payload exactly as stored
 };
 
 namespace idx_detail {
@@ -4402,9 +4406,11 @@ size_t idx_element_size(uint8_t type);
 #if defined(RESDYN_IMPLEMENTATION)
 size_t idx_element_size(uint8_t type) {
   switch (type) {
-    case 0x08: case 0x09: return 1;
+    case 0x08:
+    case 0x09: return 1;
     case 0x0B: return 2;
-    case 0x0C: case 0x0D: return 4;
+    case 0x0C:
+    case 0x0D: return 4;
     case 0x0E: return 8;
     default: return 0;
   }
@@ -4422,11 +4428,9 @@ size_t parse_idx_header(const uint8_t* data, size_t size, const std::string& whe
   auto fail = [&](const std::string& what) { throw Error(where + ": " + what); };
 
   if (size == 0) fail("empty file (expected an IDX header)");
-  if (size < 4)
-    fail("file has " + std::to_string(size) + " bytes, too short for the 4-byte IDX magic");
+  if (size < 4) fail("file has " + std::to_string(size) + " bytes, too short for the 4-byte IDX magic");
   if (data[0] != 0 || data[1] != 0) {
-    std::string msg = "not an IDX file: starts with " + hex8(data[0]) + " " + hex8(data[1]) +
-                      ", expected 00 00";
+    std::string msg = "not an IDX file: starts with " + hex8(data[0]) + " " + hex8(data[1]) + ", expected 00 00";
     if (data[0] == 0x1F && data[1] == 0x8B) msg += " (the data is gzip-compressed)";
     fail(msg);
   }
@@ -4435,8 +4439,7 @@ size_t parse_idx_header(const uint8_t* data, size_t size, const std::string& whe
   const size_t elem = idx_element_size(idx.type);
   if (elem == 0) fail("unknown IDX data type 0x" + hex8(idx.type));
   const unsigned rank = data[3];
-  if (rank < 1 || rank > 4)
-    fail("IDX rank " + std::to_string(rank) + " not supported (expected 1 to 4)");
+  if (rank < 1 || rank > 4) fail("IDX rank " + std::to_string(rank) + " not supported (expected 1 to 4)");
 
   const size_t header = 4 + 4 * size_t(rank);
   if (size < header)
@@ -4452,11 +4455,12 @@ size_t parse_idx_header(const uint8_t* data, size_t size, const std::string& whe
     if (dim == 0) fail("dimension " + std::to_string(d) + " is 0");
     idx.dims.push_back(dim);
     shape += (d ? "x" : "") + std::to_string(dim);
-    if (items > SIZE_MAX / dim) overflow = true;
-    else items *= dim;
+    if (items > SIZE_MAX / dim)
+      overflow = true;
+    else
+      items *= dim;
   }
-  if (overflow || items > (SIZE_MAX - header) / elem)
-    fail("dimensions " + shape + " are too large (size overflows)");
+  if (overflow || items > (SIZE_MAX - header) / elem) fail("dimensions " + shape + " are too large (size overflows)");
   return header + items * elem;
 }
 #endif
@@ -4494,13 +4498,10 @@ Idx parse_idx(const uint8_t* data, size_t size, const std::string& where) {
   }
   const unsigned rank = unsigned(idx.dims.size());
   if (size != expected) {
-    const std::string count =
-        rank == 1 ? std::to_string(items) : shape + " = " + std::to_string(items);
-    fail("header says " + count + " items of " + std::to_string(elem) +
-         (elem == 1 ? " byte (" : " bytes (") + std::to_string(expected) +
-         " bytes) but the file has " + std::to_string(size) + " bytes" +
-         (size < expected ? " (truncated)"
-                          : " (" + std::to_string(size - expected) + " trailing bytes)"));
+    const std::string count = rank == 1 ? std::to_string(items) : shape + " = " + std::to_string(items);
+    fail("header says " + count + " items of " + std::to_string(elem) + (elem == 1 ? " byte (" : " bytes (") +
+         std::to_string(expected) + " bytes) but the file has " + std::to_string(size) + " bytes" +
+         (size < expected ? " (truncated)" : " (" + std::to_string(size - expected) + " trailing bytes)"));
   }
   idx.bytes.assign(data + header, data + size);
   return idx;
@@ -4527,10 +4528,11 @@ namespace idx_detail {
 
 // Returns the first of the usual spellings of an MNIST file that can be
 // found in `dir`, or throws naming every name tried.
-std::string find_mnist_file(const std::string& dir, const std::string& prefix,
-                                   const std::string& kind, const std::string& rank);
+std::string find_mnist_file(const std::string& dir, const std::string& prefix, const std::string& kind,
+                            const std::string& rank);
 #if defined(RESDYN_IMPLEMENTATION)
-std::string find_mnist_file(const std::string& dir, const std::string& prefix, const std::string& kind, const std::string& rank) {
+std::string find_mnist_file(const std::string& dir, const std::string& prefix, const std::string& kind,
+                            const std::string& rank) {
   const std::string base = dir.empty() ? "./" : (dir.back() == '/' ? dir : dir + "/");
   const std::string names[4] = {
       prefix + "-" + kind + "-" + rank + "-ubyte",
@@ -4544,25 +4546,21 @@ std::string find_mnist_file(const std::string& dir, const std::string& prefix, c
     std::error_code e;
     if (std::filesystem::status(path, e).type() != std::filesystem::file_type::not_found) return path;
   }
-  throw Error(dir + ": no MNIST " + prefix + " " + kind + " file (tried " + names[0] + ", " +
-              names[1] + ", " + names[2] + ", " + names[3] + ")");
+  throw Error(dir + ": no MNIST " + prefix + " " + kind + " file (tried " + names[0] + ", " + names[1] + ", " +
+              names[2] + ", " + names[3] + ")");
 }
 #endif
 
-void check_mnist_idx(const Idx& idx, const std::string& path, unsigned rank,
-                            const char* layout);
+void check_mnist_idx(const Idx& idx, const std::string& path, unsigned rank, const char* layout);
 #if defined(RESDYN_IMPLEMENTATION)
 void check_mnist_idx(const Idx& idx, const std::string& path, unsigned rank, const char* layout) {
   if (idx.type != 0x08)
-    throw Error(path + ": expected unsigned byte data (type 0x08) but the file has type 0x" +
-                hex8(idx.type));
+    throw Error(path + ": expected unsigned byte data (type 0x08) but the file has type 0x" + hex8(idx.type));
   if (idx.dims.size() != rank)
-    throw Error(path + ": expected " + std::to_string(rank) + " dimension" +
-                (rank == 1 ? "" : "s") + " (" + layout + ") but the file has " +
-                std::to_string(idx.dims.size()));
+    throw Error(path + ": expected " + std::to_string(rank) + " dimension" + (rank == 1 ? "" : "s") + " (" + layout +
+                ") but the file has " + std::to_string(idx.dims.size()));
   for (uint32_t d : idx.dims)
-    if (d > 0x7FFFFFFFu)
-      throw Error(path + ": dimension " + std::to_string(d) + " is too large");
+    if (d > 0x7FFFFFFFu) throw Error(path + ": dimension " + std::to_string(d) + " is too large");
 }
 #endif
 
@@ -4584,13 +4582,12 @@ Dataset load_mnist(const std::string& dir, bool train) {
   check_mnist_idx(labels, labels_path, 1, "count");
 
   if (images.dims[0] != labels.dims[0])
-    throw Error(images_path + " has " + std::to_string(images.dims[0]) +
-                " images but " + labels_path + " has " + std::to_string(labels.dims[0]) +
-                " labels");
+    throw Error(images_path + " has " + std::to_string(images.dims[0]) + " images but " + labels_path + " has " +
+                std::to_string(labels.dims[0]) + " labels");
   for (size_t i = 0; i < labels.bytes.size(); ++i)
     if (labels.bytes[i] > 9)
-      throw Error(labels_path + ": label " + std::to_string(labels.bytes[i]) + " at index " +
-                  std::to_string(i) + " is out of range (expected 0 to 9)");
+      throw Error(labels_path + ": label " + std::to_string(labels.bytes[i]) + " at index " + std::to_string(i) +
+                  " is out of range (expected 0 to 9)");
 
   Dataset ds;
   ds.count = static_cast<int>(images.dims[0]);
@@ -4882,8 +4879,7 @@ void save_model(const Net<float>& net, const std::string& path, const std::strin
 #endif
 
 // Parses and checks a model file image; every inconsistency is an Error naming `where`.
-Net<float> decode_model(const uint8_t* data, size_t size, const std::string& where,
-                               std::string* metadata = nullptr);
+Net<float> decode_model(const uint8_t* data, size_t size, const std::string& where, std::string* metadata = nullptr);
 #if defined(RESDYN_IMPLEMENTATION)
 Net<float> decode_model(const uint8_t* data, size_t size, const std::string& where, std::string* metadata) {
   auto fail = [&where](const std::string& what) { return Error(where + ": " + what); };
@@ -4941,17 +4937,18 @@ constexpr uint32_t kCheckpointVersion = 2;
 // the file until restore_trainer() reads it into a trainer, so it is never in memory twice.
 struct Checkpoint {
   Net<float> net;
-  std::string metadata;                // the model's metadata
-  std::vector<uint8_t> extra;          // what the caller adds (the CLI: flags, log so far)
-  std::string path;                    // where the trainer's state lies:
+  std::string metadata;        // the model's metadata
+  std::vector<uint8_t> extra;  // what the caller adds (the CLI: flags, log so far)
+  std::string path;            // where the trainer's state lies:
   uint64_t state_offset = 0, state_size = 0;
 };
 
 // Refuses to save weights that are not finite: a checkpoint is only ever a good state.
 void save_checkpoint(const std::string& path, const Net<float>& net, const std::string& metadata,
-                            const Trainer<float>& trainer, const std::vector<uint8_t>& extra);
+                     const Trainer<float>& trainer, const std::vector<uint8_t>& extra);
 #if defined(RESDYN_IMPLEMENTATION)
-void save_checkpoint(const std::string& path, const Net<float>& net, const std::string& metadata, const Trainer<float>& trainer, const std::vector<uint8_t>& extra) {
+void save_checkpoint(const std::string& path, const Net<float>& net, const std::string& metadata,
+                     const Trainer<float>& trainer, const std::vector<uint8_t>& extra) {
   for (size_t i = 0; i < net.params.size(); ++i)
     if (!std::isfinite(net.params[i]))
       throw Error(path + ": not saved: parameter " + std::to_string(i) + " is not finite");

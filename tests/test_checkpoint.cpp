@@ -45,8 +45,8 @@ bool exists(const std::string& path) { return std::ifstream(path).good(); }
 // set to crash_at (empty: no crash point). A command that starts with "exec" is the
 // process itself, so a signal sent to the returned id reaches it.
 pid_t start_in(const std::string& dir, const std::string& command, const std::string& crash_at = "") {
-  const std::string line = "cd '" + dir + "' && export RESDYN_CRASH_AT='" + crash_at + "' && " + command +
-                           " >log.txt 2>err.txt </dev/null";
+  const std::string line =
+      "cd '" + dir + "' && export RESDYN_CRASH_AT='" + crash_at + "' && " + command + " >log.txt 2>err.txt </dev/null";
   const pid_t pid = fork();
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a test binary that is killed
@@ -100,7 +100,8 @@ bool loads_as_checkpoint(const std::string& path) {
 // (321 kB) and model (106 kB) are larger than FileWriter's 64 KiB buffer, so a write can be
 // cut after a first buffer.
 std::string train_flags() {
-  return "--data " + mnist() + " --width 32 --depth 2 --epochs 3 --batch 50 --limit-train 600 --limit-test 200 "
+  return "--data " + mnist() +
+         " --width 32 --depth 2 --epochs 3 --batch 50 --limit-train 600 --limit-test 200 "
          "--shift 1 --threads 2 --checkpoint-seconds 0 --out m.resdyn";
 }
 
@@ -122,15 +123,15 @@ std::string dir_with_a_checkpoint(const std::string& name) {
 
 // What a crash point must leave behind, checked right after the kill.
 enum class Left {
-  NoCheckpoint,        // killed before any checkpoint
-  Progress,            // between writes: a checkpoint that loads, no new stray file
-  CheckpointCut,       // the last checkpoint untouched, a stray prefix of >= `bytes` bytes
-  CheckpointUnrenamed, // the last checkpoint untouched, the next whole (it loads) beside it
-  CheckpointReplaced,  // a new checkpoint that loads, no new stray file
-  ModelCut,            // no model, a stray prefix of the final model of >= `bytes` bytes
-  ModelUnrenamed,      // no model, the final model's bytes beside it
-  ModelSaved,          // the final model in place, the checkpoint still there
-  LogCut,              // the final model in place, a stray (the epoch log's temporary file)
+  NoCheckpoint,         // killed before any checkpoint
+  Progress,             // between writes: a checkpoint that loads, no new stray file
+  CheckpointCut,        // the last checkpoint untouched, a stray prefix of >= `bytes` bytes
+  CheckpointUnrenamed,  // the last checkpoint untouched, the next whole (it loads) beside it
+  CheckpointReplaced,   // a new checkpoint that loads, no new stray file
+  ModelCut,             // no model, a stray prefix of the final model of >= `bytes` bytes
+  ModelUnrenamed,       // no model, the final model's bytes beside it
+  ModelSaved,           // the final model in place, the checkpoint still there
+  LogCut,               // the final model in place, a stray (the epoch log's temporary file)
 };
 
 struct Crash {
@@ -149,15 +150,15 @@ const Crash kCrashes[] = {
     {"checkpoint-bytes:200000", Left::CheckpointCut, 200000},
     {"checkpoint-written:0", Left::CheckpointUnrenamed, 0},  // whole and closed, not renamed
     {"checkpoint-renamed:0", Left::CheckpointReplaced, 0},
-    {"step:14", Left::Progress, 0},   // inside epoch 2
-    {"epoch:2", Left::Progress, 0},   // after epoch 2's evaluation, before its checkpoint
-    {"step:30", Left::Progress, 0},   // inside epoch 3
+    {"step:14", Left::Progress, 0},  // inside epoch 2
+    {"epoch:2", Left::Progress, 0},  // after epoch 2's evaluation, before its checkpoint
+    {"step:30", Left::Progress, 0},  // inside epoch 3
     {"model-bytes:0", Left::ModelCut, 0},
     {"model-bytes:1", Left::ModelCut, 1},
     {"model-written:0", Left::ModelUnrenamed, 0},
     {"model-renamed:0", Left::ModelSaved, 0},
     {"file-written:0", Left::LogCut, 0},  // the epoch log, whole, not renamed
-    {"finished:0", Left::ModelSaved, 0},      // model and log saved, the checkpoint not yet removed
+    {"finished:0", Left::ModelSaved, 0},  // model and log saved, the checkpoint not yet removed
 };
 
 // Checks what a process killed at `crash` left in dir, given the checkpoint and stray files
@@ -239,9 +240,9 @@ TEST(Checkpoint, KilledAtEachPhaseAndResumedGivesTheSameBytes) {
     const std::map<std::string, std::string> strays_before = stray_files(dir);
     const bool resume = exists(ckpt);
     // Resumes alternate between 1 and 2 threads: the same bits come out on any count.
-    const std::string command = resume ? program() + " train --resume m.resdyn.ckpt --threads " +
-                                             std::to_string(1 + resumes++ % 2)
-                                       : program() + " train " + train_flags();
+    const std::string command =
+        resume ? program() + " train --resume m.resdyn.ckpt --threads " + std::to_string(1 + resumes++ % 2)
+               : program() + " train " + train_flags();
     ASSERT_EQ(run_in(dir, command, crash.at), 137) << slurp(dir + "/err.txt");
     const std::string name = std::string(crash.at).substr(0, std::string(crash.at).find(':'));
     EXPECT_NE(slurp(dir + "/err.txt").find("crash point " + name + " at"), std::string::npos);
@@ -310,7 +311,8 @@ TEST(Checkpoint, SigintSavesACheckpointExitsWith130AndResumesToTheSameBytes) {
     ASSERT_EQ(run_in(dir, command, moments[i]), 130) << slurp(dir + "/err.txt");
     const std::string log = slurp(dir + "/log.txt");
     EXPECT_NE(log.find("interrupted: checkpoint saved; go on with: resdyn train --resume m.resdyn.ckpt"),
-              std::string::npos) << log;
+              std::string::npos)
+        << log;
     EXPECT_NE(log.find(resumed_at[i]), std::string::npos) << log;
     EXPECT_TRUE(loads_as_checkpoint(ckpt));
     EXPECT_TRUE(stray_files(dir).empty()) << "a temporary file was left";
@@ -332,7 +334,8 @@ TEST(Checkpoint, SigintFromOutsideSavesACheckpointAndExitsWith130) {
   ASSERT_GT(pid, 0);
   int raw = 0;
   while (!exists(ckpt)) {
-    ASSERT_NE(waitpid(pid, &raw, WNOHANG), pid) << "the run ended before its first checkpoint: " << slurp(dir + "/err.txt");
+    ASSERT_NE(waitpid(pid, &raw, WNOHANG), pid)
+        << "the run ended before its first checkpoint: " << slurp(dir + "/err.txt");
     usleep(500);  // polls; how often does not change the verdict
   }
   kill(pid, SIGINT);

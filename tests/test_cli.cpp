@@ -96,8 +96,10 @@ TEST(Cli, TrainsSavesAndEvaluatesOnRealData) {
   const std::string data = test_paths::mnist_dir();
   const std::string model = testing::TempDir() + "/cli.resdyn";
   std::remove(model.c_str());
-  const Outcome t = run("train --data " + data + " --width 32 --depth 3 --epochs 1 --limit-train 2000 "
-                        "--limit-test 500 --threads 2 --out " + model);
+  const Outcome t = run("train --data " + data +
+                        " --width 32 --depth 3 --epochs 1 --limit-train 2000 "
+                        "--limit-test 500 --threads 2 --out " +
+                        model);
   ASSERT_EQ(t.status, 0) << t.err;
   EXPECT_NE(t.out.find("test error"), std::string::npos);
   EXPECT_NE(slurp(model + ".csv").find("epoch,train_loss"), std::string::npos);
@@ -106,8 +108,11 @@ TEST(Cli, TrainsSavesAndEvaluatesOnRealData) {
   EXPECT_NE(e.out.find("confusion matrix"), std::string::npos);
   // Unwritable output: a clean error, and no file left behind.
   const std::string nowhere = testing::TempDir() + "/no-such-dir/m.resdyn";
-  expect_clean_failure("train --data " + data + " --width 8 --depth 1 --epochs 1 --limit-train 100 "
-                       "--limit-test 100 --out " + nowhere, "no-such-dir");
+  expect_clean_failure("train --data " + data +
+                           " --width 8 --depth 1 --epochs 1 --limit-train 100 "
+                           "--limit-test 100 --out " +
+                           nowhere,
+                       "no-such-dir");
   EXPECT_FALSE(exists(nowhere));
   EXPECT_FALSE(exists(testing::TempDir() + "/no-such-dir"));  // not made, so nothing left in it
 }
@@ -116,8 +121,10 @@ TEST(Cli, TrainsInFixedPointAndSavesAFloatModel) {
   const std::string data = test_paths::mnist_dir();
   const std::string model = testing::TempDir() + "/cli_fixed." + std::to_string(getpid()) + ".resdyn";
   std::remove(model.c_str());
-  const Outcome t = run("train --fixed-point --data " + data + " --width 32 --depth 3 --epochs 1 "
-                        "--limit-train 2000 --limit-test 500 --out " + model);
+  const Outcome t = run("train --fixed-point --data " + data +
+                        " --width 32 --depth 3 --epochs 1 "
+                        "--limit-train 2000 --limit-test 500 --out " +
+                        model);
   ASSERT_EQ(t.status, 0) << t.err;
   EXPECT_NE(t.out.find("fixed-point test error"), std::string::npos) << t.out;
   EXPECT_NE(slurp(model).find("fixed_point: Q15.16"), std::string::npos);  // the metadata says how

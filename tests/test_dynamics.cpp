@@ -127,11 +127,11 @@ ReferenceRun reference_run(const Net<float>& net, const std::vector<uint8_t>& pi
 }
 
 struct ReferenceStats {
-  std::vector<std::vector<double>> mean, spread;   // [c][t]
-  std::vector<std::vector<double>> final_mean, final_std;  // [c][i]
-  std::vector<int> neurons;                         // i_c
+  std::vector<std::vector<double>> mean, spread;                   // [c][t]
+  std::vector<std::vector<double>> final_mean, final_std;          // [c][i]
+  std::vector<int> neurons;                                        // i_c
   std::vector<std::vector<std::vector<double>>> curve_y, curve_x;  // [c][k][t]
-  std::vector<std::vector<double>> distance, cosine;  // [c1][c2]
+  std::vector<std::vector<double>> distance, cosine;               // [c1][c2]
 };
 
 ReferenceStats reference_stats(const Net<float>& net, const ReferenceRun& run, const ClassGroups& g, int depth) {
@@ -451,8 +451,8 @@ TEST(TrajectoryDistance, StaysWithinTheStatedFloatToleranceOnConvergingTrajector
 
 TEST(SummaryRules, DiagonalMinimumAndMaximumRowsCountTiesAndSkipNaN) {
   ClassMatrix m(3);
-  m.values = {1, 2, 3,       // diagonal is the minimum
-              2, 1, 0.5,     // 0.5 < 1: not
+  m.values = {1, 2,   3,     // diagonal is the minimum
+              2, 1,   0.5,   // 0.5 < 1: not
               3, 0.5, 0.5};  // tie: counts
   EXPECT_EQ(rows_with_diagonal_min(m), 2);
   EXPECT_EQ(rows_with_diagonal_max(m), 0);
@@ -475,11 +475,11 @@ TEST(SummaryRules, TrajectoryDistancesOfHandMadePoints) {
   distance.add_layer(layer1.data(), 1);
   distance.add_layer(layer2.data(), 1);
   const ClassMatrix d = distance.class_means();
-  EXPECT_NEAR(d.at(0, 0), 5.0, 1e-6);                              // sqrt(9 + 16)
-  EXPECT_EQ(d.at(1, 1), 0.0);                                      // identical trajectories
-  EXPECT_TRUE(std::isnan(d.at(2, 2)));                             // no pair in a class of one
+  EXPECT_NEAR(d.at(0, 0), 5.0, 1e-6);                                // sqrt(9 + 16)
+  EXPECT_EQ(d.at(1, 1), 0.0);                                        // identical trajectories
+  EXPECT_TRUE(std::isnan(d.at(2, 2)));                               // no pair in a class of one
   EXPECT_NEAR(d.at(0, 1), (4 + 4 + 2 * std::sqrt(41.0)) / 4, 1e-6);  // 4, 4, sqrt(25+16) twice
-  EXPECT_NEAR(d.at(0, 2), (10 + std::sqrt(89.0)) / 2, 1e-6);        // 10, sqrt(73+16)
+  EXPECT_NEAR(d.at(0, 2), (10 + std::sqrt(89.0)) / 2, 1e-6);         // 10, sqrt(73+16)
   EXPECT_NEAR(d.at(1, 2), std::sqrt(52.0), 1e-6);
   EXPECT_EQ(d.at(1, 0), d.at(0, 1));
   EXPECT_EQ(d.at(2, 1), d.at(1, 2));
@@ -603,7 +603,8 @@ TEST(DynamicsExperiment, ProbesTheFirstSamplesOfEachClassInFileOrder) {
   EXPECT_EQ(d.groups.offsets, (std::vector<int>{0, 2, 4, 6}));
   // The same probes on the images gathered by hand: indices 1, 3 | 0, 4 | 2, 6.
   std::vector<uint8_t> pixels;
-  for (int i : {1, 3, 0, 4, 2, 6}) pixels.insert(pixels.end(), &data.images[size_t(i) * 4], &data.images[size_t(i) * 4 + 4]);
+  for (int i : {1, 3, 0, 4, 2, 6})
+    pixels.insert(pixels.end(), &data.images[size_t(i) * 4], &data.images[size_t(i) * 4 + 4]);
   Trace<float> workspace;
   const TransientDynamics by_hand = probe_transient_dynamics(net, pixels.data(), d.groups, {}, workspace);
   expect_same_first_layers(d, by_hand, 4);
@@ -658,8 +659,7 @@ TEST(DynamicsExperiment, WritesExactlyTheListedFilesDeterministically) {
   options.threads = 2;
   options.out_dir = fresh_dir("files_2");
   run_dynamics_experiment(net, data, options);
-  for (const char* name : kFiles)
-    EXPECT_EQ(slurp(first_dir + "/" + name), slurp(options.out_dir + "/" + name)) << name;
+  for (const char* name : kFiles) EXPECT_EQ(slurp(first_dir + "/" + name), slurp(options.out_dir + "/" + name)) << name;
 }
 
 TEST(DynamicsExperiment, RefusesToUnrollAPerLayerNetBeforeWritingAnything) {
@@ -735,9 +735,8 @@ TEST(DynamicsCommand, RunsOnSharedNetsAndRefusesToUnrollPerLayerNets) {
   EXPECT_NE(err.find("shared"), std::string::npos) << err;
   EXPECT_FALSE(std::filesystem::exists(dir + "/refused"));
 
-  EXPECT_EQ(run_program("dynamics --model " + dir + "/shared.resdyn --data " + dir + " --out " + dir +
-                            "/bad --unroll 0",
-                        &err),
+  EXPECT_EQ(run_program(
+                "dynamics --model " + dir + "/shared.resdyn --data " + dir + " --out " + dir + "/bad --unroll 0", &err),
             2);
   EXPECT_EQ(run_program("dynamics --model " + dir + "/shared.resdyn --data " + dir, &err), 2);  // no --out
   EXPECT_NE(err.find("--out"), std::string::npos) << err;

@@ -484,13 +484,16 @@ TEST(Umap, CurveFitIsALeastSquaresMinimum) {
     const UmapCurve c = fit_umap_curve(min_dist, 1.0);
     // A stationary point: central differences of the misfit vanish ...
     const double h = 1e-6, f = umap_curve_misfit(c.a, c.b, min_dist, 1.0);
-    const double da = (umap_curve_misfit(c.a + h, c.b, min_dist, 1.0) - umap_curve_misfit(c.a - h, c.b, min_dist, 1.0)) / (2 * h);
-    const double db = (umap_curve_misfit(c.a, c.b + h, min_dist, 1.0) - umap_curve_misfit(c.a, c.b - h, min_dist, 1.0)) / (2 * h);
+    const double da =
+        (umap_curve_misfit(c.a + h, c.b, min_dist, 1.0) - umap_curve_misfit(c.a - h, c.b, min_dist, 1.0)) / (2 * h);
+    const double db =
+        (umap_curve_misfit(c.a, c.b + h, min_dist, 1.0) - umap_curve_misfit(c.a, c.b - h, min_dist, 1.0)) / (2 * h);
     EXPECT_LT(std::fabs(da), 1e-6) << min_dist;
     EXPECT_LT(std::fabs(db), 1e-6) << min_dist;
     // ... and no nearby point does better.
     for (double sa : {-1.0, 1.0})
-      for (double sb : {-1.0, 1.0}) EXPECT_GT(umap_curve_misfit(c.a * (1 + 0.01 * sa), c.b * (1 + 0.01 * sb), min_dist, 1.0), f);
+      for (double sb : {-1.0, 1.0})
+        EXPECT_GT(umap_curve_misfit(c.a * (1 + 0.01 * sa), c.b * (1 + 0.01 * sb), min_dist, 1.0), f);
   }
   // The values UMAP's authors quote for min_dist 0.1, spread 1.
   const UmapCurve c = fit_umap_curve(0.1, 1.0);

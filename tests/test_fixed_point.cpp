@@ -124,9 +124,9 @@ TEST(FixedPoint, RoundShiftRightTiesAwayFromZero) {
   EXPECT_EQ(round_shift_right(-5, 1), -3);  // -2.5
   EXPECT_EQ(round_shift_right(3, 1), 2);    // 1.5
   EXPECT_EQ(round_shift_right(-3, 1), -2);
-  EXPECT_EQ(round_shift_right(5, 2), 1);    // 1.25
+  EXPECT_EQ(round_shift_right(5, 2), 1);  // 1.25
   EXPECT_EQ(round_shift_right(-5, 2), -1);
-  EXPECT_EQ(round_shift_right(6, 2), 2);    // 1.5
+  EXPECT_EQ(round_shift_right(6, 2), 2);  // 1.5
   EXPECT_EQ(round_shift_right(-6, 2), -2);
   EXPECT_EQ(round_shift_right(-1, 1), -1);  // -0.5
   EXPECT_EQ(round_shift_right(1, 2), 0);    // 0.25
@@ -159,11 +159,13 @@ TEST(FixedPoint, RescaleMatchesExactArithmetic) {
   for (int i = 0; i < 20000; ++i) {
     const int32_t value = int32_t(uint32_t(rng.next_u64()));
     const int32_t mult = int32_t((uint32_t(rng.next_u64()) >> 1) | (1u << 30));  // [2^30, 2^31)
-    const int shift = int(rng.below(80)) - 10;                                  // -10 .. 69
+    const int shift = int(rng.below(80)) - 10;                                   // -10 .. 69
     const __int128 p = __int128(value) * mult;
     int64_t expected;
-    if (shift >= 63) expected = 0;
-    else if (shift > 0) expected = reference_round(p, shift);
+    if (shift >= 63)
+      expected = 0;
+    else if (shift > 0)
+      expected = reference_round(p, shift);
     else {
       const __int128 q = p * (__int128(1) << -shift);
       expected = q > INT32_MAX ? INT32_MAX : q < INT32_MIN ? INT32_MIN : int64_t(q);
@@ -177,10 +179,10 @@ TEST(FixedPoint, RescaleMatchesExactArithmetic) {
 
 TEST(FixedPoint, QFormatTypesRoundAndSaturate) {
   EXPECT_EQ(Q0_15::from_real(0.5).raw, 16384);
-  EXPECT_EQ(Q0_15::from_real(1.0).raw, 32767);    // saturates: 1 is not representable
+  EXPECT_EQ(Q0_15::from_real(1.0).raw, 32767);  // saturates: 1 is not representable
   EXPECT_EQ(Q0_15::from_real(-1.0).raw, -32768);
   EXPECT_EQ(Q0_15::from_real(-2.0).raw, -32768);
-  EXPECT_EQ(Q0_15::from_real(1.5 / 32768).raw, 2);   // tie away from zero
+  EXPECT_EQ(Q0_15::from_real(1.5 / 32768).raw, 2);  // tie away from zero
   EXPECT_EQ(Q0_15::from_real(-1.5 / 32768).raw, -2);
   EXPECT_EQ(Q0_15::from_real(std::nan("")).raw, 0);
   EXPECT_EQ(Q15_16::from_real(-0.75).raw, -49152);
@@ -191,9 +193,9 @@ TEST(FixedPoint, QFormatTypesRoundAndSaturate) {
   // Addition saturates.
   EXPECT_EQ((Q0_15::from_raw(30000) + Q0_15::from_raw(30000)).raw, 32767);
   // Conversions round (narrower) and saturate (wider range needed).
-  EXPECT_EQ(Q15_16::from_raw(3).to<Q19_12>().raw, 0);       // 3/65536 = 0.1875/4096
-  EXPECT_EQ(Q15_16::from_raw(24).to<Q19_12>().raw, 2);      // 1.5 units -> 2
-  EXPECT_EQ(Q15_16::from_real(2.0).to<Q0_15>().raw, 32767); // out of range
+  EXPECT_EQ(Q15_16::from_raw(3).to<Q19_12>().raw, 0);        // 3/65536 = 0.1875/4096
+  EXPECT_EQ(Q15_16::from_raw(24).to<Q19_12>().raw, 2);       // 1.5 units -> 2
+  EXPECT_EQ(Q15_16::from_real(2.0).to<Q0_15>().raw, 32767);  // out of range
   EXPECT_EQ(Q19_12::from_real(-0.25).to<Q15_16>().raw, -16384);
 }
 
@@ -245,8 +247,10 @@ TEST(FixedPoint, ExpTableError) {
 // int16 inputs in [-32767, 32767], bytes in [0, 255].
 template <class In>
 In random_input(Rng& rng, bool extreme) {
-  if constexpr (sizeof(In) == 1) return In(extreme ? 255 : rng.below(256));
-  else return In(extreme ? (rng.below(2) ? 32767 : -32767) : int(rng.below(65535)) - 32767);
+  if constexpr (sizeof(In) == 1)
+    return In(extreme ? 255 : rng.below(256));
+  else
+    return In(extreme ? (rng.below(2) ? 32767 : -32767) : int(rng.below(65535)) - 32767);
 }
 
 template <class In>
@@ -400,7 +404,8 @@ void naive_quant_forward(const QuantNet& net, const uint8_t* pixels, int depth, 
   std::vector<int16_t> narrow(n);
   auto narrowed = [&] {  // x as int16 input: shifted by the fewest bits that make it fit
     const int sh = state_shift(x.data(), N);
-    for (int i = 0; i < N; ++i) narrow[size_t(i)] = saturate_i16(sh ? round_shift_right(x[size_t(i)], sh) : x[size_t(i)]);
+    for (int i = 0; i < N; ++i)
+      narrow[size_t(i)] = saturate_i16(sh ? round_shift_right(x[size_t(i)], sh) : x[size_t(i)]);
     return sh;
   };
   x.assign(n, 0);
@@ -490,8 +495,8 @@ TEST(FixedPoint, BatchedPassEqualsOneSamplePass) {
   std::vector<int16_t> input(8);
   std::vector<uint8_t> bytes(8);
   const std::vector<uint8_t> px(784, 9);
-  EXPECT_FALSE(quant_forward(q.view(), px.data(), 3, {state.data(), input.data(), bytes.data(), acc.data(), sums.data()},
-                             logits.data()));
+  EXPECT_FALSE(quant_forward(q.view(), px.data(), 3,
+                             {state.data(), input.data(), bytes.data(), acc.data(), sums.data()}, logits.data()));
 }
 
 // Largest |integer - float| of the logits as a fraction of the float logits' spread, and of the
@@ -576,7 +581,7 @@ TEST(FixedPoint, QuantizedLogitsCloseToFloat) {
 TEST(FixedPoint, QuantizationKeepsRowSumBound) {
   Config cfg = small_config(Arch::ResNet, Weights::Shared, true, 16, 2);
   Net<float> net = random_net(cfg, 3);
-  for (int j = 0; j < cfg.input; ++j) net.P()[j] = 0.8f;  // row 0 of the stem: 784 * 127 > 65535
+  for (int j = 0; j < cfg.input; ++j) net.P()[j] = 0.8f;                   // row 0 of the stem: 784 * 127 > 65535
   for (int j = 0; j < cfg.input; ++j) net.P()[size_t(cfg.input) + j] = 0;  // row 1: all zero
   const QuantizedModel q = quantize(net);
   EXPECT_EQ(quantized_model_problem(q), nullptr);
@@ -695,10 +700,10 @@ TEST(FixedPoint, NpyExportFilesParse) {
   };
   const size_t N = 10, D = 784, C = 10, T = 2;
   const std::vector<Expect> expected = {
-      {"float/stem_weights.npy", "<f4", N * D, 4},   {"float/layer_weights.npy", "<f4", T * N * N, 4},
-      {"float/layer_bias.npy", "<f4", T * N, 4},      {"float/classifier_bias.npy", "<f4", C, 4},
-      {"int8/stem_weights.npy", "|i1", N * D, 1},     {"int8/stem_mult.npy", "<i4", N, 4},
-      {"int8/layer_shift.npy", "|i1", T * N, 1},      {"int8/layer_weights.npy", "|i1", T * N * N, 1},
+      {"float/stem_weights.npy", "<f4", N * D, 4}, {"float/layer_weights.npy", "<f4", T * N * N, 4},
+      {"float/layer_bias.npy", "<f4", T * N, 4},   {"float/classifier_bias.npy", "<f4", C, 4},
+      {"int8/stem_weights.npy", "|i1", N * D, 1},  {"int8/stem_mult.npy", "<i4", N, 4},
+      {"int8/layer_shift.npy", "|i1", T * N, 1},   {"int8/layer_weights.npy", "|i1", T * N * N, 1},
       {"int8/classifier_bias.npy", "<i4", C, 4},
   };
   for (const Expect& e : expected) {
@@ -828,9 +833,8 @@ TEST(FixedPoint, FixedPointTrainingTracksFloatTraining) {
   fopt.epochs = 1;
   fopt.lr = 0.2;
   double fixed_error = 1;
-  const Net<float> trained = quant::train_fixed_point(cfg, train, test, fopt, [&](const quant::FixedEpoch& e) {
-    fixed_error = e.test_error;
-  });
+  const Net<float> trained =
+      quant::train_fixed_point(cfg, train, test, fopt, [&](const quant::FixedEpoch& e) { fixed_error = e.test_error; });
   Net<float> twin(cfg);
   Rng rng(fopt.seed);
   initialise(twin, rng);

@@ -263,8 +263,8 @@ TEST(Forward, PackedWeightsGiveTheSameBitsInAnyBatch) {
           for (int threads : {1, 2}) {
             const Outputs out = run_in_passes(net, &packed, batch, pass, threads);
             ASSERT_TRUE(same_bits(whole.logits, out.logits) && same_bits(whole.last_state, out.last_state))
-                << "width " << shape.width << " arch " << int(arch) << " weights " << int(weights) << " pass "
-                << pass << " threads " << threads;
+                << "width " << shape.width << " arch " << int(arch) << " weights " << int(weights) << " pass " << pass
+                << " threads " << threads;
           }
       }
 }
@@ -272,8 +272,8 @@ TEST(Forward, PackedWeightsGiveTheSameBitsInAnyBatch) {
 TEST(Forward, PackedWeightsGiveTheSameBitsOnThePaperNet) {
   // 15 x 1064 with the stem (784 -> 1064), a batch of 1000 and single images.
   for (Weights weights : {Weights::Shared, Weights::PerLayer}) {
-    const Net<float> net = tiny::random_net<float>(tiny::config(Arch::ResNet, weights, true, 784, 1064, 15, 10), 19,
-                                                   0.05);
+    const Net<float> net =
+        tiny::random_net<float>(tiny::config(Arch::ResNet, weights, true, 784, 1064, 15, 10), 19, 0.05);
     const PackedNet<float> packed(net);
     const Outputs whole = run_in_passes(net, nullptr, 1000, 1000, 2);
     EXPECT_TRUE(same_bits(whole.logits, run_in_passes(net, &packed, 1000, 1000, 2).logits));
@@ -296,8 +296,8 @@ TEST(Forward, PackedWeightsOfAnotherNetAreRefused) {
 }
 
 TEST(Forward, EvaluationOnPackedWeightsIsTheSame) {
-  const Net<float> net = tiny::random_net<float>(tiny::config(Arch::ResNet, Weights::PerLayer, true, 50, 37, 3, 10), 23,
-                                                 0.3);
+  const Net<float> net =
+      tiny::random_net<float>(tiny::config(Arch::ResNet, Weights::PerLayer, true, 50, 37, 3, 10), 23, 0.3);
   Dataset data;
   data.count = 300;
   data.rows = 5;

@@ -61,17 +61,16 @@ void check_against_naive(const Case& c, Op opA, Op opB, double alpha, double bet
     for (int j = 0; j < c.N; ++j)
       worst = std::max(worst, std::abs(double(C[size_t(i) * ldc + j]) - expected[size_t(i) * ldc + j]));
   // Each output is a sum of K products of values in [-1, 1].
-  EXPECT_LE(worst, tol * std::sqrt(double(c.K) + 1)) << c.M << "x" << c.N << "x" << c.K << " opA=" << int(opA)
-                                                   << " opB=" << int(opB) << " threads=" << threads;
+  EXPECT_LE(worst, tol * std::sqrt(double(c.K) + 1))
+      << c.M << "x" << c.N << "x" << c.K << " opA=" << int(opA) << " opB=" << int(opB) << " threads=" << threads;
   // Padding columns beyond N must be untouched: compare one against a fresh copy.
   const auto untouched = random_matrix<Real>(size_t(c.M) * ldc, 3);
   for (int i = 0; i < c.M; ++i)
     for (int j = c.N; j < ldc; ++j) ASSERT_EQ(C[size_t(i) * ldc + j], untouched[size_t(i) * ldc + j]);
 }
 
-const Case kShapes[] = {{1, 1, 1},   {1, 7, 33},   {7, 1, 33},   {33, 7, 1},  {7, 33, 64},
-                        {64, 33, 7}, {97, 65, 300}, {130, 257, 31}, {5, 1064, 33},
-                        {2, 37, 1064}, {4, 130, 47}};
+const Case kShapes[] = {{1, 1, 1},     {1, 7, 33},     {7, 1, 33},    {33, 7, 1},    {7, 33, 64}, {64, 33, 7},
+                        {97, 65, 300}, {130, 257, 31}, {5, 1064, 33}, {2, 37, 1064}, {4, 130, 47}};
 
 }  // namespace
 
@@ -112,8 +111,8 @@ TEST(Gemm, EmptyDepthScalesC) {
 TEST(Gemm, SameBitsOnOneAndTwoThreads) {
   // Large enough that two threads really split the work, in both directions of the split.
   // The last two run on a register tile of their few rows (a batch of one to four).
-  for (const Case& c : {Case{300, 100, 700}, Case{64, 1064, 1064}, Case{1064, 1064, 128}, Case{1, 1064, 1064},
-                        Case{3, 1000, 999}})
+  for (const Case& c :
+       {Case{300, 100, 700}, Case{64, 1064, 1064}, Case{1064, 1064, 128}, Case{1, 1064, 1064}, Case{3, 1000, 999}})
     for (Op a : {Op::N, Op::T})
       for (Op b : {Op::N, Op::T}) {
         const int rowsA = a == Op::N ? c.M : c.K, colsA = a == Op::N ? c.K : c.M;
@@ -139,8 +138,8 @@ TEST(Gemm, VectorKernelsAgreeWithThePortableKernel) {
         const auto B = random_matrix<float>(size_t(c.K) * c.N, 9);
         std::vector<float> fast(size_t(c.M) * c.N), portable(fast.size());
         resdyn::gemm(a, b, c.M, c.N, c.K, 1.0f, A.data(), colsA, B.data(), colsB, 0.0f, fast.data(), c.N, 2);
-        resdyn::gemm_portable(a, b, c.M, c.N, c.K, 1.0f, A.data(), colsA, B.data(), colsB, 0.0f, portable.data(),
-                              c.N, 2);
+        resdyn::gemm_portable(a, b, c.M, c.N, c.K, 1.0f, A.data(), colsA, B.data(), colsB, 0.0f, portable.data(), c.N,
+                              2);
         for (size_t i = 0; i < fast.size(); ++i)
           ASSERT_NEAR(fast[i], portable[i], 1e-6 * std::sqrt(double(c.K))) << "element " << i;
       }
@@ -188,7 +187,8 @@ TEST(Gemm, TransposeCopyMatchesTheDefinition) {
       std::vector<float> out(size_t(cols) * ldo, -9.0f);
       resdyn::detail::transpose_copy(src.data(), lds, rows, cols, out.data(), ldo);
       for (int r = 0; r < rows; ++r)
-        for (int k = 0; k < cols; ++k) ASSERT_EQ(out[size_t(k) * ldo + r], src[size_t(r) * lds + k]) << rows << "x" << cols;
+        for (int k = 0; k < cols; ++k)
+          ASSERT_EQ(out[size_t(k) * ldo + r], src[size_t(r) * lds + k]) << rows << "x" << cols;
       for (int k = 0; k < cols; ++k)  // the gap between rows of out is left alone
         for (size_t r = size_t(rows); r < ldo; ++r) ASSERT_EQ(out[size_t(k) * ldo + r], -9.0f);
     }

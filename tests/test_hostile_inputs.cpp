@@ -63,8 +63,8 @@ void expect_clean_failure(const Outcome& o, const std::string& mention, const st
   EXPECT_EQ(o.status, 2) << what << "\n" << o.err;
   EXPECT_EQ(o.err.rfind("resdyn", 0), 0u) << what << ": " << o.err;
   EXPECT_EQ(o.err.find('\n'), o.err.size() - 1) << what << ": not one line: " << o.err;
-  EXPECT_NE(o.err.find(mention), std::string::npos) << what << ": '" << o.err << "' does not mention '" << mention
-                                                    << "'";
+  EXPECT_NE(o.err.find(mention), std::string::npos)
+      << what << ": '" << o.err << "' does not mention '" << mention << "'";
 }
 
 std::string fresh_dir(const std::string& name) {
@@ -122,8 +122,10 @@ std::string gzip_bomb(const std::string& head, size_t zeros) {
     for (int i = n - 1; i >= 0; --i) put((code >> i) & 1, 1);
   };
   auto literal = [&](uint8_t byte) {
-    if (byte < 144) put_code(0x30 + byte, 8);
-    else put_code(0x190 + (byte - 144), 9);
+    if (byte < 144)
+      put_code(0x30 + byte, 8);
+    else
+      put_code(0x190 + (byte - 144), 9);
   };
   put(1, 1);  // final block
   put(1, 2);  // fixed codes
@@ -169,8 +171,8 @@ TEST(HostileInputs, ModelWithFewerClassesThanTheLabelsIsRefused) {
   opt.batch = 4;
   Trainer<float> trainer(net, two_labels, opt);
   const std::string out = dir + "/resumed.resdyn";
-  const std::vector<std::string> args = {"--data", dir,      "--width", "8",     "--depth", "2",
-                                         "--epochs", "2",     "--batch", "4",     "--out",   out};
+  const std::vector<std::string> args = {"--data",   dir, "--width", "8", "--depth", "2",
+                                         "--epochs", "2", "--batch", "4", "--out",   out};
   ByteWriter state;  // the run state train writes: its flags, early stopping, an empty log
   state.u64(args.size());
   for (const std::string& a : args) {
@@ -246,10 +248,10 @@ TEST(HostileInputs, ACheckpointThatIsAnotherOutputIsRefused) {
   const std::string dir = fresh_dir("same");
   write_mnist(dir);
   const std::string out = dir + "/m.resdyn";
-  const std::string train = "train --data " + dir + " --width 8 --depth 1 --epochs 1 --batch 4 --threads 1 --out " +
-                            out + " --checkpoint ";
-  for (const std::string& ck : {out, out + ".csv", dir + "/./m.resdyn", dir + "/../" +
-                                std::filesystem::path(dir).filename().string() + "/m.resdyn.csv"}) {
+  const std::string train =
+      "train --data " + dir + " --width 8 --depth 1 --epochs 1 --batch 4 --threads 1 --out " + out + " --checkpoint ";
+  for (const std::string& ck : {out, out + ".csv", dir + "/./m.resdyn",
+                                dir + "/../" + std::filesystem::path(dir).filename().string() + "/m.resdyn.csv"}) {
     const Outcome o = run(train + ck);
     expect_clean_failure(o, "--checkpoint", ck);
     EXPECT_FALSE(std::filesystem::exists(out)) << ck;
@@ -341,14 +343,16 @@ TEST(HostileInputs, FlagsThatSizeBuffersAreBounded) {
   expect_clean_failure(wide, "--width 32768", "--width");
   EXPECT_NE(wide.err.find("8 GiB"), std::string::npos) << wide.err;
   // 2^20 images of 784 pixels would be 822 MB of batch buffer alone; there are 20 images.
-  const Outcome batch = run("train --data " + dir + " --width 8 --depth 1 --epochs 1 --threads 1 --batch 1048576 --out " +
-                                dir + "/b.resdyn",
-                            "ulimit -v 1048576;");
+  const Outcome batch = run(
+      "train --data " + dir + " --width 8 --depth 1 --epochs 1 --threads 1 --batch 1048576 --out " + dir + "/b.resdyn",
+      "ulimit -v 1048576;");
   EXPECT_EQ(batch.status, 0) << batch.err;
-  const Outcome eval = run("eval --data " + dir + " --model " + dir + "/b.resdyn --batch 1048576", "ulimit -v 1048576;");
+  const Outcome eval =
+      run("eval --data " + dir + " --model " + dir + "/b.resdyn --batch 1048576", "ulimit -v 1048576;");
   EXPECT_EQ(eval.status, 0) << eval.err;
-  expect_clean_failure(run("noise --data " + dir + " --model " + dir + "/b.resdyn --out " + dir + "/n --amplitudes nan"),
-                       "--amplitudes", "--amplitudes nan");
+  expect_clean_failure(
+      run("noise --data " + dir + " --model " + dir + "/b.resdyn --out " + dir + "/n --amplitudes nan"), "--amplitudes",
+      "--amplitudes nan");
 }
 
 // A file-size limit makes writes fail with EFBIG (not kill the program with SIGXFSZ); a full

@@ -162,8 +162,8 @@ TEST(UnitNoise, IsUniformOnMinusOneToOneAndKeyedBySeedRealizationSample) {
     squares += double(v) * v;
   }
   const double mean = sum / u.size(), var = squares / u.size() - mean * mean;
-  EXPECT_NEAR(mean, 0.0, 0.01);      // standard error 0.0018
-  EXPECT_NEAR(var, 1.0 / 3.0, 0.01); // Uniform(-1, 1) has variance 1/3
+  EXPECT_NEAR(mean, 0.0, 0.01);       // standard error 0.0018
+  EXPECT_NEAR(var, 1.0 / 3.0, 0.01);  // Uniform(-1, 1) has variance 1/3
 
   auto first_values = [](uint64_t seed, int r, long n) {
     std::vector<float> v(8);

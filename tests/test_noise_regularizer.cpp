@@ -53,8 +53,8 @@ double penalty_of(const Net<double>& net, const std::vector<uint8_t>& pixels, in
 
 std::string name_of(const Config& c) {
   return std::string(c.arch == Arch::ResNet ? "resnet" : "mlp") + "/" +
-         (c.weights == Weights::Shared ? "shared" : "per-layer") + "/" + (c.stem ? "stem" : "no-stem") + "/T=" +
-         std::to_string(c.depth);
+         (c.weights == Weights::Shared ? "shared" : "per-layer") + "/" + (c.stem ? "stem" : "no-stem") +
+         "/T=" + std::to_string(c.depth);
 }
 
 }  // namespace

@@ -19,10 +19,14 @@ TEST(Json, NestedDocumentHasTheExpectedText) {
       .field("depth", 15)
       .field("error", 0.25)
       .field("name", std::string("a \"quoted\"\nline"))
-      .key("missing").null()
+      .key("missing")
+      .null()
       .field("nan", std::nan(""))
-      .key("list").values({1.0, 0.5})
-      .key("empty").begin_array().end_array()
+      .key("list")
+      .values({1.0, 0.5})
+      .key("empty")
+      .begin_array()
+      .end_array()
       .end_object();
   EXPECT_EQ(j.str(),
             "{\n  \"depth\": 15,\n  \"error\": 0.25,\n  \"name\": \"a \\\"quoted\\\"\\nline\",\n"

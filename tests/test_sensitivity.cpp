@@ -232,7 +232,8 @@ TEST(LayerFactor, LargeFactorOfKnownDeterminant) {
     for (int j = 0; j < n; ++j)
       w[size_t(i) * n + j] = (product(order[size_t(i)], j) - (i == j ? 1.0 : 0.0)) / gain[size_t(i)];
   EXPECT_NEAR(resdyn::log10_abs_det_identity_plus(w.data(), n, gain), expected, 1e-10);
-  for (int i = 0; i < n; ++i) w[size_t(i) * n + 150] = i == 150 ? -1.0 / gain[size_t(i)] : 0.0;  // column 150 of I + G W is 0
+  for (int i = 0; i < n; ++i)
+    w[size_t(i) * n + 150] = i == 150 ? -1.0 / gain[size_t(i)] : 0.0;  // column 150 of I + G W is 0
   EXPECT_EQ(resdyn::log10_abs_det_identity_plus(w.data(), n, gain), -INFINITY);
 }
 
@@ -262,8 +263,8 @@ TEST(SensitivityProfiles, LogDeterminantOfTheExplicitProduct) {
   const std::vector<uint8_t> pixels = random_pixels(count, 61);
   for (const NetKind& kind : kKinds) {
     const resdyn::Net<double> net = random_net(kind.arch, kind.weights, width, depth, 62);
-    const auto profiles = resdyn::sensitivity_profiles(net, full_trace(net, pixels, count),
-                                                       random_directions(count, width, 1e-3, 63));
+    const auto profiles =
+        resdyn::sensitivity_profiles(net, full_trace(net, pixels, count), random_directions(count, width, 1e-3, 63));
     for (int r = 0; r < count; ++r) {
       std::vector<std::vector<double>> ys;
       naive_forward(net, &pixels[size_t(r) * 4], 0, {}, &ys);
@@ -295,10 +296,12 @@ TEST(SensitivityProfiles, EmpiricalResponseMatchesTheLinearisation) {
       for (int s = 1; s <= depth; ++s) {
         const std::vector<double> perturbed = naive_forward(net, u, s, deltas[size_t(r)]);
         double change = 0;
-        for (int c = 0; c < 3; ++c) change += (perturbed[size_t(c)] - clean[size_t(c)]) * (perturbed[size_t(c)] - clean[size_t(c)]);
+        for (int c = 0; c < 3; ++c)
+          change += (perturbed[size_t(c)] - clean[size_t(c)]) * (perturbed[size_t(c)] - clean[size_t(c)]);
         change = std::sqrt(change);
         const resdyn::SensitivityProfile& p = profiles[size_t(r)];
-        const std::string where = std::string(kind.name) + ", sample " + std::to_string(r) + ", s = " + std::to_string(s);
+        const std::string where =
+            std::string(kind.name) + ", sample " + std::to_string(r) + ", s = " + std::to_string(s);
         // Both differences of logits of size ~1 carry rounding of ~1e-15 besides the response.
         EXPECT_NEAR(p.logit_change[size_t(s - 1)], change, 1e-7 * change + 1e-14) << where;
 
@@ -385,7 +388,8 @@ TEST(SensitivityExperiment, RatioFromIndependentComputation) {
     ++taken[size_t(c)];
     std::vector<std::vector<double>> ys;
     naive_forward(exact, &data.images[size_t(i) * 4], 0, {}, &ys);
-    for (int t = 4; t <= 9; ++t) per_class[size_t(c)] += log10_abs_det_small(layer_factor(exact, t, ys[size_t(t - 1)])) / 4;
+    for (int t = 4; t <= 9; ++t)
+      per_class[size_t(c)] += log10_abs_det_small(layer_factor(exact, t, ys[size_t(t - 1)])) / 4;
   }
   const std::string summary = read_text(options.out_dir + "/summary.json");
   const double overall = (per_class[0] + per_class[1] + per_class[2]) / 3;

@@ -203,7 +203,7 @@ TEST(SpectrumSummary, CountsAndOrdering) {
   EXPECT_EQ(s.count, 6);
   EXPECT_EQ(s.positive_real, 3);  // 0.02 and the pair; 0 is not positive
   EXPECT_EQ(s.largest_real, 0.5);
-  EXPECT_EQ(s.spectral_radius, 3.0);  // |-3|
+  EXPECT_EQ(s.spectral_radius, 3.0);    // |-3|
   EXPECT_EQ(s.outside_unit_circle, 3);  // the pair and -3
   EXPECT_EQ(s.top_real, (std::vector<double>{0.5, 0.5, 0.02}));
   EXPECT_TRUE(std::isnan(resdyn::summarise_spectrum({}).largest_real));
@@ -339,9 +339,8 @@ TEST(SpectrumExperiment, RefusesPerLayerNetsAndMlps) {
   resdyn::SpectrumOptions options;
   options.unroll = 5;
   options.out_dir = fresh_directory("refused");
-  for (const auto& [weights, arch, word] :
-       {std::tuple{resdyn::Weights::PerLayer, resdyn::Arch::ResNet, "per-layer"},
-        std::tuple{resdyn::Weights::Shared, resdyn::Arch::MLP, "MLP"}}) {
+  for (const auto& [weights, arch, word] : {std::tuple{resdyn::Weights::PerLayer, resdyn::Arch::ResNet, "per-layer"},
+                                            std::tuple{resdyn::Weights::Shared, resdyn::Arch::MLP, "MLP"}}) {
     const resdyn::Net<float> net = tiny_net(weights, arch, 3, 4, 42);
     try {
       resdyn::run_spectrum_experiment(net, data, options);

@@ -138,68 +138,68 @@ TEST(GroupUpdates, EqualAWholeGradientStep) {
   for (int i = 0; i < count; ++i) data.labels.push_back(uint8_t(fill.below(classes)));
   // Width 600 cuts each block into two bands of rows (kGroupValues), the second with the bias.
   for (const int width : {10, 600})
-  for (const Arch arch : {Arch::ResNet, Arch::MLP})
-    for (const Weights weights : {Weights::Shared, Weights::PerLayer})
-      for (const double reg : {0.0, 0.3})
-        for (const OptimizerKind kind : {OptimizerKind::Adam, OptimizerKind::SGD}) {
-          SCOPED_TRACE(std::to_string(width) + " " + std::to_string(int(arch)) + " " + std::to_string(int(weights)) + " " + std::to_string(reg) +
-                       " " + std::to_string(int(kind)));
-          Config c;
-          c.arch = arch;
-          c.weights = weights;
-          c.stem = true;
-          c.input = pixels;
-          c.width = width;
-          c.depth = 3;
-          if (width == 600) {
-            EXPECT_EQ(param_group(layout_of(c), 1).rows, int(kGroupValues / 600));
-          }
-          c.classes = classes;
-          Net<float> start(c);
-          Rng init(9);
-          for (float& p : start.params) p = float(init.uniform(-0.5, 0.5));
-          TrainOptions opt;
-          opt.epochs = 3;
-          opt.batch = count;  // one step per epoch
-          opt.seed = 11;
-          opt.noise_reg = reg;
-          opt.optimizer.kind = kind;
-          opt.optimizer.lr = 0.05;
-          opt.optimizer.schedule = Schedule::Constant;
-
-          Net<float> trained = start;
-          Trainer<float> trainer(trained, data, opt);
-          for (int e = 0; e < opt.epochs; ++e) trainer.train_epoch();
-
-          Net<float> ref = start;
-          Optimizer<float> optimizer;
-          optimizer.config = opt.optimizer;
-          optimizer.reset(ref.params.size());
-          std::vector<float> grad(ref.params.size());
-          std::vector<uint32_t> order(count);
-          for (int i = 0; i < count; ++i) order[size_t(i)] = uint32_t(i);
-          Rng shuffle(opt.seed);
-          Trace<float> trace;
-          BackwardBuffers<float> buf;
-          std::vector<uint8_t> batch(size_t(count) * pixels), labels(count);
-          for (int e = 0; e < opt.epochs; ++e) {
-            for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[size_t(shuffle.below(i))]);
-            for (int r = 0; r < count; ++r) {
-              std::memcpy(&batch[size_t(r) * pixels], &data.images[size_t(order[size_t(r)]) * pixels], pixels);
-              labels[size_t(r)] = data.labels[order[size_t(r)]];
+    for (const Arch arch : {Arch::ResNet, Arch::MLP})
+      for (const Weights weights : {Weights::Shared, Weights::PerLayer})
+        for (const double reg : {0.0, 0.3})
+          for (const OptimizerKind kind : {OptimizerKind::Adam, OptimizerKind::SGD}) {
+            SCOPED_TRACE(std::to_string(width) + " " + std::to_string(int(arch)) + " " + std::to_string(int(weights)) +
+                         " " + std::to_string(reg) + " " + std::to_string(int(kind)));
+            Config c;
+            c.arch = arch;
+            c.weights = weights;
+            c.stem = true;
+            c.input = pixels;
+            c.width = width;
+            c.depth = 3;
+            if (width == 600) {
+              EXPECT_EQ(param_group(layout_of(c), 1).rows, int(kGroupValues / 600));
             }
-            set_input(trace, batch.data(), count, pixels);
-            forward(ref, trace);
-            Trace<float> again = trace;  // backward uses up a ResNet's y(t), which the penalty reads
-            backward(ref, trace, labels.data(), grad.data(), buf);
-            if (reg > 0) noise_growth_penalty(ref, again, reg, grad.data(), buf);
-            optimizer.begin_step();
-            optimizer.update(ref.params.data(), grad.data(), 0, grad.size(), opt.optimizer.lr);
+            c.classes = classes;
+            Net<float> start(c);
+            Rng init(9);
+            for (float& p : start.params) p = float(init.uniform(-0.5, 0.5));
+            TrainOptions opt;
+            opt.epochs = 3;
+            opt.batch = count;  // one step per epoch
+            opt.seed = 11;
+            opt.noise_reg = reg;
+            opt.optimizer.kind = kind;
+            opt.optimizer.lr = 0.05;
+            opt.optimizer.schedule = Schedule::Constant;
+
+            Net<float> trained = start;
+            Trainer<float> trainer(trained, data, opt);
+            for (int e = 0; e < opt.epochs; ++e) trainer.train_epoch();
+
+            Net<float> ref = start;
+            Optimizer<float> optimizer;
+            optimizer.config = opt.optimizer;
+            optimizer.reset(ref.params.size());
+            std::vector<float> grad(ref.params.size());
+            std::vector<uint32_t> order(count);
+            for (int i = 0; i < count; ++i) order[size_t(i)] = uint32_t(i);
+            Rng shuffle(opt.seed);
+            Trace<float> trace;
+            BackwardBuffers<float> buf;
+            std::vector<uint8_t> batch(size_t(count) * pixels), labels(count);
+            for (int e = 0; e < opt.epochs; ++e) {
+              for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[size_t(shuffle.below(i))]);
+              for (int r = 0; r < count; ++r) {
+                std::memcpy(&batch[size_t(r) * pixels], &data.images[size_t(order[size_t(r)]) * pixels], pixels);
+                labels[size_t(r)] = data.labels[order[size_t(r)]];
+              }
+              set_input(trace, batch.data(), count, pixels);
+              forward(ref, trace);
+              Trace<float> again = trace;  // backward uses up a ResNet's y(t), which the penalty reads
+              backward(ref, trace, labels.data(), grad.data(), buf);
+              if (reg > 0) noise_growth_penalty(ref, again, reg, grad.data(), buf);
+              optimizer.begin_step();
+              optimizer.update(ref.params.data(), grad.data(), 0, grad.size(), opt.optimizer.lr);
+            }
+            ASSERT_EQ(trained.params.size(), ref.params.size());
+            EXPECT_EQ(std::memcmp(trained.params.data(), ref.params.data(), ref.params.size() * sizeof(float)), 0);
+            EXPECT_NE(std::memcmp(start.params.data(), ref.params.data(), ref.params.size() * sizeof(float)), 0);
           }
-          ASSERT_EQ(trained.params.size(), ref.params.size());
-          EXPECT_EQ(std::memcmp(trained.params.data(), ref.params.data(), ref.params.size() * sizeof(float)), 0);
-          EXPECT_NE(std::memcmp(start.params.data(), ref.params.data(), ref.params.size() * sizeof(float)), 0);
-        }
 }
 
 // The groups cover the parameter vector exactly once, in order, each at most a band of

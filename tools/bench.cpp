@@ -75,7 +75,8 @@ int probe_openblas(int threads, const OpenBlas& blas) {
   for (auto& v : A) v = float(rng.uniform(-1, 1));
   for (auto& v : B) v = float(rng.uniform(-1, 1));
   auto run = [&] {
-    for (int r = 0; r < reps; ++r) blas.sgemm(101, 111, 112, M, N, K, 1.0f, A.data(), K, B.data(), K, 0.0f, C.data(), N);
+    for (int r = 0; r < reps; ++r)
+      blas.sgemm(101, 111, 112, M, N, K, 1.0f, A.data(), K, B.data(), K, 0.0f, C.data(), N);
   };
   warm_up(run);
   std::printf("%s %.1f\n", blas.core(), 2.0 * M * N * K * reps / seconds_of(run, 5) / 1e9);

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # The test command: install what is missing, fetch MNIST (the end-to-end tests train on it),
-# then build and run the whole suite with make, check the install and the header's use from
-# another program, build and run the suite again with meson (same sources), run
-# the quantized net on an emulated Cortex-M, the suite under sanitizers, and the small
-# reproduction with its report checked in a browser.
+# check the sources' lists, format and function lengths, then build and run the whole suite
+# with make, check the install and the header's use from another program, build and run the
+# suite again with meson (same sources), run the quantized net on an emulated Cortex-M, the
+# suite under sanitizers, and the small reproduction with its report checked in a browser.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install_deps.sh
 bash tools/fetch_mnist.sh
 bash tools/check_build_lists.sh
+# Every source formatted as .clang-format says; no function longer than a reader can hold.
+bash tools/check_format.sh
+bash tools/check_function_lengths.sh
 make -j"$(nproc)" test
 # The header installed and used by an outside program: pkg-config, and meson's subproject.
 make check-install

@@ -67,8 +67,7 @@ void TrajectoryDistance::add_layer(const float* y, int threads) {
     for (int i = 0; i < w; ++i) layer_mean_[size_t(i)] += y[size_t(r) * w + i];
   for (int i = 0; i < w; ++i) layer_mean_[size_t(i)] /= n;
   for (int r = 0; r < n; ++r)
-    for (int i = 0; i < w; ++i)
-      centred_[size_t(r) * w + i] = y[size_t(r) * w + i] - float(layer_mean_[size_t(i)]);
+    for (int i = 0; i < w; ++i) centred_[size_t(r) * w + i] = y[size_t(r) * w + i] - float(layer_mean_[size_t(i)]);
 
   // Classes from last to first, so that the norms G_bb of every later class are known when
   // class c's rows meet them; each norm is the Gram diagonal from the same gemm arithmetic

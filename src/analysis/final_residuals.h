@@ -13,10 +13,10 @@
 namespace resdyn {
 
 struct FinalResiduals {
-  int depth = 0;                  // T'
-  ClassGroups groups;             // which rows of the data belong to which class
-  ClassProfile profile;           // per class and neuron i: mean and standard deviation of y_i(T')
-  std::vector<double> spread;     // per class: spread_c of trajectory_stats.h at T'
+  int depth = 0;               // T'
+  ClassGroups groups;          // which rows of the data belong to which class
+  ClassProfile profile;        // per class and neuron i: mean and standard deviation of y_i(T')
+  std::vector<double> spread;  // per class: spread_c of trajectory_stats.h at T'
   // Per class: mean over samples and neurons of |y_i(T') - y_i(T'-1)|, the change the last
   // layer still makes (adaptive depth's d, residual_convergence in resdyn.h); NaN when T' = 1.
   std::vector<double> last_step;
@@ -27,7 +27,6 @@ struct FinalResiduals {
 // nets), keeping only the newest layer. y is a ResNet's residual, an MLP's h
 // (Trace::residual). Throws Error if the rows are not sorted by label or the images do not
 // fit the net.
-FinalResiduals final_residuals(const Net<float>& net, const Dataset& data, int depth, int threads = 1,
-                               int batch = 250);
+FinalResiduals final_residuals(const Net<float>& net, const Dataset& data, int depth, int threads = 1, int batch = 250);
 
 }  // namespace resdyn

@@ -33,11 +33,11 @@ void sort_spectrum(std::vector<std::complex<double>>& values);
 // largest real part (paper §6: classes 0, 2, 3 have one, near 0.02), plus the few largest.
 struct SpectrumSummary {
   int count = 0;
-  int positive_real = 0;           // eigenvalues with real part > 0
-  double largest_real = 0.0;       // largest real part (NaN for an empty spectrum)
-  double spectral_radius = 0.0;    // largest modulus
-  int outside_unit_circle = 0;     // eigenvalues with modulus > 1
-  std::vector<double> top_real;    // the largest real parts, descending (at most `top`)
+  int positive_real = 0;         // eigenvalues with real part > 0
+  double largest_real = 0.0;     // largest real part (NaN for an empty spectrum)
+  double spectral_radius = 0.0;  // largest modulus
+  int outside_unit_circle = 0;   // eigenvalues with modulus > 1
+  std::vector<double> top_real;  // the largest real parts, descending (at most `top`)
 };
 
 SpectrumSummary summarise_spectrum(const std::vector<std::complex<double>>& values, int top = 5);

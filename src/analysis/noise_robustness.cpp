@@ -118,8 +118,7 @@ void measure_noise_batch(const Net<float>& net, const NoiseBatch& samples, const
   scratch.clean_start.assign(start, start + start_size);
   run_layers(net, trace, fwd);
   scratch.clean_final.assign(trace.state(T), trace.state(T) + trace.block());
-  for (int s = 0; s < batch; ++s)
-    out.clean_wrong[size_t(s)] = argmax_row(&trace.logits[size_t(s) * C], C) != labels[s];
+  for (int s = 0; s < batch; ++s) out.clean_wrong[size_t(s)] = argmax_row(&trace.logits[size_t(s) * C], C) != labels[s];
 
   scratch.unit.resize(start_size);
   for (int r = 0; r < R; ++r) {
@@ -182,8 +181,7 @@ NoiseCurve measure_noise_robustness(const Net<float>& net, const Dataset& data, 
           }
         }
     }
-    if (options.on_progress)
-      options.on_progress(std::min(total, (first_batch + tasks) * long(options.batch)), total);
+    if (options.on_progress) options.on_progress(std::min(total, (first_batch + tasks) * long(options.batch)), total);
   }
 
   NoiseCurve curve;
@@ -244,8 +242,8 @@ CurveReading read_curve(const NoiseCurve& curve, double amplitude) {
   for (size_t k = 1; k < pts.size(); ++k) {
     const NoisePoint &lo = pts[k - 1], &hi = pts[k];
     if (!(lo.amplitude > 0 && lo.amplitude < amplitude && amplitude < hi.amplitude)) continue;
-    const double f = (std::log10(amplitude) - std::log10(lo.amplitude)) /
-                     (std::log10(hi.amplitude) - std::log10(lo.amplitude));
+    const double f =
+        (std::log10(amplitude) - std::log10(lo.amplitude)) / (std::log10(hi.amplitude) - std::log10(lo.amplitude));
     auto mix = [f](double a, double b) { return a + f * (b - a); };
     out.available = true;
     out.point.ratio_mean = mix(lo.ratio_mean, hi.ratio_mean);

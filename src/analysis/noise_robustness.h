@@ -56,8 +56,8 @@ struct NoiseOptions {
   NoiseSite site = NoiseSite::InitialState;
   int realizations = 10;
   uint64_t seed = 1;
-  int batch = 250;   // samples per forward pass; does not change the result
-  int threads = 1;   // batches evaluated at once, one per thread; does not change the result
+  int batch = 250;  // samples per forward pass; does not change the result
+  int threads = 1;  // batches evaluated at once, one per thread; does not change the result
   // Called after each group of batches with the samples done so far and the total.
   std::function<void(long done, long total)> on_progress;
 };
@@ -69,9 +69,9 @@ void check_noise_options(const NoiseOptions& options);
 // Per-sample outcomes of one batch of `batch` samples.
 struct BatchNoiseMetrics {
   int batch = 0, amplitudes = 0, realizations = 0;
-  std::vector<uint8_t> clean_wrong;  // per sample
-  std::vector<double> ratio, cosine; // at(a, r, s)
-  std::vector<uint8_t> wrong;        // at(a, r, s)
+  std::vector<uint8_t> clean_wrong;   // per sample
+  std::vector<double> ratio, cosine;  // at(a, r, s)
+  std::vector<uint8_t> wrong;         // at(a, r, s)
   size_t at(int amplitude, int realization, int sample) const {
     return (size_t(amplitude) * realizations + size_t(realization)) * size_t(batch) + size_t(sample);
   }

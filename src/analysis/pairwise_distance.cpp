@@ -76,8 +76,8 @@ void DistanceScreen::for_each_row(const std::function<void(int, const double*, d
   for (int first = 0; first < n; first += block) {
     const int rows = std::min(block, n - first);
     dots.resize(size_t(rows) * n);
-    gemm(Op::N, Op::T, rows, n, d, 1.0f, centred_.data() + size_t(first) * d, d, centred_.data(), d, 0.0f,
-         dots.data(), n, threads_);
+    gemm(Op::N, Op::T, rows, n, d, 1.0f, centred_.data() + size_t(first) * d, d, centred_.data(), d, 0.0f, dots.data(),
+         n, threads_);
     parallel_chunks(threads_, rows, 16, [&](int begin, int end) {
       std::vector<double> row(static_cast<size_t>(n));
       for (int r = begin; r < end; ++r) {

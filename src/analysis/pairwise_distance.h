@@ -36,11 +36,11 @@ class DistanceScreen {
  private:
   const PointSet& points_;
   int threads_;
-  bool direct_;                  // low dimension: no GEMM, approx is exact
-  std::vector<float> centred_;   // points minus their mean (GEMM path only)
-  std::vector<double> norms_;    // |centred point|^2
+  bool direct_;                 // low dimension: no GEMM, approx is exact
+  std::vector<float> centred_;  // points minus their mean (GEMM path only)
+  std::vector<double> norms_;   // |centred point|^2
   double max_norm_ = 0;
-  double error_per_norm_ = 0;    // tolerance of row i = error_per_norm_ * (norm_i + max_norm_)
+  double error_per_norm_ = 0;  // tolerance of row i = error_per_norm_ * (norm_i + max_norm_)
 };
 
 }  // namespace resdyn

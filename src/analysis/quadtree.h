@@ -37,7 +37,7 @@ class QuadTree {
     double side2 = 0;       // the cell's side, squared
     int count = 0;          // its points: order_[begin .. begin + count)
     int begin = 0;
-    int first_child = -1;   // children are nodes [first_child, first_child + children)
+    int first_child = -1;  // children are nodes [first_child, first_child + children)
     int children = 0;
   };
   // The square cell of a node: centre and half its side (read only for large theta).
@@ -50,7 +50,7 @@ class QuadTree {
   const double* ys_;
   std::vector<Node> nodes_;
   std::vector<Cell> cells_;  // cells_[k] belongs to nodes_[k]
-  std::vector<int> order_;  // point indices, grouped by cell
+  std::vector<int> order_;   // point indices, grouped by cell
   std::vector<int> scratch_;
 };
 

@@ -60,8 +60,8 @@ void run_layers_after(const Net<double>& net, int s, int depth, std::vector<doub
 }  // namespace
 
 double log10_abs_det_identity_plus(const double* weights, int n, const std::vector<double>& gain) {
-  if (int(gain.size()) != n) throw Error("layer factor: " + std::to_string(gain.size()) + " gains for width " +
-                                         std::to_string(n));
+  if (int(gain.size()) != n)
+    throw Error("layer factor: " + std::to_string(gain.size()) + " gains for width " + std::to_string(n));
   Matrix factor(n, n);
   for (int i = 0; i < n; ++i) {
     const double* w = weights + size_t(i) * n;

@@ -84,7 +84,8 @@ void tridiagonal_qr(std::vector<double>& d, std::vector<double>& e, const Square
     if (--sweeps_left < 0) throw Error("symmetric_eigen: QR iteration did not converge");
     const double half_gap = 0.5 * (d[size_t(h - 1)] - d[size_t(h)]);
     const double e2 = e[size_t(h - 1)] * e[size_t(h - 1)];
-    const double shift = d[size_t(h)] - e2 / (half_gap + (half_gap >= 0 ? 1.0 : -1.0) * std::hypot(half_gap, e[size_t(h - 1)]));
+    const double shift =
+        d[size_t(h)] - e2 / (half_gap + (half_gap >= 0 ? 1.0 : -1.0) * std::hypot(half_gap, e[size_t(h - 1)]));
     double x = d[size_t(l)] - shift, bulge = e[size_t(l)];
     for (int k = l; k < h; ++k) {
       // The rotation with c = x / r, s = -bulge / r zeroes bulge against x: for k = l in
@@ -162,8 +163,13 @@ double dot(const double* a, const double* b, int n) {
 class KrylovBasis {
  public:
   KrylovBasis(int dim, int capacity, const std::vector<std::vector<double>>& deflate, int threads)
-      : dim_(dim), capacity_(capacity), threads_(threads), q_(size_t(capacity) * dim), aq_(size_t(capacity) * dim),
-        h_(size_t(capacity) * capacity), coef_(size_t(capacity) + deflate.size()) {
+      : dim_(dim),
+        capacity_(capacity),
+        threads_(threads),
+        q_(size_t(capacity) * dim),
+        aq_(size_t(capacity) * dim),
+        h_(size_t(capacity) * capacity),
+        coef_(size_t(capacity) + deflate.size()) {
     for (const auto& f : deflate) {
       if (int(f.size()) != dim) throw Error("top_eigenpairs: a deflation vector has the wrong length");
       std::vector<double> v = f;

@@ -31,8 +31,8 @@ SymmetricEigen symmetric_eigen(std::vector<double> matrix, int n);
 using BlockOperator = std::function<void(const double* in, double* out, int count)>;
 
 struct KrylovOptions {
-  int block = 4;            // vectors added to the basis per product with A
-  int max_basis = 120;      // basis size that triggers a restart
+  int block = 4;        // vectors added to the basis per product with A
+  int max_basis = 120;  // basis size that triggers a restart
   int max_restarts = 30;
   double tolerance = 1e-8;  // converged when every wanted |A v - theta v| <= tolerance * max |theta|
   uint64_t seed = 1;        // of the random start block
@@ -47,7 +47,7 @@ struct TopEigen {
   std::vector<double> vectors;  // eigenvector j at [j*dim, j*dim + dim), unit length
   double residual = 0;          // max over j of |A v_j - theta_j v_j| / max |theta|
   bool converged = false;
-  int products = 0;             // vectors multiplied by A
+  int products = 0;  // vectors multiplied by A
 };
 
 // The `wanted` largest eigenpairs of the symmetric operator A on R^dim (restricted to

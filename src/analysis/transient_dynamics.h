@@ -27,14 +27,14 @@ struct DynamicsOptions {
 };
 
 struct TransientDynamics {
-  int depth = 0;                 // layers run
-  ClassGroups groups;            // the probe batch's rows per class
-  TrajectoryStats trajectory;    // mean_c(t), spread_c(t), t = 1..depth (fig. 2)
-  ClassProfile final_profile;    // per class and neuron, y_i(depth) (fig. 5)
+  int depth = 0;                    // layers run
+  ClassGroups groups;               // the probe batch's rows per class
+  TrajectoryStats trajectory;       // mean_c(t), spread_c(t), t = 1..depth (fig. 2)
+  ClassProfile final_profile;       // per class and neuron, y_i(depth) (fig. 5)
   SensitiveNeuronCurves sensitive;  // i_c and class-mean y_{i_k}(t), x_{i_k}(t) (fig. 3)
-  ClassMatrix distance;          // trajectory distances over y(1..depth) (fig. 1C)
-  ClassMatrix cosine;            // cosine similarity of x(depth) or h(depth) (fig. 6B/C)
-  std::vector<int> predicted;    // the net's class for each probe row, at `depth` layers
+  ClassMatrix distance;             // trajectory distances over y(1..depth) (fig. 1C)
+  ClassMatrix cosine;               // cosine similarity of x(depth) or h(depth) (fig. 6B/C)
+  std::vector<int> predicted;       // the net's class for each probe row, at `depth` layers
 
   // The summary figures, each defined where it is computed (sensitive_neurons.h, class_pairs.h,
   // trajectory_stats.h).

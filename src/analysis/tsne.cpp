@@ -108,8 +108,8 @@ void exact_repulsion(const std::vector<double>& xs, const std::vector<double>& y
 
 }  // namespace
 
-void tsne_gradient(const SparseGraph& p, const std::vector<double>& y, double exaggeration, double theta,
-                   int threads, std::vector<double>& grad) {
+void tsne_gradient(const SparseGraph& p, const std::vector<double>& y, double exaggeration, double theta, int threads,
+                   std::vector<double>& grad) {
   const int n = p.count;
   std::vector<double> xs(static_cast<size_t>(n)), ys(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
@@ -152,7 +152,8 @@ void tsne_gradient(const SparseGraph& p, const std::vector<double>& y, double ex
 
 double tsne_kl_divergence(const SparseGraph& p, const std::vector<double>& y, int threads) {
   const int n = p.count;
-  std::vector<double> xs(static_cast<size_t>(n)), ys(static_cast<size_t>(n)), z(static_cast<size_t>(n)), unused(2 * size_t(n)), kl(static_cast<size_t>(n));
+  std::vector<double> xs(static_cast<size_t>(n)), ys(static_cast<size_t>(n)), z(static_cast<size_t>(n)),
+      unused(2 * size_t(n)), kl(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     xs[size_t(i)] = y[2 * size_t(i)];
     ys[size_t(i)] = y[2 * size_t(i) + 1];
@@ -185,8 +186,8 @@ TsneResult tsne(const PointSet& points, const TsneOptions& options) {
   if (options.iterations < 0 || options.exaggeration_iterations < 0)
     throw Error("t-SNE: iteration counts must not be negative");
   if (!(options.theta >= 0)) throw Error("t-SNE: theta must not be negative");
-  const int k = options.neighbors > 0 ? options.neighbors
-                                      : int(std::min<double>(n - 1, std::floor(3 * options.perplexity)));
+  const int k =
+      options.neighbors > 0 ? options.neighbors : int(std::min<double>(n - 1, std::floor(3 * options.perplexity)));
   if (options.neighbors > 0 && k > n - 1)
     throw Error("t-SNE: " + std::to_string(k) + " neighbours per point need more than " + std::to_string(k) +
                 " points, got " + std::to_string(n));

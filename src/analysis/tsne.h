@@ -30,18 +30,18 @@ enum class TsneInit { Pca, Random };
 
 struct TsneOptions {
   double perplexity = 30;
-  int neighbors = 0;               // points per conditional distribution; 0 = min(n - 1, 3 x perplexity)
+  int neighbors = 0;  // points per conditional distribution; 0 = min(n - 1, 3 x perplexity)
   int iterations = 1000;
-  double exaggeration = 12;        // P is multiplied by this ...
+  double exaggeration = 12;           // P is multiplied by this ...
   int exaggeration_iterations = 250;  // ... for the first iterations
-  double momentum_early = 0.5;     // during the exaggeration, then
+  double momentum_early = 0.5;        // during the exaggeration, then
   double momentum_late = 0.8;
-  double learning_rate = 0;        // 0 = max(200, n / 12)
+  double learning_rate = 0;  // 0 = max(200, n / 12)
   TsneInit init = TsneInit::Pca;
-  double init_std = 1e-4;          // standard deviation of the first initial coordinate
-  int exact_max = 3000;            // exact gradient up to this many points, Barnes-Hut beyond
-  double theta = 0.5;              // Barnes-Hut opening criterion (side / distance)
-  uint64_t seed = 1;               // random initialisation; PCA's start vectors
+  double init_std = 1e-4;  // standard deviation of the first initial coordinate
+  int exact_max = 3000;    // exact gradient up to this many points, Barnes-Hut beyond
+  double theta = 0.5;      // Barnes-Hut opening criterion (side / distance)
+  uint64_t seed = 1;       // random initialisation; PCA's start vectors
   int threads = 1;
 };
 
@@ -50,8 +50,8 @@ struct TsneResult {
   bool barnes_hut = false;
   int neighbors = 0;
   double learning_rate = 0;
-  double kl_divergence = 0;        // KL(P || Q) of the final layout, Q summed exactly
-  double max_entropy_error = 0;    // max over points of |H(p_{.|i}) - log(perplexity)|
+  double kl_divergence = 0;      // KL(P || Q) of the final layout, Q summed exactly
+  double max_entropy_error = 0;  // max over points of |H(p_{.|i}) - log(perplexity)|
 };
 
 TsneResult tsne(const PointSet& points, const TsneOptions& options);
@@ -78,8 +78,8 @@ SparseGraph tsne_affinities(const NeighborLists& lists, double perplexity, int t
 // The gradient of KL(P || Q) with P multiplied by `exaggeration`, at the layout y (2n
 // values, interleaved x, y), into grad (2n values): exact when theta < 0, else
 // Barnes-Hut with that theta.
-void tsne_gradient(const SparseGraph& p, const std::vector<double>& y, double exaggeration, double theta,
-                   int threads, std::vector<double>& grad);
+void tsne_gradient(const SparseGraph& p, const std::vector<double>& y, double exaggeration, double theta, int threads,
+                   std::vector<double>& grad);
 
 // KL(P || Q) at the layout y, with Z summed over all pairs.
 double tsne_kl_divergence(const SparseGraph& p, const std::vector<double>& y, int threads);

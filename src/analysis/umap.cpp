@@ -314,7 +314,8 @@ void optimize_layout(std::vector<double>& y, const SparseGraph& graph, double ma
 UmapResult umap(const PointSet& points, const UmapOptions& options) {
   const int n = points.count;
   if (options.neighbors < 2 || options.neighbors > n)
-    throw Error("UMAP: " + std::to_string(options.neighbors) + " neighbours (counting the point itself) need at least " +
+    throw Error("UMAP: " + std::to_string(options.neighbors) +
+                " neighbours (counting the point itself) need at least " +
                 std::to_string(std::max(2, options.neighbors)) + " points, got " + std::to_string(n));
   if (options.epochs < 0) throw Error("UMAP: epochs must not be negative");
   if (!(options.negative_sample_rate >= 0) || !(options.learning_rate > 0))

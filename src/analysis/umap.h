@@ -36,7 +36,7 @@ struct UmapOptions {
   int neighbors = 15;  // neighbourhood size, counting the point itself
   double min_dist = 0.1;
   double spread = 1.0;
-  int epochs = 0;      // 0 = 500 up to 10,000 points, 200 beyond
+  int epochs = 0;  // 0 = 500 up to 10,000 points, 200 beyond
   double learning_rate = 1.0;
   double negative_sample_rate = 5;
   UmapInit init = UmapInit::Spectral;
@@ -70,7 +70,7 @@ UmapCurve fit_umap_curve(double min_dist, double spread);
 double umap_curve_misfit(double a, double b, double min_dist, double spread);
 
 struct SmoothKnn {
-  double rho = 0;    // distance to the nearest neighbour at a positive distance
+  double rho = 0;  // distance to the nearest neighbour at a positive distance
   double sigma = 0;
 };
 

@@ -56,10 +56,11 @@ int run_dynamics(const Flags& flags) {
   const DynamicsExperimentResult r = run_dynamics_experiment(net, test, options);
   const TransientDynamics& d = r.dynamics;
   const int C = net.config.classes;
-  std::printf("probed %d test images (%d per class at most) through %d layers in %s; test error %.2f%% (trained depth)"
-              ", %.2f%% on the probe images at %d layers\n",
-              d.groups.total(), options.samples_per_class, d.depth, format_duration(r.seconds).c_str(),
-              100 * r.test_error, 100 * d.probe_error, d.depth);
+  std::printf(
+      "probed %d test images (%d per class at most) through %d layers in %s; test error %.2f%% (trained depth)"
+      ", %.2f%% on the probe images at %d layers\n",
+      d.groups.total(), options.samples_per_class, d.depth, format_duration(r.seconds).c_str(), 100 * r.test_error,
+      100 * d.probe_error, d.depth);
   std::printf("sensitive-neuron rule holds for %d of %d classes\n", d.sensitive_neuron_rule_classes, C);
   std::printf("trajectory distance: diagonal is the row minimum in %d of %d rows\n", d.distance_diag_min_rows, C);
   std::printf("cosine similarity: diagonal is the row maximum in %d of %d rows, contrast %.4f\n",

@@ -90,7 +90,8 @@ EmbedExperimentOptions experiment_options(const EmbedFlags& given, const Flags& 
   options.threads = thread_count(given);
   const std::string init = given.init.value_or(is_tsne ? "pca" : "spectral");
   if (init == (is_tsne ? "spectral" : "pca"))
-    throw Error("--init " + init + " is not available for " + (is_tsne ? "t-SNE (pca or random)" : "UMAP (spectral or random)"));
+    throw Error("--init " + init + " is not available for " +
+                (is_tsne ? "t-SNE (pca or random)" : "UMAP (spectral or random)"));
   for (const char* name : is_tsne ? std::vector<const char*>{"min-dist", "epochs", "negative-rate"}
                                   : std::vector<const char*>{"perplexity", "iterations", "exaggeration",
                                                              "exaggeration-iterations", "exact-max", "theta"})

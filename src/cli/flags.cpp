@@ -48,7 +48,8 @@ Flags::Flags(const CommandSpec& spec, int argc, char** argv, int first) : spec_(
       help_ = true;
       continue;
     }
-    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0) throw flag_error(spec, "unexpected argument '" + printable(arg) + "'");
+    if (arg.size() < 3 || arg.compare(0, 2, "--") != 0)
+      throw flag_error(spec, "unexpected argument '" + printable(arg) + "'");
     std::string name = arg.substr(2), value;
     bool has_value = false;
     if (const size_t eq = name.find('='); eq != std::string::npos) {
@@ -171,8 +172,10 @@ std::string help_text(const CommandSpec& spec) {
   for (const Flag& f : spec.flags) {
     std::string left = "  --" + f.name + (f.value.empty() ? "" : " " + f.value);
     if (f.value.empty()) left = "  --[no-]" + f.name;
-    if (left.size() < 24) left.resize(24, ' ');
-    else left += "\n" + std::string(24, ' ');
+    if (left.size() < 24)
+      left.resize(24, ' ');
+    else
+      left += "\n" + std::string(24, ' ');
     out += left + f.help + (f.default_text.empty() ? "" : " (default: " + f.default_text + ")") + "\n";
   }
   out += "  -h, --help              this text\n";

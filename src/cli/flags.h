@@ -12,9 +12,9 @@
 namespace resdyn::cli {
 
 struct Flag {
-  std::string name;         // without the leading dashes
-  std::string value;        // what the value looks like ("N", "DIR"); empty for on/off switches
-  std::string default_text; // shown in --help; empty: no default (required or off)
+  std::string name;          // without the leading dashes
+  std::string value;         // what the value looks like ("N", "DIR"); empty for on/off switches
+  std::string default_text;  // shown in --help; empty: no default (required or off)
   std::string help;
 };
 
@@ -150,16 +150,25 @@ class FlagTable {
   }
 
  private:
-  template <class T> struct Value { using type = T; };
-  template <class T> struct Value<std::optional<T>> { using type = T; };
-  template <class T> using value_t = typename Value<T>::type;
+  template <class T>
+  struct Value {
+    using type = T;
+  };
+  template <class T>
+  struct Value<std::optional<T>> {
+    using type = T;
+  };
+  template <class T>
+  using value_t = typename Value<T>::type;
 
   // The default as --help prints it: the member's initial value, or "" for an unset optional.
   template <class T, class Format>
   static std::string default_of(T Options::*member, Format format) {
     const Options defaults;
-    if constexpr (std::is_same<T, value_t<T>>::value) return format(defaults.*member);
-    else return (defaults.*member) ? format(*(defaults.*member)) : std::string();
+    if constexpr (std::is_same<T, value_t<T>>::value)
+      return format(defaults.*member);
+    else
+      return (defaults.*member) ? format(*(defaults.*member)) : std::string();
   }
 
   void add(const char* name, std::string hint, const char* help, const DefaultText& shown, const std::string& value,

@@ -75,8 +75,7 @@ int main(int argc, char** argv) {
       }
       return checked_stdout(c.run(flags));
     }
-    std::fprintf(stderr, "resdyn: unknown command '%s' (see 'resdyn --help')\n",
-                 resdyn::cli::printable(name).c_str());
+    std::fprintf(stderr, "resdyn: unknown command '%s' (see 'resdyn --help')\n", resdyn::cli::printable(name).c_str());
     return 2;
   } catch (const resdyn::Error& e) {  // printable: a path with a newline stays on one line
     std::fprintf(stderr, "resdyn: error: %s\n", resdyn::cli::printable(e.what()).c_str());

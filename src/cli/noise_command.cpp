@@ -68,11 +68,12 @@ int run_noise(const Flags& flags) {
   check_test_set(test, net.config, given.data, model_path, "noise");
   opt.noise.batch = std::min(opt.noise.batch, std::max(1, test.count));  // buffers sized by the data, not the flag
   const Config& cfg = net.config;
-  std::printf("noise on %s: %s, %s weights, width %d, depth %d; %d test images x %zu amplitudes x %d "
-              "realizations, %d threads\n",
-              opt.noise.site == NoiseSite::Input ? "the pixels" : "x(0)", cfg.arch == Arch::ResNet ? "ResNet" : "MLP",
-              cfg.weights == Weights::Shared ? "shared" : "per-layer", cfg.width, cfg.depth, test.count,
-              opt.noise.amplitudes.size(), opt.noise.realizations, opt.noise.threads);
+  std::printf(
+      "noise on %s: %s, %s weights, width %d, depth %d; %d test images x %zu amplitudes x %d "
+      "realizations, %d threads\n",
+      opt.noise.site == NoiseSite::Input ? "the pixels" : "x(0)", cfg.arch == Arch::ResNet ? "ResNet" : "MLP",
+      cfg.weights == Weights::Shared ? "shared" : "per-layer", cfg.width, cfg.depth, test.count,
+      opt.noise.amplitudes.size(), opt.noise.realizations, opt.noise.threads);
   std::fflush(stdout);
 
   const auto start = std::chrono::steady_clock::now();

@@ -31,12 +31,12 @@ CommandSpec ode_spec() { return ode_flags().spec(); }
 int run_ode(const Flags& flags) {
   const OdeExperimentResult r = run_ode_experiment(ode_flags().parse(flags));
   std::printf("W: %s (N = %d)\n", r.weights_source.c_str(), r.width);
-  std::printf("fixed points in [0,1]^N: %d stable, %d unstable, %d saddle, %d non-hyperbolic\n", r.stable,
-              r.unstable, r.saddle, r.non_hyperbolic);
-  std::printf("%zu starts: %d reached a stable point, %d linger near a non-stable one, %d at rest elsewhere, "
-              "%d did not converge\n",
-              r.trajectories.size(), r.reached_stable, r.lingering_near_non_stable, r.at_rest_elsewhere,
-              r.not_converged);
+  std::printf("fixed points in [0,1]^N: %d stable, %d unstable, %d saddle, %d non-hyperbolic\n", r.stable, r.unstable,
+              r.saddle, r.non_hyperbolic);
+  std::printf(
+      "%zu starts: %d reached a stable point, %d linger near a non-stable one, %d at rest elsewhere, "
+      "%d did not converge\n",
+      r.trajectories.size(), r.reached_stable, r.lingering_near_non_stable, r.at_rest_elsewhere, r.not_converged);
   for (const auto& f : r.files) std::printf("wrote %s\n", f.c_str());
   return 0;
 }

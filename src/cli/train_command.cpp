@@ -141,8 +141,8 @@ int run_train_fixed_point(const std::string& command, const Config& cfg, const T
   output::Csv csv({column::epoch, column::train_loss, column::test_error, "seconds"});
   double total = 0, fixed_error = 0;
   const Net<float> net = quant::train_fixed_point(cfg, train, test, fopt, [&](const quant::FixedEpoch& e) {
-    std::printf("epoch %d/%d  train loss %.4f  fixed-point test error %.2f%%  %s\n", e.epoch, fopt.epochs,
-                e.train_loss, 100 * e.test_error, format_duration(e.seconds).c_str());
+    std::printf("epoch %d/%d  train loss %.4f  fixed-point test error %.2f%%  %s\n", e.epoch, fopt.epochs, e.train_loss,
+                100 * e.test_error, format_duration(e.seconds).c_str());
     std::fflush(stdout);
     csv.row().cell(e.epoch).cell(e.train_loss).cell(e.test_error).cell(e.seconds);
     total += e.seconds;
@@ -152,12 +152,11 @@ int run_train_fixed_point(const std::string& command, const Config& cfg, const T
   std::printf("the trained weights in float: ");
   print_evaluation(stdout, ev);
   namespace key = run_files::model_metadata;
-  const std::string metadata = std::string(key::command) + ": " + command + "\nfixed_point: Q15.16\n" +
-                               metadata_line("fixed_point_test_error", "%.6f", fixed_error) +
-                               metadata_line(key::test_error, "%.6f", ev.error) +
-                               metadata_line("test_images", "%d", ev.count) +
-                               metadata_line("train_images", "%d", train.count) +
-                               metadata_line(key::train_seconds, "%.1f", total);
+  const std::string metadata =
+      std::string(key::command) + ": " + command + "\nfixed_point: Q15.16\n" +
+      metadata_line("fixed_point_test_error", "%.6f", fixed_error) + metadata_line(key::test_error, "%.6f", ev.error) +
+      metadata_line("test_images", "%d", ev.count) + metadata_line("train_images", "%d", train.count) +
+      metadata_line(key::train_seconds, "%.1f", total);
   save_model(net, out, metadata);
   csv.save(out + run_files::epoch_log_suffix);
   std::printf("saved %s (%s total)\n", out.c_str(), format_duration(total).c_str());
@@ -362,8 +361,15 @@ output::Csv epoch_log(const std::vector<EpochRow>& rows) {
   output::Csv csv({column::epoch, column::train_loss, column::convergence_d, column::depth, "pruned", "test_loss",
                    column::test_error, "seconds"});
   for (const EpochRow& r : rows)
-    csv.row().cell(r.epoch).cell(r.train_loss).cell(r.convergence_d).cell(r.depth).cell(r.pruned).cell(r.test_loss)
-        .cell(r.test_error).cell(r.seconds);
+    csv.row()
+        .cell(r.epoch)
+        .cell(r.train_loss)
+        .cell(r.convergence_d)
+        .cell(r.depth)
+        .cell(r.pruned)
+        .cell(r.test_loss)
+        .cell(r.test_error)
+        .cell(r.seconds);
   return csv;
 }
 
@@ -376,12 +382,10 @@ void save_outputs(const Net<float>& net, const std::string& command, const Evalu
   double total = 0;
   for (const EpochRow& r : run.rows) total += r.seconds;
   // The metadata holds only what the same seed and flags reproduce, so the file is too.
-  const std::string metadata = std::string(key::command) + ": " + command + "\n" +
-                               metadata_line(key::test_error, "%.6f", ev.error) +
-                               metadata_line("test_images", "%d", ev.count) +
-                               metadata_line("train_images", "%d", train.count) +
-                               metadata_line(key::epochs, "%d", int(run.rows.size())) +
-                               metadata_line("depth", "%d", net.config.depth);
+  const std::string metadata =
+      std::string(key::command) + ": " + command + "\n" + metadata_line(key::test_error, "%.6f", ev.error) +
+      metadata_line("test_images", "%d", ev.count) + metadata_line("train_images", "%d", train.count) +
+      metadata_line(key::epochs, "%d", int(run.rows.size())) + metadata_line("depth", "%d", net.config.depth);
   save_model(net, out, metadata);
   epoch_log(run.rows).save(out + run_files::epoch_log_suffix);
   crash_point("finished", 0);

@@ -101,14 +101,14 @@ DynamicsExperimentResult run_dynamics_experiment(const Net<float>& net, const Da
                                                  const DynamicsExperimentOptions& options) {
   const Config& cfg = net.config;
   if (options.unroll != 0 && cfg.weights != Weights::Shared)
-    throw Error("dynamics: --unroll needs a shared-weight model; this one has per-layer weights (" + std::to_string(cfg.depth) +
-                " layers, each its own)");
+    throw Error("dynamics: --unroll needs a shared-weight model; this one has per-layer weights (" +
+                std::to_string(cfg.depth) + " layers, each its own)");
   if (options.unroll < 0 || options.unroll > kMaxDepth)
-    throw Error("dynamics: --unroll " + std::to_string(options.unroll) + " is out of range (1.." + std::to_string(kMaxDepth) +
-                ")");
+    throw Error("dynamics: --unroll " + std::to_string(options.unroll) + " is out of range (1.." +
+                std::to_string(kMaxDepth) + ")");
   if (test.rows * test.cols != cfg.input)
-    throw Error("dynamics: test images have " + std::to_string(test.rows * test.cols) + " pixels but the model expects " +
-                std::to_string(cfg.input));
+    throw Error("dynamics: test images have " + std::to_string(test.rows * test.cols) +
+                " pixels but the model expects " + std::to_string(cfg.input));
   const Dataset samples = first_per_class(test, options.samples_per_class, cfg.classes);
   const ClassGroups groups = ClassGroups::from_sorted_labels(samples.labels, cfg.classes);
   for (int c = 0; c < cfg.classes; ++c)

@@ -35,7 +35,7 @@ struct DynamicsExperimentOptions {
   int samples_per_class = 200;  // S: the first S test samples of each class, in file order
   int unroll = 0;               // T' (0: the trained depth); shared-weight nets only
   int threads = 1;
-  std::string out_dir;          // created if missing
+  std::string out_dir;  // created if missing
 };
 
 struct DynamicsExperimentResult {

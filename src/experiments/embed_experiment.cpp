@@ -119,8 +119,8 @@ EmbedExperimentResult run_embed_experiment(const Net<float>& net, const Dataset&
   EmbedExperimentResult result;
   result.depth = options.unroll > 0 ? options.unroll : cfg.depth;
   auto start = std::chrono::steady_clock::now();
-  const PointSet points = hidden_states(net, samples.images.data(), samples.count, options.of, result.depth,
-                                        options.threads);
+  const PointSet points =
+      hidden_states(net, samples.images.data(), samples.count, options.of, result.depth, options.threads);
   result.seconds_states = seconds_since(start);
   result.points = points.count;
   result.dim = points.dim;

@@ -33,15 +33,15 @@ struct EmbedExperimentOptions {
   int threads = 1;              // overrides tsne.threads and umap.threads
   TsneOptions tsne;
   UmapOptions umap;
-  std::string out_dir;          // created if missing
+  std::string out_dir;  // created if missing
 };
 
 struct EmbedExperimentResult {
   int points = 0, dim = 0, depth = 0;
   Embedding embedding;
   std::vector<int> labels;
-  TsneResult tsne;                 // for the t-SNE method
-  UmapResult umap;                 // for the UMAP method
+  TsneResult tsne;  // for the t-SNE method
+  UmapResult umap;  // for the UMAP method
   double knn10_agreement = 0;
   double trustworthiness = 0;
   double seconds = 0;              // the embedding itself (neighbours, layout), wall time

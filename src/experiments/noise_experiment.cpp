@@ -71,9 +71,15 @@ output::Json summary_json(const Net<float>& net, const NoiseExperimentOptions& o
   j.field("test_images", result.curve.samples);
   j.field(run_files::noise::key::clean_error, result.curve.clean_error);
   j.key(run_files::noise::key::a10);
-  if (result.a10.reached) j.value(result.a10.amplitude); else j.null();
+  if (result.a10.reached)
+    j.value(result.a10.amplitude);
+  else
+    j.null();
   j.key("a10_grid");
-  if (result.a10.reached) j.value(result.a10.grid_amplitude); else j.null();
+  if (result.a10.reached)
+    j.value(result.a10.grid_amplitude);
+  else
+    j.null();
   j.field("a10_from", a10_source(result.curve, result.a10));
   j.key("readings").begin_array();
   for (const CurveReading& r : result.readings) {
@@ -81,12 +87,17 @@ output::Json summary_json(const Net<float>& net, const NoiseExperimentOptions& o
     j.field("amplitude", r.point.amplitude);
     j.field("from", !r.available ? "outside the grid" : r.on_grid ? "grid point" : "interpolated in log10(amplitude)");
     const NoisePoint& p = r.point;
-    const std::pair<const char*, double> values[] = {{"ratio_mean", p.ratio_mean},   {"ratio_std", p.ratio_std},
-                                                     {"cosine_mean", p.cosine_mean}, {"cosine_std", p.cosine_std},
+    const std::pair<const char*, double> values[] = {{"ratio_mean", p.ratio_mean},
+                                                     {"ratio_std", p.ratio_std},
+                                                     {"cosine_mean", p.cosine_mean},
+                                                     {"cosine_std", p.cosine_std},
                                                      {"error_mean", p.error_mean}};
     for (const auto& [name, v] : values) {
       j.key(name);
-      if (r.available) j.value(v); else j.null();
+      if (r.available)
+        j.value(v);
+      else
+        j.null();
     }
     j.end_object();
   }

@@ -23,9 +23,9 @@
 namespace resdyn {
 
 struct NoiseExperimentOptions {
-  NoiseOptions noise;       // amplitudes default to default_noise_amplitudes() when left empty
-  std::string model_name;   // how summary.json names the model (e.g. its file)
-  std::string out_dir;      // created if missing
+  NoiseOptions noise;      // amplitudes default to default_noise_amplitudes() when left empty
+  std::string model_name;  // how summary.json names the model (e.g. its file)
+  std::string out_dir;     // created if missing
 };
 
 struct NoiseExperimentResult {

@@ -22,26 +22,26 @@
 namespace resdyn {
 
 struct OdeExperimentOptions {
-    int width = 8;       // N, 1..12; ignored when weights_csv is given
-    uint64_t seed = 1;   // draws W (unless weights_csv is given), then the starts
-    // Optional: read W from this CSV (N lines of N comma-separated numbers) instead of
-    // drawing it.
-    std::string weights_csv;
-    int starts = 100;              // number of random starts
-    long long max_steps = 200000;  // RK4 step budget per start
-    std::string out_dir;           // created if missing
+  int width = 8;      // N, 1..12; ignored when weights_csv is given
+  uint64_t seed = 1;  // draws W (unless weights_csv is given), then the starts
+  // Optional: read W from this CSV (N lines of N comma-separated numbers) instead of
+  // drawing it.
+  std::string weights_csv;
+  int starts = 100;              // number of random starts
+  long long max_steps = 200000;  // RK4 step budget per start
+  std::string out_dir;           // created if missing
 };
 
 struct OdeExperimentResult {
-    int width = 0;
-    std::string weights_source;  // how W was obtained, as written to summary.json
-    Matrix weights;
-    FixedPointSearch search;
-    int stable = 0, unstable = 0, saddle = 0, non_hyperbolic = 0;  // fixed points per class
-    double step = 0.0;                                             // RK4 step used
-    std::vector<Trajectory> trajectories;
-    int reached_stable = 0, lingering_near_non_stable = 0, at_rest_elsewhere = 0, not_converged = 0;
-    std::vector<std::string> files;  // every file written, in order
+  int width = 0;
+  std::string weights_source;  // how W was obtained, as written to summary.json
+  Matrix weights;
+  FixedPointSearch search;
+  int stable = 0, unstable = 0, saddle = 0, non_hyperbolic = 0;  // fixed points per class
+  double step = 0.0;                                             // RK4 step used
+  std::vector<Trajectory> trajectories;
+  int reached_stable = 0, lingering_near_non_stable = 0, at_rest_elsewhere = 0, not_converged = 0;
+  std::vector<std::string> files;  // every file written, in order
 };
 
 // Writes to options.out_dir (each file atomically: a temporary name, then a rename):

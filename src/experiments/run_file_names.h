@@ -25,7 +25,7 @@ inline constexpr char samples_per_class[] = "samples_per_class";
 // The metadata lines ("key: value") of a model file that the report reads (written by
 // `resdyn train`).
 namespace model_metadata {
-inline constexpr char command[] = "command";  // the command line that trained it
+inline constexpr char command[] = "command";        // the command line that trained it
 inline constexpr char test_error[] = "test_error";  // a fraction
 inline constexpr char epochs[] = "epochs";
 inline constexpr char train_seconds[] = "train_seconds";  // --fixed-point only

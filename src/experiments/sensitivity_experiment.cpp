@@ -149,8 +149,9 @@ void write_summary(const std::string& dir, const Config& cfg, int samples, const
   json.field("logit_change", std::string(resnet ? "y(s)" : "h(s)") +
                                  " + delta, delta = epsilon * a random unit vector (one per sample, seeded), "
                                  "layers s+1..T run again; logit change = ||Delta logits||_2");
-  json.field("linear_logit_change", "||K M'(s+1) delta||_2, the first-order prediction of the logit change "
-                                    "(M'(T+1) = I): a perturbation of y(s) enters after layer s");
+  json.field("linear_logit_change",
+             "||K M'(s+1) delta||_2, the first-order prediction of the logit change "
+             "(M'(T+1) = I): a perturbation of y(s) enters after layer s");
   json.field("log10_det_ratio_4_10", "log10|det M'(4)| - log10|det M'(10)|, mean over samples; null if T < 10");
   json.field("logit_change_ratio_4_10", "mean logit change at s = 4 over that at s = 10");
   json.end_object();

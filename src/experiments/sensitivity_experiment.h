@@ -32,8 +32,8 @@ struct SensitivityOptions {
   double epsilon = 1e-3;  // size of the perturbation: delta = epsilon * a random unit vector
   uint64_t seed = 1;      // draws the perturbation directions, one per sample, in sample order
   int threads = 1;
-  int batch = 20;         // samples per forward pass (and per progress report)
-  std::string out_dir;    // created if missing
+  int batch = 20;                                     // samples per forward pass (and per progress report)
+  std::string out_dir;                                // created if missing
   std::function<void(int done, int total)> progress;  // optional, after each batch
 };
 

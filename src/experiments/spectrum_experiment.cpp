@@ -78,11 +78,13 @@ void write_files(const SpectrumResult& result, const Net<float>& net, const Spec
   }
   json.end_array();
   json.key("definitions").begin_object();
-  json.field("point", "ybar_c = mean over the class's first samples (test set, file order) of the residual y(T') "
-                      "at the unrolled depth T'");
+  json.field("point",
+             "ybar_c = mean over the class's first samples (test set, file order) of the residual y(T') "
+             "at the unrolled depth T'");
   json.field("ode_jacobian", "J(y) = diag((1 - 2y)(W y)) + diag(y(1 - y)) W, the Jacobian of paper eq. 3");
-  json.field("bias", "b is not added to W y: eq. 3 comes from dz/dt = W dx/dt = W y, where the constant b of "
-                     "z = W x + b drops out");
+  json.field("bias",
+             "b is not added to W y: eq. 3 comes from dz/dt = W dx/dt = W y, where the constant b of "
+             "z = W x + b drops out");
   json.field("layer_map_jacobian", "I + diag(y(1 - y)) W, the Jacobian of x(t-1) -> x(t) (I + M(t) of paper eq. 10)");
   json.field("spread", "mean over neurons of the standard deviation (divided by n) across samples of y_i(T')");
   json.field("last_step", "mean over samples and neurons of |y_i(T') - y_i(T'-1)|");
@@ -101,8 +103,9 @@ void check_spectrum_model(const Net<float>& net) {
   if (net.config.arch != Arch::ResNet)
     throw Error("spectrum: the model is an MLP; the residual ODE (paper eq. 3) belongs to ResNets only");
   if (net.config.weights != Weights::Shared)
-    throw Error("spectrum: the model has per-layer weights; the fixed-point spectrum needs a shared-weight ResNet "
-                "(one W to linearise, unrolled to T')");
+    throw Error(
+        "spectrum: the model has per-layer weights; the fixed-point spectrum needs a shared-weight ResNet "
+        "(one W to linearise, unrolled to T')");
 }
 
 SpectrumResult run_spectrum_experiment(const Net<float>& net, const Dataset& test, const SpectrumOptions& options) {
@@ -126,7 +129,8 @@ SpectrumResult run_spectrum_experiment(const Net<float>& net, const Dataset& tes
     ClassSpectrum cs;
     cs.label = c;
     cs.samples = residuals.groups.size(c);
-    cs.point.assign(residuals.profile.mean.begin() + long(size_t(c) * n), residuals.profile.mean.begin() + long(size_t(c + 1) * n));
+    cs.point.assign(residuals.profile.mean.begin() + long(size_t(c) * n),
+                    residuals.profile.mean.begin() + long(size_t(c + 1) * n));
     cs.spread = residuals.spread[size_t(c)];
     cs.last_step = residuals.last_step[size_t(c)];
     for (double f : residual_ode_rhs(w, cs.point)) cs.ode_speed = std::max(cs.ode_speed, std::fabs(f));

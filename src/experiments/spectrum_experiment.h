@@ -26,7 +26,7 @@ struct SpectrumOptions {
   int unroll = 1000;            // T' (the paper's 1000 layers)
   int samples_per_class = 200;  // S: the first S test samples of each class, in file order
   int threads = 1;
-  std::string out_dir;          // created if missing
+  std::string out_dir;  // created if missing
 };
 
 struct ClassSpectrum {
@@ -43,7 +43,7 @@ struct SpectrumResult {
   int unroll = 0;
   std::vector<ClassSpectrum> classes;  // classes with samples, in class order
   double forward_seconds = 0.0, eigen_seconds = 0.0;
-  std::vector<std::string> files;      // every file written, in order
+  std::vector<std::string> files;  // every file written, in order
 };
 
 // Throws Error unless net is a ResNet with shared weights: only then is there one W, one

@@ -11,18 +11,12 @@ namespace {
 
 const char* kind_name(JsonValue::Kind kind) {
   switch (kind) {
-    case JsonValue::Kind::null:
-      return "null";
-    case JsonValue::Kind::boolean:
-      return "true or false";
-    case JsonValue::Kind::number:
-      return "a number";
-    case JsonValue::Kind::string:
-      return "a string";
-    case JsonValue::Kind::array:
-      return "an array";
-    case JsonValue::Kind::object:
-      return "an object";
+    case JsonValue::Kind::null: return "null";
+    case JsonValue::Kind::boolean: return "true or false";
+    case JsonValue::Kind::number: return "a number";
+    case JsonValue::Kind::string: return "a string";
+    case JsonValue::Kind::array: return "an array";
+    case JsonValue::Kind::object: return "an object";
   }
   return "?";
 }
@@ -84,12 +78,8 @@ class JsonParser {
     JsonValue v;
     v.where_ = here();
     switch (peek()) {
-      case '{':
-        object(v, depth);
-        break;
-      case '[':
-        array(v, depth);
-        break;
+      case '{': object(v, depth); break;
+      case '[': array(v, depth); break;
       case '"':
         v.kind_ = JsonValue::Kind::string;
         v.string_ = string();
@@ -103,9 +93,7 @@ class JsonParser {
         expect_word("false");
         v.kind_ = JsonValue::Kind::boolean;
         break;
-      case 'n':
-        expect_word("null");
-        break;
+      case 'n': expect_word("null"); break;
       default:
         if (peek() == '-' || (peek() >= '0' && peek() <= '9')) {
           v.kind_ = JsonValue::Kind::number;
@@ -256,30 +244,14 @@ class JsonParser {
       const char e = peek();
       ++pos_;
       switch (e) {
-        case '"':
-          out += '"';
-          break;
-        case '\\':
-          out += '\\';
-          break;
-        case '/':
-          out += '/';
-          break;
-        case 'b':
-          out += '\b';
-          break;
-        case 'f':
-          out += '\f';
-          break;
-        case 'n':
-          out += '\n';
-          break;
-        case 'r':
-          out += '\r';
-          break;
-        case 't':
-          out += '\t';
-          break;
+        case '"': out += '"'; break;
+        case '\\': out += '\\'; break;
+        case '/': out += '/'; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
         case 'u': {
           uint32_t code = hex4();
           if (code >= 0xDC00 && code <= 0xDFFF) fail("\\u escape is a lone low surrogate");
@@ -294,9 +266,7 @@ class JsonParser {
           append_utf8(out, code);
           break;
         }
-        default:
-          --pos_;
-          fail("unknown escape in a string");
+        default: --pos_; fail("unknown escape in a string");
       }
     }
   }

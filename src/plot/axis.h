@@ -15,37 +15,37 @@ enum class ScaleKind { linear, log10 };
 
 // The smallest interval holding every value included so far.
 struct Extent {
-    double lo = std::numeric_limits<double>::infinity();
-    double hi = -std::numeric_limits<double>::infinity();
-    void include(double value) {
-        lo = std::min(lo, value);
-        hi = std::max(hi, value);
-    }
-    bool empty() const { return lo > hi; }
+  double lo = std::numeric_limits<double>::infinity();
+  double hi = -std::numeric_limits<double>::infinity();
+  void include(double value) {
+    lo = std::min(lo, value);
+    hi = std::max(hi, value);
+  }
+  bool empty() const { return lo > hi; }
 };
 
 struct Scale {
-    ScaleKind kind = ScaleKind::linear;
-    double lo = 0;  // data domain
-    double hi = 1;
-    double pixel_lo = 0;  // pixel position of lo; larger than pixel_hi on a y axis, which runs upward
-    double pixel_hi = 1;
-    double to_pixel(double value) const;
+  ScaleKind kind = ScaleKind::linear;
+  double lo = 0;  // data domain
+  double hi = 1;
+  double pixel_lo = 0;  // pixel position of lo; larger than pixel_hi on a y axis, which runs upward
+  double pixel_hi = 1;
+  double to_pixel(double value) const;
 };
 
 // Whether a value can be placed on such a scale at all: finite, and positive on a log scale.
 bool placeable(ScaleKind kind, double value);
 
 struct Tick {
-    double value = 0;
-    double pixel = 0;
-    std::string label;  // may be empty, e.g. for decades skipped to avoid crowding
-    bool major = true;  // minor ticks are shorter and get no gridline
+  double value = 0;
+  double pixel = 0;
+  std::string label;  // may be empty, e.g. for decades skipped to avoid crowding
+  bool major = true;  // minor ticks are shorter and get no gridline
 };
 
 struct Axis {
-    Scale scale;
-    std::vector<Tick> ticks;
+  Scale scale;
+  std::vector<Tick> ticks;
 };
 
 // The smallest number of the form {1, 2, 5} x 10^k that is at least `raw` (> 0).
@@ -77,9 +77,9 @@ double widest_tick_label(const std::vector<Tick>& ticks);
 // y tick labels (left) and the x tick labels (below), with x labels thinned until they
 // don't overlap. An empty extent falls back to [1, 10], which both scale kinds can show.
 struct XYAxes {
-    Box plot;
-    Axis x;
-    Axis y;
+  Box plot;
+  Axis x;
+  Axis y;
 };
 XYAxes layout_xy_axes(const Box& available, ScaleKind x_kind, const Extent& x_extent, ScaleKind y_kind,
                       const Extent& y_extent);

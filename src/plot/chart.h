@@ -14,38 +14,38 @@ namespace resdyn::plot {
 // The wording of a chart. Axis labels should carry units, e.g. "noise amplitude a (pixel units)".
 // Throws resdyn::Error if any of the three is empty.
 struct ChartText {
-    ChartText(std::string title, std::string x_label, std::string y_label);
-    std::string title;
-    std::string x_label;
-    std::string y_label;
+  ChartText(std::string title, std::string x_label, std::string y_label);
+  std::string title;
+  std::string x_label;
+  std::string y_label;
 };
 
 class Chart {
-public:
-    explicit Chart(ChartText text) : text_(std::move(text)) {}
-    virtual ~Chart() = default;
+ public:
+  explicit Chart(ChartText text) : text_(std::move(text)) {}
+  virtual ~Chart() = default;
 
-    // Draws the whole chart, title and labels included, inside `region` of `doc`.
-    virtual void draw(SvgDocument& doc, const Box& region) const = 0;
+  // Draws the whole chart, title and labels included, inside `region` of `doc`.
+  virtual void draw(SvgDocument& doc, const Box& region) const = 0;
 
-    // The chart alone as a complete SVG document, and the same written to `path`.
-    std::string svg(double width = 640, double height = 440) const;
-    void save(const std::string& path, double width = 640, double height = 440) const;
+  // The chart alone as a complete SVG document, and the same written to `path`.
+  std::string svg(double width = 640, double height = 440) const;
+  void save(const std::string& path, double width = 640, double height = 440) const;
 
-    const ChartText& text() const { return text_; }
+  const ChartText& text() const { return text_; }
 
-protected:
-    // Draws the title above and the axis labels below and left of `region`; returns the
-    // box that is left for tick labels, data and legend.
-    Box draw_text(SvgDocument& doc, const Box& region) const;
+ protected:
+  // Draws the title above and the axis labels below and left of `region`; returns the
+  // box that is left for tick labels, data and legend.
+  Box draw_text(SvgDocument& doc, const Box& region) const;
 
-private:
-    ChartText text_;
+ private:
+  ChartText text_;
 };
 
 struct LegendEntry {
-    std::string name;
-    std::string colour;
+  std::string name;
+  std::string colour;
 };
 
 enum class LegendSwatch { line, dot };

@@ -10,7 +10,7 @@ namespace resdyn::plot {
 namespace {
 
 Rgb from_hex(unsigned value) {
-    return {((value >> 16) & 0xFF) / 255.0, ((value >> 8) & 0xFF) / 255.0, (value & 0xFF) / 255.0};
+  return {((value >> 16) & 0xFF) / 255.0, ((value >> 8) & 0xFF) / 255.0, (value & 0xFF) / 255.0};
 }
 
 // The Okabe-Ito colours without yellow (too faint on white), then three darker tones
@@ -25,34 +25,34 @@ constexpr unsigned diverging_anchors[] = {0x2166AC, 0x67A9CF, 0xD1E5F0, 0xF7F7F7
 
 template <std::size_t n>
 Rgb interpolate(const unsigned (&anchors)[n], double t) {
-    t = std::clamp(std::isfinite(t) ? t : 0.0, 0.0, 1.0);
-    const double position = t * (n - 1);
-    const std::size_t lower = std::min(static_cast<std::size_t>(position), n - 2);
-    const double fraction = position - static_cast<double>(lower);
-    const Rgb a = from_hex(anchors[lower]);
-    const Rgb b = from_hex(anchors[lower + 1]);
-    return {a.r + (b.r - a.r) * fraction, a.g + (b.g - a.g) * fraction, a.b + (b.b - a.b) * fraction};
+  t = std::clamp(std::isfinite(t) ? t : 0.0, 0.0, 1.0);
+  const double position = t * (n - 1);
+  const std::size_t lower = std::min(static_cast<std::size_t>(position), n - 2);
+  const double fraction = position - static_cast<double>(lower);
+  const Rgb a = from_hex(anchors[lower]);
+  const Rgb b = from_hex(anchors[lower + 1]);
+  return {a.r + (b.r - a.r) * fraction, a.g + (b.g - a.g) * fraction, a.b + (b.b - a.b) * fraction};
 }
 
 }  // namespace
 
 std::string Rgb::hex() const {
-    const auto channel = [](double v) { return static_cast<int>(std::lround(std::clamp(v, 0.0, 1.0) * 255)); };
-    char text[8];
-    std::snprintf(text, sizeof text, "#%02x%02x%02x", channel(r), channel(g), channel(b));
-    return text;
+  const auto channel = [](double v) { return static_cast<int>(std::lround(std::clamp(v, 0.0, 1.0) * 255)); };
+  char text[8];
+  std::snprintf(text, sizeof text, "#%02x%02x%02x", channel(r), channel(g), channel(b));
+  return text;
 }
 
 double Rgb::luminance() const {
-    // sRGB channels are gamma-encoded; luminance is defined on linear light.
-    const auto linear = [](double c) { return c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4); };
-    return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
+  // sRGB channels are gamma-encoded; luminance is defined on linear light.
+  const auto linear = [](double c) { return c <= 0.04045 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4); };
+  return 0.2126 * linear(r) + 0.7152 * linear(g) + 0.0722 * linear(b);
 }
 
 std::string categorical_colour(std::size_t index) { return categorical[index % categorical.size()]; }
 
 Rgb colormap_colour(Colormap map, double t) {
-    return map == Colormap::sequential ? interpolate(sequential_anchors, t) : interpolate(diverging_anchors, t);
+  return map == Colormap::sequential ? interpolate(sequential_anchors, t) : interpolate(diverging_anchors, t);
 }
 
 }  // namespace resdyn::plot

@@ -8,11 +8,11 @@
 namespace resdyn::plot {
 
 struct Rgb {
-    double r = 0;  // each channel in [0, 1]
-    double g = 0;
-    double b = 0;
-    std::string hex() const;   // "#rrggbb"
-    double luminance() const;  // relative luminance in [0, 1], for choosing text colour on a fill
+  double r = 0;  // each channel in [0, 1]
+  double g = 0;
+  double b = 0;
+  std::string hex() const;   // "#rrggbb"
+  double luminance() const;  // relative luminance in [0, 1], for choosing text colour on a fill
 };
 
 // Number of distinct categorical colours before they repeat.
@@ -22,8 +22,8 @@ constexpr std::size_t categorical_colour_count = 10;
 std::string categorical_colour(std::size_t index);
 
 enum class Colormap {
-    sequential,  // dark purple to yellow, perceptually ordered, for non-negative quantities
-    diverging,   // blue through white to red, for signed quantities centred on zero
+  sequential,  // dark purple to yellow, perceptually ordered, for non-negative quantities
+  diverging,   // blue through white to red, for signed quantities centred on zero
 };
 
 // Colour at position t in [0, 1] of the colormap (clamped outside).

@@ -14,19 +14,19 @@ namespace resdyn::plot {
 
 // An axis-aligned rectangle in pixels; y grows downward as in SVG.
 struct Box {
-    double x = 0;
-    double y = 0;
-    double width = 0;
-    double height = 0;
-    double right() const { return x + width; }
-    double bottom() const { return y + height; }
-    double centre_x() const { return x + width / 2; }
-    double centre_y() const { return y + height / 2; }
+  double x = 0;
+  double y = 0;
+  double width = 0;
+  double height = 0;
+  double right() const { return x + width; }
+  double bottom() const { return y + height; }
+  double centre_x() const { return x + width / 2; }
+  double centre_y() const { return y + height / 2; }
 };
 
 struct Point {
-    double x = 0;
-    double y = 0;
+  double x = 0;
+  double y = 0;
 };
 
 // Attribute names are literals in the code; values are escaped when written.
@@ -51,44 +51,43 @@ inline double centred_baseline(double centre_y, double font_size) { return centr
 // Rough rendered width of `text` in a sans-serif font; used only for layout.
 double text_width(std::string_view text, double font_size);
 
-
 class SvgDocument {
-public:
-    // A width x height document with a viewBox and a white background.
-    SvgDocument(double width, double height);
+ public:
+  // A width x height document with a viewBox and a white background.
+  SvgDocument(double width, double height);
 
-    // Opens an element that later elements nest in, until close().
-    void open(std::string_view tag, const Attributes& attributes);
-    void close();
-    // A childless element, e.g. <path .../>.
-    void add(std::string_view tag, const Attributes& attributes);
-    void add_rect(const Box& box, const Attributes& attributes);
-    // A <text> element at (x, y) with escaped content.
-    void add_text(double x, double y, std::string_view content, const Attributes& attributes);
-    // Text reading upward, centred on (x, y), for labels beside vertical axes.
-    void add_vertical_text(double x, double y, std::string_view content, Attributes attributes);
-    // Round dots of the given diameter at each point, in one <path> with class `css_class`;
-    // nothing at all when there are no points.
-    void add_dots(const std::vector<Point>& centres, const std::string& colour, double diameter,
-                  std::string_view css_class);
+  // Opens an element that later elements nest in, until close().
+  void open(std::string_view tag, const Attributes& attributes);
+  void close();
+  // A childless element, e.g. <path .../>.
+  void add(std::string_view tag, const Attributes& attributes);
+  void add_rect(const Box& box, const Attributes& attributes);
+  // A <text> element at (x, y) with escaped content.
+  void add_text(double x, double y, std::string_view content, const Attributes& attributes);
+  // Text reading upward, centred on (x, y), for labels beside vertical axes.
+  void add_vertical_text(double x, double y, std::string_view content, Attributes attributes);
+  // Round dots of the given diameter at each point, in one <path> with class `css_class`;
+  // nothing at all when there are no points.
+  void add_dots(const std::vector<Point>& centres, const std::string& colour, double diameter,
+                std::string_view css_class);
 
-    // An id not used before in this document (for gradients and clip paths).
-    std::string unique_id(std::string_view prefix);
+  // An id not used before in this document (for gradients and clip paths).
+  std::string unique_id(std::string_view prefix);
 
-    double width() const { return width_; }
-    double height() const { return height_; }
+  double width() const { return width_; }
+  double height() const { return height_; }
 
-    // The complete document; throws std::logic_error if an open() was not closed.
-    std::string str() const;
+  // The complete document; throws std::logic_error if an open() was not closed.
+  std::string str() const;
 
-private:
-    void write_start_tag(std::string_view tag, const Attributes& attributes);
+ private:
+  void write_start_tag(std::string_view tag, const Attributes& attributes);
 
-    double width_;
-    double height_;
-    std::string body_;
-    std::vector<std::string> open_tags_;
-    int ids_issued_ = 0;
+  double width_;
+  double height_;
+  std::string body_;
+  std::vector<std::string> open_tags_;
+  int ids_issued_ = 0;
 };
 
 }  // namespace resdyn::plot

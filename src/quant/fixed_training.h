@@ -13,10 +13,10 @@ namespace resdyn::quant {
 struct FixedTrainOptions {
   int epochs = 3;
   int batch = 64;
-  double lr = 0.05;       // for the mean loss, as Trainer's SGD
+  double lr = 0.05;  // for the mean loss, as Trainer's SGD
   double momentum = 0.9;
   Schedule schedule = Schedule::Cosine;
-  uint64_t seed = 1;      // initialisation and data order (as 'resdyn train'); the rounding bits derive from it
+  uint64_t seed = 1;  // initialisation and data order (as 'resdyn train'); the rounding bits derive from it
 };
 
 struct FixedEpoch {

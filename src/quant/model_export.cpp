@@ -81,7 +81,9 @@ std::string c_header_text(const QuantizedModel& model) {
       " * and the forward pass: resdyn.h section 4.\n"
       " * Include resdyn.h first (with RESDYN_FREESTANDING on a device) to get resdyn_model_net(). */\n"
       "#ifndef RESDYN_MODEL_H\n#define RESDYN_MODEL_H\n\n#include <stdint.h>\n\n";
-  auto define = [&out](const char* name, long v) { out += "#define RESDYN_MODEL_" + std::string(name) + " " + std::to_string(v) + "\n"; };
+  auto define = [&out](const char* name, long v) {
+    out += "#define RESDYN_MODEL_" + std::string(name) + " " + std::to_string(v) + "\n";
+  };
   define("ARCH", long(c.arch));
   out += "/* 0: ResNet, 1: MLP */\n";
   define("SHARED", c.weights == Weights::Shared);
@@ -95,16 +97,17 @@ std::string c_header_text(const QuantizedModel& model) {
   if (c.stem) c_matrix(out, "resdyn_model_stem", model.stem);
   c_matrix(out, "resdyn_model_classifier", model.classifier);
   c_matrix(out, "resdyn_model_layers", model.blocks);
-  out += "\n#if defined(__cplusplus) && defined(RESDYN_H)\n"
-         "static inline resdyn::QuantNet resdyn_model_net() {\n"
-         "  resdyn::QuantNet net;\n"
-         "  net.config.arch = resdyn::Arch(RESDYN_MODEL_ARCH);\n"
-         "  net.config.weights = RESDYN_MODEL_SHARED ? resdyn::Weights::Shared : resdyn::Weights::PerLayer;\n"
-         "  net.config.stem = RESDYN_MODEL_STEM != 0;\n"
-         "  net.config.input = RESDYN_MODEL_INPUT;\n"
-         "  net.config.width = RESDYN_MODEL_WIDTH;\n"
-         "  net.config.depth = RESDYN_MODEL_DEPTH;\n"
-         "  net.config.classes = RESDYN_MODEL_CLASSES;\n";
+  out +=
+      "\n#if defined(__cplusplus) && defined(RESDYN_H)\n"
+      "static inline resdyn::QuantNet resdyn_model_net() {\n"
+      "  resdyn::QuantNet net;\n"
+      "  net.config.arch = resdyn::Arch(RESDYN_MODEL_ARCH);\n"
+      "  net.config.weights = RESDYN_MODEL_SHARED ? resdyn::Weights::Shared : resdyn::Weights::PerLayer;\n"
+      "  net.config.stem = RESDYN_MODEL_STEM != 0;\n"
+      "  net.config.input = RESDYN_MODEL_INPUT;\n"
+      "  net.config.width = RESDYN_MODEL_WIDTH;\n"
+      "  net.config.depth = RESDYN_MODEL_DEPTH;\n"
+      "  net.config.classes = RESDYN_MODEL_CLASSES;\n";
   if (c.stem) out += "  net.stem = " + c_view("resdyn_model_stem", model.stem) + ";\n";
   out += "  net.classifier = " + c_view("resdyn_model_classifier", model.classifier) + ";\n";
   out += "  net.blocks = " + c_view("resdyn_model_layers", model.blocks) + ";\n";
@@ -149,12 +152,13 @@ void export_npy(const QuantizedModel& model, const std::string& dir) {
   output::Json manifest;
   manifest.begin_object().field("format", "resdyn npy export").field("version", 1).field("quantized", true);
   architecture_json(manifest, c);
-  manifest.field("meaning",
-                 "real weights of row i: NAME_weights[i] * NAME_mult[i] * 2**-NAME_shift[i], times 255 for the stem "
-                 "and for the layers of an MLP or a shared ResNet (their integer input is a byte, round(255 v), not v); "
-                 "NAME_bias is Q19.12 (real value = "
-                 "NAME_bias / 4096); the network is the float export's: x(0) = sigma(stem u + b), "
-                 "x(t) = x(t-1) + sigma(W_t x(t-1) + b_t) (ResNet) or h(t) = sigma(W_t h(t-1) + b_t) (MLP)");
+  manifest.field(
+      "meaning",
+      "real weights of row i: NAME_weights[i] * NAME_mult[i] * 2**-NAME_shift[i], times 255 for the stem "
+      "and for the layers of an MLP or a shared ResNet (their integer input is a byte, round(255 v), not v); "
+      "NAME_bias is Q19.12 (real value = "
+      "NAME_bias / 4096); the network is the float export's: x(0) = sigma(stem u + b), "
+      "x(t) = x(t-1) + sigma(W_t x(t-1) + b_t) (ResNet) or h(t) = sigma(W_t h(t-1) + b_t) (MLP)");
   manifest.key("tensors").begin_array();
   auto matrix = [&](const std::string& name, const QuantizedModel::Matrix& m) {
     const size_t rows = size_t(m.rows), cols = size_t(m.cols);

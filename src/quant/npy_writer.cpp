@@ -6,7 +6,8 @@ namespace resdyn::quant {
 
 std::vector<uint8_t> npy_header(const std::string& descr, const std::vector<size_t>& shape) {
   std::string dict = "{'descr': '" + descr + "', 'fortran_order': False, 'shape': (";
-  for (size_t i = 0; i < shape.size(); ++i) dict += std::to_string(shape[i]) + (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
+  for (size_t i = 0; i < shape.size(); ++i)
+    dict += std::to_string(shape[i]) + (shape.size() == 1 ? "," : i + 1 < shape.size() ? ", " : "");
   dict += "), }";
   // magic (6) + version (2) + length (2) + dict + padding + '\n' is a multiple of 64.
   const size_t unpadded = 10 + dict.size() + 1;

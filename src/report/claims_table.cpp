@@ -227,9 +227,9 @@ std::vector<ClaimRow> further_claims(FigureContext& context) {
     }
     rows.push_back(r);
   }
-  summary_row(row("t-SNE of x(T) separates the classes: 10-NN class agreement in 2-D", "separate clusters (fig. 1D)",
-                  "1D"),
-              layout::tsne_final_resnet, run_files::embed::key::knn10_agreement, "");
+  summary_row(
+      row("t-SNE of x(T) separates the classes: 10-NN class agreement in 2-D", "separate clusters (fig. 1D)", "1D"),
+      layout::tsne_final_resnet, run_files::embed::key::knn10_agreement, "");
   summary_row(row("UMAP of the trajectories separates the classes: 10-NN class agreement in 2-D",
                   "well-separated clusters (fig. 6A)", "6A"),
               layout::umap_trajectory_resnet, run_files::embed::key::knn10_agreement, "");

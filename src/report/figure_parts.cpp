@@ -47,16 +47,11 @@ std::string summary_text(const output::JsonValue* summary, const std::string& ke
   const output::JsonValue* v = summary ? summary->find(key) : nullptr;
   if (!v) return "n/a";
   switch (v->kind()) {
-    case output::JsonValue::Kind::null:
-      return "none";
-    case output::JsonValue::Kind::number:
-      return number_text(v->number());
-    case output::JsonValue::Kind::string:
-      return v->string();
-    case output::JsonValue::Kind::boolean:
-      return v->boolean() ? "yes" : "no";
-    default:
-      return "(" + key + ": not a single value)";
+    case output::JsonValue::Kind::null: return "none";
+    case output::JsonValue::Kind::number: return number_text(v->number());
+    case output::JsonValue::Kind::string: return v->string();
+    case output::JsonValue::Kind::boolean: return v->boolean() ? "yes" : "no";
+    default: return "(" + key + ": not a single value)";
   }
 }
 

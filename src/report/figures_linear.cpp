@@ -117,9 +117,8 @@ Figure figure_sensitivity(FigureContext& context) {
     const std::vector<ClassCurve> dets =
         class_curves(*table, sensitivity::column::layer, sensitivity::column::mean_log10_det,
                      sensitivity::column::std_log10_det, all, &output::CsvTable::number);
-    const std::vector<ClassCurve> changes = class_curves(*table, sensitivity::column::layer,
-                                                         sensitivity::column::mean_logit_change, "", all,
-                                                         &output::CsvTable::number);
+    const std::vector<ClassCurve> changes = class_curves(
+        *table, sensitivity::column::layer, sensitivity::column::mean_logit_change, "", all, &output::CsvTable::number);
     det.markers = logits.markers = few_points(dets);
     for (const ClassCurve& c : dets) det.add(class_series(c, true));
     for (const ClassCurve& c : changes) logits.add(class_series(c, false));

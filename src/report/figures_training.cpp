@@ -96,7 +96,9 @@ Figure figure_pruning(FigureContext& context) {
   for (const std::string model : {layout::pruned_shared_model, layout::pruned_per_layer_model}) {
     const ModelInfo* info = context.runs().model(model);
     double threshold = 0;
-    if (!info || !output::parse_decimal(flag_value(info->meta(run_files::model_metadata::command), "prune-threshold"), threshold)) continue;
+    if (!info || !output::parse_decimal(flag_value(info->meta(run_files::model_metadata::command), "prune-threshold"),
+                                        threshold))
+      continue;
     const output::CsvTable* log = context.runs().csv(epoch_log(model));
     if (!log || log->rows() == 0) continue;
     d.add({"threshold " + number_text(threshold),
@@ -113,7 +115,10 @@ Figure figure_pruning(FigureContext& context) {
     if (info)
       outcome += " " + m.name + ": depth " + std::to_string(info->config.depth) + ", test error " +
                  percent_text(info->test_error()) +
-                 (info->meta(run_files::model_metadata::train_seconds).empty() ? "" : ", " + info->meta(run_files::model_metadata::train_seconds) + " s") + ".";
+                 (info->meta(run_files::model_metadata::train_seconds).empty()
+                      ? ""
+                      : ", " + info->meta(run_files::model_metadata::train_seconds) + " s") +
+                 ".";
   }
   f.shows += " Final:" + outcome;
   return f;

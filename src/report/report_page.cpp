@@ -107,7 +107,10 @@ std::string models_html(FigureContext& context) {
     }
     out += "<tr><td>" + file + "</td><td>" + html(layout.description) + "</td><td>" + html(info->summary()) +
            "</td><td>" + html(time) + "</td><td>" +
-           (info->meta(run_files::model_metadata::command).empty() ? "(not recorded)" : code(info->meta(run_files::model_metadata::command))) + "</td></tr>\n";
+           (info->meta(run_files::model_metadata::command).empty()
+                ? "(not recorded)"
+                : code(info->meta(run_files::model_metadata::command))) +
+           "</td></tr>\n";
   }
   if (present == 0) return "<p>No models in the runs directory yet.</p>\n";
   return out + "</table>\n";

@@ -26,7 +26,8 @@ std::string ModelInfo::summary() const {
   std::string text = config.weights == Weights::Shared ? "shared-weight " : "per-layer ";
   text += config.arch == Arch::ResNet ? "ResNet" : "MLP";
   text += ", " + std::to_string(config.depth) + " layers x " + std::to_string(config.width) + " units";
-  if (!meta(run_files::model_metadata::epochs).empty()) text += ", " + meta(run_files::model_metadata::epochs) + " epochs";
+  if (!meta(run_files::model_metadata::epochs).empty())
+    text += ", " + meta(run_files::model_metadata::epochs) + " epochs";
   if (!meta(run_files::model_metadata::train_seconds).empty()) {
     double seconds = NAN;
     if (output::parse_decimal(meta(run_files::model_metadata::train_seconds), seconds))

@@ -47,8 +47,8 @@ Bytes ring_images() {
   return out;
 }
 
-resdyn::Net<float> tiny_net(resdyn::Arch arch, resdyn::Weights weights, bool stem, int input, int width,
-                            int depth, int classes, uint64_t seed) {
+resdyn::Net<float> tiny_net(resdyn::Arch arch, resdyn::Weights weights, bool stem, int input, int width, int depth,
+                            int classes, uint64_t seed) {
   resdyn::Config cfg;
   cfg.arch = arch;
   cfg.weights = weights;
@@ -68,7 +68,8 @@ Bytes epoch_log() {
   std::string text;
   for (int epoch = 0; epoch < 40; ++epoch) {
     char line[80];
-    std::snprintf(line, sizeof line, "epoch %d, loss %.4f, error %.2f%%\n", epoch, 2.3 / (epoch + 1), 90.0 / (epoch + 1));
+    std::snprintf(line, sizeof line, "epoch %d, loss %.4f, error %.2f%%\n", epoch, 2.3 / (epoch + 1),
+                  90.0 / (epoch + 1));
     text += line;
   }
   return Bytes(text.begin(), text.end());
@@ -77,7 +78,7 @@ Bytes epoch_log() {
 // Deflate output, bits packed from the low end of each byte (RFC 1951 3.1.1).
 struct BitWriter {
   Bytes bytes;
-  int used = 8;  // bits used in the last byte
+  int used = 8;                       // bits used in the last byte
   void bits(uint32_t value, int n) {  // n bits of value, least significant first
     for (int i = 0; i < n; ++i) {
       if (used == 8) {
@@ -134,8 +135,8 @@ Bytes gzip_with_15_bit_codes() {
   const int order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
 
   BitWriter w;
-  w.bits(1, 1);        // BFINAL
-  w.bits(2, 2);        // BTYPE = dynamic
+  w.bits(1, 1);          // BFINAL
+  w.bits(2, 2);          // BTYPE = dynamic
   w.bits(257 - 257, 5);  // HLIT
   w.bits(1 - 1, 5);      // HDIST
   w.bits(19 - 4, 4);     // HCLEN
@@ -192,7 +193,8 @@ int main(int argc, char** argv) {
     // Model files of each architecture, with and without a stem and metadata.
     using resdyn::Arch;
     using resdyn::Weights;
-    resdyn::save_model(tiny_net(Arch::ResNet, Weights::Shared, true, 4, 3, 2, 2, 1), corpus + "/model/resnet_shared_stem",
+    resdyn::save_model(tiny_net(Arch::ResNet, Weights::Shared, true, 4, 3, 2, 2, 1),
+                       corpus + "/model/resnet_shared_stem",
                        "command: resdyn train --width 3 --depth 2\ntest_error: 0.5\n");
     resdyn::save_model(tiny_net(Arch::ResNet, Weights::PerLayer, true, 2, 2, 3, 2, 2),
                        corpus + "/model/resnet_per_layer_stem");
