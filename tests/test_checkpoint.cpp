@@ -75,10 +75,13 @@ std::string fresh_dir(const std::string& name) {
   return dir;
 }
 
-// The files of dir that are none of a run's own (model, its log, checkpoint) nor the test's
-// log.txt and err.txt: temporary files of writes cut short, by name, with their bytes.
+// The files of dir that are none of a run's own (model, its log, checkpoint, and the empty
+// lock files of --out and --checkpoint, which a killed run leaves for the next to take) nor
+// the test's log.txt and err.txt: temporary files of writes cut short, by name, with their
+// bytes.
 std::map<std::string, std::string> stray_files(const std::string& dir) {
-  static const std::set<std::string> own = {"m.resdyn", "m.resdyn.csv", "m.resdyn.ckpt", "log.txt", "err.txt"};
+  static const std::set<std::string> own = {"m.resdyn",           "m.resdyn.csv", "m.resdyn.ckpt", "m.resdyn.lock",
+                                            "m.resdyn.ckpt.lock", "log.txt",      "err.txt"};
   std::map<std::string, std::string> strays;
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
