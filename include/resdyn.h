@@ -51,6 +51,10 @@
 //   RESDYN_NO_THREADS      One thread: the matrix routines run every task in the caller
 //                          and <thread> is not included.
 //   RESDYN_MAX_THREADS     Upper bound on worker threads of the matrix routines (default 64).
+//   RESDYN_KERNELS         Show the kernels' bodies (and include <immintrin.h>) in a unit
+//                          that is not the implementation one: for tests of the kernels
+//                          themselves. Elsewhere only the implementation unit (or a
+//                          freestanding build) compiles them; other units link to it.
 //
 // TEST FACILITY (environment, hosted builds)
 //   RESDYN_CRASH_AT=NAME:COUNT[:int]  For crash tests only: the first time the moment NAME
