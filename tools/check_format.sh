@@ -1,17 +1,9 @@
 #!/usr/bin/env bash
-# Fails when a C++ source is not formatted as .clang-format says (clang-format; installed
-# when missing). `tools/check_format.sh --fix` formats every source in place instead.
+# Fails when a C++ source is not formatted as .clang-format says (clang-format, which
+# tools/install_deps.sh installs). `tools/check_format.sh --fix` formats every source instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v clang-format >/dev/null 2>&1; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "resdyn: clang-format is missing (install it with: sudo apt-get install clang-format)" >&2
-    exit 2
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends clang-format >/dev/null
-fi
+bash tools/install_deps.sh  # clang-format, among the rest
 if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then
   mapfile -t files < <(git ls-files '*.cpp' '*.h')
 else

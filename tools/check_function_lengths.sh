@@ -1,19 +1,11 @@
 #!/usr/bin/env bash
 # Fails when a function is longer than the limit a reader can take in at once: 90 lines in
 # the header, 80 in src/. Lengths come from Universal Ctags (a function's first line to its
-# closing brace, lambdas inside it included); installs it when missing.
+# closing brace, lambdas inside it included), which tools/install_deps.sh installs.
 #   tools/check_function_lengths.sh          check, print the longest functions
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v ctags >/dev/null 2>&1 || ! ctags --version 2>/dev/null | grep -q Universal; then
-  if [ "$(id -u)" != 0 ]; then
-    echo "resdyn: Universal Ctags is missing (install it with: sudo apt-get install universal-ctags)" >&2
-    exit 2
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends universal-ctags >/dev/null
-fi
+bash tools/install_deps.sh  # universal-ctags, among the rest
 # "LENGTH FILE FUNCTION" for every function of the given files, longest first.
 lengths() {
   ctags --fields=+ne --kinds-c++=f -o - --output-format=u-ctags "$@" 2>/dev/null |

@@ -10,6 +10,8 @@ command -v make >/dev/null 2>&1 || need+=(make)
 command -v meson >/dev/null 2>&1 || need+=(meson)
 command -v ninja >/dev/null 2>&1 || need+=(ninja-build)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+command -v clang-format >/dev/null 2>&1 || need+=(clang-format)
+ctags --version 2>/dev/null | grep -q Universal || need+=(universal-ctags)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
