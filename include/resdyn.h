@@ -4378,12 +4378,17 @@ std::vector<uint8_t> read_file(const std::string& path) {
 }
 #endif
 
-// The whole file, decompressed first if it starts with the gzip magic 1f 8b.
-std::vector<uint8_t> read_file_maybe_gzip(const std::string& path);
+// The whole file, decompressed first if it starts with the gzip magic 1f 8b (max_output and
+// declared_size as gunzip takes them).
+std::vector<uint8_t> read_file_maybe_gzip(const std::string& path, size_t max_output = size_t(1) << 31,
+                                          size_t (*declared_size)(const uint8_t*, size_t,
+                                                                  const std::string&) = nullptr);
 #if defined(RESDYN_IMPLEMENTATION)
-std::vector<uint8_t> read_file_maybe_gzip(const std::string& path) {
+std::vector<uint8_t> read_file_maybe_gzip(const std::string& path, size_t max_output,
+                                          size_t (*declared_size)(const uint8_t*, size_t, const std::string&)) {
   std::vector<uint8_t> bytes = read_file(path);
-  if (bytes.size() >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B) return gunzip(bytes.data(), bytes.size(), path);
+  if (bytes.size() >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B)
+    return gunzip(bytes.data(), bytes.size(), path, max_output, declared_size);
   return bytes;
 }
 #endif
@@ -4516,9 +4521,8 @@ Idx parse_idx(const uint8_t* data, size_t size, const std::string& where) {
 Idx read_idx(const std::string& path);
 #if defined(RESDYN_IMPLEMENTATION)
 Idx read_idx(const std::string& path) {
-  std::vector<uint8_t> bytes = read_file(path);
-  if (bytes.size() >= 2 && bytes[0] == 0x1F && bytes[1] == 0x8B)
-    bytes = gunzip(bytes.data(), bytes.size(), path, idx_detail::kMaxIdxBytes, idx_detail::idx_declared_size);
+  const std::vector<uint8_t> bytes =
+      read_file_maybe_gzip(path, idx_detail::kMaxIdxBytes, idx_detail::idx_declared_size);
   return parse_idx(bytes.data(), bytes.size(), path);
 }
 #endif
