@@ -15,8 +15,8 @@ lengths() {
 }
 header=$(lengths include/resdyn.h)
 sources=$(lengths $(git ls-files 'src/*.cpp' 'src/*.h' 2>/dev/null || ls src/*/*.cpp src/*/*.h))
-echo "longest in include/resdyn.h:"; echo "$header" | head -3 | sed 's/^/  /'
-echo "longest in src/:"; echo "$sources" | head -3 | sed 's/^/  /'
+echo "longest in include/resdyn.h:"; echo "$header" | sed -n 1,3p | sed 's/^/  /'
+echo "longest in src/:"; echo "$sources" | sed -n 1,3p | sed 's/^/  /'
 too_long=$( (echo "$header" | awk '$1 > 90'; echo "$sources" | awk '$1 > 80') | sed '/^$/d')
 if [ -n "$too_long" ]; then
   echo "resdyn: functions longer than 90 lines (header) or 80 (src/):" >&2

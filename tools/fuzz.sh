@@ -67,7 +67,7 @@ mkdir -p "$OUT/obj" "$OUT/crashes"
 objects=()
 for src in "${LIB_SRC[@]}"; do
   obj="$OUT/obj/$(echo "${src%.cpp}" | tr / _).o"
-  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find include src -name '*.h' -newer "$obj" | head -1)" ]; then
+  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find include src -name '*.h' -newer "$obj" | sed -n 1p)" ]; then
     echo "compiling $src"
     "$CXX" "${FLAGS[@]}" -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
   fi
@@ -99,7 +99,7 @@ for name in "${TARGETS[@]}"; do
   if [ "$status" != 0 ]; then
     failed+=("$name")
     echo "fuzz_$name FAILED (exit $status); log: $OUT/$name.log" >&2
-    grep -E 'ERROR|SUMMARY|fuzz_[a-z]+:|Test unit written' "$OUT/$name.log" | head -20 >&2 || true
+    grep -E 'ERROR|SUMMARY|fuzz_[a-z]+:|Test unit written' "$OUT/$name.log" | sed -n 1,20p >&2 || true
   fi
 done
 

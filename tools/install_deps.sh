@@ -11,7 +11,7 @@ command -v meson >/dev/null 2>&1 || need+=(meson)
 command -v ninja >/dev/null 2>&1 || need+=(ninja-build)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v clang-format >/dev/null 2>&1 || need+=(clang-format)
-ctags --version 2>/dev/null | grep -q Universal || need+=(universal-ctags)
+ctags --version 2>/dev/null | grep Universal >/dev/null || need+=(universal-ctags)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

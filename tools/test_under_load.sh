@@ -61,7 +61,7 @@ for ((run = 1; run <= RUNS; ++run)); do
     echo "run $run: passed ($(grep -o "[0-9]* ms total" "$log" | tail -1 || true))"
   else
     echo "run $run: FAILED (log: $log)"
-    { grep -E '^\[  FAILED  \]|Failure|Expected|actual' "$log" || true; } | head -n 12 | sed 's/^/  /'
+    { grep -E '^\[  FAILED  \]|Failure|Expected|actual' "$log" || true; } | sed -n 1,12p | sed 's/^/  /'
   fi
 done
 echo "$passed of $RUNS passed"
