@@ -78,7 +78,8 @@
 //     4. Integer inference: the formats, rounding, the logistic table, exact int8 products,
 //        one image's forward pass on caller-owned buffers (quant_forward).
 //   B. Hosted: threads, float networks, training
-//     5. Errors: the one exception type, carrying a one-line message that names its source.
+//     5. Errors, crash points, callbacks and the clock: the one exception type, carrying a
+//        one-line message that names its source; FunctionRef, a callable passed down a call.
 //     6. Threads and the parallel GEMM: a persistent pool; products cut by output tiles, so
 //        the same bits on any thread count; B packed once ahead of time (PackedB).
 //     7. Networks in memory: Net (config + parameters), initialisation.
@@ -125,26 +126,29 @@
 
 #ifndef RESDYN_FREESTANDING
 #include <algorithm>
-#include <atomic>
-#include <chrono>
 #include <cerrno>
 #include <climits>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
+// What only the bodies compiled once need: every other unit is spared parsing it.
+#if defined(RESDYN_IMPLEMENTATION)
+#include <atomic>
+#include <chrono>
 #ifndef RESDYN_NO_THREADS
 #include <condition_variable>
 #include <mutex>
 #include <thread>
 #endif
-#if defined(RESDYN_IMPLEMENTATION) && !defined(RESDYN_NO_FILES)
-#include <filesystem>  // the file checks of part C, compiled in that one unit
+#ifndef RESDYN_NO_FILES
+#include <filesystem>  // the file checks of part C
+#endif
 #endif
 #endif
 
@@ -1298,7 +1302,7 @@ inline bool quant_forward(const QuantNet& net, const uint8_t* pixels, int depth,
 // PART B. HOSTED: THREADS, FLOAT NETWORKS, TRAINING
 // ############################################################################
 // ============================================================================
-// 5. Errors
+// 5. Errors, crash points, callbacks and the clock
 // ============================================================================
 // Every failure on the host side (a bad file, flag or model) throws an Error carrying a
 // one-line message that names the file, flag or field and what is wrong; the program prints
@@ -1311,7 +1315,46 @@ struct Error : std::runtime_error {
 
 // A test facility (the manual's TEST FACILITY): dies (SIGKILL) or raises SIGINT at the moment
 // that RESDYN_CRASH_AT names; the variable is read and checked at the first call only.
-inline void crash_point(const std::string& name, long count) {
+void crash_point(const std::string& name, long count);
+
+// A callable handed down a call and not kept: a pointer to it and a function that calls it.
+// std::function would allocate, and would cost every unit that includes this header the
+// parsing of <functional>. It refers to the callable, never copies it: pass a lambda straight
+// to a call, or name it first when the reference is stored (ForwardOptions::on_layer).
+template <class Signature>
+class FunctionRef;
+template <class R, class... Args>
+class FunctionRef<R(Args...)> {
+ public:
+  FunctionRef() = default;
+  template <class F, class = std::enable_if_t<!std::is_same<std::decay_t<F>, FunctionRef>::value>>
+  FunctionRef(F&& f)  // NOLINT: converts like std::function does
+      : object_(const_cast<void*>(static_cast<const void*>(&f))), call_([](void* object, Args... args) -> R {
+          return (*static_cast<std::remove_reference_t<F>*>(object))(std::forward<Args>(args)...);
+        }) {}
+  // Storing a reference to a temporary callable would leave it dangling: refused when compiled.
+  template <class F, class = std::enable_if_t<!std::is_lvalue_reference<F>::value &&
+                                              !std::is_same<std::decay_t<F>, FunctionRef>::value>>
+  FunctionRef& operator=(F&&) = delete;
+  FunctionRef(const FunctionRef&) = default;
+  FunctionRef& operator=(const FunctionRef&) = default;
+  R operator()(Args... args) const { return call_(object_, std::forward<Args>(args)...); }
+  explicit operator bool() const { return call_ != nullptr; }
+
+ private:
+  void* object_ = nullptr;
+  R (*call_)(void*, Args...) = nullptr;
+};
+
+// Seconds on a clock that only moves forward, for rates and estimates shown to the user;
+// no result depends on it.
+double monotonic_seconds();
+
+#if defined(RESDYN_IMPLEMENTATION)
+double monotonic_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+void crash_point(const std::string& name, long count) {
   struct Target {
     std::string name;
     long count = 0;
@@ -1341,6 +1384,7 @@ inline void crash_point(const std::string& name, long count) {
   target.interrupt ? void(std::raise(SIGINT)) : std::_Exit(137);  // 128 + SIGKILL, as a shell reports it
 #endif
 }
+#endif  // RESDYN_IMPLEMENTATION
 
 // ============================================================================
 // 6. Threads and the parallel GEMM
@@ -1348,56 +1392,28 @@ inline void crash_point(const std::string& name, long count) {
 // The kernels of section 2, cut by tiles of C across a persistent pool of threads. Which
 // thread sums a tile never changes how it is summed, so results are the same bits on any
 // thread count.
-#ifndef RESDYN_NO_THREADS
 // A small persistent pool: run(threads, tasks, fn) calls fn(task, worker) for every task,
 // on at most `threads` threads (the caller is worker 0), and returns when all are done.
 // Tasks are handed out dynamically; callers make each task's result independent of
-// which worker runs it, so the outcome is the same for any thread count. Each run has its
-// own Job record, so a worker still finishing one job can never take a task of the next.
-// Between jobs a worker spins for kSpinMicroseconds before it sleeps, and so does the
-// caller waiting for the last task: a batch of one image runs 17 products of ~0.1 ms each,
-// and waking a sleeping thread (a futex and an interrupt to the other core, more in a
-// virtual machine) would cost a large part of each.
+// which worker runs it, so the outcome is the same for any thread count. Its threads, locks
+// and job records live in the implementation unit (State), out of every other unit's sight.
 class ThreadPool {
  public:
+  // How long a worker spins between jobs before it sleeps (see ThreadPool::State).
   static constexpr int kSpinMicroseconds = 100;
 
   static ThreadPool& shared();
-  void run(int threads, int tasks, const std::function<void(int task, int worker)>& fn);
+  // The threads this machine runs at once (at least 1); 1 under RESDYN_NO_THREADS.
+  static int hardware_threads();
+  void run(int threads, int tasks, FunctionRef<void(int task, int worker)> fn);
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
   ~ThreadPool();
 
  private:
-  struct Job {
-    const std::function<void(int, int)>* fn = nullptr;
-    int tasks = 0, threads = 0;
-    std::atomic<int> next{0};
-    std::atomic<int> pending{0};
-  };
-  static void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-  }
-  // Busy-waits up to kSpinMicroseconds for done(); false if it is still not done.
-  template <class Done>
-  static bool spin_until(const Done& done) {
-    const auto limit = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicroseconds);
-    for (;;) {
-      for (int i = 0; i < 64; ++i) {
-        if (done()) return true;
-        cpu_relax();
-      }
-      if (std::chrono::steady_clock::now() > limit) return done();
-    }
-  }
-  void work_on(Job& job, int worker);
-  void worker_loop(int id);
-  std::mutex run_mutex_, mutex_;
-  std::condition_variable wake_, done_;
-  std::vector<std::thread> workers_;
-  std::shared_ptr<Job> job_;
-  std::atomic<uint64_t> generation_{0};  // written under mutex_, read while spinning too
-  bool stopping_ = false;
+  ThreadPool();
+  struct State;
+  State* state_;
 };
 
 #if defined(RESDYN_IMPLEMENTATION)
@@ -1406,88 +1422,130 @@ ThreadPool& ThreadPool::shared() {
   return pool;
 }
 
-void ThreadPool::run(int threads, int tasks, const std::function<void(int task, int worker)>& fn) {
+#ifndef RESDYN_NO_THREADS
+// Each run has its own Job record, so a worker still finishing one job can never take a task
+// of the next. Between jobs a worker spins for kSpinMicroseconds before it sleeps, and so
+// does the caller waiting for the last task: a batch of one image runs 17 products of
+// ~0.1 ms each, and waking a sleeping thread (a futex and an interrupt to the other core,
+// more in a virtual machine) would cost a large part of each.
+struct ThreadPool::State {
+  struct Job {
+    FunctionRef<void(int, int)> fn;
+    int tasks = 0, threads = 0;
+    std::atomic<int> next{0};
+    std::atomic<int> pending{0};
+  };
+  std::mutex run_mutex, mutex;
+  std::condition_variable wake, done;
+  std::vector<std::thread> workers;
+  std::shared_ptr<Job> job;
+  std::atomic<uint64_t> generation{0};  // written under mutex, read while spinning too
+  bool stopping = false;
+
+  static void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
+  // Busy-waits up to kSpinMicroseconds for finished(); false if it is still not finished.
+  template <class Finished>
+  static bool spin_until(const Finished& finished) {
+    const auto limit = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicroseconds);
+    for (;;) {
+      for (int i = 0; i < 64; ++i) {
+        if (finished()) return true;
+        cpu_relax();
+      }
+      if (std::chrono::steady_clock::now() > limit) return finished();
+    }
+  }
+
+  void work_on(Job& j, int worker) {
+    for (;;) {
+      const int task = j.next.fetch_add(1);
+      if (task >= j.tasks) return;
+      j.fn(task, worker);
+      if (j.pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+        std::lock_guard<std::mutex> lock(mutex);  // the caller may be between its check and its wait
+        done.notify_all();
+      }
+    }
+  }
+
+  void worker_loop(int id) {
+    uint64_t seen = 0;
+    for (;;) {
+      spin_until([&] { return generation.load(std::memory_order_acquire) != seen; });
+      std::shared_ptr<Job> current;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        wake.wait(lock, [&] { return generation.load() != seen; });
+        if (stopping) return;
+        seen = generation.load();
+        current = job;
+      }
+      if (current && id < current->threads) work_on(*current, id);
+    }
+  }
+};
+
+ThreadPool::ThreadPool() : state_(new State) {}
+
+int ThreadPool::hardware_threads() { return int(std::max(1u, std::thread::hardware_concurrency())); }
+
+void ThreadPool::run(int threads, int tasks, FunctionRef<void(int task, int worker)> fn) {
   threads = std::max(1, std::min({threads, tasks, RESDYN_MAX_THREADS}));
   if (threads == 1) {
     for (int t = 0; t < tasks; ++t) fn(t, 0);
     return;
   }
-  std::lock_guard<std::mutex> one_job_at_a_time(run_mutex_);
-  while (int(workers_.size()) < threads - 1) {
-    const int id = int(workers_.size()) + 1;
-    workers_.emplace_back([this, id] { worker_loop(id); });
+  State& s = *state_;
+  std::lock_guard<std::mutex> one_job_at_a_time(s.run_mutex);
+  while (int(s.workers.size()) < threads - 1) {
+    const int id = int(s.workers.size()) + 1;
+    s.workers.emplace_back([&s, id] { s.worker_loop(id); });
   }
-  auto job = std::make_shared<Job>();
-  job->fn = &fn;
+  auto job = std::make_shared<State::Job>();
+  job->fn = fn;
   job->tasks = tasks;
   job->threads = threads;
   job->pending.store(tasks);
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    job_ = job;
-    generation_.store(generation_.load() + 1, std::memory_order_release);
+    std::lock_guard<std::mutex> lock(s.mutex);
+    s.job = job;
+    s.generation.store(s.generation.load() + 1, std::memory_order_release);
   }
-  wake_.notify_all();  // cheap when every worker is still spinning
-  work_on(*job, 0);
-  if (!spin_until([&] { return job->pending.load(std::memory_order_acquire) == 0; })) {
-    std::unique_lock<std::mutex> lock(mutex_);
-    done_.wait(lock, [&job] { return job->pending.load() == 0; });
+  s.wake.notify_all();  // cheap when every worker is still spinning
+  s.work_on(*job, 0);
+  if (!State::spin_until([&] { return job->pending.load(std::memory_order_acquire) == 0; })) {
+    std::unique_lock<std::mutex> lock(s.mutex);
+    s.done.wait(lock, [&job] { return job->pending.load() == 0; });
   }
-  std::lock_guard<std::mutex> lock(mutex_);
-  job_.reset();
+  std::lock_guard<std::mutex> lock(s.mutex);
+  s.job.reset();
 }
 
 ThreadPool::~ThreadPool() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stopping_ = true;
-    generation_.store(generation_.load() + 1);
+    std::lock_guard<std::mutex> lock(state_->mutex);
+    state_->stopping = true;
+    state_->generation.store(state_->generation.load() + 1);
   }
-  wake_.notify_all();
-  for (auto& w : workers_) w.join();
+  state_->wake.notify_all();
+  for (auto& w : state_->workers) w.join();
+  delete state_;
 }
-
-void ThreadPool::work_on(Job& job, int worker) {
-  for (;;) {
-    const int task = job.next.fetch_add(1);
-    if (task >= job.tasks) return;
-    (*job.fn)(task, worker);
-    if (job.pending.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-      std::lock_guard<std::mutex> lock(mutex_);  // the caller may be between its check and its wait
-      done_.notify_all();
-    }
-  }
-}
-
-void ThreadPool::worker_loop(int id) {
-  uint64_t seen = 0;
-  for (;;) {
-    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
-    std::shared_ptr<Job> job;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return generation_.load() != seen; });
-      if (stopping_) return;
-      seen = generation_.load();
-      job = job_;
-    }
-    if (job && id < job->threads) work_on(*job, id);
-  }
-}
-#endif  // RESDYN_IMPLEMENTATION
 #else
 // RESDYN_NO_THREADS: the same interface, every task run in the caller, in order.
-class ThreadPool {
- public:
-  static ThreadPool& shared() {
-    static ThreadPool pool;
-    return pool;
-  }
-  void run(int, int tasks, const std::function<void(int task, int worker)>& fn) {
-    for (int t = 0; t < tasks; ++t) fn(t, 0);
-  }
-};
+struct ThreadPool::State {};
+ThreadPool::ThreadPool() : state_(nullptr) {}
+int ThreadPool::hardware_threads() { return 1; }
+ThreadPool::~ThreadPool() = default;
+void ThreadPool::run(int, int tasks, FunctionRef<void(int task, int worker)> fn) {
+  for (int t = 0; t < tasks; ++t) fn(t, 0);
+}
 #endif  // RESDYN_NO_THREADS
+#endif  // RESDYN_IMPLEMENTATION
 
 #if defined(RESDYN_KERNEL_BODIES)
 namespace detail {
@@ -1808,7 +1866,7 @@ struct ForwardOptions {
   bool keep_all = true;  // keep every layer (training) or only the newest (probes, eval)
   int threads = 1;
   const PackedNet<Real>* packed = nullptr;  // the net's weights packed ahead of time (inference)
-  std::function<void(int t, const Real* y, const Real* x)> on_layer;  // after each layer t >= 1
+  FunctionRef<void(int t, const Real* y, const Real* x)> on_layer;  // after each layer t >= 1
 };
 
 // Pixels (uint8, B x D) into the trace's input block as values in [0, 1].
@@ -3228,12 +3286,13 @@ double residual_convergence(const Net<Real>& net, const Dataset& probe, int samp
   ForwardOptions<Real> opt;
   opt.keep_all = false;
   opt.threads = threads;
-  opt.on_layer = [&](int t, const Real* y, const Real*) {
+  const auto last_two_residuals = [&](int t, const Real* y, const Real*) {
     const size_t n = size_t(trace.batch) * N;
     if (t == T - 1) std::copy(y, y + n, before.begin());
     if (t == T)
       for (size_t i = 0; i < n; ++i) sum += std::abs(double(y[i]) - double(before[i]));
   };
+  opt.on_layer = last_two_residuals;
   for (int first = 0; first < count; first += batch) {
     set_input(trace, &probe.images[size_t(first) * cfg.input], std::min(batch, count - first), cfg.input);
     forward(net, trace, opt);
@@ -3331,7 +3390,7 @@ class Trainer {
   // One pass over the shuffled training set (or the rest of it, after a restore); returns
   // its mean training loss. on_batch runs after every step, when the trainer's state is
   // whole: it may save a checkpoint, or throw to stop.
-  double train_epoch(const std::function<void(const BatchProgress&)>& on_batch = {}) {
+  double train_epoch(FunctionRef<void(const BatchProgress&)> on_batch = {}) {
     if (next_batch_ == 0) {
       ++epoch_;
       // Fisher–Yates with our generator: the data order depends on the seed alone.
@@ -3343,7 +3402,7 @@ class Trainer {
     const long batches = batches_per_epoch();
     const long total_steps = batches * options_.epochs;
     const long first_batch = next_batch_;
-    const auto start = std::chrono::steady_clock::now();
+    const double start = monotonic_seconds();
     ForwardOptions<Real> fwd;
     fwd.threads = options_.threads;
     for (long bi = first_batch; bi < batches; ++bi) {
@@ -3401,7 +3460,7 @@ class Trainer {
       seen_ += count;
       next_batch_ = bi + 1 < batches ? bi + 1 : 0;
       if (on_batch) {
-        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        const double elapsed = monotonic_seconds() - start;
         BatchProgress p;
         p.epoch = epoch_;
         p.epochs = options_.epochs;
@@ -4356,6 +4415,30 @@ void require_regular_file(const std::string& path) {
 }
 #endif
 
+// What a path names, looked up without opening it (an open of a FIFO would block).
+enum class PathKind { Missing, Regular, Directory, Other };
+PathKind path_kind(const std::string& path);
+// dir and each of its missing parents created; an Error naming dir when that fails.
+void make_directories(const std::string& dir);
+#if defined(RESDYN_IMPLEMENTATION)
+PathKind path_kind(const std::string& path) {
+  std::error_code e;
+  switch (std::filesystem::status(path, e).type()) {
+    case std::filesystem::file_type::not_found: return PathKind::Missing;
+    case std::filesystem::file_type::regular: return PathKind::Regular;
+    case std::filesystem::file_type::directory: return PathKind::Directory;
+    default: return PathKind::Other;
+  }
+}
+
+void make_directories(const std::string& dir) {
+  std::error_code e;
+  std::filesystem::create_directories(dir, e);
+  if (e || path_kind(dir) != PathKind::Directory)
+    throw Error(dir + ": cannot create the directory: " + (e ? e.message() : std::string("not a directory")));
+}
+#endif
+
 // The whole file as bytes.
 std::vector<uint8_t> read_file(const std::string& path);
 #if defined(RESDYN_IMPLEMENTATION)
@@ -4551,8 +4634,7 @@ std::string find_mnist_file(const std::string& dir, const std::string& prefix, c
   for (const std::string& name : names) {
     const std::string path = base + name;
     // Not opened here (a FIFO would block): read_file reports what exists but cannot be read.
-    std::error_code e;
-    if (std::filesystem::status(path, e).type() != std::filesystem::file_type::not_found) return path;
+    if (path_kind(path) != PathKind::Missing) return path;
   }
   throw Error(dir + ": no MNIST " + prefix + " " + kind + " file (tried " + names[0] + ", " + names[1] + ", " +
               names[2] + ", " + names[3] + ")");

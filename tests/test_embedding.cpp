@@ -253,7 +253,7 @@ TEST(SymmetricEigen, KrylovFindsTheTopOfASecondDifferenceMatrix) {
   // eigenvector k: sin(i k pi / (n + 1)). The top ones crowd together: a hard case.
   const int n = 400;
   const double pi = std::acos(-1.0);
-  const BlockOperator second_difference = [&](const double* in, double* out, int count) {
+  const auto second_difference = [&](const double* in, double* out, int count) {
     for (int v = 0; v < count; ++v)
       for (int i = 0; i < n; ++i) {
         const double* x = in + size_t(v) * n;
@@ -277,7 +277,7 @@ TEST(SymmetricEigen, KrylovFindsTheTopOfASecondDifferenceMatrix) {
   EXPECT_NEAR(next.values[0], eigenvalue(n - 1), 1e-9);
   EXPECT_NEAR(next.values[1], eigenvalue(n - 2), 1e-9);
   // A repeated eigenvalue (block diagonal of two copies) is found twice.
-  const BlockOperator doubled = [&](const double* in, double* out, int count) {
+  const auto doubled = [&](const double* in, double* out, int count) {
     for (int v = 0; v < count; ++v) {
       second_difference(in + size_t(v) * 2 * n, out + size_t(v) * 2 * n, 1);
       second_difference(in + size_t(v) * 2 * n + n, out + size_t(v) * 2 * n + n, 1);

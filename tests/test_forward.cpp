@@ -98,10 +98,11 @@ TEST(Forward, UnrollingASharedNetAppliesTheSameLayer) {
   opt.depth = 40;
   int layers_seen = 0;
   std::vector<double> last_y;
-  opt.on_layer = [&](int t, const double* y, const double*) {
+  const auto count_layer = [&](int t, const double* y, const double*) {
     EXPECT_EQ(t, ++layers_seen);
     last_y.assign(y, y + 9);
   };
+  opt.on_layer = count_layer;
   opt.keep_all = false;  // streaming: memory for two layers only
   forward(net, trace, opt);
   EXPECT_EQ(layers_seen, 40);
@@ -143,12 +144,13 @@ TEST(Forward, KeepingOnlyTheNewestLayerGivesTheSameBits) {
       EXPECT_EQ(newest.y.size(), 0u);  // nothing kept for y(t)
       // A probe that reads y(t) gets a trace that keeps it.
       int seen = 0;
-      opt.on_layer = [&](int t, const double* y, const double*) {
+      const auto check_residual = [&](int t, const double* y, const double*) {
         ++seen;
         if (arch == Arch::ResNet) {
           EXPECT_TRUE(std::equal(y, y + n, all.residual(t)));
         }
       };
+      opt.on_layer = check_residual;
       forward(net, newest, opt);
       EXPECT_EQ(seen, T);
       EXPECT_EQ(all.logits, newest.logits);

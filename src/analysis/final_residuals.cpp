@@ -34,20 +34,22 @@ FinalResiduals final_residuals(const Net<float>& net, const Dataset& data, int d
   options.depth = last;
   options.keep_all = false;
   options.threads = threads;
-  for (int first = 0; first < data.count; first += batch) {
-    const int count = std::min(batch, data.count - first);
-    options.on_layer = [&](int t, const float* y, const float*) {
-      if (t == last - 1) previous.assign(y, y + size_t(count) * N);
-      if (t != last) return;
-      std::copy(y, y + size_t(count) * N, final_residual.begin() + long(size_t(first) * N));
-      if (last < 2) return;
-      for (size_t r = 0; r < size_t(count); ++r) {
-        double sum = 0.0;
-        for (size_t i = 0; i < N; ++i) sum += std::fabs(double(y[r * N + i]) - double(previous[r * N + i]));
-        change[size_t(first) + r] = sum;
-      }
-    };
-    set_input(trace, &data.images[size_t(first) * cfg.input], count, cfg.input);
+  int first = 0, rows = 0;  // the batch on_layer is called for
+  const auto keep_last_two = [&](int t, const float* y, const float*) {
+    if (t == last - 1) previous.assign(y, y + size_t(rows) * N);
+    if (t != last) return;
+    std::copy(y, y + size_t(rows) * N, final_residual.begin() + long(size_t(first) * N));
+    if (last < 2) return;
+    for (size_t r = 0; r < size_t(rows); ++r) {
+      double sum = 0.0;
+      for (size_t i = 0; i < N; ++i) sum += std::fabs(double(y[r * N + i]) - double(previous[r * N + i]));
+      change[size_t(first) + r] = sum;
+    }
+  };
+  options.on_layer = keep_last_two;
+  for (first = 0; first < data.count; first += batch) {
+    rows = std::min(batch, data.count - first);
+    set_input(trace, &data.images[size_t(first) * cfg.input], rows, cfg.input);
     forward(net, trace, options);
   }
 

@@ -26,7 +26,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <vector>
 
 #include "resdyn.h"
@@ -59,7 +58,7 @@ struct NoiseOptions {
   int batch = 250;  // samples per forward pass; does not change the result
   int threads = 1;  // batches evaluated at once, one per thread; does not change the result
   // Called after each group of batches with the samples done so far and the total.
-  std::function<void(long done, long total)> on_progress;
+  FunctionRef<void(long done, long total)> on_progress;
 };
 
 // Throws resdyn::Error naming what is wrong with the options (amplitudes not finite, not in

@@ -58,7 +58,7 @@ double DistanceScreen::exact(int i, int l) const {
   return sum;
 }
 
-void DistanceScreen::for_each_row(const std::function<void(int, const double*, double)>& visit) const {
+void DistanceScreen::for_each_row(FunctionRef<void(int, const double*, double)> visit) const {
   const int n = points_.count, d = points_.dim;
   if (n <= 0) return;
   if (direct_) {

@@ -10,10 +10,10 @@
 // done in double directly (bound 0).
 #pragma once
 
-#include <functional>
 #include <vector>
 
 #include "analysis/point_set.h"
+#include "resdyn.h"
 
 namespace resdyn {
 
@@ -28,7 +28,7 @@ class DistanceScreen {
   // threads at once (rows are independent, so the outcome does not depend on them).
   // approx[l] is the squared distance from i to l (approx[i] is about 0), and
   // |approx[l] - exact(i, l)| <= tolerance for every l.
-  void for_each_row(const std::function<void(int i, const double* approx, double tolerance)>& visit) const;
+  void for_each_row(FunctionRef<void(int i, const double* approx, double tolerance)> visit) const;
 
   // The squared distance in double, summed over the coordinates of the original points.
   double exact(int i, int l) const;

@@ -6,15 +6,13 @@
 // same bits (resdyn's rule: the same seed and flags give the same bits on any thread count).
 #pragma once
 
-#include <functional>
-
 #include "resdyn.h"
 
 namespace resdyn {
 
 // Calls body(begin, end) for [0, count) in chunks of `chunk` indices, on up to `threads`
 // threads of the shared pool.
-inline void parallel_chunks(int threads, int count, int chunk, const std::function<void(int begin, int end)>& body) {
+inline void parallel_chunks(int threads, int count, int chunk, FunctionRef<void(int begin, int end)> body) {
   if (count <= 0) return;
   const int tasks = (count + chunk - 1) / chunk;
   ThreadPool::shared().run(threads, tasks, [&](int task, int) {

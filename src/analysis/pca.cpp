@@ -23,7 +23,7 @@ PrincipalComponents principal_components(const PointSet& points, int count, uint
   // out_j = X_c^T (X_c v_j) / (n - 1): first z = X_c V (per point), then the sums over
   // points per coordinate, each in point order.
   std::vector<double> z;
-  const BlockOperator covariance = [&](const double* in, double* out, int vectors) {
+  const auto covariance = [&](const double* in, double* out, int vectors) {
     z.assign(size_t(n) * vectors, 0.0);
     parallel_chunks(threads, n, 64, [&](int begin, int end) {
       for (int i = begin; i < end; ++i) {

@@ -7,7 +7,7 @@
 namespace resdyn {
 
 SparseGraph symmetrize(const NeighborLists& lists, const std::vector<double>& directed,
-                       const std::function<double(double, double)>& combine) {
+                       FunctionRef<double(double, double)> combine) {
   const int n = lists.count, k = lists.k;
   // Every directed edge, in both orientations, tagged with which way it points:
   // (row, column, weight as row -> column, weight as column -> row).

@@ -2,10 +2,10 @@
 // t-SNE input similarities P and the UMAP fuzzy simplicial set.
 #pragma once
 
-#include <functional>
 #include <vector>
 
 #include "analysis/knn.h"
+#include "resdyn.h"
 
 namespace resdyn {
 
@@ -26,6 +26,6 @@ struct SparseGraph {
 // its two arguments, so that both stored directions i -> j and j -> i get the same
 // weight.
 SparseGraph symmetrize(const NeighborLists& lists, const std::vector<double>& directed,
-                       const std::function<double(double forward, double backward)>& combine);
+                       FunctionRef<double(double forward, double backward)> combine);
 
 }  // namespace resdyn

@@ -10,8 +10,9 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <vector>
+
+#include "resdyn.h"
 
 namespace resdyn {
 
@@ -28,7 +29,7 @@ struct SymmetricEigen {
 SymmetricEigen symmetric_eigen(std::vector<double> matrix, int n);
 
 // out = A in, for `count` vectors of length dim stored one after the other.
-using BlockOperator = std::function<void(const double* in, double* out, int count)>;
+using BlockOperator = FunctionRef<void(const double* in, double* out, int count)>;
 
 struct KrylovOptions {
   int block = 4;        // vectors added to the basis per product with A

@@ -30,7 +30,7 @@ TransientDynamics probe_transient_dynamics(const Net<float>& net, const uint8_t*
   forward_options.depth = depth;
   forward_options.keep_all = false;
   forward_options.threads = options.threads;
-  forward_options.on_layer = [&](int t, const float* y, const float* x) {
+  const auto gather_layer = [&](int t, const float* y, const float* x) {
     class_profile(y, N, groups, profile);
     result.trajectory.add_layer(profile);
     result.sensitive.add_layer(y, x, N, groups);
@@ -40,6 +40,7 @@ TransientDynamics probe_transient_dynamics(const Net<float>& net, const uint8_t*
       result.cosine = mean_cosine_similarity(x, N, groups, options.threads);
     }
   };
+  forward_options.on_layer = gather_layer;
   set_input(workspace, pixels, n, cfg.input);
   forward(net, workspace, forward_options);
   result.distance = distance.class_means();

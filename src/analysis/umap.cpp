@@ -142,7 +142,7 @@ std::vector<double> spectral_layout(const SparseGraph& graph, uint64_t seed, int
   // The smallest eigenvalues of L = I - D^-1/2 W D^-1/2 are the largest of
   // A = (I + D^-1/2 W D^-1/2) / 2, whose spectrum lies in [0, 1] (no large negative
   // eigenvalues to compete). The smallest, 0, has eigenvector D^1/2 1: deflated.
-  const BlockOperator halved = [&](const double* in, double* out, int vectors) {
+  const auto halved = [&](const double* in, double* out, int vectors) {
     for (int v = 0; v < vectors; ++v) {
       const double* x = in + size_t(v) * n;
       double* y = out + size_t(v) * n;

@@ -1,10 +1,8 @@
 #include "cli/common.h"
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <thread>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -17,9 +15,7 @@ Dataset load_split(const std::string& data, bool train, long limit) {
   return first_samples(load_mnist(data, train), limit);
 }
 
-int thread_count(const CommonOptions& options) {
-  return int(options.threads.value_or(std::max(1u, std::thread::hardware_concurrency())));
-}
+int thread_count(const CommonOptions& options) { return int(options.threads.value_or(ThreadPool::hardware_threads())); }
 
 void ensure_writable(const std::string& path) {
   if (path.empty()) throw Error("an output path is empty");
@@ -64,7 +60,7 @@ OutputLock::OutputLock(const std::string& path, const std::string& who) : lock_p
     for (int tries = 0; tries < 150; ++tries) {
       err = ::flock(fd_, LOCK_EX | LOCK_NB) == 0 ? 0 : errno;
       if (err != EWOULDBLOCK) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      ::usleep(20000);
     }
     if (err != 0) {
       ::close(fd_);

@@ -1,6 +1,5 @@
 // resdyn eval: test error and confusion matrix of a saved model.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -50,10 +49,10 @@ int run_eval(const Flags& flags) {
   const Net<float> net = quantized ? Net<float>{} : load_model(path);
   check_test_set(test, quantized ? qmodel.config : net.config, options.data, path, "eval");
   const std::unique_ptr<PackedNet<float>> packed(quantized ? nullptr : new PackedNet<float>(net));
-  const auto start = std::chrono::steady_clock::now();  // the forward passes only, not the loading
+  const double start = monotonic_seconds();  // the forward passes only, not the loading
   const Evaluation ev = quantized ? quant::evaluate_quantized(qmodel, test, threads)
                                   : evaluate(net, test, threads, 0, batch, packed.get());
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = monotonic_seconds() - start;
   print_evaluation(stdout, ev);
   std::printf("%d images in %.3f s: %.0f images/s (%s, %d thread%s)\n", ev.count, seconds, ev.count / seconds,
               quantized ? "integer path" : ("batch " + std::to_string(batch)).c_str(), threads, threads > 1 ? "s" : "");

@@ -2,7 +2,6 @@
 // (paper §6, fig. 4; see experiments/noise_experiment.h); writes noise.csv and summary.json
 // to --out.
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -76,19 +75,20 @@ int run_noise(const Flags& flags) {
       opt.noise.amplitudes.size(), opt.noise.realizations, opt.noise.threads);
   std::fflush(stdout);
 
-  const auto start = std::chrono::steady_clock::now();
+  const double start = monotonic_seconds();
   int last_tenth = 0;
-  opt.noise.on_progress = [&](long done, long total) {
+  const auto report_progress = [&](long done, long total) {
     const int tenth = int(10 * done / total);
     if (tenth == last_tenth || done == total) return;
     last_tenth = tenth;
-    const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double elapsed = monotonic_seconds() - start;
     std::printf("  %ld of %ld images  %s  ETA %s\n", done, total, format_duration(elapsed).c_str(),
                 format_duration(elapsed / double(done) * double(total - done)).c_str());
     std::fflush(stdout);
   };
+  opt.noise.on_progress = report_progress;
   const NoiseExperimentResult result = run_noise_experiment(net, test, opt);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds = monotonic_seconds() - start;
 
   std::printf("%10s %12s %12s %12s\n", "amplitude", "ratio", "cosine", "error");
   for (const NoisePoint& p : result.curve.points)

@@ -1,6 +1,5 @@
 #include "cli/progress.h"
 
-#include <chrono>
 #include <unistd.h>
 
 namespace resdyn::cli {
@@ -21,7 +20,7 @@ std::string format_duration(double seconds) {
 ProgressLine::ProgressLine(std::FILE* out) : out_(out), terminal_(isatty(fileno(out)) != 0) {}
 
 void ProgressLine::update(const BatchProgress& p) {
-  const double now = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  const double now = monotonic_seconds();
   char line[160];
   std::snprintf(line, sizeof line, "epoch %d/%d  batch %ld/%ld  loss %.4f  %.0f samples/s  ETA %s", p.epoch, p.epochs,
                 p.batch, p.batches, p.loss, p.samples_per_second, format_duration(p.eta_seconds).c_str());

@@ -54,7 +54,10 @@ int run_sensitivity(const Flags& flags) {
   const Net<float> net = load_model(model_path);
   const Dataset test = load_split(given.data, false, 0);
   check_test_set(test, net.config, given.data, model_path, "sensitivity");
-  options.progress = [](int done, int total) { std::fprintf(stderr, "sensitivity: %d of %d samples\n", done, total); };
+  const auto report_progress = [](int done, int total) {
+    std::fprintf(stderr, "sensitivity: %d of %d samples\n", done, total);
+  };
+  options.progress = report_progress;
 
   const SensitivityResult r = run_sensitivity_experiment(net, test, options);
   std::printf("%d samples, depth %d, in %s\n", r.overall.samples, r.depth, format_duration(r.seconds).c_str());

@@ -8,7 +8,6 @@
 // paper §7. Where each is written: include/resdyn.h, forward, softmax_cross_entropy,
 // backward, Trainer and residual_convergence (the README's map lists them).
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
@@ -421,27 +420,27 @@ bool after_epoch(const EpochRow& row, const TrainSetup& s, int patience, double 
 Evaluation run_epochs(Trainer<float>& trainer, Net<float>& net, const TrainSetup& s, const TrainFlags& f,
                       const Dataset& train, RunState& run) {
   auto save = [&] { save_checkpoint(s.checkpoint, net, "", trainer, encode_run_state(run)); };
-  auto last_save = std::chrono::steady_clock::now();
+  double last_save = monotonic_seconds();
   ProgressLine progress(stdout);
   Evaluation ev;
   bool stop = false;
   while (!stop && (trainer.epochs_done() < s.opt.epochs || trainer.mid_epoch())) {
-    const auto epoch_start = std::chrono::steady_clock::now();
+    const double epoch_start = monotonic_seconds();
     const double loss = trainer.train_epoch([&](const BatchProgress& p) {
       progress.update(p);
       crash_point("step", (p.epoch - 1) * p.batches + p.batch);
-      const auto now = std::chrono::steady_clock::now();
+      const double now = monotonic_seconds();
       if (interrupted) {
         progress.clear();
         save();
         throw Interrupted{s.checkpoint};
       }
-      if (std::chrono::duration<double>(now - last_save).count() >= f.checkpoint_seconds && trainer.mid_epoch()) {
+      if (now - last_save >= f.checkpoint_seconds && trainer.mid_epoch()) {
         save();
         last_save = now;
       }
     });
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    const double seconds = monotonic_seconds() - epoch_start;
     progress.clear();
     // Adaptive depth (paper §7): measure d after the epoch; remove the last layer while it is
     // below threshold.
@@ -463,7 +462,7 @@ Evaluation run_epochs(Trainer<float>& trainer, Net<float>& net, const TrainSetup
     crash_point("epoch", trainer.epochs_done());
     if (!stop && trainer.epochs_done() < s.opt.epochs) {
       save();
-      last_save = std::chrono::steady_clock::now();
+      last_save = monotonic_seconds();
     }
   }
   return ev;

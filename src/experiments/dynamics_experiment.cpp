@@ -1,7 +1,6 @@
 // The `resdyn dynamics` experiment (paper §6, figs. 2, 3, 5, 6B/C); see dynamics_experiment.h.
 #include "experiments/dynamics_experiment.h"
 
-#include <chrono>
 #include <string>
 
 #include "analysis/class_samples.h"
@@ -119,10 +118,10 @@ DynamicsExperimentResult run_dynamics_experiment(const Net<float>& net, const Da
   DynamicsOptions probe_options;
   probe_options.depth = options.unroll;
   probe_options.threads = options.threads;
-  const auto start = std::chrono::steady_clock::now();
+  const double start = monotonic_seconds();
   Trace<float> workspace;
   result.dynamics = probe_transient_dynamics(net, samples.images.data(), groups, probe_options, workspace);
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = monotonic_seconds() - start;
   result.test_error = evaluate(net, test, options.threads).error;
   write_files(net, options, result);
   return result;

@@ -2,11 +2,8 @@
 #include "experiments/embed_experiment.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <filesystem>
-#include <system_error>
 
 #include "analysis/class_samples.h"
 #include "analysis/embedding_quality.h"
@@ -18,10 +15,6 @@
 namespace resdyn {
 
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 // What the points are: x(t) the cumulative signal, y(t) the residual, h(t) an MLP's layer.
 const char* state_name(const Net<float>& net, EmbedOf of) {
@@ -87,14 +80,15 @@ PointSet hidden_states(const Net<float>& net, const uint8_t* pixels, int count, 
   forward_options.keep_all = false;  // memory of two layers, whatever the depth
   forward_options.threads = threads;
   constexpr int kBatch = 250;
-  for (int first = 0; first < count; first += kBatch) {
-    const int rows = std::min(kBatch, count - first);
-    if (of == EmbedOf::Trajectory)
-      forward_options.on_layer = [&](int t, const float* y, const float*) {
-        for (int r = 0; r < rows; ++r)
-          std::copy_n(y + size_t(r) * n_units, n_units,
-                      &points.values[size_t(first + r) * points.dim + size_t(t - 1) * n_units]);
-      };
+  int first = 0, rows = 0;  // the batch on_layer is called for
+  const auto copy_layer = [&](int t, const float* y, const float*) {
+    for (int r = 0; r < rows; ++r)
+      std::copy_n(y + size_t(r) * n_units, n_units,
+                  &points.values[size_t(first + r) * points.dim + size_t(t - 1) * n_units]);
+  };
+  if (of == EmbedOf::Trajectory) forward_options.on_layer = copy_layer;
+  for (first = 0; first < count; first += kBatch) {
+    rows = std::min(kBatch, count - first);
     set_input(trace, pixels + size_t(first) * cfg.input, rows, cfg.input);
     forward(net, trace, forward_options);
     if (of == EmbedOf::Final)
@@ -118,15 +112,15 @@ EmbedExperimentResult run_embed_experiment(const Net<float>& net, const Dataset&
 
   EmbedExperimentResult result;
   result.depth = options.unroll > 0 ? options.unroll : cfg.depth;
-  auto start = std::chrono::steady_clock::now();
+  double start = monotonic_seconds();
   const PointSet points =
       hidden_states(net, samples.images.data(), samples.count, options.of, result.depth, options.threads);
-  result.seconds_states = seconds_since(start);
+  result.seconds_states = monotonic_seconds() - start;
   result.points = points.count;
   result.dim = points.dim;
   result.labels.assign(samples.labels.begin(), samples.labels.end());
 
-  start = std::chrono::steady_clock::now();
+  start = monotonic_seconds();
   const std::clock_t cpu_start = std::clock();
   if (options.method == EmbedMethod::Tsne) {
     TsneOptions o = options.tsne;
@@ -141,13 +135,13 @@ EmbedExperimentResult run_embed_experiment(const Net<float>& net, const Dataset&
     result.umap = umap(points, o);
     result.embedding = result.umap.embedding;
   }
-  result.seconds = seconds_since(start);
+  result.seconds = monotonic_seconds() - start;
   result.cpu_seconds = double(std::clock() - cpu_start) / CLOCKS_PER_SEC;
 
-  start = std::chrono::steady_clock::now();
+  start = monotonic_seconds();
   result.knn10_agreement = knn_class_agreement(result.embedding, result.labels, 10, options.threads);
   result.trustworthiness = trustworthiness(points, result.embedding, 10, options.threads);
-  result.seconds_quality = seconds_since(start);
+  result.seconds_quality = monotonic_seconds() - start;
 
   const std::string dir = options.out_dir + "/";
   output::Csv csv({"sample", run_files::class_column, run_files::embed::column::x, run_files::embed::column::y});

@@ -2,8 +2,6 @@
 #include "experiments/output_directory.h"
 
 #include <cstdio>
-#include <filesystem>
-#include <system_error>
 
 #include "resdyn.h"
 
@@ -11,12 +9,14 @@ namespace resdyn {
 
 void prepare_output_directory(const std::string& dir, const std::string& who) {
   if (dir.empty()) throw Error(who + ": an output directory is required");
-  std::error_code error;
-  const auto type = std::filesystem::status(dir, error).type();
-  if (type != std::filesystem::file_type::not_found && type != std::filesystem::file_type::directory)
+  const PathKind kind = path_kind(dir);
+  if (kind != PathKind::Missing && kind != PathKind::Directory)
     throw Error(who + ": " + dir + ": not a directory (the output directory)");
-  std::filesystem::create_directories(dir, error);
-  if (error) throw Error(who + ": " + dir + ": cannot create the output directory: " + error.message());
+  try {
+    make_directories(dir);
+  } catch (const Error& e) {
+    throw Error(who + ": " + e.what() + " (the output directory)");
+  }
   std::string probe;  // a name of its own, so another run's files are never touched
   std::FILE* f = create_temporary(dir + "/.write-test", probe);
   if (!f) throw Error(who + ": " + dir + ": cannot write into the output directory");
@@ -26,16 +26,22 @@ void prepare_output_directory(const std::string& dir, const std::string& who) {
 
 void check_output_directory(const std::string& dir, const std::string& who) {
   if (dir.empty()) throw Error(who + ": an output directory is required");
-  std::filesystem::path existing = std::filesystem::absolute(dir);
-  std::error_code error;
-  while (std::filesystem::status(existing, error).type() == std::filesystem::file_type::not_found &&
-         existing.has_parent_path() && existing.parent_path() != existing)
-    existing = existing.parent_path();
-  if (std::filesystem::status(existing, error).type() != std::filesystem::file_type::directory)
-    throw Error(who + ": " + dir + ": cannot be the output directory: " + existing.string() + " is not a directory");
+  // The nearest part of the path that exists: the directory the first new one is made in.
+  std::string existing = dir;
+  while (path_kind(existing) == PathKind::Missing) {
+    while (existing.size() > 1 && existing.back() == '/') existing.pop_back();
+    const size_t slash = existing.find_last_of('/');
+    if (slash == std::string::npos) {
+      existing = ".";
+      break;
+    }
+    existing.resize(slash == 0 ? 1 : slash);
+  }
+  if (path_kind(existing) != PathKind::Directory)
+    throw Error(who + ": " + dir + ": cannot be the output directory: " + existing + " is not a directory");
   std::string probe;  // a name of its own, so another run's files are never touched
-  std::FILE* f = create_temporary(existing.string() + "/.write-test", probe);
-  if (!f) throw Error(who + ": " + dir + ": cannot write into " + existing.string());
+  std::FILE* f = create_temporary(existing + "/.write-test", probe);
+  if (!f) throw Error(who + ": " + dir + ": cannot write into " + existing);
   std::fclose(f);
   std::remove(probe.c_str());
 }

@@ -2,7 +2,6 @@
 #include "experiments/sensitivity_experiment.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -175,7 +174,7 @@ SensitivityResult run_sensitivity_experiment(const Net<float>& net_float, const 
   const Net<double> net = in_double(net_float);
   const int depth = cfg.depth;
 
-  const auto start = std::chrono::steady_clock::now();
+  const double start = monotonic_seconds();
   const std::vector<SensitivityProfile> profiles = measure_profiles(net, samples, options);
 
   SensitivityResult result;
@@ -187,7 +186,7 @@ SensitivityResult run_sensitivity_experiment(const Net<float>& net_float, const 
     if (!mine.empty()) result.classes.push_back(curves_of(mine, label, depth));
   }
   result.overall = curves_of(profiles, -1, depth);
-  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = monotonic_seconds() - start;
 
   const std::string dir = options.out_dir + "/";
   write_curves_csv(dir, result);

@@ -15,7 +15,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -32,9 +31,9 @@ struct SensitivityOptions {
   double epsilon = 1e-3;  // size of the perturbation: delta = epsilon * a random unit vector
   uint64_t seed = 1;      // draws the perturbation directions, one per sample, in sample order
   int threads = 1;
-  int batch = 20;                                     // samples per forward pass (and per progress report)
-  std::string out_dir;                                // created if missing
-  std::function<void(int done, int total)> progress;  // optional, after each batch
+  int batch = 20;                                   // samples per forward pass (and per progress report)
+  std::string out_dir;                              // created if missing
+  FunctionRef<void(int done, int total)> progress;  // optional, after each batch
 };
 
 // Per class (or over all samples) and per layer s = 1..T.

@@ -2,7 +2,6 @@
 #include "experiments/spectrum_experiment.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <string>
 
@@ -19,10 +18,6 @@ namespace resdyn {
 namespace {
 
 namespace key = run_files::spectrum::key;
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 // W of a shared net, in double precision.
 Matrix shared_weights(const Net<float>& net) {
@@ -118,9 +113,9 @@ SpectrumResult run_spectrum_experiment(const Net<float>& net, const Dataset& tes
 
   SpectrumResult result;
   result.unroll = options.unroll;
-  auto start = std::chrono::steady_clock::now();
+  double start = monotonic_seconds();
   const FinalResiduals residuals = final_residuals(net, samples, options.unroll, options.threads);
-  result.forward_seconds = seconds_since(start);
+  result.forward_seconds = monotonic_seconds() - start;
 
   const Matrix w = shared_weights(net);
   const int n = net.config.width;
@@ -139,9 +134,9 @@ SpectrumResult run_spectrum_experiment(const Net<float>& net, const Dataset& tes
 
   std::vector<std::vector<double>> points;
   for (const ClassSpectrum& cs : result.classes) points.push_back(cs.point);
-  start = std::chrono::steady_clock::now();
+  start = monotonic_seconds();
   std::vector<PointSpectra> spectra = jacobian_spectra(w, points, options.threads);
-  result.eigen_seconds = seconds_since(start);
+  result.eigen_seconds = monotonic_seconds() - start;
   for (size_t k = 0; k < result.classes.size(); ++k) {
     ClassSpectrum& cs = result.classes[k];
     cs.spectra = std::move(spectra[k]);

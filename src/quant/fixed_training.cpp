@@ -1,6 +1,5 @@
 #include "quant/fixed_training.h"
 
-#include <chrono>
 #include <string>
 
 namespace resdyn::quant {
@@ -20,7 +19,7 @@ std::vector<int> fixed_predict(const FixedNet& net, const Dataset& data, int cou
 }
 
 Net<float> train_fixed_point(const Config& cfg, const Dataset& train, const Dataset& test,
-                             const FixedTrainOptions& options, const std::function<void(const FixedEpoch&)>& on_epoch) {
+                             const FixedTrainOptions& options, FunctionRef<void(const FixedEpoch&)> on_epoch) {
   if (const char* why = config_problem(cfg)) throw Error(std::string("train: ") + why);
   if (options.batch < 1) throw Error("batch size must be at least 1");
   if (options.epochs < 1) throw Error("epochs must be at least 1");
@@ -49,7 +48,7 @@ Net<float> train_fixed_point(const Config& cfg, const Dataset& train, const Data
   const long total_steps = batches * options.epochs;
   long step = 0;
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
-    const auto start_time = std::chrono::steady_clock::now();
+    const double start_time = monotonic_seconds();
     for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[size_t(order_rng.below(i))]);
     double loss_sum = 0;
     for (long bi = 0; bi < batches; ++bi) {
@@ -68,7 +67,7 @@ Net<float> train_fixed_point(const Config& cfg, const Dataset& train, const Data
     }
     FixedEpoch e;
     e.epoch = epoch;
-    e.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_time).count();
+    e.seconds = monotonic_seconds() - start_time;
     e.train_loss = loss_sum / train.count;
     const std::vector<int> predicted = fixed_predict(net, test, test.count);
     int wrong = 0;

@@ -3,7 +3,6 @@
 // would be (same initial weights, same data order), so the two can be compared fairly.
 #pragma once
 
-#include <functional>
 #include <vector>
 
 #include "resdyn.h"
@@ -31,8 +30,7 @@ struct FixedEpoch {
 // the trained parameters converted to float (save it as any model; its float test error is
 // then a few hundredths of a point from the fixed-point one).
 Net<float> train_fixed_point(const Config& cfg, const Dataset& train, const Dataset& test,
-                             const FixedTrainOptions& options,
-                             const std::function<void(const FixedEpoch&)>& on_epoch = {});
+                             const FixedTrainOptions& options, FunctionRef<void(const FixedEpoch&)> on_epoch = {});
 
 // Predicted class of each of the first `count` images under the Q15.16 forward pass.
 std::vector<int> fixed_predict(const FixedNet& net, const Dataset& data, int count);

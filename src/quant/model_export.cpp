@@ -1,7 +1,6 @@
 #include "quant/model_export.h"
 
 #include <cstdio>
-#include <filesystem>
 #include <vector>
 
 #include "output/json.h"
@@ -56,12 +55,6 @@ void tensor(output::Json& manifest, const std::string& dir, const std::string& n
   manifest.begin_object().field("name", name).field("file", file).field("dtype", dtype);
   manifest.key("shape").values(dims);
   manifest.end_object();
-}
-
-void make_directory(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec || !std::filesystem::is_directory(dir)) throw Error(dir + ": cannot create directory: " + ec.message());
 }
 
 // Shape of a stacked block tensor: (blocks, rows[, cols]) for per-layer nets, (rows[, cols]) for shared ones.
@@ -119,7 +112,7 @@ void export_npy(const Net<float>& net, const std::string& dir) {
   const Config& c = net.config;
   const size_t N = size_t(c.width), D = size_t(c.input), C = size_t(c.classes);
   const int blocks = net.layout.blocks;
-  make_directory(dir);
+  make_directories(dir);
   output::Json manifest;
   manifest.begin_object().field("format", "resdyn npy export").field("version", 1).field("quantized", false);
   architecture_json(manifest, c);
@@ -148,7 +141,7 @@ void export_npy(const Net<float>& net, const std::string& dir) {
 
 void export_npy(const QuantizedModel& model, const std::string& dir) {
   const Config& c = model.config;
-  make_directory(dir);
+  make_directories(dir);
   output::Json manifest;
   manifest.begin_object().field("format", "resdyn npy export").field("version", 1).field("quantized", true);
   architecture_json(manifest, c);

@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 
 namespace resdyn::quant {
 
@@ -101,8 +100,7 @@ QuantizedModel load_quantized(const std::string& path, std::string* metadata) {
 }
 
 bool is_quantized_model_file(const std::string& path) {
-  std::error_code e;
-  if (!std::filesystem::is_regular_file(path, e)) return false;  // a FIFO would block the open
+  if (path_kind(path) != PathKind::Regular) return false;  // a FIFO would block the open
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) return false;
   char head[8];

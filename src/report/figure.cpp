@@ -21,10 +21,8 @@ void add_unique(std::vector<std::string>& list, const std::string& item) {
 }  // namespace
 
 void write_report_file(const std::string& path, const std::string& text) {
-  const std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  std::error_code error;
-  if (!parent.empty()) std::filesystem::create_directories(parent, error);
-  if (error) throw Error(parent.string() + ": cannot create directory: " + error.message());
+  const std::string parent = std::filesystem::path(path).parent_path().string();
+  if (!parent.empty()) make_directories(parent);
   write_text_atomically(path, text);
 }
 

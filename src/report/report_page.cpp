@@ -1,7 +1,5 @@
 #include "report/report_page.h"
 
-#include <filesystem>
-
 #include "experiments/run_file_names.h"
 #include "plot/svg.h"
 #include "report/claims_table.h"
@@ -130,11 +128,9 @@ std::string figure_html(const Figure& f) {
 
 ReportSummary write_report(const std::string& runs_dir, const std::string& report_dir,
                            const std::string& command_line) {
-  std::error_code error;
-  if (!std::filesystem::is_directory(runs_dir, error))
+  if (path_kind(runs_dir) != PathKind::Directory)
     throw Error(runs_dir + ": runs directory not found (tools/paper_runs.sh makes one)");
-  std::filesystem::create_directories(report_dir + "/figures", error);
-  if (error) throw Error(report_dir + ": cannot create directory: " + error.message());
+  make_directories(report_dir + "/figures");
 
   FigureContext context(runs_dir, report_dir);
   const std::vector<Figure> figures = draw_all_figures(context);

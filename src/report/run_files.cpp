@@ -1,7 +1,6 @@
 #include "report/run_files.h"
 
 #include <cmath>
-#include <filesystem>
 
 #include "experiments/run_file_names.h"
 #include "report/number_text.h"
@@ -40,9 +39,8 @@ std::string ModelInfo::summary() const {
 std::string RunFiles::path(const std::string& relative) const { return root_ + "/" + relative; }
 
 bool RunFiles::exists(const std::string& relative) const {
-  std::error_code error;
-  if (!relative.empty() && relative.back() == '/') return std::filesystem::is_directory(path(relative), error);
-  return std::filesystem::is_regular_file(path(relative), error);
+  const bool directory = !relative.empty() && relative.back() == '/';
+  return path_kind(path(relative)) == (directory ? PathKind::Directory : PathKind::Regular);
 }
 
 const output::CsvTable* RunFiles::csv(const std::string& relative) {
