@@ -75,7 +75,7 @@ run: data $(BUILD)/resdyn
 	@echo "report: $(BUILD)/runs/report/index.html"
 
 test: data $(BUILD)/resdyn $(BUILD)/resdyn_tests
-	RESDYN_BIN=$(BUILD)/resdyn $(BUILD)/resdyn_tests
+	RESDYN_BIN=$(BUILD)/resdyn bash tools/run_tests.sh $(BUILD)/resdyn_tests
 
 test-sanitize:
 	bash tools/test_sanitize.sh
