@@ -16,8 +16,10 @@ JOBS=${JOBS:-$(nproc)}
 # float-cast-overflow (a float out of an integer's range converted to it) is part of clang's
 # "undefined" but not of gcc's, so it is named; _GLIBCXX_ASSERTIONS bounds-checks
 # std::vector::operator[] and friends, which catches an index past size() but within the
-# allocation, where AddressSanitizer sees nothing wrong.
-FLAGS="-std=c++17 -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow
+# allocation, where AddressSanitizer sees nothing wrong. -g1 (line tables, no types or
+# variables) is all a sanitizer's report needs for file:line, and builds in two thirds of
+# the time of -g.
+FLAGS="-std=c++17 -O1 -g1 -fno-omit-frame-pointer -fsanitize=address,undefined,float-cast-overflow
        -fno-sanitize-recover=all -D_GLIBCXX_ASSERTIONS -Wall -Wextra -Werror -pthread -Iinclude -Isrc"
 
 bash tools/install_deps.sh
