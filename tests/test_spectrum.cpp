@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "analysis/class_samples.h"
+#include "analysis/fixed_point_newton.h"
 #include "analysis/jacobian_spectrum.h"
 #include "analysis/linalg.h"
 #include "analysis/residual_ode.h"
@@ -313,6 +314,32 @@ TEST(SpectrumExperiment, TinyNetAgainstIndependentComputation) {
   EXPECT_NE(summary.find("\"unroll\": 4"), std::string::npos);
   EXPECT_NE(summary.find("\"bias_in_ode\": false"), std::string::npos);
   EXPECT_NE(summary.find("\"spectral_radius\""), std::string::npos);
+  EXPECT_NE(summary.find("\"fixed_points\""), std::string::npos);
+
+  // The exact fixed points: Newton from each sample's y(T') (in the float pass's rounding),
+  // checked with F and J's full eigenvalues computed here.
+  ASSERT_EQ(r.samples.size(), 18u);
+  for (const resdyn::ClassFixedPoints& k : r.class_fixed_points) {
+    int converged = 0, unstable = 0;
+    for (const resdyn::SampleFixedPoint& sample : r.samples) {
+      if (sample.label != k.label) continue;
+      EXPECT_EQ(sample.newton.converged, sample.point >= 0);
+      if (!sample.newton.converged) continue;
+      ++converged;
+      EXPECT_LE(resdyn::fixed_point_residual(w, sample.newton.y), 1e-6);
+      const resdyn::DistinctFixedPoint& p = r.fixed_points[size_t(sample.point)];
+      EXPECT_LE(resdyn::fixed_point_residual(w, p.y), 1e-6);
+      int positive = 0;
+      for (const Complex& v : resdyn::eigenvalues(resdyn::residual_ode_jacobian(w, p.y))) positive += v.real() > 0;
+      EXPECT_EQ(p.summary.positive_real, positive);
+      unstable += positive > 0;
+    }
+    EXPECT_EQ(k.samples, 6);
+    EXPECT_EQ(k.converged, converged);
+    if (converged > 0) {
+      EXPECT_DOUBLE_EQ(k.unstable_fraction, double(unstable) / converged);
+    }
+  }
   for (const auto& entry : std::filesystem::directory_iterator(options.out_dir))
     EXPECT_EQ(entry.path().filename().string().find(".write-test"), std::string::npos);
 }
@@ -327,10 +354,12 @@ TEST(SpectrumExperiment, SameFilesOnOneAndTwoThreads) {
   options.threads = 1;
   resdyn::run_spectrum_experiment(net, data, options);
   const std::string one = read_text(options.out_dir + "/eigenvalues.csv");
+  const std::string one_fixed = read_text(options.out_dir + "/fixed_points.csv");
   options.out_dir = fresh_directory("threads2");
   options.threads = 2;
   resdyn::run_spectrum_experiment(net, data, options);
   EXPECT_EQ(one, read_text(options.out_dir + "/eigenvalues.csv"));
+  EXPECT_EQ(one_fixed, read_text(options.out_dir + "/fixed_points.csv"));
 }
 
 // Per-layer nets and MLPs are refused with a one-line Error before anything is written.

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <limits>
 #include <string>
+#include <utility>
 
 namespace resdyn {
 
@@ -54,6 +55,7 @@ FinalResiduals final_residuals(const Net<float>& net, const Dataset& data, int d
   }
 
   class_profile(final_residual.data(), cfg.width, out.groups, out.profile);
+  out.last = std::move(final_residual);
   for (int c = 0; c < cfg.classes; ++c) {
     const int count = out.groups.size(c);
     double spread = 0.0, step = 0.0;

@@ -20,6 +20,7 @@ struct FinalResiduals {
   // Per class: mean over samples and neurons of |y_i(T') - y_i(T'-1)|, the change the last
   // layer still makes (adaptive depth's d, residual_convergence in resdyn.h); NaN when T' = 1.
   std::vector<double> last_step;
+  std::vector<float> last;  // y(T') of every sample, row by row (N values each), in data order
 };
 
 // Runs every sample of `data` (its rows sorted by label, as first_per_class leaves them)

@@ -52,6 +52,36 @@ SpectrumSummary summarise_spectrum(const std::vector<std::complex<double>>& valu
   return s;
 }
 
+std::vector<std::complex<double>> deflated_ode_eigenvalues(const Matrix& weights, const std::vector<double>& y) {
+  const Matrix jacobian = residual_ode_jacobian(weights, y);
+  const int n = jacobian.rows;
+  double norm = 0.0;
+  std::vector<double> off_diagonal(size_t(n), 0.0);
+  for (int i = 0; i < n; ++i) {
+    double sum = 0.0;
+    for (int j = 0; j < n; ++j) sum += std::fabs(jacobian(i, j));
+    norm = std::max(norm, sum);
+    off_diagonal[size_t(i)] = sum - std::fabs(jacobian(i, i));
+  }
+  const double rounding = std::numeric_limits<double>::epsilon() * norm;
+  std::vector<std::complex<double>> values;
+  std::vector<int> kept;
+  for (int i = 0; i < n; ++i) {
+    if (off_diagonal[size_t(i)] <= rounding) {
+      values.emplace_back(jacobian(i, i), 0.0);
+    } else {
+      kept.push_back(i);
+    }
+  }
+  Matrix block(int(kept.size()), int(kept.size()));
+  for (size_t r = 0; r < kept.size(); ++r)
+    for (size_t c = 0; c < kept.size(); ++c) block(int(r), int(c)) = jacobian(kept[r], kept[c]);
+  if (!kept.empty())
+    for (const std::complex<double>& v : eigenvalues(std::move(block))) values.push_back(v);
+  sort_spectrum(values);
+  return values;
+}
+
 std::vector<PointSpectra> jacobian_spectra(const Matrix& weights, const std::vector<std::vector<double>>& points,
                                            int threads) {
   for (const std::vector<double>& y : points)

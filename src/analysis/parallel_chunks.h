@@ -6,6 +6,9 @@
 // same bits (resdyn's rule: the same seed and flags give the same bits on any thread count).
 #pragma once
 
+#include <exception>
+#include <vector>
+
 #include "resdyn.h"
 
 namespace resdyn {
@@ -19,6 +22,22 @@ inline void parallel_chunks(int threads, int count, int chunk, FunctionRef<void(
     const int begin = task * chunk;
     body(begin, begin + chunk < count ? begin + chunk : count);
   });
+}
+
+// Calls body(task) for every task in [0, count) on up to `threads` threads, each task whole
+// on one thread. An exception must not leave a worker thread, so each task keeps its own;
+// the one of the lowest-numbered task that threw is rethrown once all are done.
+inline void parallel_tasks(int threads, int count, FunctionRef<void(int task)> body) {
+  std::vector<std::exception_ptr> failures(static_cast<size_t>(count > 0 ? count : 0));
+  ThreadPool::shared().run(threads, count, [&](int task, int) {
+    try {
+      body(task);
+    } catch (...) {
+      failures[static_cast<size_t>(task)] = std::current_exception();
+    }
+  });
+  for (const std::exception_ptr& failure : failures)
+    if (failure) std::rethrow_exception(failure);
 }
 
 }  // namespace resdyn

@@ -63,6 +63,15 @@ int run_spectrum(const Flags& flags) {
   for (const ClassSpectrum& c : r.classes)
     std::printf("%5d  %7d  %.3e  %.3e  %.3e  %10d  %+.4e  %.6f\n", c.label, c.samples, c.spread, c.last_step,
                 c.ode_speed, c.ode.positive_real, c.ode.largest_real, c.layer_map.spectral_radius);
+  std::printf(
+      "exact fixed points (Newton from each y(T'), converged if max |F| <= %.0e) in %s: %zu distinct, "
+      "their eigenvalues in %s\n",
+      options.newton.tolerance, format_duration(r.newton_seconds).c_str(), r.fixed_points.size(),
+      format_duration(r.fixed_point_eigen_seconds).c_str());
+  std::printf("class  samples  converged  distinct  unstable  max Re      max |F|\n");
+  for (const ClassFixedPoints& k : r.class_fixed_points)
+    std::printf("%5d  %7d  %9d  %8d  %8.3f  %+.4e  %.2e\n", k.label, k.samples, k.converged, k.distinct,
+                k.unstable_fraction, k.largest_real, k.max_residual);
   for (const std::string& file : r.files) std::printf("wrote %s\n", file.c_str());
   return 0;
 }

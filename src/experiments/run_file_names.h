@@ -100,7 +100,16 @@ inline constexpr char layer_map[] = "layer_map";
 inline constexpr char positive_real[] = "positive_real";
 inline constexpr char largest_real[] = "largest_real";
 inline constexpr char spectral_radius[] = "spectral_radius";
+// Exact fixed points (Newton from each sample's y(T')): an object with the settings and
+// `classes`, one object per class of the keys below; per-sample rows in fixed_points.csv.
+inline constexpr char fixed_points[] = "fixed_points";
+inline constexpr char converged[] = "converged";
+inline constexpr char failed[] = "failed";
+inline constexpr char distinct[] = "distinct";
+inline constexpr char unstable_fraction[] = "unstable_fraction";
+inline constexpr char max_residual[] = "max_residual";
 }  // namespace key
+inline constexpr char fixed_points[] = "fixed_points.csv";
 }  // namespace spectrum
 
 namespace sensitivity {

@@ -3,10 +3,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "analysis/class_samples.h"
 #include "analysis/final_residuals.h"
+#include "analysis/fixed_point_newton.h"
+#include "analysis/parallel_chunks.h"
 #include "analysis/residual_ode.h"
 #include "experiments/output_directory.h"
 #include "experiments/run_file_names.h"
@@ -35,6 +38,130 @@ void write_spectrum_summary(output::Json& json, const SpectrumSummary& s) {
   json.end_object();
 }
 
+// Newton from every sample's y(T'), one sample per task (the result does not depend on
+// the thread count); then the converged points grouped into distinct ones.
+void find_sample_fixed_points(const Matrix& w, const FinalResiduals& residuals, const SpectrumOptions& options,
+                              SpectrumResult& result) {
+  const int n = w.rows, count = residuals.groups.total();
+  result.samples.assign(size_t(count), SampleFixedPoint{});
+  for (int c = 0; c < residuals.groups.classes(); ++c)
+    for (int s = residuals.groups.begin(c); s < residuals.groups.end(c); ++s) result.samples[size_t(s)].label = c;
+  parallel_tasks(options.threads, count, [&](int s) {
+    const float* last = residuals.last.data() + size_t(s) * n;
+    result.samples[size_t(s)].newton = newton_fixed_point(w, std::vector<double>(last, last + n), options.newton);
+  });
+
+  std::vector<std::vector<double>> converged;
+  std::vector<size_t> which;
+  for (size_t s = 0; s < result.samples.size(); ++s)
+    if (result.samples[s].newton.converged) {
+      converged.push_back(result.samples[s].newton.y);
+      which.push_back(s);
+    }
+  const std::vector<int> groups = distinct_point_groups(converged, options.distinct_distance);
+  for (size_t k = 0; k < groups.size(); ++k) {
+    const int g = groups[k];
+    if (g == int(result.fixed_points.size())) result.fixed_points.push_back({converged[k], {}, {}, 0});
+    ++result.fixed_points[size_t(g)].samples;
+    result.samples[which[k]].point = g;
+  }
+}
+
+// J's eigenvalues at each distinct fixed point, one point per task.
+void fixed_point_spectra(const Matrix& w, const SpectrumOptions& options, SpectrumResult& result) {
+  parallel_tasks(options.threads, int(result.fixed_points.size()), [&](int p) {
+    DistinctFixedPoint& point = result.fixed_points[size_t(p)];
+    point.ode = deflated_ode_eigenvalues(w, point.y);
+    point.summary = summarise_spectrum(point.ode);
+  });
+}
+
+std::vector<ClassFixedPoints> summarise_fixed_points(const SpectrumResult& result, int classes) {
+  std::vector<ClassFixedPoints> out;
+  for (int c = 0; c < classes; ++c) {
+    ClassFixedPoints k;
+    k.label = c;
+    k.largest_real = std::numeric_limits<double>::quiet_NaN();
+    std::vector<bool> seen(result.fixed_points.size(), false);
+    int unstable = 0;
+    for (const SampleFixedPoint& s : result.samples) {
+      if (s.label != c) continue;
+      ++k.samples;
+      if (s.point < 0) continue;
+      ++k.converged;
+      k.max_residual = std::max(k.max_residual, s.newton.residual);
+      const SpectrumSummary& spectrum = result.fixed_points[size_t(s.point)].summary;
+      unstable += spectrum.positive_real > 0;
+      if (!(spectrum.largest_real <= k.largest_real)) k.largest_real = spectrum.largest_real;
+      k.distinct += !seen[size_t(s.point)];
+      seen[size_t(s.point)] = true;
+    }
+    if (k.samples == 0) continue;
+    k.unstable_fraction = k.converged > 0 ? double(unstable) / k.converged : std::numeric_limits<double>::quiet_NaN();
+    out.push_back(k);
+  }
+  return out;
+}
+
+void write_fixed_point_tables(const SpectrumResult& result, const std::string& dir, std::vector<std::string>& files) {
+  output::Csv samples({run_files::class_column, "start_residual", "residual", "iterations", "converged", "point",
+                       "positive_real", "negative_real", "largest_real"});
+  for (const SampleFixedPoint& s : result.samples) {
+    samples.row().cell(s.label).cell(s.newton.start_residual).cell(s.newton.residual).cell(s.newton.iterations);
+    samples.cell(s.newton.converged ? 1 : 0).cell(s.point);
+    if (s.point < 0) {
+      samples.cell("").cell("").cell("");
+      continue;
+    }
+    const DistinctFixedPoint& p = result.fixed_points[size_t(s.point)];
+    const int negative = int(std::count_if(p.ode.begin(), p.ode.end(), [](const auto& v) { return v.real() < 0; }));
+    samples.cell(p.summary.positive_real).cell(negative).cell(p.summary.largest_real);
+  }
+  samples.save(dir + run_files::spectrum::fixed_points);
+  files.push_back(dir + run_files::spectrum::fixed_points);
+  output::Csv values({"point", run_files::spectrum::column::real, run_files::spectrum::column::imag});
+  for (size_t p = 0; p < result.fixed_points.size(); ++p)
+    for (const auto& v : result.fixed_points[p].ode) values.row().cell(int(p)).cell(v.real()).cell(v.imag());
+  values.save(dir + "fixed_point_eigenvalues.csv");
+  files.push_back(dir + "fixed_point_eigenvalues.csv");
+}
+
+void write_fixed_point_summary(output::Json& json, const SpectrumResult& result, const SpectrumOptions& options) {
+  json.key(key::fixed_points).begin_object();
+  json.field("method", "Newton on F(y) = y(1 - y)(W y) = 0 from each sample's y(T'), damped and kept in [0,1]^N");
+  json.field("tolerance", options.newton.tolerance).field("target", options.newton.target);
+  json.field("max_iterations", options.newton.max_iterations);
+  json.field("distinct_distance", options.distinct_distance);
+  json.field("newton_seconds", result.newton_seconds).field("eigen_seconds", result.fixed_point_eigen_seconds);
+  int failed = 0;
+  for (const SampleFixedPoint& s : result.samples) failed += !s.newton.converged;
+  json.field("samples", int(result.samples.size())).field(key::failed, failed);
+  json.field(key::distinct, int(result.fixed_points.size()));
+  json.key(key::classes).begin_array();
+  for (const ClassFixedPoints& k : result.class_fixed_points) {
+    json.begin_object();
+    json.field(key::class_label, k.label).field("samples", k.samples).field(key::converged, k.converged);
+    json.field(key::failed, k.samples - k.converged).field(key::distinct, k.distinct);
+    json.field(key::unstable_fraction, k.unstable_fraction).field(key::largest_real, k.largest_real);
+    json.field(key::max_residual, k.max_residual);
+    json.end_object();
+  }
+  json.end_array();
+  json.key("sample_residuals").values([&] {
+    std::vector<double> r;
+    for (const SampleFixedPoint& s : result.samples) r.push_back(s.newton.residual);
+    return r;
+  }());
+  json.key("sample_positive_real").values([&] {
+    std::vector<double> r;
+    for (const SampleFixedPoint& s : result.samples)
+      r.push_back(s.point < 0 ? std::numeric_limits<double>::quiet_NaN()
+                              : double(result.fixed_points[size_t(s.point)].summary.positive_real));
+    return r;
+  }());
+  json.end_object();
+}
+
 void write_files(const SpectrumResult& result, const Net<float>& net, const SpectrumOptions& options,
                  std::vector<std::string>& files) {
   const std::string dir = options.out_dir + "/";
@@ -55,6 +182,7 @@ void write_files(const SpectrumResult& result, const Net<float>& net, const Spec
   json.field(key::unroll, options.unroll).field(run_files::key::samples_per_class, options.samples_per_class);
   json.field("bias_in_ode", false);
   json.field("forward_seconds", result.forward_seconds).field("eigen_seconds", result.eigen_seconds);
+  write_fixed_point_summary(json, result, options);
   json.field("threads", options.threads);
   json.key("classes_with_positive_ode_eigenvalue").begin_array();
   for (const ClassSpectrum& cs : result.classes)
@@ -75,7 +203,13 @@ void write_files(const SpectrumResult& result, const Net<float>& net, const Spec
   json.key("definitions").begin_object();
   json.field("point",
              "ybar_c = mean over the class's first samples (test set, file order) of the residual y(T') "
-             "at the unrolled depth T'");
+             "at the unrolled depth T'; not a fixed point (ode_speed says how far from one)");
+  json.field("fixed_points",
+             "per sample, Newton from its y(T'); converged if max_i |F_i| <= tolerance; converged points "
+             "within distinct_distance (max norm) of an earlier one are the same fixed point; a point is "
+             "unstable if J has an eigenvalue with positive real part (unstable_fraction: of the class's "
+             "converged samples); sample_residuals and sample_positive_real in sample order, as "
+             "fixed_points.csv");
   json.field("ode_jacobian", "J(y) = diag((1 - 2y)(W y)) + diag(y(1 - y)) W, the Jacobian of paper eq. 3");
   json.field("bias",
              "b is not added to W y: eq. 3 comes from dz/dt = W dx/dt = W y, where the constant b of "
@@ -144,6 +278,15 @@ SpectrumResult run_spectrum_experiment(const Net<float>& net, const Dataset& tes
     cs.layer_map = summarise_spectrum(cs.spectra.layer_map);
   }
 
+  start = monotonic_seconds();
+  find_sample_fixed_points(w, residuals, options, result);
+  result.newton_seconds = monotonic_seconds() - start;
+  start = monotonic_seconds();
+  fixed_point_spectra(w, options, result);
+  result.class_fixed_points = summarise_fixed_points(result, residuals.groups.classes());
+  result.fixed_point_eigen_seconds = monotonic_seconds() - start;
+
+  write_fixed_point_tables(result, options.out_dir + "/", result.files);
   write_files(result, net, options, result.files);
   return result;
 }
