@@ -401,11 +401,96 @@ TEST(SensitivityExperiment, RatioFromIndependentComputation) {
   }
 
   const std::string csv = read_text(options.out_dir + "/sensitivity.csv");
-  EXPECT_EQ(csv.rfind("class,s,mean_log10_det,std_log10_det,mean_logit_change,mean_linear_logit_change\n", 0), 0u);
+  EXPECT_EQ(
+      csv.rfind("class,s,mean_log10_det,std_log10_det,mean_logit_change,mean_linear_logit_change,se_logit_change\n", 0),
+      0u);
   int lines = 0;
   for (char ch : csv) lines += ch == '\n';
   EXPECT_EQ(lines, 1 + 3 * 12);
   EXPECT_NE(csv.find("\n2,12,"), std::string::npos);
+}
+
+// Several directions per sample: the profile's logit change is the mean, and its variance
+// the variance (divided by D - 1), of the one-direction profiles, each computed on its own.
+TEST(SensitivityProfiles, SeveralDirectionsAverageTheOneDirectionProfiles) {
+  const int width = 3, depth = 6, count = 2, directions = 3;
+  const std::vector<uint8_t> pixels = random_pixels(count, 81);
+  const resdyn::Net<double> net = random_net(resdyn::Arch::ResNet, resdyn::Weights::Shared, width, depth, 82);
+  const resdyn::Trace<double> trace = full_trace(net, pixels, count);
+  std::vector<std::vector<std::vector<double>>> sets(static_cast<size_t>(count));
+  std::vector<std::vector<resdyn::SensitivityProfile>> singles;
+  for (int d = 0; d < directions; ++d) {
+    const auto deltas = random_directions(count, width, 1e-3, uint64_t(83 + d));
+    for (int r = 0; r < count; ++r) sets[size_t(r)].push_back(deltas[size_t(r)]);
+    singles.push_back(resdyn::sensitivity_profiles(net, trace, deltas));
+  }
+  const auto profiles = resdyn::sensitivity_profiles(net, trace, sets, 2);
+  for (int r = 0; r < count; ++r) {
+    EXPECT_EQ(profiles[size_t(r)].directions, directions);
+    for (int s = 0; s < depth; ++s) {
+      double mean = 0, linear = 0;
+      for (int d = 0; d < directions; ++d) {
+        mean += singles[size_t(d)][size_t(r)].logit_change[size_t(s)] / directions;
+        linear += singles[size_t(d)][size_t(r)].linear_logit_change[size_t(s)] / directions;
+      }
+      double variance = 0;
+      for (int d = 0; d < directions; ++d) {
+        const double deviation = singles[size_t(d)][size_t(r)].logit_change[size_t(s)] - mean;
+        variance += deviation * deviation / (directions - 1);
+      }
+      EXPECT_NEAR(profiles[size_t(r)].logit_change[size_t(s)], mean, 1e-15 + 1e-12 * mean);
+      EXPECT_NEAR(profiles[size_t(r)].linear_logit_change[size_t(s)], linear, 1e-15 + 1e-12 * linear);
+      EXPECT_NEAR(profiles[size_t(r)].logit_change_variance[size_t(s)], variance, 1e-20 + 1e-9 * variance);
+      EXPECT_GT(variance, 0.0);
+      EXPECT_TRUE(std::isnan(singles[0][size_t(r)].logit_change_variance[size_t(s)]));
+    }
+  }
+  sets[1].pop_back();  // unequal counts
+  EXPECT_THROW(resdyn::sensitivity_profiles(net, trace, sets), resdyn::Error);
+}
+
+// The experiment's standard error from the profiles' variances, by hand: with D directions
+// and S samples, sqrt(sum of variances / D) / S; null for one direction.
+TEST(SensitivityExperiment, StandardErrorOfTheDirections) {
+  const resdyn::Net<float> net = as_float(random_net(resdyn::Arch::ResNet, resdyn::Weights::Shared, 3, 4, 121));
+  const resdyn::Dataset data = tiny_data(15, 122);
+  resdyn::SensitivityOptions options;
+  options.samples_per_class = 3;
+  options.directions = 5;
+  options.out_dir = fresh_directory("directions5");
+  const resdyn::SensitivityResult r = resdyn::run_sensitivity_experiment(net, data, options);
+  // Redo class 0's figure: its 3 samples are the first three of class 0 in file order.
+  resdyn::Net<double> exact(net.config);
+  std::copy(net.params.begin(), net.params.end(), exact.params.begin());
+  std::vector<uint8_t> pixels;
+  for (int i = 0; i < data.count && pixels.size() < 12; ++i)
+    if (data.labels[size_t(i)] == 0)
+      pixels.insert(pixels.end(), &data.images[size_t(i) * 4], &data.images[size_t(i) * 4] + 4);
+  const resdyn::Trace<double> trace = full_trace(exact, pixels, 3);
+  resdyn::Rng rng(options.seed);
+  std::vector<std::vector<std::vector<double>>> sets(3);
+  for (auto& set : sets)
+    for (int d = 0; d < 5; ++d) {
+      std::vector<double> v(3);
+      double norm = 0;
+      for (double& x : v) x = rng.normal(), norm += x * x;
+      for (double& x : v) x *= options.epsilon / std::sqrt(norm);
+      set.push_back(v);
+    }
+  const auto profiles = resdyn::sensitivity_profiles(exact, trace, sets);
+  for (int s = 0; s < 4; ++s) {
+    double mean = 0, variance = 0;
+    for (const auto& p : profiles)
+      mean += p.logit_change[size_t(s)] / 3, variance += p.logit_change_variance[size_t(s)];
+    EXPECT_NEAR(r.classes[0].mean_logit_change[size_t(s)], mean, 1e-12 * mean);
+    EXPECT_NEAR(r.classes[0].se_logit_change[size_t(s)], std::sqrt(variance / 5) / 3, 1e-9 * mean);
+  }
+  EXPECT_NE(read_text(options.out_dir + "/summary.json").find("\"directions\": 5"), std::string::npos);
+  options.directions = 1;
+  options.out_dir = fresh_directory("directions1");
+  EXPECT_TRUE(std::isnan(resdyn::run_sensitivity_experiment(net, data, options).overall.se_logit_change[0]));
+  options.directions = 0;
+  EXPECT_THROW(resdyn::run_sensitivity_experiment(net, data, options), resdyn::Error);
 }
 
 TEST(SensitivityExperiment, RatioIsNullBelowTenLayersAndFilesRepeat) {

@@ -2,9 +2,10 @@
 #include "analysis/sensitivity.h"
 
 #include <cmath>
-#include <exception>
 #include <limits>
 #include <string>
+
+#include "analysis/parallel_chunks.h"
 
 namespace resdyn {
 
@@ -179,10 +180,24 @@ std::vector<double> linear_logit_changes(const Net<double>& net, const std::vect
   return changes;
 }
 
+// Mean and variance (divided by count - 1) of draws[d][s] over d, for every s.
+void mean_and_variance(const std::vector<std::vector<double>>& draws, std::vector<double>& mean,
+                       std::vector<double>* variance) {
+  const size_t count = draws.size(), layers = draws[0].size();
+  mean.assign(layers, 0.0);
+  for (const std::vector<double>& d : draws)
+    for (size_t s = 0; s < layers; ++s) mean[s] += d[s] / double(count);
+  if (!variance) return;
+  variance->assign(layers, count > 1 ? 0.0 : std::numeric_limits<double>::quiet_NaN());
+  if (count < 2) return;
+  for (const std::vector<double>& d : draws)
+    for (size_t s = 0; s < layers; ++s) (*variance)[s] += (d[s] - mean[s]) * (d[s] - mean[s]) / double(count - 1);
+}
+
 }  // namespace
 
 std::vector<SensitivityProfile> sensitivity_profiles(const Net<double>& net, const Trace<double>& trace,
-                                                     const std::vector<std::vector<double>>& perturbations,
+                                                     const std::vector<std::vector<std::vector<double>>>& directions,
                                                      int threads) {
   const Config& cfg = net.config;
   const int n = cfg.width, depth = trace.depth;
@@ -191,31 +206,41 @@ std::vector<SensitivityProfile> sensitivity_profiles(const Net<double>& net, con
     throw Error("sensitivity: the trace does not come from a full forward pass of this network");
   if (depth > cfg.depth && cfg.weights != Weights::Shared)
     throw Error("sensitivity: a per-layer net runs to its trained depth only");
-  if (int(perturbations.size()) != trace.batch)
-    throw Error("sensitivity: " + std::to_string(perturbations.size()) + " perturbations for " +
+  if (int(directions.size()) != trace.batch)
+    throw Error("sensitivity: " + std::to_string(directions.size()) + " perturbation sets for " +
                 std::to_string(trace.batch) + " samples");
-  for (const std::vector<double>& delta : perturbations)
-    if (int(delta.size()) != n) throw Error("sensitivity: a perturbation's length differs from the width");
+  for (const std::vector<std::vector<double>>& set : directions) {
+    if (set.empty() || set.size() != directions[0].size())
+      throw Error("sensitivity: every sample needs the same number (at least one) of perturbations");
+    for (const std::vector<double>& delta : set)
+      if (int(delta.size()) != n) throw Error("sensitivity: a perturbation's length differs from the width");
+  }
 
   const std::vector<double> weight_log10_det = resnet ? std::vector<double>() : weight_log10_dets(net);
   std::vector<SensitivityProfile> profiles(size_t(trace.batch));
-  std::vector<std::exception_ptr> failures(size_t(trace.batch));
-  ThreadPool::shared().run(threads, trace.batch, [&](int r, int) {
-    try {
-      SensitivityProfile& p = profiles[size_t(r)];
-      const std::vector<double>& delta = perturbations[size_t(r)];
-      const std::vector<std::vector<double>> gains = gains_of(trace, r);
-      p.layer_log10_det = layer_log10_dets(net, gains, weight_log10_det);
-      p.log10_det = suffix_sums(p.layer_log10_det);
-      p.logit_change = measured_logit_changes(net, trace, r, delta);
-      p.linear_logit_change = linear_logit_changes(net, gains, delta);
-    } catch (...) {
-      failures[size_t(r)] = std::current_exception();
+  parallel_tasks(threads, trace.batch, [&](int r) {
+    SensitivityProfile& p = profiles[size_t(r)];
+    const std::vector<std::vector<double>> gains = gains_of(trace, r);
+    p.layer_log10_det = layer_log10_dets(net, gains, weight_log10_det);
+    p.log10_det = suffix_sums(p.layer_log10_det);
+    std::vector<std::vector<double>> measured, linear;
+    for (const std::vector<double>& delta : directions[size_t(r)]) {
+      measured.push_back(measured_logit_changes(net, trace, r, delta));
+      linear.push_back(linear_logit_changes(net, gains, delta));
     }
+    p.directions = int(measured.size());
+    mean_and_variance(measured, p.logit_change, &p.logit_change_variance);
+    mean_and_variance(linear, p.linear_logit_change, nullptr);
   });
-  for (const std::exception_ptr& failure : failures)
-    if (failure) std::rethrow_exception(failure);
   return profiles;
+}
+
+std::vector<SensitivityProfile> sensitivity_profiles(const Net<double>& net, const Trace<double>& trace,
+                                                     const std::vector<std::vector<double>>& perturbations,
+                                                     int threads) {
+  std::vector<std::vector<std::vector<double>>> directions;
+  for (const std::vector<double>& delta : perturbations) directions.push_back({delta});
+  return sensitivity_profiles(net, trace, directions, threads);
 }
 
 }  // namespace resdyn

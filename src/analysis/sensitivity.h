@@ -34,17 +34,27 @@ double log10_abs_det_identity_plus(const double* weights, int n, const std::vect
 std::vector<double> suffix_sums(const std::vector<double>& layer_terms);
 
 struct SensitivityProfile {
-  std::vector<double> layer_log10_det;      // [t-1]: log10|det| of factor t (I + M(t), or M(t) for an MLP)
-  std::vector<double> log10_det;            // [s-1]: log10|det M'(s)|, s = 1..T
-  std::vector<double> logit_change;         // [s-1]: ||logits with y(s) + delta - logits||_2
-  std::vector<double> linear_logit_change;  // [s-1]: ||K M'(s+1) delta||_2, the first-order prediction
+  std::vector<double> layer_log10_det;  // [t-1]: log10|det| of factor t (I + M(t), or M(t) for an MLP)
+  std::vector<double> log10_det;        // [s-1]: log10|det M'(s)|, s = 1..T
+  // [s-1]: ||logits with y(s) + delta - logits||_2 and its first-order prediction
+  // ||K M'(s+1) delta||_2, each the mean over the sample's directions delta.
+  std::vector<double> logit_change, linear_logit_change;
+  // [s-1]: the variance over the sample's directions of ||Delta logits||_2 (divided by the
+  // count less one; NaN for one direction): what the mean's standard error is made of.
+  std::vector<double> logit_change_variance;
+  int directions = 0;
 };
 
 // The profile of every sample of `trace`, a forward pass of `net` that kept every layer
 // (ForwardOptions::keep_all) and ran to the net's trained depth or, for a shared net, any
-// depth; perturbations[r] is the delta (length N) for row r. Samples are shared out over
-// `threads` threads, each sample computed whole on one, so the result does not depend on
-// the thread count. Throws Error for a trace that does not fit.
+// depth; directions[r] are the deltas (length N each, at least one) for row r, all rows
+// with the same count. Samples are shared out over `threads` threads, each sample computed
+// whole on one, so the result does not depend on the thread count. Throws Error for a
+// trace that does not fit.
+std::vector<SensitivityProfile> sensitivity_profiles(const Net<double>& net, const Trace<double>& trace,
+                                                     const std::vector<std::vector<std::vector<double>>>& directions,
+                                                     int threads = 1);
+// The same with one delta per row: perturbations[r] for row r.
 std::vector<SensitivityProfile> sensitivity_profiles(const Net<double>& net, const Trace<double>& trace,
                                                      const std::vector<std::vector<double>>& perturbations,
                                                      int threads = 1);

@@ -19,6 +19,7 @@ struct SensitivityFlags : CommonOptions {
   int samples_per_class = SensitivityOptions{}.samples_per_class;
   double epsilon = SensitivityOptions{}.epsilon;
   uint64_t seed = SensitivityOptions{}.seed;
+  int directions = SensitivityOptions{}.directions;
 };
 
 FlagTable<SensitivityFlags> sensitivity_flags() {
@@ -33,6 +34,8 @@ FlagTable<SensitivityFlags> sensitivity_flags() {
           "the first S test images of each class (each costs T LU factorisations of N x N)");
   t.real("epsilon", "E", &O::epsilon, 1e-12, 1e3, "length of the perturbation added to y(s)");
   t.whole("seed", "S", &O::seed, 0, 1L << 62, "seed of the perturbation directions");
+  t.whole("directions", "D", &O::directions, 1, 10000,
+          "random directions per sample; the logit change is their mean, with its standard error");
   add_threads_flag(t);
   return t;
 }
@@ -48,6 +51,7 @@ int run_sensitivity(const Flags& flags) {
   options.samples_per_class = given.samples_per_class;
   options.epsilon = given.epsilon;
   options.seed = given.seed;
+  options.directions = given.directions;
   options.threads = thread_count(given);
   check_output_directory(options.out_dir, "sensitivity");  // before the work, not after it
   const std::string& model_path = given.model;
@@ -61,11 +65,11 @@ int run_sensitivity(const Flags& flags) {
 
   const SensitivityResult r = run_sensitivity_experiment(net, test, options);
   std::printf("%d samples, depth %d, in %s\n", r.overall.samples, r.depth, format_duration(r.seconds).c_str());
-  std::printf("    s  mean log10|det M'(s)|  std     mean |d logits|  first order\n");
+  std::printf("    s  mean log10|det M'(s)|  std     mean |d logits|  its s.e.    first order\n");
   for (int s = 1; s <= r.depth; ++s)
-    std::printf("%5d  %20.4f  %6.3f  %15.4e  %11.4e\n", s, r.overall.mean_log10_det[size_t(s - 1)],
+    std::printf("%5d  %20.4f  %6.3f  %15.4e  %9.2e  %11.4e\n", s, r.overall.mean_log10_det[size_t(s - 1)],
                 r.overall.std_log10_det[size_t(s - 1)], r.overall.mean_logit_change[size_t(s - 1)],
-                r.overall.mean_linear_logit_change[size_t(s - 1)]);
+                r.overall.se_logit_change[size_t(s - 1)], r.overall.mean_linear_logit_change[size_t(s - 1)]);
   if (std::isfinite(r.overall.log10_det_ratio_4_10)) {
     std::printf("log10|det M'(4)| - log10|det M'(10)| = %.4f overall; per class:", r.overall.log10_det_ratio_4_10);
     for (const SensitivityCurves& k : r.classes) std::printf(" %d: %.3f", k.label, k.log10_det_ratio_4_10);

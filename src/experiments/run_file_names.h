@@ -119,6 +119,7 @@ inline constexpr char layer[] = "s";  // the perturbed layer
 inline constexpr char mean_log10_det[] = "mean_log10_det";
 inline constexpr char std_log10_det[] = "std_log10_det";
 inline constexpr char mean_logit_change[] = "mean_logit_change";
+inline constexpr char se_logit_change[] = "se_logit_change";
 }  // namespace column
 namespace key {
 inline constexpr char log10_det_ratio_4_10[] = "log10_det_ratio_4_10";

@@ -34,17 +34,20 @@ SensitivityCurves curves_of(const std::vector<SensitivityProfile>& profiles, int
   k.std_log10_det.assign(T, 0.0);
   k.mean_logit_change.assign(T, 0.0);
   k.mean_linear_logit_change.assign(T, 0.0);
+  k.se_logit_change.assign(T, 0.0);
   for (const SensitivityProfile& p : profiles) {
     for (size_t s = 0; s < T; ++s) {
       k.mean_log10_det[s] += p.log10_det[s];
       k.mean_logit_change[s] += p.logit_change[s];
       k.mean_linear_logit_change[s] += p.linear_logit_change[s];
+      k.se_logit_change[s] += p.logit_change_variance[s] / p.directions;
     }
   }
   for (size_t s = 0; s < T; ++s) {
     k.mean_log10_det[s] /= k.samples;
     k.mean_logit_change[s] /= k.samples;
     k.mean_linear_logit_change[s] /= k.samples;
+    k.se_logit_change[s] = std::sqrt(k.se_logit_change[s]) / k.samples;
   }
   for (const SensitivityProfile& p : profiles)
     for (size_t s = 0; s < T; ++s) {
@@ -84,9 +87,10 @@ std::vector<SensitivityProfile> measure_profiles(const Net<double>& net, const D
     const int count = std::min(options.batch, samples.count - first);
     set_input(trace, &samples.images[size_t(first) * cfg.input], count, cfg.input);
     forward(net, trace, forward_options);
-    std::vector<std::vector<double>> perturbations;
-    for (int r = 0; r < count; ++r) perturbations.push_back(random_perturbation(rng, cfg.width, options.epsilon));
-    for (SensitivityProfile& p : sensitivity_profiles(net, trace, perturbations, options.threads))
+    std::vector<std::vector<std::vector<double>>> directions(static_cast<size_t>(count));
+    for (std::vector<std::vector<double>>& set : directions)
+      for (int d = 0; d < options.directions; ++d) set.push_back(random_perturbation(rng, cfg.width, options.epsilon));
+    for (SensitivityProfile& p : sensitivity_profiles(net, trace, directions, options.threads))
       profiles.push_back(std::move(p));
     if (options.progress) options.progress(first + count, samples.count);
   }
@@ -96,7 +100,7 @@ std::vector<SensitivityProfile> measure_profiles(const Net<double>& net, const D
 void write_curves_csv(const std::string& dir, SensitivityResult& result) {
   namespace column = run_files::sensitivity::column;
   output::Csv csv({run_files::class_column, column::layer, column::mean_log10_det, column::std_log10_det,
-                   column::mean_logit_change, "mean_linear_logit_change"});
+                   column::mean_logit_change, "mean_linear_logit_change", column::se_logit_change});
   for (const SensitivityCurves& k : result.classes)
     for (int s = 1; s <= result.depth; ++s)
       csv.row()
@@ -105,7 +109,8 @@ void write_curves_csv(const std::string& dir, SensitivityResult& result) {
           .cell(k.mean_log10_det[size_t(s - 1)])
           .cell(k.std_log10_det[size_t(s - 1)])
           .cell(k.mean_logit_change[size_t(s - 1)])
-          .cell(k.mean_linear_logit_change[size_t(s - 1)]);
+          .cell(k.mean_linear_logit_change[size_t(s - 1)])
+          .cell(k.se_logit_change[size_t(s - 1)]);
   csv.save(dir + run_files::sensitivity::curves);
   result.files.push_back(dir + run_files::sensitivity::curves);
 }
@@ -122,7 +127,7 @@ void write_summary(const std::string& dir, const Config& cfg, int samples, const
   json.field("weights", cfg.weights == Weights::Shared ? "shared" : "per-layer");
   json.field("width", cfg.width).field(run_files::key::depth, depth);
   json.field(run_files::key::samples_per_class, options.samples_per_class).field("samples", samples);
-  json.field("epsilon", options.epsilon).field("seed", long(options.seed));
+  json.field("epsilon", options.epsilon).field("seed", long(options.seed)).field("directions", options.directions);
   json.field("precision", "double (the float model's parameters converted)");
   json.field("seconds", result.seconds).field("threads", options.threads);
   json.field(key::log10_det_ratio_4_10, result.overall.log10_det_ratio_4_10);  // NaN (T < 10) is written as null
@@ -138,6 +143,7 @@ void write_summary(const std::string& dir, const Config& cfg, int samples, const
   json.key("mean_log10_det").values(result.overall.mean_log10_det);
   json.key("std_log10_det").values(result.overall.std_log10_det);
   json.key("mean_logit_change").values(result.overall.mean_logit_change);
+  json.key("se_logit_change").values(result.overall.se_logit_change);
   json.key("mean_linear_logit_change").values(result.overall.mean_linear_logit_change);
   json.end_object();
   json.key("definitions").begin_object();
@@ -146,8 +152,13 @@ void write_summary(const std::string& dir, const Config& cfg, int samples, const
   json.field("log10_det", "log10|det M'(s)| = sum over t = s..T of log10|det| of each factor, from LU pivots");
   json.field("std_log10_det", "standard deviation (divided by n) across samples");
   json.field("logit_change", std::string(resnet ? "y(s)" : "h(s)") +
-                                 " + delta, delta = epsilon * a random unit vector (one per sample, seeded), "
-                                 "layers s+1..T run again; logit change = ||Delta logits||_2");
+                                 " + delta, delta = epsilon * a random unit vector (`directions` per sample, "
+                                 "seeded), layers s+1..T run again; logit change = ||Delta logits||_2, the "
+                                 "mean over the sample's directions");
+  json.field("se_logit_change",
+             "standard error of the mean logit change due to the random directions (samples fixed): "
+             "sqrt(sum over samples of the variance over their directions / directions) / samples; null "
+             "for one direction");
   json.field("linear_logit_change",
              "||K M'(s+1) delta||_2, the first-order prediction of the logit change "
              "(M'(T+1) = I): a perturbation of y(s) enters after layer s");
@@ -166,6 +177,7 @@ SensitivityResult run_sensitivity_experiment(const Net<float>& net_float, const 
   if (!(options.epsilon > 0.0) || !std::isfinite(options.epsilon))
     throw Error("sensitivity: epsilon must be a positive number");
   if (options.batch < 1) throw Error("sensitivity: the batch size must be at least 1");
+  if (options.directions < 1) throw Error("sensitivity: at least one direction per sample is needed");
   const Config& cfg = net_float.config;
   check_image_size(test, cfg);
   const Dataset samples = first_per_class(test, options.samples_per_class, cfg.classes);
