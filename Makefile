@@ -17,6 +17,7 @@ DESTDIR  ?=
 VERSION  := $(shell sed -n "s/^ *version: '\([^']*\)'.*/\1/p" meson.build)
 LOAD_RUNS ?= 20
 LOAD_BUSY ?= 3
+CLAIMS_SCALE ?= small
 
 BUILD    := build
 # Sources: the files git tracks (a file still being written does not break the build), or
@@ -29,7 +30,7 @@ LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_SRC := $(filter-out tests/library_example.cpp,$(call sources,tests/*.cpp))
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 
-.PHONY: all data run test test-sanitize test-under-load fuzz bench mcu report paper install uninstall check-install clean help
+.PHONY: all data run test test-sanitize test-under-load fuzz bench mcu report paper claims install uninstall check-install clean help
 
 all: $(BUILD)/resdyn
 
@@ -44,6 +45,7 @@ help:
 	@echo "make bench      GEMM GFLOP/s against OpenBLAS, training/inference samples/s against PyTorch"
 	@echo "make report     the small reproduction (models and every analysis) and its HTML report, checked in Chromium"
 	@echo "make paper      the reproduction at the paper's scale (15 x 1064 nets) and its report"
+	@echo "make claims     the claims over 3 seeds and 2 training recipes (CLAIMS_SCALE=paper: paper-sized nets), then the report"
 	@echo "make mcu        Cortex-M firmware under QEMU: build, run, compare with the host (installs its toolchain)"
 	@echo "make install    the header, the program and resdyn.pc under PREFIX (default /usr/local), staged in DESTDIR"
 	@echo "make uninstall  remove what make install put there"
@@ -95,6 +97,10 @@ report: data $(BUILD)/resdyn
 
 paper: data $(BUILD)/resdyn
 	RESDYN_BIN=$(BUILD)/resdyn bash tools/paper_runs.sh paper $(BUILD)/paper
+
+# The study lives beside the small reproduction's runs, whose report then shows it too.
+claims: data $(BUILD)/resdyn
+	RESDYN_BIN=$(BUILD)/resdyn CLAIMS_SCALE=$(CLAIMS_SCALE) bash tools/paper_runs.sh claims $(if $(filter paper,$(CLAIMS_SCALE)),$(BUILD)/paper,$(BUILD)/runs)
 
 mcu: data $(BUILD)/resdyn
 	RESDYN_BIN=$(BUILD)/resdyn bash tools/firmware/run.sh

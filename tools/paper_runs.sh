@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # The whole reproduction: trains the networks the paper compares, runs every experiment
 # that is built, and writes the report. Usage:
-#   tools/paper_runs.sh small|paper RUNS [REPORTDIR]
+#   tools/paper_runs.sh small|paper|claims RUNS [REPORTDIR]
 # small: small nets (the README's main job; a few minutes on 2 cores).
 # paper: the paper's 15 x 1064 nets (`make paper`; within 90 minutes on 2 cores).
+# claims: the study of the claims over seeds and training recipes (`make claims`): the
+#   nets and analyses the claims tables need, at the CLAIMS_SCALE scale (small or paper;
+#   default small), for each recipe (ours: Adam with one-pixel shifts; plain: SGD with
+#   momentum 0.9 at a constant rate, no augmentation, the same epochs) and each seed of
+#   CLAIMS_SEEDS (default "1 2 3"), into RUNS/claims/RECIPE/seedS; then the report of RUNS,
+#   whose claims tables gain the study's columns.
 # RUNS is laid out as src/report/runs_layout.h describes (directory names here must match its
 # layout:: paths; the files inside each, summary.json and command.txt among them, are named in
 # src/experiments/run_file_names.h); REPORTDIR defaults to RUNS/report.
@@ -15,8 +21,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ $# -lt 2 ] || { [ "$1" != small ] && [ "$1" != paper ]; }; then
-  echo "usage: tools/paper_runs.sh small|paper RUNS [REPORTDIR]" >&2
+if [ $# -lt 2 ] || { [ "$1" != small ] && [ "$1" != paper ] && [ "$1" != claims ]; }; then
+  echo "usage: tools/paper_runs.sh small|paper|claims RUNS [REPORTDIR]" >&2
   exit 2
 fi
 SCALE=$1
@@ -25,6 +31,32 @@ REPORT=${3:-$RUNS/report}
 BIN=${RESDYN_BIN:-build/resdyn}
 DATA=${RESDYN_MNIST_DIR:-data/mnist}
 [ -x "$BIN" ] || { echo "paper_runs: $BIN not found (run make first)" >&2; exit 2; }
+
+# ---- The claims study: this script once per recipe and seed, then the report ---------------
+if [ "$SCALE" = claims ]; then
+  CLAIMS_SCALE=${CLAIMS_SCALE:-small}
+  CLAIMS_SEEDS=${CLAIMS_SEEDS:-"1 2 3"}
+  STUDY_FAILED=0
+  STUDY_START=$(date +%s)
+  for recipe in ours plain; do
+    case $recipe in
+      ours) RECIPE_FLAGS="--optimizer adam --shift 1" ;;
+      plain) RECIPE_FLAGS="--optimizer sgd --momentum 0.9 --schedule constant --shift 0" ;;
+    esac
+    for seed in $CLAIMS_SEEDS; do
+      echo "paper_runs: claims study, recipe $recipe, seed $seed ($(( $(date +%s) - STUDY_START )) s so far)"
+      RUN_RECIPE="$RECIPE_FLAGS --seed $seed" RUN_CLAIMS_ONLY=1 \
+        bash "$0" "$CLAIMS_SCALE" "$RUNS/claims/$recipe/seed$seed" || STUDY_FAILED=1
+    done
+  done
+  echo "paper_runs: claims study finished in $(( $(date +%s) - STUDY_START )) s; the report:"
+  "$BIN" report --runs "$RUNS" --out "$REPORT" || STUDY_FAILED=1
+  exit $STUDY_FAILED
+fi
+# Set by the claims study for each of its runs: the recipe's training flags (appended to
+# every net's), and only the steps its claims need, without a report.
+RECIPE=${RUN_RECIPE:-}
+CLAIMS_ONLY=${RUN_CLAIMS_ONLY:-0}
 
 # ---- The two scales: everything that differs between them -----------------------------
 if [ "$SCALE" = small ]; then
@@ -82,7 +114,8 @@ train() {  # train NAME_RELATIVE_TO_RUNS FLAGS...
   local model=$RUNS/$1; shift
   say "train $model"
   if [ -f "$model" ]; then echo "  exists, kept (delete it to retrain)"; return; fi
-  run_in "" "$BIN" train --data "$DATA" "$@" --out "$model"
+  # shellcheck disable=SC2086  # the recipe's flags are meant to split into words
+  run_in "" "$BIN" train --data "$DATA" "$@" $RECIPE --out "$model"
 }
 
 # The depth a pruned run ended at: the depth column of the last row of its epoch log.
@@ -119,6 +152,7 @@ train pruning/per_layer.resdyn --weights per-layer $PRUNE_NET --depth $PRUNE_DEP
 # The same nets at the depth the pruner reached, from scratch: does pruning do better than
 # training at that depth from the start?
 for weights in shared per_layer; do
+  [ "$CLAIMS_ONLY" = 1 ] && break  # no claim needs them
   log=$RUNS/pruning/$weights.resdyn.csv
   if [ -f "$log" ] && depth=$(final_depth "$log") && [ -n "$depth" ]; then
     # shellcheck disable=SC2086
@@ -136,21 +170,29 @@ experiment dynamics dynamics/per_layer models/per_layer.resdyn --samples-per-cla
 experiment dynamics dynamics/mlp models/mlp.resdyn --samples-per-class $SAMPLES
 experiment dynamics dynamics/mlp_unrolled models/mlp.resdyn --samples-per-class $SAMPLES --unroll 1000
 for net in shared per_layer mlp; do
+  [ "$CLAIMS_ONLY" = 1 ] && [ $net = per_layer ] && continue  # the claim compares the MLP and the shared net
   # shellcheck disable=SC2086
   experiment noise noise/$net models/$net.resdyn $NOISE
 done
 experiment spectrum spectrum/shared models/shared.resdyn --samples-per-class $SAMPLES --unroll 1000
 experiment sensitivity sensitivity/shared models/shared.resdyn --samples-per-class $SENS_SAMPLES
-experiment sensitivity sensitivity/per_layer models/per_layer.resdyn --samples-per-class $SENS_SAMPLES
+[ "$CLAIMS_ONLY" = 1 ] ||
+  experiment sensitivity sensitivity/per_layer models/per_layer.resdyn --samples-per-class $SENS_SAMPLES
 experiment embed embed/tsne_final_resnet models/shared.resdyn --method tsne --of final --samples-per-class $SAMPLES
-experiment embed embed/tsne_final_mlp models/mlp.resdyn --method tsne --of final --samples-per-class $SAMPLES
+[ "$CLAIMS_ONLY" = 1 ] ||
+  experiment embed embed/tsne_final_mlp models/mlp.resdyn --method tsne --of final --samples-per-class $SAMPLES
 UMAP="--method umap --of trajectory --samples-per-class $SAMPLES"
 # shellcheck disable=SC2086
 experiment embed embed/umap_trajectory_resnet models/shared.resdyn $UMAP
 # shellcheck disable=SC2086
-experiment embed embed/umap_trajectory_mlp models/mlp.resdyn $UMAP
+[ "$CLAIMS_ONLY" = 1 ] || experiment embed embed/umap_trajectory_mlp models/mlp.resdyn $UMAP
 
 # ---- The report --------------------------------------------------------------------
+if [ "$CLAIMS_ONLY" = 1 ]; then
+  echo "paper_runs: $SCALE scale, claims only, finished in $(elapsed)."
+  [ ${#FAILED[@]} -eq 0 ] || { printf '  failed: %s\n' "${FAILED[@]}" >&2; exit 1; }
+  exit 0
+fi
 say "report $REPORT"
 if built report; then
   run_in "" "$BIN" report --runs "$RUNS" --out "$REPORT"
