@@ -17,7 +17,7 @@ DESTDIR  ?=
 VERSION  := $(shell sed -n "s/^ *version: '\([^']*\)'.*/\1/p" meson.build)
 LOAD_RUNS ?= 20
 LOAD_BUSY ?= 3
-CLAIMS_SCALE ?= small
+CLAIMS_SCALE ?= quick
 
 BUILD    := build
 # Sources: the files git tracks (a file still being written does not break the build), or
@@ -45,7 +45,7 @@ help:
 	@echo "make bench      GEMM GFLOP/s against OpenBLAS, training/inference samples/s against PyTorch"
 	@echo "make report     the small reproduction (models and every analysis) and its HTML report, checked in Chromium"
 	@echo "make paper      the reproduction at the paper's scale (15 x 1064 nets) and its report"
-	@echo "make claims     the claims over 3 seeds and 2 training recipes (CLAIMS_SCALE=paper: paper-sized nets), then the report"
+	@echo "make claims     the claims over 3 seeds and 2 training recipes at CLAIMS_SCALE (quick; small, paper), then the report"
 	@echo "make mcu        Cortex-M firmware under QEMU: build, run, compare with the host (installs its toolchain)"
 	@echo "make install    the header, the program and resdyn.pc under PREFIX (default /usr/local), staged in DESTDIR"
 	@echo "make uninstall  remove what make install put there"

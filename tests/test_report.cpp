@@ -437,7 +437,7 @@ TEST(Report, DrawsEveryFigureFromCompleteRuns) {
   // Every figure has its runs except the MLP's UMAP panel and per-layer fixed-depth log,
   // which only make those figures partial.
   EXPECT_EQ(summary.not_run, std::vector<std::string>{});
-  EXPECT_EQ(summary.drawn.size(), 23u);
+  EXPECT_EQ(summary.drawn.size(), 24u);
   // The models table adds up each epoch log's seconds (2 epochs of 2 s for the shared net).
   EXPECT_NE(read_text(report.path + "/index.html").find("<td>0.0667 min, 2 epochs</td>"), std::string::npos);
   for (const auto& entry : fs::directory_iterator(report.path + "/figures")) {
@@ -476,6 +476,8 @@ TEST(Report, DrawsEveryFigureFromCompleteRuns) {
   const auto spectra = figure_svg(report.path, "spectra");
   EXPECT_EQ(count(*spectra, "g", "scatter-plot"), 2u);
   EXPECT_EQ(count(*spectra, "path", "series"), 2u);  // zero line, largest real part
+  // The exact fixed points: residuals before and after Newton, and each point's largest real part.
+  EXPECT_EQ(count(*figure_svg(report.path, "fixed-points"), "g", "scatter-plot"), 2u);
   const auto sensitivity = figure_svg(report.path, "sensitivity");
   EXPECT_EQ(count(*sensitivity, "path", "series"), 40u);  // 2 nets x 2 panels x 10 classes
   EXPECT_EQ(count(*sensitivity, "path", "band"), 20u);
@@ -486,7 +488,7 @@ TEST(Report, DrawsEveryFigureFromCompleteRuns) {
 
   // The page: well-formed, linking only to files that exist, with the numbers copied.
   const auto page = parse_page(report.path);
-  EXPECT_EQ(xml_check::find_all(*page, "img").size(), 23u);
+  EXPECT_EQ(xml_check::find_all(*page, "img").size(), 24u);
   EXPECT_TRUE(fs::is_regular_file(report.path + "/data/dynamics/shared/trajectory_stats.csv"));
   EXPECT_TRUE(fs::is_regular_file(report.path + "/data/dynamics/shared/summary.json"));
   EXPECT_EQ(read_text(report.path + "/data/noise/mlp/noise.csv"), read_text(runs + "/noise/mlp/noise.csv"));
@@ -496,6 +498,9 @@ TEST(Report, DrawsEveryFigureFromCompleteRuns) {
   EXPECT_NE(html.find("1.79 %"), std::string::npos);                                      // its test error
   EXPECT_NE(html.find("5 layers (from 12, width 8) / test error 2.00 %"), std::string::npos);
   EXPECT_NE(html.find("Partly run."), std::string::npos);  // 6A and pruning miss a run
+  // Every claim has a verdict and its rule.
+  EXPECT_NE(html.find("<th>verdict (rule)</th>"), std::string::npos);
+  EXPECT_NE(html.find("holds when the rule is met for at least 8 of 10 classes"), std::string::npos);
   // The definitions are named where a reader of the repository finds them.
   EXPECT_NE(html.find("Definitions: the section “Where the paper is in the code” of <code>README.md</code>"),
             std::string::npos);
@@ -508,7 +513,7 @@ TEST(Report, MissingRunsAreNotRunNotesWithTheCommandToRun) {
   TempDir report("empty");
   const resdyn::report::ReportSummary summary = resdyn::report::write_report(runs.path, report.path, "resdyn report");
   EXPECT_TRUE(summary.drawn.empty());
-  EXPECT_EQ(summary.not_run.size(), 23u);
+  EXPECT_EQ(summary.not_run.size(), 24u);
   const auto page = parse_page(report.path);
   EXPECT_TRUE(xml_check::find_all(*page, "img").empty());
   const std::string html = read_text(report.path + "/index.html");
@@ -594,7 +599,7 @@ TEST(Report, CommandLineWritesThePage) {
   testing::internal::CaptureStdout();
   EXPECT_EQ(resdyn::cli::run_report(flags), 0);
   const std::string out = testing::internal::GetCapturedStdout();
-  EXPECT_NE(out.find("report: 23 figures drawn, 0 not run"), std::string::npos) << out;
+  EXPECT_NE(out.find("report: 24 figures drawn, 0 not run"), std::string::npos) << out;
   EXPECT_TRUE(fs::is_regular_file(report.path + "/page/index.html"));
   const std::vector<std::string> missing_out = {"report", "--runs", runs};
   std::vector<char*> argv2;

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The whole reproduction: trains the networks the paper compares, runs every experiment
 # that is built, and writes the report. Usage:
-#   tools/paper_runs.sh small|paper|claims RUNS [REPORTDIR]
+#   tools/paper_runs.sh small|paper|claims|quick RUNS [REPORTDIR]
 # small: small nets (the README's main job; a few minutes on 2 cores).
+# quick: smaller and shorter still (the claims study's default scale, run once per seed and recipe).
 # paper: the paper's 15 x 1064 nets (`make paper`; within 90 minutes on 2 cores).
 # claims: the study of the claims over seeds and training recipes (`make claims`): the
-#   nets and analyses the claims tables need, at the CLAIMS_SCALE scale (small or paper;
-#   default small), for each recipe (ours: Adam with one-pixel shifts; plain: SGD with
+#   nets and analyses the claims tables need, at the CLAIMS_SCALE scale (quick, small or
+#   paper; default quick), for each recipe (ours: Adam with one-pixel shifts; plain: SGD with
 #   momentum 0.9 at a constant rate, no augmentation, the same epochs) and each seed of
 #   CLAIMS_SEEDS (default "1 2 3"), into RUNS/claims/RECIPE/seedS; then the report of RUNS,
 #   whose claims tables gain the study's columns.
@@ -21,8 +22,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ $# -lt 2 ] || { [ "$1" != small ] && [ "$1" != paper ] && [ "$1" != claims ]; }; then
-  echo "usage: tools/paper_runs.sh small|paper|claims RUNS [REPORTDIR]" >&2
+if [ $# -lt 2 ] || { [ "$1" != small ] && [ "$1" != paper ] && [ "$1" != claims ] && [ "$1" != quick ]; }; then
+  echo "usage: tools/paper_runs.sh small|paper|claims|quick RUNS [REPORTDIR]" >&2
   exit 2
 fi
 SCALE=$1
@@ -34,7 +35,7 @@ DATA=${RESDYN_MNIST_DIR:-data/mnist}
 
 # ---- The claims study: this script once per recipe and seed, then the report ---------------
 if [ "$SCALE" = claims ]; then
-  CLAIMS_SCALE=${CLAIMS_SCALE:-small}
+  CLAIMS_SCALE=${CLAIMS_SCALE:-quick}
   CLAIMS_SEEDS=${CLAIMS_SEEDS:-"1 2 3"}
   STUDY_FAILED=0
   STUDY_START=$(date +%s)
@@ -70,6 +71,18 @@ if [ "$SCALE" = small ]; then
   SENS_SAMPLES=5      # per class for sensitivity (T LU factorisations each)
   NOISE="--limit-test 2000"
   ESTIMATE="about 5 minutes on 2 quiet cores (3 of them training)"
+elif [ "$SCALE" = quick ]; then
+  # The small nets at half the width (shared) and fewer epochs: depth 10 as there, so that
+  # det M'(4) and det M'(10) exist.
+  SHARED=${SHARED_FLAGS:-"--width 256 --depth 10 --epochs 4"}
+  PER_LAYER=${PER_LAYER_FLAGS:-"--width 256 --depth 10 --epochs 2"}
+  MLP=${MLP_FLAGS:-"--width 256 --depth 10 --epochs 2"}
+  PRUNE_NET="--width 256 --epochs 2"
+  PRUNE_DEPTH=10
+  SAMPLES=50
+  SENS_SAMPLES=5
+  NOISE="--limit-test 1000"
+  ESTIMATE="two to three minutes on 2 quiet cores"
 else
   # The paper's nets (paper §6): 15 layers of 1064 units; optimiser settings and the
   # one-pixel shifts of the training images as in the README.

@@ -1,6 +1,7 @@
 // Figures drawn from `resdyn spectrum` and `resdyn sensitivity` runs (paper §6, appendix A): the
 // eigenvalues at each class's mean residual, and how perturbations of each layer grow.
 #include <algorithm>
+#include <cmath>
 #include <utility>
 
 #include "experiments/run_file_names.h"
@@ -83,6 +84,56 @@ Figure figure_spectra(FigureContext& context) {
              " samples per class. Eigenvalues with positive real part "
              "per class:" +
              per_class;
+  return f;
+}
+
+Figure figure_fixed_points(FigureContext& context) {
+  Figure f = FigureContext::start(
+      "fixed-points", "The exact fixed points the samples approach at layer 1000, shared-weight ResNet",
+      "§6 takes the eigenvalues at the fixed point the trajectories of a class reach; it finds one small positive "
+      "eigenvalue (about 0.02) for classes 0, 2 and 3, none for the others.");
+  f.shows =
+      "For each sample, Newton's method on F(y) = y(1 − y)(W y) = 0 (paper eq. 3) from its residual y(T') at the "
+      "deepest layer. Left: max |F| at y(T') against max |F| at the point Newton reached (converged: at most the "
+      "tolerance). Right: the largest real part of J's eigenvalues at each converged sample's fixed point "
+      "(spread sideways within its class); above zero, the point is unstable. The spectra figure's class-mean "
+      "points are class means, not fixed points.";
+  const std::string file = file_in(layout::spectrum_shared, spectrum::fixed_points);
+  if (!context.require(f, {file, summary_of(layout::spectrum_shared)})) return f;
+  const output::CsvTable& table = *context.runs().csv(file);
+  const std::size_t start = table.column("start_residual"), reached = table.column("residual"),
+                    converged = table.column("converged"), largest = table.column(spectrum::key::largest_real);
+  std::vector<double> start_log, reached_log, jitter, real;
+  std::vector<std::size_t> classes, converged_classes;
+  std::size_t count = 0;
+  std::vector<int> seen;
+  for (std::size_t r = 0; r < table.rows(); ++r) {
+    const std::size_t label = std::size_t(class_of(table, r));
+    count = std::max(count, label + 1);
+    seen.resize(count, 0);
+    classes.push_back(label);
+    // A residual of exactly 0 is drawn at 1e-18, below anything rounding leaves.
+    start_log.push_back(std::log10(std::max(table.number(r, start), 1e-18)));
+    reached_log.push_back(std::log10(std::max(table.number(r, reached), 1e-18)));
+    if (table.number(r, converged) != 1) continue;
+    converged_classes.push_back(label);
+    jitter.push_back(double(label) + 0.6 * (double(seen[label]++ % 25) / 24.0 - 0.5));
+    real.push_back(table.number(r, largest));
+  }
+  if (classes.empty()) throw Error(table.source() + ": no samples");
+  const double tolerance =
+      summary_number(context.runs().summary(layout::spectrum_shared)->find(spectrum::key::fixed_points), "tolerance");
+  plot::PanelGrid grid(f.title, 2, 560, 440);
+  grid.add(plot::ScatterPlot(
+      plot::ChartText("residual before and after Newton", "log10 max |F| at y(T')", "log10 max |F| reached"), start_log,
+      reached_log, classes, class_names(count)));
+  if (!real.empty())
+    grid.add(plot::ScatterPlot(
+        plot::ChartText("largest real part of J at each sample's fixed point", "class", "largest real part (1/layer)"),
+        jitter, real, converged_classes, class_names(count)));
+  context.save(f, grid);
+  context.use(f, file);
+  f.shows += " Tolerance: max |F| <= " + number_text(tolerance) + ".";
   return f;
 }
 

@@ -37,6 +37,7 @@ Figure figure_noise_error(FigureContext& context);  // test error against amplit
 
 // Linear analysis (resdyn spectrum, resdyn sensitivity), figures_linear.cpp.
 Figure figure_spectra(FigureContext& context);
+Figure figure_fixed_points(FigureContext& context);  // per sample: Newton's fixed point, its largest real part
 Figure figure_sensitivity(FigureContext& context);
 
 // Training logs (resdyn train's MODEL.csv), figures_training.cpp.

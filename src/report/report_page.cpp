@@ -2,6 +2,7 @@
 
 #include "experiments/run_file_names.h"
 #include "plot/svg.h"
+#include "report/claims_study.h"
 #include "report/claims_table.h"
 #include "report/number_text.h"
 #include "report/paper_figures.h"
@@ -63,7 +64,7 @@ std::string sources_html(const Sources& sources) {
 
 std::string claims_html(const std::vector<ClaimRow>& rows, const std::vector<Figure>& figures) {
   std::string out =
-      "<table>\n<tr><th>claim (paper)</th><th>paper's figure</th><th>ours</th><th>figure</th>"
+      "<table>\n<tr><th>claim (paper)</th><th>paper's figure</th><th>ours</th><th>verdict (rule)</th><th>figure</th>"
       "<th>models and commands</th></tr>\n";
   for (const ClaimRow& r : rows) {
     std::string figure;
@@ -78,7 +79,33 @@ std::string claims_html(const std::vector<ClaimRow>& rows, const std::vector<Fig
       made += "</div>";
     }
     out += "<tr><td>" + html(r.claim) + "</td><td>" + html(r.paper) + "</td><td class=\"ours\">" + html(r.ours) +
-           "</td><td>" + figure + "</td><td class=\"small\">" + made + "</td></tr>\n";
+           "</td><td><b class=\"verdict\">" + verdict_text(r.verdict) + "</b><br /><span class=\"small\">" +
+           html(r.rule) + "</span></td><td>" + figure + "</td><td class=\"small\">" + made + "</td></tr>\n";
+  }
+  return out + "</table>\n";
+}
+
+// The claims study: per claim and recipe, the runs in which it holds and its figure's spread.
+std::string study_html(const ClaimsStudy& study, const std::string& runs_dir) {
+  std::string out =
+      "<p>Each run is a runs directory of its own under " + code(runs_dir + "/claims") +
+      " (one training seed and one recipe; its commands are in each model's metadata and each run's " +
+      code("command.txt") +
+      "), decided by the rules of the tables above. Per recipe: the runs in which the claim holds (of those "
+      "decided), and the mean ± standard deviation over runs of the figure its rule tests. Numbers: " +
+      link("data/claims_study.csv", "claims_study.csv") + ".</p>\n<table>\n<tr><th>claim (paper)</th><th>rule</th>";
+  for (std::size_t k = 0; k < study.recipes.size(); ++k)
+    out += "<th>" + html(study.recipes[k]) + " (" + std::to_string(study.runs[k].size()) + " runs)</th>";
+  out += "</tr>\n";
+  for (const StudyRow& row : study.rows) {
+    out += "<tr><td>" + html(row.claim) + " <span class=\"small\">(paper: " + html(row.paper) +
+           ")</span></td><td class=\"small\">" + html(row.rule) + "</td>";
+    for (const StudyCell& c : row.recipes)
+      out += "<td><b>holds in " + std::to_string(c.holds) + " of " + std::to_string(c.decided) + "</b>" +
+             (c.decided < c.runs ? " (" + std::to_string(c.runs - c.decided) + " undecided)" : std::string()) +
+             "<br /><span class=\"small\">" + html(row.value_name) + ": " + number_text(c.mean) + " ± " +
+             number_text(c.sd) + "</span></td>";
+    out += "</tr>\n";
   }
   return out + "</table>\n";
 }
@@ -136,6 +163,8 @@ ReportSummary write_report(const std::string& runs_dir, const std::string& repor
   const std::vector<Figure> figures = draw_all_figures(context);
   const std::vector<ClaimRow> table = paper_table(context);
   const std::vector<ClaimRow> further = further_claims(context);
+  const ClaimsStudy study = read_claims_study(runs_dir, report_dir);
+  if (!study.recipes.empty()) write_claims_study_csv(study, report_dir + "/data/claims_study.csv");
 
   ReportSummary summary;
   summary.index = report_dir + "/index.html";
@@ -160,11 +189,14 @@ ReportSummary write_report(const std::string& runs_dir, const std::string& repor
           ". Written by " + code(command_line) + ". Definitions: the section “Where the paper is in the code” of " +
           code("README.md") + ", and the manual at the top of " + code("include/resdyn.h") + ".</p>\n";
   page += "<nav><b>Contents:</b> " + link("#table", "the paper's results") + " " + link("#further", "further claims") +
-          " " + link("#models", "models");
+          " " + (study.recipes.empty() ? "" : link("#study", "over seeds and recipes") + " ") +
+          link("#models", "models");
   for (const Figure& f : figures) page += " " + link("#fig-" + f.id, f.id);
   page += "</nav>\n";
   page += "<h2 id=\"table\">The paper's main results beside our measurements</h2>\n" + claims_html(table, figures);
   page += "<h2 id=\"further\">Further claims of the paper's text</h2>\n" + claims_html(further, figures);
+  if (!study.recipes.empty())
+    page += "<h2 id=\"study\">The claims over training seeds and recipes</h2>\n" + study_html(study, runs_dir);
   page += "<h2 id=\"models\">Models</h2>\n" + models_html(context);
   page += "<h2 id=\"figures\">Figures</h2>\n";
   for (const Figure& f : figures) page += figure_html(f);
