@@ -467,16 +467,10 @@ TEST(SensitivityExperiment, StandardErrorOfTheDirections) {
     if (data.labels[size_t(i)] == 0)
       pixels.insert(pixels.end(), &data.images[size_t(i) * 4], &data.images[size_t(i) * 4] + 4);
   const resdyn::Trace<double> trace = full_trace(exact, pixels, 3);
-  resdyn::Rng rng(options.seed);
+  // The experiment draws D directions per sample, samples in class order: class 0's come first.
+  const std::vector<std::vector<double>> stream = random_directions(15, 3, options.epsilon, options.seed);
   std::vector<std::vector<std::vector<double>>> sets(3);
-  for (auto& set : sets)
-    for (int d = 0; d < 5; ++d) {
-      std::vector<double> v(3);
-      double norm = 0;
-      for (double& x : v) x = rng.normal(), norm += x * x;
-      for (double& x : v) x *= options.epsilon / std::sqrt(norm);
-      set.push_back(v);
-    }
+  for (size_t k = 0; k < stream.size(); ++k) sets[k / 5].push_back(stream[k]);
   const auto profiles = resdyn::sensitivity_profiles(exact, trace, sets);
   for (int s = 0; s < 4; ++s) {
     double mean = 0, variance = 0;

@@ -24,11 +24,13 @@ FlagTable<SpectrumFlags> spectrum_flags() {
   using O = SpectrumFlags;
   FlagTable<O> t("spectrum",
                  "Eigenvalues of the ODE and layer-map Jacobians at each class's mean residual of an unrolled "
-                 "shared net.");
+                 "shared net, and of the ODE Jacobian at the exact fixed point each sample approaches (Newton).");
   t.text("model", "MODEL", &O::model, "model file of a shared-weight ResNet (required)", {}, Need::required);
   add_data_flag(t);
-  t.text("out", "DIR", &O::out, "directory for eigenvalues.csv and summary.json (required; created if missing)", {},
-         Need::required);
+  t.text("out", "DIR", &O::out,
+         "directory for eigenvalues.csv, fixed_points.csv, fixed_point_eigenvalues.csv and summary.json "
+         "(required; created if missing)",
+         {}, Need::required);
   t.whole("unroll", "T'", &O::unroll, 1, kMaxDepth,
           "layers to run the shared net for; the point is the residual at layer T'");
   t.whole("samples-per-class", "S", &O::samples_per_class, 1, 1L << 30,
