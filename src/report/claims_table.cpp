@@ -76,20 +76,25 @@ ClaimRow accuracy_row(FigureContext& context, const std::string& claim, double p
 
 ClaimRow pruning_row(FigureContext& context, const std::string& claim, const std::string& paper,
                      const std::string& model, const std::string& unpruned, const std::string& fixed_depth) {
-  ClaimRow r = row(claim, paper, "pruning",
-                   "holds when the pruner removed at least one layer and the test error is at most " +
-                       number_text(kPruningErrorSlack) +
-                       " points above the unpruned net's (same width and starting depth; undecided without one)",
-                   "final depth");
+  ClaimRow r =
+      row(claim, paper, "pruning",
+          "holds when the pruner removed at least one layer and the test error is at most " +
+              number_text(kPruningErrorSlack) +
+              " points above the unpruned net's (same width, starting depth and epochs; undecided without one)",
+          "final depth");
   if (!context.require(r, {model})) return r;
   const ModelInfo& m = *context.runs().model(model);
   r.ours = std::to_string(m.config.depth) + " layers (from " + initial_depth(m) + ", width " +
            std::to_string(m.config.width) + ") / test error " + percent_text(m.test_error());
   cite_model(context, r, model);
   // The accuracy change is measured against the unpruned net only where it is the same net
-  // apart from the pruning (width and starting depth; the epochs show in the commands).
+  // apart from the pruning: width, starting depth and epoch budget (--epochs).
   const ModelInfo* full = context.runs().model(unpruned);
-  if (full && full->config.width == m.config.width && std::to_string(full->config.depth) == initial_depth(m)) {
+  const auto epochs = [](const ModelInfo& model) {
+    return flag_value(model.meta(run_files::model_metadata::command), "epochs");
+  };
+  if (full && full->config.width == m.config.width && std::to_string(full->config.depth) == initial_depth(m) &&
+      epochs(*full) == epochs(m)) {
     const double change = 100 * (m.test_error() - full->test_error());
     r.ours += "; unpruned (" + unpruned + "): " + percent_text(full->test_error()) + ", change " +
               plot::format_number(change, 2) + " points";
@@ -97,7 +102,7 @@ ClaimRow pruning_row(FigureContext& context, const std::string& claim, const std
     decide(r, m.config.depth, std::to_string(m.config.depth) != initial_depth(m) && change <= kPruningErrorSlack);
   } else {
     r.value = m.config.depth;
-    r.ours += "; no unpruned net of the same width and starting depth to compare with";
+    r.ours += "; no unpruned net of the same width, starting depth and epochs to compare with";
   }
   const ModelInfo* fixed = context.runs().model(fixed_depth);
   if (fixed && fixed->config.width == m.config.width && fixed->config.depth == m.config.depth) {
