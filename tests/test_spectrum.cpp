@@ -315,6 +315,7 @@ TEST(SpectrumExperiment, TinyNetAgainstIndependentComputation) {
   EXPECT_NE(summary.find("\"bias_in_ode\": false"), std::string::npos);
   EXPECT_NE(summary.find("\"spectral_radius\""), std::string::npos);
   EXPECT_NE(summary.find("\"fixed_points\""), std::string::npos);
+  EXPECT_NE(summary.find("\"sample_negative_real\""), std::string::npos);
 
   // The exact fixed points: Newton from each sample's y(T') (in the float pass's rounding),
   // checked with F and J's full eigenvalues computed here.
@@ -329,9 +330,13 @@ TEST(SpectrumExperiment, TinyNetAgainstIndependentComputation) {
       EXPECT_LE(resdyn::fixed_point_residual(w, sample.newton.y), 1e-6);
       const resdyn::DistinctFixedPoint& p = r.fixed_points[size_t(sample.point)];
       EXPECT_LE(resdyn::fixed_point_residual(w, p.y), 1e-6);
-      int positive = 0;
-      for (const Complex& v : resdyn::eigenvalues(resdyn::residual_ode_jacobian(w, p.y))) positive += v.real() > 0;
+      int positive = 0, negative = 0;
+      for (const Complex& v : resdyn::eigenvalues(resdyn::residual_ode_jacobian(w, p.y))) {
+        positive += v.real() > 0;
+        negative += v.real() < 0;
+      }
       EXPECT_EQ(p.summary.positive_real, positive);
+      EXPECT_EQ(p.negative_real, negative);
       unstable += positive > 0;
     }
     EXPECT_EQ(k.samples, 6);

@@ -61,7 +61,10 @@ void find_sample_fixed_points(const Matrix& w, const FinalResiduals& residuals, 
   const std::vector<int> groups = distinct_point_groups(converged, options.distinct_distance);
   for (size_t k = 0; k < groups.size(); ++k) {
     const int g = groups[k];
-    if (g == int(result.fixed_points.size())) result.fixed_points.push_back({converged[k], {}, {}, 0});
+    if (g == int(result.fixed_points.size())) {
+      result.fixed_points.emplace_back();
+      result.fixed_points.back().y = converged[k];
+    }
     ++result.fixed_points[size_t(g)].samples;
     result.samples[which[k]].point = g;
   }
@@ -73,6 +76,8 @@ void fixed_point_spectra(const Matrix& w, const SpectrumOptions& options, Spectr
     DistinctFixedPoint& point = result.fixed_points[size_t(p)];
     point.ode = deflated_ode_eigenvalues(w, point.y);
     point.summary = summarise_spectrum(point.ode);
+    point.negative_real =
+        int(std::count_if(point.ode.begin(), point.ode.end(), [](const auto& v) { return v.real() < 0; }));
   });
 }
 
@@ -114,8 +119,7 @@ void write_fixed_point_tables(const SpectrumResult& result, const std::string& d
       continue;
     }
     const DistinctFixedPoint& p = result.fixed_points[size_t(s.point)];
-    const int negative = int(std::count_if(p.ode.begin(), p.ode.end(), [](const auto& v) { return v.real() < 0; }));
-    samples.cell(p.summary.positive_real).cell(negative).cell(p.summary.largest_real);
+    samples.cell(p.summary.positive_real).cell(p.negative_real).cell(p.summary.largest_real);
   }
   samples.save(dir + run_files::spectrum::fixed_points);
   files.push_back(dir + run_files::spectrum::fixed_points);
@@ -147,18 +151,21 @@ void write_fixed_point_summary(output::Json& json, const SpectrumResult& result,
     json.end_object();
   }
   json.end_array();
-  json.key("sample_residuals").values([&] {
-    std::vector<double> r;
-    for (const SampleFixedPoint& s : result.samples) r.push_back(s.newton.residual);
-    return r;
-  }());
-  json.key("sample_positive_real").values([&] {
-    std::vector<double> r;
+  // Per sample, in sample order; NaN (null) where Newton did not converge.
+  const auto per_sample = [&](auto value) {
+    std::vector<double> values;
     for (const SampleFixedPoint& s : result.samples)
-      r.push_back(s.point < 0 ? std::numeric_limits<double>::quiet_NaN()
-                              : double(result.fixed_points[size_t(s.point)].summary.positive_real));
-    return r;
-  }());
+      values.push_back(s.point < 0 ? std::numeric_limits<double>::quiet_NaN()
+                                   : double(value(result.fixed_points[size_t(s.point)])));
+    return values;
+  };
+  std::vector<double> residuals;
+  for (const SampleFixedPoint& s : result.samples) residuals.push_back(s.newton.residual);
+  json.key("sample_residuals").values(residuals);
+  json.key("sample_positive_real").values(per_sample([](const DistinctFixedPoint& p) {
+    return p.summary.positive_real;
+  }));
+  json.key("sample_negative_real").values(per_sample([](const DistinctFixedPoint& p) { return p.negative_real; }));
   json.end_object();
 }
 
@@ -208,7 +215,8 @@ void write_files(const SpectrumResult& result, const Net<float>& net, const Spec
              "per sample, Newton from its y(T'); converged if max_i |F_i| <= tolerance; converged points "
              "within distinct_distance (max norm) of an earlier one are the same fixed point; a point is "
              "unstable if J has an eigenvalue with positive real part (unstable_fraction: of the class's "
-             "converged samples); sample_residuals and sample_positive_real in sample order, as "
+             "converged samples); sample_residuals, sample_positive_real and sample_negative_real (eigenvalues with "
+             "real part > 0 and < 0 at the sample's point; null if not converged) in sample order, as "
              "fixed_points.csv");
   json.field("ode_jacobian", "J(y) = diag((1 - 2y)(W y)) + diag(y(1 - y)) W, the Jacobian of paper eq. 3");
   json.field("bias",

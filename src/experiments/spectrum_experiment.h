@@ -53,7 +53,8 @@ struct DistinctFixedPoint {
   std::vector<double> y;                  // the first of its samples' Newton points
   std::vector<std::complex<double>> ode;  // eigenvalues of J(y), sorted by sort_spectrum
   SpectrumSummary summary;
-  int samples = 0;  // converged samples that reach it
+  int negative_real = 0;  // eigenvalues with real part < 0
+  int samples = 0;        // converged samples that reach it
 };
 
 // Per class: the samples' exact fixed points in a few numbers.
