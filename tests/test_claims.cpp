@@ -136,6 +136,7 @@ TEST(ClaimsStudy, CountsMeansAndSpreadOverRuns) {
   const resdyn::report::ClaimsStudy study = resdyn::report::read_claims_study(runs, dir.path + "/report");
   ASSERT_EQ(study.recipes, (std::vector<std::string>{"ours", "plain"}));
   EXPECT_EQ(study.runs[0].size(), 3u);
+  EXPECT_EQ(study.recipe_flags, (std::vector<std::string>{"", ""}));  // no models: no training flags to show
   const resdyn::report::StudyRow* det = nullptr;
   for (const resdyn::report::StudyRow& row : study.rows)
     if (row.claim.rfind("det M'(4)", 0) == 0) det = &row;

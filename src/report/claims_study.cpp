@@ -5,8 +5,11 @@
 #include <cmath>
 #include <filesystem>
 
+#include "experiments/run_file_names.h"
 #include "output/csv.h"
 #include "report/figure.h"
+#include "report/figure_parts.h"
+#include "report/runs_layout.h"
 
 namespace resdyn::report {
 
@@ -23,12 +26,24 @@ std::vector<std::string> subdirectories(const std::string& dir) {
   return names;
 }
 
-// Both claims tables of one runs directory.
-std::vector<ClaimRow> claims_of(const std::string& runs_dir, const std::string& report_dir) {
+// The flags of a training command that make a recipe, those it gives of them.
+std::string recipe_flags_of(const std::string& command) {
+  std::string flags;
+  for (const char* name : {"optimizer", "lr", "momentum", "schedule", "shift", "batch", "epochs"}) {
+    const std::string value = flag_value(command, name);
+    if (!value.empty()) flags += std::string(flags.empty() ? "" : " ") + "--" + name + " " + value;
+  }
+  return flags;
+}
+
+// Both claims tables of one runs directory, and its shared net's recipe flags.
+std::vector<ClaimRow> claims_of(const std::string& runs_dir, const std::string& report_dir, std::string& flags) {
   make_directories(report_dir + "/figures");
   FigureContext context(runs_dir, report_dir);
   std::vector<ClaimRow> rows = paper_table(context);
   for (ClaimRow& r : further_claims(context)) rows.push_back(std::move(r));
+  if (const ModelInfo* shared = context.runs().model(layout::shared_model))
+    flags = recipe_flags_of(shared->meta(run_files::model_metadata::command));
   return rows;
 }
 
@@ -62,10 +77,13 @@ ClaimsStudy read_claims_study(const std::string& runs_dir, const std::string& re
     if (runs.empty()) continue;
     study.recipes.push_back(recipe);
     study.runs.emplace_back();
+    study.recipe_flags.emplace_back();
     for (const std::string& run : runs) {
       study.runs.back().push_back("claims/" + recipe + "/" + run);
+      std::string flags;
       const std::vector<ClaimRow> rows =
-          claims_of(root + "/" + recipe + "/" + run, report_dir + "/data/claims/" + recipe + "/" + run);
+          claims_of(root + "/" + recipe + "/" + run, report_dir + "/data/claims/" + recipe + "/" + run, flags);
+      if (study.recipe_flags.back().empty()) study.recipe_flags.back() = flags;
       if (by_claim.empty()) {
         by_claim.resize(rows.size());
         for (const ClaimRow& r : rows) study.rows.push_back({r.claim, r.paper, r.rule, r.value_name, {}});

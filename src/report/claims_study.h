@@ -28,7 +28,10 @@ struct StudyRow {
 struct ClaimsStudy {
   std::vector<std::string> recipes;            // subdirectory names of RUNS/claims, sorted
   std::vector<std::vector<std::string>> runs;  // per recipe, its run directories (relative to RUNS)
-  std::vector<StudyRow> rows;                  // the paper's table, then the further claims
+  // Per recipe, the training flags that make it, as its first run's shared net was trained:
+  // e.g. "--optimizer adam --shift 1" (empty when that model is missing).
+  std::vector<std::string> recipe_flags;
+  std::vector<StudyRow> rows;  // the paper's table, then the further claims
 };
 
 // Reads RUNS/claims (empty study when it does not exist). The files each claim uses are

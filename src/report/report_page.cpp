@@ -95,7 +95,11 @@ std::string study_html(const ClaimsStudy& study, const std::string& runs_dir) {
       "decided), and the mean ± standard deviation over runs of the figure its rule tests. Numbers: " +
       link("data/claims_study.csv", "claims_study.csv") + ".</p>\n<table>\n<tr><th>claim (paper)</th><th>rule</th>";
   for (std::size_t k = 0; k < study.recipes.size(); ++k)
-    out += "<th>" + html(study.recipes[k]) + " (" + std::to_string(study.runs[k].size()) + " runs)</th>";
+    out += "<th>" + html(study.recipes[k]) + " (" + std::to_string(study.runs[k].size()) + " runs)" +
+           (study.recipe_flags[k].empty()
+                ? ""
+                : "<br /><span class=\"small\">shared net: " + code(study.recipe_flags[k]) + "</span>") +
+           "</th>";
   out += "</tr>\n";
   for (const StudyRow& row : study.rows) {
     out += "<tr><td>" + html(row.claim) + " <span class=\"small\">(paper: " + html(row.paper) +
