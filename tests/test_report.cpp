@@ -501,6 +501,7 @@ TEST(Report, DrawsEveryFigureFromCompleteRuns) {
   // Every claim has a verdict and its rule.
   EXPECT_NE(html.find("<th>verdict (rule)</th>"), std::string::npos);
   EXPECT_NE(html.find("holds when the rule is met for at least 8 of 10 classes"), std::string::npos);
+  EXPECT_NE(html.find("The logit change is the mean over 8 random directions per sample"), std::string::npos);
   // The definitions are named where a reader of the repository finds them.
   EXPECT_NE(html.find("Definitions: the section “Where the paper is in the code” of <code>README.md</code>"),
             std::string::npos);

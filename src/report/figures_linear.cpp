@@ -41,6 +41,24 @@ plot::ScatterPlot eigenvalue_scatter(const output::CsvTable& table, const std::s
                            class_names(count));
 }
 
+// How steady the logit change is: the directions averaged per sample, and the largest
+// standard error they leave, relative to the mean (empty for runs that do not say).
+std::string direction_error_text(const output::JsonValue* summary) {
+  const output::JsonValue* overall = summary ? summary->find("overall") : nullptr;
+  const output::JsonValue* se = overall ? overall->find("se_logit_change") : nullptr;
+  const output::JsonValue* mean = overall ? overall->find(sensitivity::column::mean_logit_change) : nullptr;
+  if (!se || !mean || se->items().size() != mean->items().size()) return "";
+  double largest = 0;
+  for (std::size_t s = 0; s < se->items().size(); ++s) {
+    const output::JsonValue& e = se->items()[s];
+    const output::JsonValue& m = mean->items()[s];
+    if (e.is_number() && m.is_number() && m.number() > 0) largest = std::max(largest, e.number() / m.number());
+  }
+  return " The logit change is the mean over " + summary_text(summary, "directions") +
+         " random directions per sample; the standard error the directions leave is at most " +
+         percent_text(largest, 1) + " of it (all samples, any layer).";
+}
+
 }  // namespace
 
 Figure figure_spectra(FigureContext& context) {
@@ -179,7 +197,7 @@ Figure figure_sensitivity(FigureContext& context) {
         " " + net +
         ": log10|det M'(4)| − log10|det M'(10)| = " + summary_text(summary, sensitivity::key::log10_det_ratio_4_10) +
         ", logit change at 4 over that at 10 = " + summary_text(summary, sensitivity::key::logit_change_ratio_4_10) +
-        ".";
+        "." + direction_error_text(summary);
   }
   context.save(f, grid);
   f.shows += ratios;
