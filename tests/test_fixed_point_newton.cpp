@@ -136,6 +136,16 @@ TEST(NewtonFixedPoint, ReportsAFailureWithItsResidual) {
   EXPECT_THROW(resdyn::newton_fixed_point(w, {0.5}), resdyn::Error);
 }
 
+// A unit with no weights at all: F_1 = 0 everywhere and row 1 of J is zero. Newton leaves
+// y_1 where it is (no division by J_11 = 0) and solves the rest: y_2 = 1.
+TEST(NewtonFixedPoint, AZeroRowOfTheJacobianIsLeftAlone) {
+  const Matrix w = matrix_of(2, {0.0, 0.0, 0.0, 1.0});
+  const resdyn::NewtonFixedPoint p = resdyn::newton_fixed_point(w, {0.3, 0.9});
+  ASSERT_TRUE(p.converged) << p.residual;
+  EXPECT_EQ(p.y[0], 0.3);
+  EXPECT_NEAR(p.y[1], 1.0, 1e-12);
+}
+
 TEST(NewtonFixedPoint, DistinctPointGroupsByMaxNormDistance) {
   const std::vector<std::vector<double>> points = {
       {0.0, 1.0}, {0.5, 1.0}, {0.0, 1.0 - 5e-5}, {0.5 + 2e-4, 1.0}, {0.5 - 1e-4, 1.0}};

@@ -49,7 +49,8 @@ std::vector<double> newton_direction(const Matrix& weights, const std::vector<do
     for (int j = 0; j < n; ++j) coupling += j == i ? 0.0 : std::fabs(jacobian(i, j));
     (coupling <= 1e-6 * std::fabs(jacobian(i, i)) ? face_rows : free_rows).push_back(i);
   }
-  for (int i : face_rows) direction[size_t(i)] = -f[size_t(i)] / jacobian(i, i);
+  // A face row with J_ii = 0 is all zero: nothing to solve there (F_i = 0 when y_i is on a face).
+  for (int i : face_rows) direction[size_t(i)] = jacobian(i, i) != 0.0 ? -f[size_t(i)] / jacobian(i, i) : 0.0;
   if (free_rows.empty()) return direction;
   const int m = int(free_rows.size());
   Matrix block(m, m);
