@@ -2223,20 +2223,23 @@ struct Trace {
 // does so each step for a shared-weight net, whose one W serves all T layers.
 template <class Real>
 struct PackedNet {
-  const Net<Real>* net = nullptr;  // whose weights these are; forward reads the biases there
+  const Net<Real>* net = nullptr;         // whose weights these are; forward reads the biases there
+  Precision precision = Precision::fp32;  // of the products that read them
   PackedB<Real> stem, classifier;
   std::vector<PackedB<Real>> blocks;  // W_1^T, or W_1^T .. W_T^T
 
-  explicit PackedNet(const Net<Real>& n, int threads = 1) : net(&n) { pack(threads); }
+  explicit PackedNet(const Net<Real>& n, int threads = 1, Precision p = Precision::fp32) : net(&n), precision(p) {
+    pack(threads);
+  }
   // Packs the net's weights as they are now (again, after they changed), in the same memory.
   void pack(int threads = 1) {
     const Config& cfg = net->config;
     const int N = cfg.width;
-    if (cfg.stem) stem.pack(Op::T, cfg.input, N, net->P(), cfg.input, threads);
+    if (cfg.stem) stem.pack(Op::T, cfg.input, N, net->P(), cfg.input, threads, precision);
     blocks.resize(size_t(net->layout.blocks));
     for (int blk = 1; blk <= net->layout.blocks; ++blk)
-      blocks[size_t(blk - 1)].pack(Op::T, N, N, net->W(blk), N, threads);
-    classifier.pack(Op::T, N, cfg.classes, net->K(), N, threads);
+      blocks[size_t(blk - 1)].pack(Op::T, N, N, net->W(blk), N, threads, precision);
+    classifier.pack(Op::T, N, cfg.classes, net->K(), N, threads, precision);
   }
   const PackedB<Real>& W(int t) const { return blocks[blocks.size() == 1 ? 0 : size_t(t - 1)]; }
 };
@@ -2247,6 +2250,7 @@ struct ForwardOptions {
   bool keep_all = true;  // keep every layer (training) or only the newest (probes, eval)
   int threads = 1;
   const PackedNet<Real>* packed = nullptr;  // the net's weights packed ahead of time (inference)
+  Precision precision = Precision::fp32;    // of every product (section 2); packed's must match
   FunctionRef<void(int t, const Real* y, const Real* x)> on_layer;  // after each layer t >= 1
 };
 
@@ -2287,15 +2291,16 @@ struct LayerEpilogue {
 };
 
 // C = A op(W) + beta C for a weight matrix W (op T: a layer's x W^T; op N: backprop's gz W),
-// from its copy packed ahead of time when there is one (the same bits, PackedB), else from W.
+// from its copy packed ahead of time when there is one (the same bits, PackedB, packed in the
+// same precision: the callers check), else from W.
 template <class Real>
 void gemm_weights(Op opW, int M, int N, int K, const Real* A, int lda, const Real* W, int ldw,
-                  const PackedB<Real>* packed, Real beta, Real* C, int ldc, int threads,
-                  const Epilogue<Real>& epilogue = {}) {
+                  const PackedB<Real>* packed, Real beta, Real* C, int ldc, int threads, const Epilogue<Real>& epilogue,
+                  Precision precision) {
   if (packed)
     gemm(Op::N, M, Real(1), A, lda, *packed, beta, C, ldc, threads, epilogue);
   else
-    gemm(Op::N, opW, M, N, K, Real(1), A, lda, W, ldw, beta, C, ldc, threads, epilogue);
+    gemm(Op::N, opW, M, N, K, Real(1), A, lda, W, ldw, beta, C, ldc, threads, epilogue, precision);
 }
 
 // Sizes the trace for this net, batch and depth (reusing its memory when it fits). Keeping
@@ -2318,14 +2323,14 @@ void prepare_trace(const Net<Real>& net, Trace<Real>& trace, int depth, bool kee
 // x(0) from the input: the stem, or a copy of the pixels.
 template <class Real>
 void compute_initial_state(const Net<Real>& net, Trace<Real>& trace, int threads,
-                           const PackedNet<Real>* packed = nullptr) {
+                           const PackedNet<Real>* packed = nullptr, Precision precision = Precision::fp32) {
   const Config& cfg = net.config;
   const int B = trace.batch, N = cfg.width, D = cfg.input;
   Real* x0 = trace.state(0);
   if (cfg.stem) {
     const LayerEpilogue<Real> stem{net.c(), nullptr, nullptr, N};
     gemm_weights(Op::T, B, N, D, trace.input.data(), D, net.P(), D, packed ? &packed->stem : nullptr, Real(0), x0, N,
-                 threads, stem.as_epilogue());
+                 threads, stem.as_epilogue(), precision);
   } else {
     std::copy(trace.input.begin(), trace.input.begin() + trace.block(), x0);
   }
@@ -2348,12 +2353,12 @@ void run_layers(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<R
     const LayerEpilogue<Real> layer_done{net.b(layer), trace.resnet ? prev : nullptr,
                                          trace.resnet && !in_place ? trace.state(t) : nullptr, N};
     gemm_weights(Op::T, B, N, N, prev, N, net.W(layer), N, opt.packed ? &opt.packed->W(layer) : nullptr, Real(0), z, N,
-                 opt.threads, layer_done.as_epilogue());
+                 opt.threads, layer_done.as_epilogue(), opt.precision);
     if (opt.on_layer) opt.on_layer(t, trace.residual(t), trace.state(t));
   }
   const PackedB<Real>* classifier = opt.packed ? &opt.packed->classifier : nullptr;
   gemm_weights(Op::T, B, cfg.classes, N, trace.state(depth), N, net.K(), N, classifier, Real(0), trace.logits.data(),
-               cfg.classes, opt.threads);
+               cfg.classes, opt.threads, {}, opt.precision);
   for (int r = 0; r < B; ++r)
     for (int k = 0; k < cfg.classes; ++k) trace.logits[size_t(r) * cfg.classes + k] += net.k0()[k];
 }
@@ -2365,8 +2370,9 @@ void forward(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<Real
   if (depth > net.config.depth && net.config.weights != Weights::Shared)
     throw Error("unrolling beyond the trained depth needs shared weights");
   if (opt.packed && opt.packed->net != &net) throw Error("forward: packed weights of another net");
+  if (opt.packed && opt.packed->precision != opt.precision) throw Error("forward: weights packed in another precision");
   prepare_trace(net, trace, depth, opt.keep_all, bool(opt.on_layer));
-  compute_initial_state(net, trace, opt.threads, opt.packed);
+  compute_initial_state(net, trace, opt.threads, opt.packed, opt.precision);
   run_layers(net, trace, opt);
 }
 
@@ -3165,10 +3171,11 @@ int count_predictions(Evaluation& ev, const Logit* logits, const uint8_t* labels
 }
 
 // Test error, loss and confusion matrix of the first `limit` samples (0 = all), on the
-// net's weights packed ahead of time if given (same results, faster).
+// net's weights packed ahead of time if given (same results, faster; products in the
+// precision they were packed for), else with products in `precision`.
 template <class Real>
 Evaluation evaluate(const Net<Real>& net, const Dataset& data, int threads = 1, int limit = 0, int batch = 256,
-                    const PackedNet<Real>* packed = nullptr) {
+                    const PackedNet<Real>* packed = nullptr, Precision precision = Precision::fp32) {
   const Config& cfg = net.config;
   Evaluation ev = start_evaluation(cfg, data, limit);
   Trace<Real> trace;
@@ -3176,6 +3183,7 @@ Evaluation evaluate(const Net<Real>& net, const Dataset& data, int threads = 1, 
   fwd.keep_all = false;
   fwd.threads = threads;
   fwd.packed = packed;
+  fwd.precision = packed ? packed->precision : precision;
   int wrong = 0;
   double loss = 0;
   for (int first = 0; first < ev.count; first += batch) {
@@ -3191,7 +3199,8 @@ Evaluation evaluate(const Net<Real>& net, const Dataset& data, int threads = 1, 
   return ev;
 }
 
-RESDYN_INSTANCE Evaluation evaluate<float>(const Net<float>&, const Dataset&, int, int, int, const PackedNet<float>*);
+RESDYN_INSTANCE Evaluation evaluate<float>(const Net<float>&, const Dataset&, int, int, int, const PackedNet<float>*,
+                                           Precision);
 
 #ifndef RESDYN_NO_TRAINING
 // ============================================================================
@@ -3271,6 +3280,7 @@ struct BackwardBuffers {
   std::vector<double> penalty_s2;   // per penalised layer and row i: (1/B) sum_b s_bi^2
   std::vector<double> penalty_rho;  // per row i of the layer's W_t: sum_j W_t[i][j]^2
   double penalty_lambda = 0;
+  Precision precision = Precision::fp32;  // of the walks' and the gradients' products (section 2)
 };
 
 // gz = gx * s(1 - s) for each tile of gx as soon as the product that makes gx has summed it:
@@ -3357,7 +3367,8 @@ inline int first_penalised_layer(int T) { return std::max(1, T - 1); }
 namespace detail {
 // The checks both walks make of their trace and packed W; `who` names the caller.
 template <class Real>
-void check_walk(const Net<Real>& net, const Trace<Real>& trace, const PackedB<Real>* shared_w, const char* who) {
+void check_walk(const Net<Real>& net, const Trace<Real>& trace, const PackedB<Real>* shared_w, Precision precision,
+                const char* who) {
   const Config& cfg = net.config;
   if (!trace.keep_all || trace.depth != cfg.depth)
     throw Error(std::string(who) + " needs a full trace at the trained depth");
@@ -3365,6 +3376,8 @@ void check_walk(const Net<Real>& net, const Trace<Real>& trace, const PackedB<Re
     throw Error(std::string(who) + " needs y(t), which backward has used up: run forward again");
   if (shared_w && (cfg.weights != Weights::Shared || shared_w->K() != cfg.width || shared_w->N() != cfg.width))
     throw Error(std::string(who) + ": packed weights that are not this shared-weight net's W");
+  if (shared_w && shared_w->precision() != precision)
+    throw Error(std::string(who) + ": W packed in another precision than the walk's");
 }
 
 // The penalty's own part of gz(t) at a penalised layer t: dR/dz_bi = (2 lambda / B) rho_i
@@ -3422,7 +3435,8 @@ double walk_down(const Net<Real>& net, const Trace<Real>& trace, BackwardBuffers
   };
   const SigmoidGradEpilogue<Real> top = gz_epilogue(T);
   if (!penalty) {
-    gemm(Op::N, Op::N, B, N, C, Real(1), buf.dlogits.data(), C, net.K(), N, Real(0), gx, N, threads, top.as_epilogue());
+    gemm(Op::N, Op::N, B, N, C, Real(1), buf.dlogits.data(), C, net.K(), N, Real(0), gx, N, threads, top.as_epilogue(),
+         buf.precision);
   } else {  // R does not depend on x(T)
     std::fill(gx, gx + block, Real(0));
     SigmoidGradEpilogue<Real>::apply(&top, gx, N, 0, 0, B, N);
@@ -3434,7 +3448,8 @@ double walk_down(const Net<Real>& net, const Trace<Real>& trace, BackwardBuffers
     // ResNet: gx(t-1) = gx(t) + gz(t) W_t (beta 1); MLP: gx(t-1) = gz(t) W_t (beta 0).
     const SigmoidGradEpilogue<Real> below = gz_epilogue(t - 1);
     const Real beta = trace.resnet ? Real(1) : Real(0);
-    gemm_weights(Op::N, B, N, N, gz_of(t), N, net.W(t), N, shared_w, beta, gx, N, threads, below.as_epilogue());
+    gemm_weights(Op::N, B, N, N, gz_of(t), N, net.W(t), N, shared_w, beta, gx, N, threads, below.as_epilogue(),
+                 buf.precision);
   }
   return penalty ? buf.penalty_lambda * R / B : 0;
 }
@@ -3444,7 +3459,7 @@ double walk_down(const Net<Real>& net, const Trace<Real>& trace, BackwardBuffers
 template <class Real>
 double backward_walk(const Net<Real>& net, Trace<Real>& trace, const uint8_t* labels, BackwardBuffers<Real>& buf,
                      int threads = 1, const PackedB<Real>* shared_w = nullptr) {
-  detail::check_walk(net, trace, shared_w, "backward");
+  detail::check_walk(net, trace, shared_w, buf.precision, "backward");
   const int B = trace.batch, C = net.config.classes;
   buf.dlogits.resize(size_t(B) * C);
   buf.gz.resize(trace.resnet ? 0 : size_t(trace.depth) * trace.block());
@@ -3459,7 +3474,7 @@ double backward_walk(const Net<Real>& net, Trace<Real>& trace, const uint8_t* la
 template <class Real>
 double penalty_walk(const Net<Real>& net, const Trace<Real>& trace, double lambda, BackwardBuffers<Real>& buf,
                     int threads = 1, const PackedB<Real>* shared_w = nullptr) {
-  detail::check_walk(net, trace, shared_w, "noise_growth_penalty");
+  detail::check_walk(net, trace, shared_w, buf.precision, "noise_growth_penalty");
   const int N = net.config.width, T = trace.depth;
   buf.penalty_lambda = lambda;
   buf.penalty_gz.resize(size_t(T) * trace.block());
@@ -3474,26 +3489,29 @@ double penalty_walk(const Net<Real>& net, const Trace<Real>& trace, double lambd
 // column sums added to the bias's part.
 template <class Real>
 void group_products(const Net<Real>& net, const Trace<Real>& trace, const ParamGroup& g, const Real* dlogits,
-                    const Real* dz, const Real* dz0, Real beta, Real* out, int threads) {
+                    const Real* dz, const Real* dz0, Real beta, Real* out, int threads, Precision precision) {
   const Config& cfg = net.config;
   const int B = trace.batch, N = cfg.width, C = cfg.classes, D = cfg.input, T = trace.depth;
   const size_t weights = size_t(g.rows) * (g.kind == GroupKind::Stem ? D : N);  // the bias's part starts here
   switch (g.kind) {
     case GroupKind::Classifier:
       if (!dlogits) return;
-      gemm(Op::T, Op::N, g.rows, N, B, Real(1), dlogits + g.row0, C, trace.state(T), N, beta, out, N, threads);
+      gemm(Op::T, Op::N, g.rows, N, B, Real(1), dlogits + g.row0, C, trace.state(T), N, beta, out, N, threads, {},
+           precision);
       if (g.with_bias) add_column_sums(dlogits, B, C, out + weights);
       return;
     case GroupKind::Block: {
       // Shared: every layer's rows at once; per-layer: layer t = g.block alone.
       const int t = g.block, rows = cfg.weights == Weights::Shared ? T * B : B;
       const Real* gz = dz + (cfg.weights == Weights::Shared ? 0 : size_t(t - 1) * trace.block());
-      gemm(Op::T, Op::N, g.rows, N, rows, Real(1), gz + g.row0, N, trace.state(t - 1), N, beta, out, N, threads);
+      gemm(Op::T, Op::N, g.rows, N, rows, Real(1), gz + g.row0, N, trace.state(t - 1), N, beta, out, N, threads, {},
+           precision);
       if (g.with_bias) add_column_sums(gz, rows, N, out + weights);
       return;
     }
     case GroupKind::Stem:
-      gemm(Op::T, Op::N, g.rows, D, B, Real(1), dz0 + g.row0, N, trace.input.data(), D, beta, out, D, threads);
+      gemm(Op::T, Op::N, g.rows, D, B, Real(1), dz0 + g.row0, N, trace.input.data(), D, beta, out, D, threads, {},
+           precision);
       if (g.with_bias) add_column_sums(dz0, B, N, out + weights);
       return;
   }
@@ -3509,7 +3527,8 @@ void group_gradient(const Net<Real>& net, const Trace<Real>& trace, const Backwa
                     const ParamGroup& g, Real* out, int threads = 1, GradientTerms terms = GradientTerms::Loss) {
   if (terms != GradientTerms::Penalty) {
     std::fill(out, out + g.size, Real(0));  // the biases' column sums add to it
-    group_products(net, trace, g, buf.dlogits.data(), kept_gz(trace, buf), buf.gz0.data(), Real(0), out, threads);
+    group_products(net, trace, g, buf.dlogits.data(), kept_gz(trace, buf), buf.gz0.data(), Real(0), out, threads,
+                   buf.precision);
   }
   if (terms == GradientTerms::Loss || g.kind == GroupKind::Classifier) return;  // R does not see the classifier
   // The penalty's direct term on the penalised blocks (layer T first, as shared weights take
@@ -3527,7 +3546,7 @@ void group_gradient(const Net<Real>& net, const Trace<Real>& trace, const Backwa
               Real(2.0 * buf.penalty_lambda * mean_s2[size_t(i)] * double(W[size_t(i) * N + j]));
     }
   group_products(net, trace, g, static_cast<const Real*>(nullptr), buf.penalty_gz.data(), buf.penalty_gz0.data(),
-                 Real(1), out, threads);
+                 Real(1), out, threads, buf.precision);
 }
 
 // Gradient of the mean loss with respect to every parameter, into grad (layout.total
@@ -3710,8 +3729,9 @@ struct TrainOptions {
   OptimizerConfig optimizer;
   uint64_t seed = 1;
   int threads = 1;
-  double noise_reg = 0;  // lambda of noise_growth_penalty (section 12); 0: off
-  int shift = 0;         // augmentation: each training image moved by up to this many pixels; 0: off
+  double noise_reg = 0;                   // lambda of noise_growth_penalty (section 12); 0: off
+  int shift = 0;                          // augmentation: each training image moved by up to this many pixels; 0: off
+  Precision precision = Precision::fp32;  // of every product, forward and backward (section 2)
 };
 
 // The image moved right by dx and down by dy whole pixels (either may be negative); pixels
@@ -3786,6 +3806,8 @@ class Trainer {
     const double start = monotonic_seconds();
     ForwardOptions<Real> fwd;
     fwd.threads = options_.threads;
+    fwd.precision = options_.precision;
+    buffers_.precision = options_.precision;
     for (long bi = first_batch; bi < batches; ++bi) {
       const int first = int(bi * options_.batch);
       const int count = std::min(options_.batch, data_.count - first);
@@ -3809,14 +3831,14 @@ class Trainer {
       const bool pack_shared = net_.config.weights == Weights::Shared && net_.config.depth > 1;
       if (pack_shared) {
         if (!forward_weights_)
-          forward_weights_ = std::make_unique<PackedNet<Real>>(net_, options_.threads);
+          forward_weights_ = std::make_unique<PackedNet<Real>>(net_, options_.threads, options_.precision);
         else
           forward_weights_->pack(options_.threads);
         fwd.packed = forward_weights_.get();
       }
       forward(net_, trace_, fwd);
       const int N = net_.config.width;
-      if (pack_shared) backward_weights_.pack(Op::N, N, N, net_.W(1), N, options_.threads);
+      if (pack_shared) backward_weights_.pack(Op::N, N, N, net_.W(1), N, options_.threads, options_.precision);
       const PackedB<Real>* shared_w = pack_shared ? &backward_weights_ : nullptr;
       // The penalty's gradient joins the loss's; the reported loss stays the cross-entropy,
       // comparable with unregularised runs. Its walk reads y(t), so it goes first.

@@ -13,12 +13,15 @@
 #include <vector>
 
 #include "resdyn.h"
+#include "test_paths.h"
+#include "tiny_net.h"
 
 using resdyn::bf16_from_float;
 using resdyn::bf16_multiply_add;
 using resdyn::float_from_bf16;
 using resdyn::Op;
 using resdyn::Precision;
+using namespace resdyn;
 
 namespace {
 
@@ -68,7 +71,7 @@ TEST(Bfloat16, SpecialValues) {
   EXPECT_EQ(bf16_from_float(-INFINITY), 0xFF80);
   EXPECT_EQ(bf16_from_float(from_bits(0x00000001u)), 0x0000);  // denormals become zero
   EXPECT_EQ(bf16_from_float(from_bits(0x807FFFFFu)), 0x8000);
-  EXPECT_EQ(bf16_from_float(from_bits(0x7F7FFFFFu)), 0x7F80);  // the largest float rounds up to infinity
+  EXPECT_EQ(bf16_from_float(from_bits(0x7F7FFFFFu)), 0x7F80);    // the largest float rounds up to infinity
   const uint16_t nan = bf16_from_float(from_bits(0x7F800001u));  // a NaN whose payload is in the low half
   EXPECT_TRUE(std::isnan(float_from_bf16(nan)));
   EXPECT_EQ(float_from_bf16(0x4049), 3.140625f);
@@ -100,7 +103,7 @@ TEST(Bfloat16, TheCpuConvertsAsTheDefinitionSays) {
     for (int i = 0; i < 32; ++i) {
       uint32_t u = uint32_t(rng.next_u64());
       if (i % 3 == 0) u = (u & 0x807FFFFFu) | (uint32_t(100 + rng.below(56)) << 23);  // moderate magnitudes
-      if (i == 5 && round % 7 == 0) u &= 0x807FFFFFu;                                     // a denormal
+      if (i == 5 && round % 7 == 0) u &= 0x807FFFFFu;                                 // a denormal
       x[i] = from_bits(u);
     }
     // vcvtne2ps2bf16: the second operand fills the low half.
@@ -188,7 +191,8 @@ TEST(Bfloat16Gemm, BothKernelsGiveTheNaiveLoopsBits) {
             for (int j = 0; j < s.N; ++j) {
               const size_t at = size_t(i) * ldc + j;
               ASSERT_EQ(bits_of(fast[at]), bits_of(expected[at]))
-                  << s.M << "x" << s.N << "x" << s.K << " ops " << int(opA) << int(opB) << " threads " << threads << " at " << i << "," << j;
+                  << s.M << "x" << s.N << "x" << s.K << " ops " << int(opA) << int(opB) << " threads " << threads
+                  << " at " << i << "," << j;
               ASSERT_EQ(bits_of(portable[at]), bits_of(expected[at]));
             }
         }
@@ -218,6 +222,136 @@ TEST(Bfloat16Gemm, PackedBGivesTheSameBitsAndStaysNearTheExactProduct) {
     }
   EXPECT_LT(worst, 1.0 / 128);  // each term within 2^-7 of its exact value, relative
   EXPECT_GT(worst, 1e-6);       // and the operands really were rounded
+}
+
+// Backprop in bf16 on every variant against central differences of the exact loss (double,
+// no rounding): operands rounded to 8 significant bits move each product by up to 2^-9 of its
+// size, so the gradient agrees to about a percent, not to float's 1e-6; and it does differ
+// from the float gradient, or the products were not rounded at all.
+TEST(Bfloat16Training, GradientsOfEveryVariantAgreeWithCentralDifferencesToBf16Precision) {
+  const int batch = 4;
+  for (Arch arch : {Arch::ResNet, Arch::MLP})
+    for (Weights weights : {Weights::Shared, Weights::PerLayer})
+      for (bool stem : {true, false}) {
+        const Config cfg = tiny::config(arch, weights, stem, 40, 24, 3, 5);
+        const std::string name = std::string(arch == Arch::ResNet ? "resnet" : "mlp") +
+                                 (weights == Weights::Shared ? "/shared" : "/per-layer") + (stem ? "/stem" : "");
+        const Net<double> exact = tiny::random_net<double>(cfg, 17, 0.5);
+        Net<float> net(cfg);
+        for (size_t i = 0; i < net.params.size(); ++i) net.params[i] = float(exact.params[i]);
+        Rng rng(3);
+        std::vector<uint8_t> pixels(size_t(batch) * cfg.input), labels(batch);
+        for (auto& v : pixels) v = uint8_t(rng.below(256));
+        for (auto& l : labels) l = uint8_t(rng.below(uint64_t(cfg.classes)));
+        auto gradient = [&](Precision precision) {
+          Trace<float> trace;
+          set_input(trace, pixels.data(), batch, cfg.input);
+          ForwardOptions<float> fwd;
+          fwd.precision = precision;
+          forward(net, trace, fwd);
+          BackwardBuffers<float> buffers;
+          buffers.precision = precision;
+          std::vector<float> g(net.params.size());
+          backward(net, trace, labels.data(), g.data(), buffers);
+          return g;
+        };
+        const std::vector<float> bf16 = gradient(Precision::bf16), fp32 = gradient(Precision::fp32);
+        Net<double> probe = exact;
+        Trace<double> trace;
+        set_input(trace, pixels.data(), batch, cfg.input);
+        auto loss = [&] {
+          forward(probe, trace);
+          return softmax_cross_entropy(trace.logits.data(), labels.data(), batch, cfg.classes,
+                                       static_cast<double*>(nullptr));
+        };
+        double error = 0, norm = 0, off_float = 0;
+        for (size_t i = 0; i < probe.params.size(); ++i) {
+          const double keep = probe.params[i], h = 1e-5;
+          probe.params[i] = keep + h;
+          const double up = loss();
+          probe.params[i] = keep - h;
+          const double numeric = (up - loss()) / (2 * h);
+          probe.params[i] = keep;
+          error += (bf16[i] - numeric) * (bf16[i] - numeric);
+          norm += numeric * numeric;
+          off_float += double(bf16[i] - fp32[i]) * (bf16[i] - fp32[i]);
+        }
+        EXPECT_LT(std::sqrt(error / norm), 0.02) << name;
+        EXPECT_GT(std::sqrt(off_float / norm), 1e-5) << name << ": the bf16 gradient is the float one";
+      }
+}
+
+// The noise penalty's gradient (paper eq. 5) in bf16 against the exact one (double backprop,
+// itself checked against central differences in the noise regulariser's tests).
+TEST(Bfloat16Training, NoisePenaltyGradientAgreesWithTheExactOne) {
+  const Config cfg = tiny::config(Arch::ResNet, Weights::Shared, true, 40, 24, 4, 5);
+  const Net<double> exact = tiny::random_net<double>(cfg, 23, 0.5);
+  Net<float> net(cfg);
+  for (size_t i = 0; i < net.params.size(); ++i) net.params[i] = float(exact.params[i]);
+  std::vector<uint8_t> pixels(size_t(3) * cfg.input);
+  Rng rng(5);
+  for (auto& v : pixels) v = uint8_t(rng.below(256));
+  Trace<double> exact_trace;
+  set_input(exact_trace, pixels.data(), 3, cfg.input);
+  forward(exact, exact_trace);
+  std::vector<double> reference(exact.params.size());
+  BackwardBuffers<double> exact_buffers;
+  noise_growth_penalty(exact, exact_trace, 0.1, reference.data(), exact_buffers);
+  Trace<float> trace;
+  set_input(trace, pixels.data(), 3, cfg.input);
+  ForwardOptions<float> fwd;
+  fwd.precision = Precision::bf16;
+  forward(net, trace, fwd);
+  std::vector<float> g(net.params.size());
+  BackwardBuffers<float> buffers;
+  buffers.precision = Precision::bf16;
+  noise_growth_penalty(net, trace, 0.1, g.data(), buffers);
+  double error = 0, norm = 0;
+  for (size_t i = 0; i < g.size(); ++i) {
+    error += (g[i] - reference[i]) * (g[i] - reference[i]);
+    norm += reference[i] * reference[i];
+  }
+  EXPECT_GT(norm, 1e-8);
+  EXPECT_LT(std::sqrt(error / norm), 0.02);
+}
+
+// Every variant trains in bf16 on real digits (1000 images, two epochs, with the noise penalty
+// and shifts on one of them): to the same bits on one thread and two, and to a test error
+// within 5 points of its float twin's (far below chance).
+TEST(Bfloat16Training, EveryVariantLearnsDigitsWithTheSameBitsOnOneAndTwoThreads) {
+  const Dataset train = first_samples(load_mnist(test_paths::mnist_dir(), true), 1000);
+  const Dataset test = first_samples(load_mnist(test_paths::mnist_dir(), false), 500);
+  for (Arch arch : {Arch::ResNet, Arch::MLP})
+    for (Weights weights : {Weights::Shared, Weights::PerLayer})
+      for (bool stem : {true, false}) {
+        const Config cfg = tiny::config(arch, weights, stem, 784, 48, 3, 10);
+        const std::string name = std::string(arch == Arch::ResNet ? "resnet" : "mlp") +
+                                 (weights == Weights::Shared ? "/shared" : "/per-layer") + (stem ? "/stem" : "");
+        auto trained = [&](Precision precision, int threads, double* error) {
+          Net<float> net(cfg);
+          Rng rng(9);
+          initialise(net, rng);
+          TrainOptions opt;
+          opt.epochs = 2;
+          opt.batch = 10;
+          opt.optimizer.lr = !stem ? 1e-3 : arch == Arch::ResNet ? 3e-2 : 1e-2;
+          opt.precision = precision;
+          opt.threads = threads;
+          opt.noise_reg = arch == Arch::ResNet && weights == Weights::Shared && stem ? 0.01 : 0;
+          opt.shift = opt.noise_reg > 0 ? 1 : 0;
+          Trainer<float> trainer(net, train, opt);
+          for (int e = 0; e < opt.epochs; ++e) trainer.train_epoch();
+          const PackedNet<float>* unpacked = nullptr;
+          if (error) *error = evaluate(net, test, threads, 0, 256, unpacked, precision).error;
+          return net.params;
+        };
+        double bf16_error = 1, fp32_error = 0;
+        const std::vector<float> one = trained(Precision::bf16, 1, nullptr);
+        EXPECT_TRUE(one == trained(Precision::bf16, 2, &bf16_error)) << name;
+        trained(Precision::fp32, 2, &fp32_error);
+        EXPECT_LT(fp32_error, 0.4) << name << ": the float twin did not learn";
+        EXPECT_LT(bf16_error, fp32_error + 0.05) << name;
+      }
 }
 
 }  // namespace
