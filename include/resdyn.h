@@ -51,6 +51,9 @@
 //   RESDYN_NO_THREADS      One thread: the matrix routines run every task in the caller
 //                          and <thread> is not included.
 //   RESDYN_MAX_THREADS     Upper bound on worker threads of the matrix routines (default 64).
+//   Kernels are chosen from the compiler's target macros (-march): AVX-512 or AVX2 with
+//   FMA for float products; AMX-BF16 (__AMX_BF16__, Linux, asked of the system once per
+//   process; bf16_kernel_name() tells) for bfloat16 ones; the portable loops otherwise.
 //   RESDYN_KERNELS         Show the kernels' bodies (and include <immintrin.h>) in a unit
 //                          that is not the implementation one: for tests of the kernels
 //                          themselves. Elsewhere only the implementation unit (or a
@@ -73,7 +76,9 @@
 //   A. The freestanding core (no exceptions, no heap)
 //     1. Scalars and randomness: the logistic function, a seeded generator (xoshiro256**).
 //     2. Matrix kernels: C = alpha op(A) op(B) + beta C, packed and cache-blocked, by
-//        register tiles whose every output sums in one fixed order.
+//        register tiles whose every output sums in one fixed order; in float32, or in
+//        bfloat16 (operands rounded, float sums in AMX's order: an AMX kernel where the
+//        CPU and the system have it, a portable one with the same bits everywhere else).
 //     3. Networks: configuration and the layout of the parameters (paper §4-5).
 //     4. Integer inference: the formats, rounding, the logistic table, exact int8 products,
 //        one image's forward pass on caller-owned buffers (quant_forward).
