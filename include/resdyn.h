@@ -51,6 +51,9 @@
 //   RESDYN_NO_THREADS      One thread: the matrix routines run every task in the caller
 //                          and <thread> is not included.
 //   RESDYN_MAX_THREADS     Upper bound on worker threads of the matrix routines (default 64).
+//   Kernels are chosen from the compiler's target macros (-march): AVX-512 or AVX2 with
+//   FMA for float products; AMX-BF16 (__AMX_BF16__, Linux, asked of the system once per
+//   process; bf16_kernel_name() tells) for bfloat16 ones; the portable loops otherwise.
 //   RESDYN_KERNELS         Show the kernels' bodies (and include <immintrin.h>) in a unit
 //                          that is not the implementation one: for tests of the kernels
 //                          themselves. Elsewhere only the implementation unit (or a
@@ -73,7 +76,9 @@
 //   A. The freestanding core (no exceptions, no heap)
 //     1. Scalars and randomness: the logistic function, a seeded generator (xoshiro256**).
 //     2. Matrix kernels: C = alpha op(A) op(B) + beta C, packed and cache-blocked, by
-//        register tiles whose every output sums in one fixed order.
+//        register tiles whose every output sums in one fixed order; in float32, or in
+//        bfloat16 (operands rounded, float sums in AMX's order: an AMX kernel where the
+//        CPU and the system have it, a portable one with the same bits everywhere else).
 //     3. Networks: configuration and the layout of the parameters (paper §4-5).
 //     4. Integer inference: the formats, rounding, the logistic table, exact int8 products,
 //        one image's forward pass on caller-owned buffers (quant_forward).
@@ -122,6 +127,10 @@
 #endif
 #if defined(RESDYN_KERNEL_BODIES) && (defined(__AVX2__) || defined(__AVX512F__))
 #include <immintrin.h>
+#endif
+#if defined(RESDYN_KERNEL_BODIES) && defined(__AMX_TILE__) && defined(__linux__) && !defined(RESDYN_FREESTANDING)
+#include <sys/syscall.h>  // AMX's registers are granted by the kernel (arch_prctl)
+#include <unistd.h>
 #endif
 
 #ifndef RESDYN_FREESTANDING
@@ -206,6 +215,35 @@ inline float sigmoid<float>(float z) {
   return 1.0f / (1.0f + exp_float(-z));
 }
 
+// bfloat16 (the upper half of a float: sign, 8 exponent bits, 7 mantissa bits), the operand
+// format of mixed-precision products (section 2). The rounding is the one AVX512-BF16's
+// conversion applies, written out so every build rounds alike: to nearest, ties to even;
+// a NaN stays a (quiet) NaN; a value too small to be a normal float becomes a zero of its sign.
+inline uint16_t bf16_from_float(float x) {
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  if ((u & 0x7F800000u) == 0) return uint16_t((u >> 16) & 0x8000u);
+  if ((u & 0x7FFFFFFFu) > 0x7F800000u) return uint16_t((u >> 16) | 0x0040u);
+  u += 0x7FFFu + ((u >> 16) & 1u);  // a carry into the exponent rounds up, to infinity at the top
+  return uint16_t(u >> 16);
+}
+inline float float_from_bf16(uint16_t h) {
+  const uint32_t u = uint32_t(h) << 16;
+  float x;
+  std::memcpy(&x, &u, sizeof x);
+  return x;
+}
+
+// Float arithmetic as the bfloat16 products do it: a result too small to be a normal float
+// is flushed to a zero of its sign, every rounding to nearest even.
+inline float flush_to_zero(float x) { return std::fabs(x) < 1.17549435e-38f ? std::copysign(0.0f, x) : x; }
+inline float add_flushed(float a, float b) { return flush_to_zero(a + b); }
+// One term of a bfloat16 dot product: the product of two bfloat16 values (exact in float:
+// 8 x 8 significant bits) added to a float sum with one rounding.
+inline float bf16_multiply_add(uint16_t a, uint16_t b, float sum) {
+  return flush_to_zero(std::fma(float_from_bf16(a), float_from_bf16(b), sum));
+}
+
 // The full 128-bit product of two 64-bit numbers as high and low words, without a 128-bit
 // integer type (32-bit Arm compilers have none).
 struct U128 {
@@ -284,6 +322,12 @@ struct Rng {
 // ahead of time (PackedB); gemm then skips packing it, with the same bits.
 
 enum class Op { N, T };
+
+// The arithmetic of a float product. fp32: float operands, float sums. bf16: every operand
+// rounded to bfloat16 (bf16_from_float), products summed in float as Intel's AMX does it
+// (see bf16 packing below); a portable kernel gives the same bits where AMX is missing.
+// Products of doubles (the reference of the tests) are never rounded.
+enum class Precision { fp32, bf16 };
 
 // An optional epilogue, applied to each tile of C as soon as its last K block is summed,
 // while the tile is still in cache: the forward pass fuses bias, sigmoid and the residual
@@ -601,6 +645,239 @@ inline void micro_kernel(int kc, const Real* a, const Real* b, Real* acc) {
 #endif
 }
 
+// bfloat16 products. Operands are packed as pairs: a 32-bit word holds op(X)(., k) in its
+// low half and op(X)(., k + 1) in its high half, for even k; depth is padded with zeros to
+// whole chunks of kBf16Chunk pairs (32 k). The sums are those of Intel's AMX (tdpbf16ps),
+// which this arithmetic is defined by: for each chunk, the products of the even k and those
+// of the odd k are summed apart, each from zero in order of k with one rounding per term
+// (bf16_multiply_add), then the chunk adds (even + odd) to the tile's running sum (each add
+// flushed as add_flushed does). A test checks the CPU's instruction against this definition.
+constexpr int kBf16Chunk = 16;
+
+inline uint32_t bf16_pair(float low, float high) {
+  return uint32_t(bf16_from_float(low)) | uint32_t(bf16_from_float(high)) << 16;
+}
+
+// Pairs of a depth of kc values, padded to whole chunks.
+inline int bf16_pairs(int kc) { return ((kc + 1) / 2 + kBf16Chunk - 1) / kBf16Chunk * kBf16Chunk; }
+
+#if defined(__AVX512BF16__) && defined(__AVX512BW__)
+#define RESDYN_BF16_PACK_VECTOR 1
+// Masks of the first n of 16 lanes (none for n <= 0).
+inline __mmask16 first_lanes(int n) {
+  return n >= 16 ? __mmask16(0xFFFF) : n <= 0 ? __mmask16(0) : __mmask16((1u << n) - 1);
+}
+
+// 32 floats from src (the first `count` of them; the rest count as zero) rounded to bfloat16,
+// in order: 16 pair words at out. vcvtne2ps2bf16 rounds as bf16_from_float does (tested).
+inline void bf16_convert_32(const float* src, int count, uint32_t* out) {
+  const __m512 low = _mm512_maskz_loadu_ps(first_lanes(count), src);
+  const __m512 high = _mm512_maskz_loadu_ps(first_lanes(count - 16), src + 16);
+  _mm512_storeu_si512(out, (__m512i)_mm512_cvtne2ps_pbh(high, low));
+}
+#endif
+
+// Packs rows [i0, i0+mc) and depth [k0, k0+kc) of op(A) into strips of MR rows, each chunk of
+// a strip row-major (MR rows of kBf16Chunk pairs): an AMX tile's rows, 64 bytes apart.
+template <int MR>
+void pack_a_bf16(Op op, const float* A, int lda, int i0, int mc, int k0, int kc, uint32_t* out) {
+  const int pairs = bf16_pairs(kc);
+#if defined(RESDYN_BF16_PACK_VECTOR)
+  // Each row's chunk of 32 k is one conversion; a transposed A goes through blocks of 32 x 32
+  // turned by transpose_copy first, so that its k lie side by side too.
+  for (int s = 0; s < mc; s += MR, out += size_t(pairs) * MR) {
+    const int rows = min_int(MR, mc - s);
+    for (int chunk = 0; chunk < pairs / kBf16Chunk; ++chunk) {
+      const int kk = 2 * kBf16Chunk * chunk, count = kc - kk;
+      uint32_t* words = out + size_t(chunk) * MR * kBf16Chunk;
+      alignas(64) float turned[32 * 32];
+      for (int r = 0; r < MR; ++r) {
+        uint32_t* row = words + size_t(r) * kBf16Chunk;
+        if (r >= rows || count <= 0) {
+          std::memset(row, 0, kBf16Chunk * sizeof(uint32_t));
+        } else if (op == Op::N) {
+          bf16_convert_32(A + size_t(i0 + s + r) * lda + k0 + kk, count, row);
+        } else {
+          if (r % 32 == 0)  // the next 32 rows of the strip: A's columns, turned into rows
+            transpose_copy(A + size_t(k0 + kk) * lda + i0 + s + r, size_t(lda), min_int(32, count),
+                           min_int(32, rows - r), turned, 32);
+          bf16_convert_32(turned + (r % 32) * 32, count, row);
+        }
+      }
+    }
+  }
+  return;
+#endif
+  const size_t row_step = op == Op::N ? size_t(lda) : 1, k_step = op == Op::N ? 1 : size_t(lda);
+  for (int s = 0; s < mc; s += MR, out += size_t(pairs) * MR)
+    for (int r = 0; r < MR; ++r) {
+      const float* src = A + size_t(i0 + s + r) * row_step + size_t(k0) * k_step;
+      for (int p = 0; p < pairs; ++p) {
+        const int k = 2 * p;
+        uint32_t& word = out[(size_t(p / kBf16Chunk) * MR + r) * kBf16Chunk + p % kBf16Chunk];
+        if (s + r >= mc || k >= kc)
+          word = 0;
+        else
+          word = bf16_pair(src[k * k_step], k + 1 < kc ? src[(k + 1) * k_step] : 0.0f);
+      }
+    }
+}
+
+#if defined(RESDYN_BF16_PACK_VECTOR)
+// One strip of NR columns of op(B) (cols of them real), pairs [0, pairs) of depth k0 + [0, kc),
+// with vector conversions: B's rows k and k+1 converted together and interleaved (B as it
+// is), or each column's run of k converted and a 16 x 16 block of words turned (B transposed).
+inline void pack_b_bf16_strip(Op op, const float* B, int ldb, int k0, int kc, int j, int cols, int pairs,
+                              uint32_t* out) {
+  constexpr int NR = GemmShape<float>::NR;
+  if (op == Op::N) {
+    // Word c of a pair holds column c's low k in its low half: bfloat16 lanes c and 16 + c of
+    // the conversion of (row k, row k+1).
+    alignas(64) static const uint16_t interleave[32] = {0, 16, 1, 17, 2,  18, 3,  19, 4,  20, 5,  21, 6,  22, 7,  23,
+                                                        8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31};
+    const __m512i order = _mm512_load_si512(interleave);
+    for (int p = 0; p < pairs; ++p, out += NR) {
+      const int k = 2 * p;
+      const float* low = B + size_t(k0 + k) * ldb + j;
+      for (int g = 0; g < NR; g += 16) {
+        const __mmask16 valid = first_lanes(cols - g);
+        const __m512 lo = k < kc ? _mm512_maskz_loadu_ps(valid, low + g) : _mm512_setzero_ps();
+        const __m512 hi = k + 1 < kc ? _mm512_maskz_loadu_ps(valid, low + ldb + g) : _mm512_setzero_ps();
+        const __m512i both = (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+        _mm512_storeu_si512(out + g, _mm512_permutexvar_epi16(order, both));
+      }
+    }
+    return;
+  }
+  for (int chunk = 0; chunk < pairs / kBf16Chunk; ++chunk) {
+    const int kk = 2 * kBf16Chunk * chunk;
+    for (int g = 0; g < NR; g += 16) {
+      alignas(64) uint32_t runs[16 * 16];  // row c: column j + g + c's 16 pair words
+      for (int c = 0; c < 16; ++c) {
+        if (g + c < cols)
+          bf16_convert_32(B + size_t(j + g + c) * ldb + k0 + kk, kc - kk, runs + 16 * c);
+        else
+          std::memset(runs + 16 * c, 0, 16 * sizeof(uint32_t));
+      }
+      // Words move whole, as floats' bits: transpose_16x16 only loads and stores them.
+      transpose_16x16(reinterpret_cast<const float*>(runs), 16,
+                      reinterpret_cast<float*>(out + size_t(chunk) * kBf16Chunk * NR + g), NR);
+    }
+  }
+}
+#endif
+
+// Packs depth [k0, k0+kc) and columns [j0, j0+nc) of op(B) into strips of NR columns: for
+// each pair, NR words (an AMX tile's rows are pairs, 16 columns of a strip each).
+inline void pack_b_bf16(Op op, const float* B, int ldb, int k0, int kc, int j0, int nc, uint32_t* out) {
+  constexpr int NR = GemmShape<float>::NR;
+  const int pairs = bf16_pairs(kc);
+  const size_t k_step = op == Op::N ? size_t(ldb) : 1, col_step = op == Op::N ? 1 : size_t(ldb);
+#if defined(RESDYN_BF16_PACK_VECTOR)
+  for (int s = 0; s < nc; s += NR, out += size_t(pairs) * NR)
+    pack_b_bf16_strip(op, B, ldb, k0, kc, j0 + s, min_int(NR, nc - s), pairs, out);
+  return;
+#endif
+  for (int s = 0; s < nc; s += NR)
+    for (int p = 0; p < pairs; ++p, out += NR) {
+      const int k = 2 * p;
+      const float* low = B + size_t(k0 + k) * k_step + size_t(j0 + s) * col_step;
+      if (k >= kc) {
+        for (int c = 0; c < NR; ++c) out[c] = 0;
+        continue;
+      }
+      const float* high = k + 1 < kc ? low + k_step : nullptr;
+      if (op == Op::N) prefetch_row(low + size_t(kPackAhead) * k_step, NR);
+      for (int c = 0; c < NR; ++c)
+        out[c] = s + c < nc ? bf16_pair(low[c * col_step], high ? high[c * col_step] : 0.0f) : 0;
+    }
+}
+
+// The portable bfloat16 micro-kernel, the reference: acc (Rows x NR) = the sum above, chunk by
+// chunk, in plain loops over the NR columns.
+template <int Rows>
+void bf16_kernel_portable(int pairs, const uint32_t* a, const uint32_t* b, float* acc) {
+  constexpr int NR = GemmShape<float>::NR;
+  for (int i = 0; i < Rows * NR; ++i) acc[i] = 0;
+  for (int chunk = 0; chunk < pairs / kBf16Chunk; ++chunk, b += kBf16Chunk * NR)
+    for (int r = 0; r < Rows; ++r) {
+      const uint32_t* arow = a + (size_t(chunk) * Rows + r) * kBf16Chunk;
+      float even[NR] = {}, odd[NR] = {};
+      for (int j = 0; j < kBf16Chunk; ++j)
+        for (int c = 0; c < NR; ++c) {
+          even[c] = bf16_multiply_add(uint16_t(arow[j]), uint16_t(b[j * NR + c]), even[c]);
+          odd[c] = bf16_multiply_add(uint16_t(arow[j] >> 16), uint16_t(b[j * NR + c] >> 16), odd[c]);
+        }
+      for (int c = 0; c < NR; ++c) acc[r * NR + c] = add_flushed(acc[r * NR + c], add_flushed(even[c], odd[c]));
+    }
+}
+
+#if defined(__AMX_TILE__) && defined(__AMX_BF16__) && defined(__AVX512F__) && defined(__linux__) && \
+    !defined(RESDYN_FREESTANDING)
+#define RESDYN_AMX 1
+// AMX: eight tile registers of 16 rows x 64 bytes. A register tile of 32 x 32 floats is four C
+// tiles (tmm0-3); each chunk loads two tiles of A (tmm4-5, 16 rows x 16 pairs) and two of B
+// (tmm6-7, 16 pairs x 16 columns) and does four tdpbf16ps, 16 x 16 x 32 multiply-adds each.
+struct AmxTileConfig {
+  uint8_t palette = 1, start_row = 0, reserved[14] = {};
+  uint16_t bytes_per_row[16] = {};
+  uint8_t rows[16] = {};
+};
+
+// Linux hands out AMX's large register state only to a process that asks for it (once).
+inline bool amx_permitted() {
+  static const bool permitted =
+      syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XFEATURE_XTILEDATA */) == 0;
+  return permitted;
+}
+
+// Loads the configuration for tiles of `rows` rows of A and C (1 to 16 per tile), unless this
+// thread's tiles already have it.
+inline void amx_configure(int rows) {
+  thread_local int configured_rows = 0;
+  if (configured_rows == rows) return;
+  AmxTileConfig config;
+  for (int t = 0; t < 8; ++t) {
+    config.bytes_per_row[t] = 64;
+    config.rows[t] = uint8_t(t >= 6 ? kBf16Chunk : (rows < 16 ? rows : 16));
+  }
+  _tile_loadconfig(&config);
+  configured_rows = rows;
+}
+
+template <int Rows>
+void bf16_amx_kernel(int pairs, const uint32_t* a, const uint32_t* b, float* acc) {
+  static_assert(Rows <= 16 || Rows == 32, "a register tile of up to 16 rows, or 32");
+  constexpr int NR = GemmShape<float>::NR, stride_b = NR * 4, stride_c = NR * 4;
+  static_assert(NR == 32, "two AMX tiles of 16 columns");
+  amx_configure(Rows);
+  _tile_zero(0);
+  _tile_zero(1);
+  _tile_zero(2);
+  _tile_zero(3);
+  for (int chunk = 0; chunk < pairs / kBf16Chunk; ++chunk) {
+    const uint32_t* a_chunk = a + size_t(chunk) * Rows * kBf16Chunk;
+    const uint32_t* b_chunk = b + size_t(chunk) * kBf16Chunk * NR;
+    _tile_loadd(4, a_chunk, 64);
+    _tile_loadd(6, b_chunk, stride_b);
+    _tile_loadd(7, b_chunk + 16, stride_b);
+    _tile_dpbf16ps(0, 4, 6);
+    _tile_dpbf16ps(1, 4, 7);
+    if (Rows == 32) {
+      _tile_loadd(5, a_chunk + 16 * kBf16Chunk, 64);
+      _tile_dpbf16ps(2, 5, 6);
+      _tile_dpbf16ps(3, 5, 7);
+    }
+  }
+  _tile_stored(0, acc, stride_c);
+  _tile_stored(1, acc + 16, stride_c);
+  if (Rows == 32) {
+    _tile_stored(2, acc + 16 * NR, stride_c);
+    _tile_stored(3, acc + 16 * NR + 16, stride_c);
+  }
+}
+#endif
+
 // C tile (rows x cols that exist) = (first ? beta C : C) + alpha acc.
 template <class Real>
 inline void store_tile(const Real* acc, Real alpha, Real beta, bool first, Real* C, int ldc, int rows, int cols) {
@@ -625,8 +902,69 @@ inline int k_block(int K) {
   return (K + blocks - 1) / blocks;
 }
 
+// What gemm_tile needs to know of a product's arithmetic: how operands are packed (Packed:
+// one value, or a pair of bfloat16), the register tile's rows, how many packed rows kc values
+// of depth take, how K is cut into blocks, and which micro-kernel sums a tile.
+template <class Real, bool Portable>
+struct Fp32Path {
+  using Packed = Real;
+  static constexpr int MR = GemmShape<Real>::MR;
+  static int units(int k) { return k; }
+  static int k_step(int K) { return k_block<Real>(K); }
+  template <int Rows>
+  static void pack_a(Op op, const Real* A, int lda, int i0, int mc, int k0, int kc, Packed* out) {
+    detail::pack_a<Real, Rows>(op, A, lda, i0, mc, k0, kc, out);
+  }
+  static void pack_b(Op op, const Real* B, int ldb, int k0, int kc, int j0, int nc, Packed* out) {
+    detail::pack_b(op, B, ldb, k0, kc, j0, nc, out);
+  }
+  template <int Rows>
+  static void kernel(int kc, const Packed* a, const Packed* b, Real* acc) {
+    if (Portable)
+      micro_kernel_portable<Real, Rows>(kc, a, b, acc);
+    else
+      micro_kernel<Real, Rows>(kc, a, b, acc);
+  }
+};
+
+template <bool Portable>
+struct Bf16Path {
+  using Packed = uint32_t;
+  static constexpr int MR = 32;  // two AMX tiles of rows
+  static int units(int k) { return bf16_pairs(k); }
+  // Blocks of whole chunks (a multiple of 32 k), so that only the last block has padding.
+  static int k_step(int K) {
+    const int step = (k_block<float>(K) + 2 * kBf16Chunk - 1) / (2 * kBf16Chunk) * (2 * kBf16Chunk);
+    return step < K ? step : K;
+  }
+  template <int Rows>
+  static void pack_a(Op op, const float* A, int lda, int i0, int mc, int k0, int kc, Packed* out) {
+    pack_a_bf16<Rows>(op, A, lda, i0, mc, k0, kc, out);
+  }
+  static void pack_b(Op op, const float* B, int ldb, int k0, int kc, int j0, int nc, Packed* out) {
+    pack_b_bf16(op, B, ldb, k0, kc, j0, nc, out);
+  }
+  template <int Rows>
+  static void kernel(int kc, const Packed* a, const Packed* b, float* acc) {
+#if defined(RESDYN_AMX)
+    if (!Portable && amx_permitted()) return bf16_amx_kernel<Rows>(units(kc), a, b, acc);
+#endif
+    bf16_kernel_portable<Rows>(units(kc), a, b, acc);
+  }
+};
+
+// Packed rows that the whole depth K takes on Path: its blocks' units, added up.
+template <class Path>
+size_t packed_depth(int K) {
+  size_t depth = 0;
+  for (int k0 = 0, step = Path::k_step(K); k0 < K; k0 += step)
+    depth += size_t(Path::units(K - k0 < step ? K - k0 : step));
+  return depth;
+}
+
 // One product C = alpha op(A) op(B) + beta C as the tiles see it. B comes as it is (B, ldb)
-// or packed ahead of time (packed_b, laid out as PackedB below, padded_n columns).
+// or packed ahead of time (packed_b, laid out as PackedB below, padded_n columns, in the
+// Packed values of the product's path).
 template <class Real>
 struct GemmProduct {
   Op opA = Op::N, opB = Op::N;
@@ -636,7 +974,7 @@ struct GemmProduct {
   int lda = 0;
   const Real* B = nullptr;
   int ldb = 0;
-  const Real* packed_b = nullptr;
+  const void* packed_b = nullptr;
   int padded_n = 0;
   Real* C = nullptr;
   int ldc = 0;
@@ -648,34 +986,37 @@ struct TileRange {
   int i0, i1, j0, j1;
 };
 
-// One tile of C, the whole depth K, serially, on a register tile of MR rows; B is packed
-// here, panel by panel, into packB unless it comes packed.
-template <class Real, bool Portable, int MR = GemmShape<Real>::MR>
-void gemm_tile(const GemmProduct<Real>& p, TileRange tile, Real* packA, Real* packB) {
+// One tile of C, the whole depth K, serially, on a register tile of MR rows, in the
+// arithmetic of Path (Fp32Path or Bf16Path); B is packed here, panel by panel, into packB
+// unless it comes packed.
+template <class Real, class Path, int MR = GemmShape<Real>::MR>
+void gemm_tile(const GemmProduct<Real>& p, TileRange tile, typename Path::Packed* packA, typename Path::Packed* packB) {
+  using Packed = typename Path::Packed;
   using S = GemmShape<Real>;
   const Op opA = p.opA, opB = p.opB;
   const int K = p.K, i0 = tile.i0, i1 = tile.i1, j0 = tile.j0, j1 = tile.j1, lda = p.lda, ldb = p.ldb, ldc = p.ldc;
   const int padded_n = p.padded_n;
   const Real alpha = p.alpha, beta = p.beta;
-  const Real *A = p.A, *B = p.B, *packed_b = p.packed_b;
+  const Real *A = p.A, *B = p.B;
+  const Packed* packed_b = static_cast<const Packed*>(p.packed_b);
   Real* C = p.C;
   const Epilogue<Real>& epilogue = p.epilogue;
   constexpr int MC = MR * (S::MC / S::MR);
   alignas(64) Real acc[MR * S::NR];
   for (int jc = j0; jc < j1; jc += S::NC) {
     const int nc = min_int(S::NC, j1 - jc);
-    const int kstep = k_block<Real>(K);
+    const int kstep = Path::k_step(K);
     for (int kc0 = 0; kc0 < K; kc0 += kstep) {
-      const int kc = min_int(kstep, K - kc0);
+      const int kc = min_int(kstep, K - kc0), depth = Path::units(kc);  // packed rows of the block
       const bool last = kc0 + kc == K;
-      const Real* panel = packB;
+      const Packed* panel = packB;
       if (packed_b)
-        panel = packed_b + size_t(kc0) * padded_n + size_t(jc) * kc;
+        panel = packed_b + size_t(Path::units(kc0)) * padded_n + size_t(jc) * depth;
       else
-        pack_b(opB, B, ldb, kc0, kc, jc, nc, packB);
+        Path::pack_b(opB, B, ldb, kc0, kc, jc, nc, packB);
       for (int ic = i0; ic < i1; ic += MC) {
         const int mc = min_int(MC, i1 - ic);
-        pack_a<Real, MR>(opA, A, lda, ic, mc, kc0, kc, packA);
+        Path::template pack_a<MR>(opA, A, lda, ic, mc, kc0, kc, packA);
         for (int jr = 0; jr < nc; jr += S::NR)
           for (int ir = 0; ir < mc; ir += MR) {
             const int rows = min_int(MR, mc - ir), cols = min_int(S::NR, nc - jr);
@@ -687,10 +1028,7 @@ void gemm_tile(const GemmProduct<Real>& p, TileRange tile, Real* packA, Real* pa
                 if (m)
                   prefetch_block(m + size_t(ic + ir) * epilogue.ld_also + jc + jr, size_t(epilogue.ld_also), rows,
                                  cols);
-            if (Portable)
-              micro_kernel_portable<Real, MR>(kc, packA + size_t(ir) * kc, panel + size_t(jr) * kc, acc);
-            else
-              micro_kernel<Real, MR>(kc, packA + size_t(ir) * kc, panel + size_t(jr) * kc, acc);
+            Path::template kernel<MR>(kc, packA + size_t(ir) * depth, panel + size_t(jr) * depth, acc);
             store_tile(acc, alpha, beta, kc0 == 0, ctile, ldc, rows, cols);
             if (last && epilogue.apply) epilogue.apply(epilogue.ctx, ctile, ldc, ic + ir, jc + jr, rows, cols);
           }
@@ -1567,20 +1905,21 @@ Real* aligned_scratch(std::vector<Real>& buf, size_t size) {
 }
 
 // The whole of op(B) (K x N) packed into out in PackedB's layout (below): for each depth
-// block of k_block(K), in order, the strips of NR columns (the last zero-padded), each kc x NR
-// as pack_b writes it. Each of `threads` threads packs a share of the strips.
-template <class Real>
-void pack_b_whole(Op opB, const Real* B, int ldb, int K, int N, Real* out, int threads) {
+// block of Path::k_step(K), in order, the strips of NR columns (the last zero-padded), as
+// Path::pack_b writes them. Each of `threads` threads packs a share of the strips.
+template <class Path, class Real>
+void pack_b_whole(Op opB, const Real* B, int ldb, int K, int N, typename Path::Packed* out, int threads) {
   using S = GemmShape<Real>;
   const int padded_n = (N + S::NR - 1) / S::NR * S::NR;
-  const int kstep = k_block<Real>(K), strips = padded_n / S::NR;
+  const int kstep = Path::k_step(K), strips = padded_n / S::NR;
   const int pack_tasks = std::min(strips, 4 * std::max(1, threads));
   ThreadPool::shared().run(threads, pack_tasks, [&](int task, int) {
     const int s0 = int(long(task) * strips / pack_tasks) * S::NR;
     const int s1 = min_int(N, int(long(task + 1) * strips / pack_tasks) * S::NR);
     for (int k0 = 0; k0 < K; k0 += kstep) {
       const int kc = min_int(kstep, K - k0);
-      pack_b(opB, B, ldb, k0, kc, s0, s1 - s0, out + size_t(k0) * padded_n + size_t(s0) * kc);
+      Path::pack_b(opB, B, ldb, k0, kc, s0, s1 - s0,
+                   out + size_t(Path::units(k0)) * padded_n + size_t(s0) * Path::units(kc));
     }
   });
 }
@@ -1591,10 +1930,11 @@ constexpr int kFewRows = 4;
 
 // Splits C into tiles, one task each, and runs them on the pool. The tiles cut the longer
 // side of C at multiples of the register tile, so each holds whole micro-tiles.
-template <class Real, bool Portable>
+template <class Real, class Path>
 void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B, int ldb,
-                   const Real* packed_b, Real beta, Real* C, int ldc, int threads, const Epilogue<Real>& epilogue) {
+                   const void* packed_b, Real beta, Real* C, int ldc, int threads, const Epilogue<Real>& epilogue) {
   using S = GemmShape<Real>;
+  using Packed = typename Path::Packed;
   if (M <= 0 || N <= 0) return;
   if (K <= 0) {  // empty sum: C = beta C
     for (int i = 0; i < M; ++i)
@@ -1607,7 +1947,7 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
   if (2.0 * M * N * K < 4e6 && double(N) * K < 2e5) threads = 1;
   const int padded_n = (N + S::NR - 1) / S::NR * S::NR;
   const bool split_rows = M >= N;
-  const int unit = split_rows ? S::MR : S::NR;
+  const int unit = split_rows ? Path::MR : S::NR;
   const int extent = split_rows ? M : N;
   const int units = (extent + unit - 1) / unit;
   // A few rows: tasks of two strips, so a thread that wakes late still finds work.
@@ -1616,75 +1956,112 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
   // each thread a share of its strips, into a buffer the tiles then read as they read a
   // PackedB (the same layout). Training's products are cut by columns (batch rows < width)
   // or come in bands; this is evaluation's large batches, so the buffer is not kept.
-  std::unique_ptr<Real[]> shared_b;  // not zeroed first: the packing writes every value
+  std::unique_ptr<Packed[]> shared_b;  // not zeroed first: the packing writes every value
   if (!packed_b && split_rows && tasks > 1) {
-    shared_b.reset(new Real[size_t(padded_n) * K + 64 / sizeof(Real)]);
-    Real* out = detail::line_aligned(shared_b.get());
-    pack_b_whole(opB, B, ldb, K, N, out, threads);
+    shared_b.reset(new Packed[size_t(padded_n) * packed_depth<Path>(K) + 64 / sizeof(Packed)]);
+    Packed* out = detail::line_aligned(shared_b.get());
+    pack_b_whole<Path>(opB, B, ldb, K, N, out, threads);
     packed_b = out;
   }
-  const int kc = std::min(S::KC, K);
-  constexpr size_t line = 64 / sizeof(Real);  // values per cache line
-  const size_t packA_size = (size_t(S::MC) * kc + line - 1) / line * line;
+  const int kc = Path::units(std::min(Path::k_step(K), K));  // packed rows of the deepest block
+  constexpr size_t line = 64 / sizeof(Packed);               // values per cache line
+  constexpr int MC = Path::MR * (S::MC / S::MR);             // rows of A per block, as gemm_tile cuts them
+  const size_t packA_size = (size_t(MC) * kc + line - 1) / line * line;
   const size_t packB_size = packed_b ? 0 : size_t(std::min(S::NC, padded_n)) * kc;
   const GemmProduct<Real> product{opA, opB, K, alpha, beta, A, lda, B, ldb, packed_b, padded_n, C, ldc, epilogue};
   ThreadPool::shared().run(threads, tasks, [&](int task, int) {
     // Packing buffers per thread, kept between calls: training does not allocate per step.
-    thread_local std::vector<Real> buf;
-    Real* packA = aligned_scratch(buf, packA_size + packB_size);
-    Real* packB = packA + packA_size;  // a whole number of cache lines on: aligned too
+    thread_local std::vector<Packed> buf;
+    Packed* packA = aligned_scratch(buf, packA_size + packB_size);
+    Packed* packB = packA + packA_size;  // a whole number of cache lines on: aligned too
     const int lo = int(long(task) * units / tasks) * unit;
     const int hi = std::min(extent, int(long(task + 1) * units / tasks) * unit);
     const int i0 = split_rows ? lo : 0, i1 = split_rows ? hi : M;
     const int j0 = split_rows ? 0 : lo, j1 = split_rows ? N : hi;
     auto tile = [&](auto rows) {
-      gemm_tile<Real, Portable, decltype(rows)::value>(product, {i0, i1, j0, j1}, packA, packB);
+      gemm_tile<Real, Path, decltype(rows)::value>(product, {i0, i1, j0, j1}, packA, packB);
     };
     switch (M) {
       case 1: tile(std::integral_constant<int, 1>()); break;
       case 2: tile(std::integral_constant<int, 2>()); break;
       case 3: tile(std::integral_constant<int, 3>()); break;
       case kFewRows: tile(std::integral_constant<int, kFewRows>()); break;
-      default: tile(std::integral_constant<int, S::MR>()); break;
+      default: tile(std::integral_constant<int, Path::MR>()); break;
     }
   });
+}
+
+// gemm_parallel on the path a product's precision asks for (bf16: float products only).
+template <class Real, bool Portable>
+void gemm_in(Precision precision, Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda,
+             const Real* B, int ldb, const void* packed_b, Real beta, Real* C, int ldc, int threads,
+             const Epilogue<Real>& epilogue) {
+  if constexpr (std::is_same<Real, float>::value)
+    if (precision == Precision::bf16)
+      return gemm_parallel<Real, Bf16Path<Portable>>(opA, opB, M, N, K, alpha, A, lda, B, ldb, packed_b, beta, C, ldc,
+                                                     threads, epilogue);
+  gemm_parallel<Real, Fp32Path<Real, Portable>>(opA, opB, M, N, K, alpha, A, lda, B, ldb, packed_b, beta, C, ldc,
+                                                threads, epilogue);
 }
 
 }  // namespace detail
 #endif  // RESDYN_KERNEL_BODIES
 
 // C = alpha op(A) op(B) + beta C (see the top of this section), then the epilogue, if any,
-// on every tile of C.
+// on every tile of C; float products in the arithmetic `precision` asks for.
 template <class Real>
 void gemm(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B, int ldb, Real beta,
-          Real* C, int ldc, int threads = 1, const Epilogue<Real>& epilogue = {});
+          Real* C, int ldc, int threads = 1, const Epilogue<Real>& epilogue = {},
+          Precision precision = Precision::fp32);
 
 // The same on the portable kernel only: the reference the vector kernels are tested against.
 template <class Real>
 void gemm_portable(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B, int ldb,
-                   Real beta, Real* C, int ldc, int threads = 1);
+                   Real beta, Real* C, int ldc, int threads = 1, Precision precision = Precision::fp32);
+
+// The kernel bf16 products run on in this process: "amx", or "portable" (a build without
+// AMX, or a system that does not grant its registers).
+const char* bf16_kernel_name();
+#if defined(RESDYN_IMPLEMENTATION)
+const char* bf16_kernel_name() {
+#if defined(RESDYN_AMX)
+  if (detail::amx_permitted()) return "amx";
+#endif
+  return "portable";
+}
+#endif
 
 // op(B) packed once, ahead of time, for a B that many products read unchanged (the weights
 // at inference, or a shared W through the T layers of one training step): gemm then skips
-// packing it and gives the same bits as from B itself. Layout: pack_b_whole's.
+// packing it and gives the same bits as from B itself. Layout: pack_b_whole's, in the
+// precision it was packed for (bfloat16 pairs take half the memory).
 template <class Real>
 class PackedB {
  public:
   PackedB() = default;
-  PackedB(Op opB, int K, int N, const Real* B, int ldb, int threads = 1) { pack(opB, K, N, B, ldb, threads); }
+  PackedB(Op opB, int K, int N, const Real* B, int ldb, int threads = 1, Precision precision = Precision::fp32) {
+    pack(opB, K, N, B, ldb, threads, precision);
+  }
   // Packs op(B) anew, in the memory it already has when that is large enough.
-  void pack(Op opB, int K, int N, const Real* B, int ldb, int threads = 1);
+  void pack(Op opB, int K, int N, const Real* B, int ldb, int threads = 1, Precision precision = Precision::fp32);
   int K() const { return K_; }
   int N() const { return N_; }
-  const Real* data() const { return storage_.data() + offset_; }
+  Precision precision() const { return precision_; }
+  const void* data() const {
+    return precision_ == Precision::bf16 ? static_cast<const void*>(pairs_.data() + offset_)
+                                         : storage_.data() + offset_;
+  }
 
  private:
   int K_ = 0, N_ = 0;
+  Precision precision_ = Precision::fp32;
   size_t offset_ = 0;
-  std::vector<Real> storage_;
+  std::vector<Real> storage_;    // fp32
+  std::vector<uint32_t> pairs_;  // bf16: pairs of bfloat16
 };
 
-// C = alpha op(A) B + beta C with B packed ahead of time (op(A) is M x B.K(), C is M x B.N()).
+// C = alpha op(A) B + beta C with B packed ahead of time (op(A) is M x B.K(), C is M x B.N()),
+// in B's precision.
 template <class Real>
 void gemm(Op opA, int M, Real alpha, const Real* A, int lda, const PackedB<Real>& B, Real beta, Real* C, int ldc,
           int threads = 1, const Epilogue<Real>& epilogue = {});
@@ -1692,41 +2069,50 @@ void gemm(Op opA, int M, Real alpha, const Real* A, int lda, const PackedB<Real>
 #if defined(RESDYN_KERNEL_BODIES)
 template <class Real>
 void gemm(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B, int ldb, Real beta,
-          Real* C, int ldc, int threads, const Epilogue<Real>& epilogue) {
-  detail::gemm_parallel<Real, false>(opA, opB, M, N, K, alpha, A, lda, B, ldb, nullptr, beta, C, ldc, threads,
-                                     epilogue);
+          Real* C, int ldc, int threads, const Epilogue<Real>& epilogue, Precision precision) {
+  detail::gemm_in<Real, false>(precision, opA, opB, M, N, K, alpha, A, lda, B, ldb, nullptr, beta, C, ldc, threads,
+                               epilogue);
 }
 
 template <class Real>
 void gemm_portable(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* A, int lda, const Real* B, int ldb,
-                   Real beta, Real* C, int ldc, int threads) {
-  detail::gemm_parallel<Real, true>(opA, opB, M, N, K, alpha, A, lda, B, ldb, nullptr, beta, C, ldc, threads, {});
+                   Real beta, Real* C, int ldc, int threads, Precision precision) {
+  detail::gemm_in<Real, true>(precision, opA, opB, M, N, K, alpha, A, lda, B, ldb, nullptr, beta, C, ldc, threads, {});
 }
 
 template <class Real>
-void PackedB<Real>::pack(Op opB, int K, int N, const Real* B, int ldb, int threads) {
+void PackedB<Real>::pack(Op opB, int K, int N, const Real* B, int ldb, int threads, Precision precision) {
   using S = GemmShape<Real>;
   K_ = K;
   N_ = N;
+  precision_ = std::is_same<Real, float>::value ? precision : Precision::fp32;
   const size_t padded_n = size_t(N + S::NR - 1) / S::NR * S::NR;
-  if (storage_.size() < padded_n * K + 64 / sizeof(Real)) storage_.resize(padded_n * K + 64 / sizeof(Real));
+  if constexpr (std::is_same<Real, float>::value)
+    if (precision_ == Precision::bf16) {
+      const size_t values = padded_n * detail::packed_depth<detail::Bf16Path<false>>(K) + 64 / sizeof(uint32_t);
+      if (pairs_.size() < values) pairs_.resize(values);
+      offset_ = size_t(detail::line_aligned(pairs_.data()) - pairs_.data());
+      return detail::pack_b_whole<detail::Bf16Path<false>>(opB, B, ldb, K, N, pairs_.data() + offset_, threads);
+    }
+  const size_t values = padded_n * size_t(K) + 64 / sizeof(Real);
+  if (storage_.size() < values) storage_.resize(values);
   offset_ = size_t(detail::line_aligned(storage_.data()) - storage_.data());
-  detail::pack_b_whole(opB, B, ldb, K, N, storage_.data() + offset_, threads);
+  detail::pack_b_whole<detail::Fp32Path<Real, false>>(opB, B, ldb, K, N, storage_.data() + offset_, threads);
 }
 
 template <class Real>
 void gemm(Op opA, int M, Real alpha, const Real* A, int lda, const PackedB<Real>& B, Real beta, Real* C, int ldc,
           int threads, const Epilogue<Real>& epilogue) {
-  detail::gemm_parallel<Real, false>(opA, Op::N, M, B.N(), B.K(), alpha, A, lda, nullptr, 0, B.data(), beta, C, ldc,
-                                     threads, epilogue);
+  detail::gemm_in<Real, false>(B.precision(), opA, Op::N, M, B.N(), B.K(), alpha, A, lda, nullptr, 0, B.data(), beta, C,
+                               ldc, threads, epilogue);
 }
 #endif  // RESDYN_KERNEL_BODIES
 
 #define RESDYN_GEMM_INSTANCES(Real)                                                                                  \
   RESDYN_INSTANCE void gemm<Real>(Op, Op, int, int, int, Real, const Real*, int, const Real*, int, Real, Real*, int, \
-                                  int, const Epilogue<Real>&);                                                       \
+                                  int, const Epilogue<Real>&, Precision);                                            \
   RESDYN_INSTANCE void gemm_portable<Real>(Op, Op, int, int, int, Real, const Real*, int, const Real*, int, Real,    \
-                                           Real*, int, int);                                                         \
+                                           Real*, int, int, Precision);                                              \
   RESDYN_INSTANCE void gemm<Real>(Op, int, Real, const Real*, int, const PackedB<Real>&, Real, Real*, int, int,      \
                                   const Epilogue<Real>&);                                                            \
   RESDYN_INSTANCE class PackedB<Real>;
@@ -1842,20 +2228,23 @@ struct Trace {
 // does so each step for a shared-weight net, whose one W serves all T layers.
 template <class Real>
 struct PackedNet {
-  const Net<Real>* net = nullptr;  // whose weights these are; forward reads the biases there
+  const Net<Real>* net = nullptr;         // whose weights these are; forward reads the biases there
+  Precision precision = Precision::fp32;  // of the products that read them
   PackedB<Real> stem, classifier;
   std::vector<PackedB<Real>> blocks;  // W_1^T, or W_1^T .. W_T^T
 
-  explicit PackedNet(const Net<Real>& n, int threads = 1) : net(&n) { pack(threads); }
+  explicit PackedNet(const Net<Real>& n, int threads = 1, Precision p = Precision::fp32) : net(&n), precision(p) {
+    pack(threads);
+  }
   // Packs the net's weights as they are now (again, after they changed), in the same memory.
   void pack(int threads = 1) {
     const Config& cfg = net->config;
     const int N = cfg.width;
-    if (cfg.stem) stem.pack(Op::T, cfg.input, N, net->P(), cfg.input, threads);
+    if (cfg.stem) stem.pack(Op::T, cfg.input, N, net->P(), cfg.input, threads, precision);
     blocks.resize(size_t(net->layout.blocks));
     for (int blk = 1; blk <= net->layout.blocks; ++blk)
-      blocks[size_t(blk - 1)].pack(Op::T, N, N, net->W(blk), N, threads);
-    classifier.pack(Op::T, N, cfg.classes, net->K(), N, threads);
+      blocks[size_t(blk - 1)].pack(Op::T, N, N, net->W(blk), N, threads, precision);
+    classifier.pack(Op::T, N, cfg.classes, net->K(), N, threads, precision);
   }
   const PackedB<Real>& W(int t) const { return blocks[blocks.size() == 1 ? 0 : size_t(t - 1)]; }
 };
@@ -1866,6 +2255,7 @@ struct ForwardOptions {
   bool keep_all = true;  // keep every layer (training) or only the newest (probes, eval)
   int threads = 1;
   const PackedNet<Real>* packed = nullptr;  // the net's weights packed ahead of time (inference)
+  Precision precision = Precision::fp32;    // of every product (section 2); packed's must match
   FunctionRef<void(int t, const Real* y, const Real* x)> on_layer;  // after each layer t >= 1
 };
 
@@ -1906,15 +2296,16 @@ struct LayerEpilogue {
 };
 
 // C = A op(W) + beta C for a weight matrix W (op T: a layer's x W^T; op N: backprop's gz W),
-// from its copy packed ahead of time when there is one (the same bits, PackedB), else from W.
+// from its copy packed ahead of time when there is one (the same bits, PackedB, packed in the
+// same precision: the callers check), else from W.
 template <class Real>
 void gemm_weights(Op opW, int M, int N, int K, const Real* A, int lda, const Real* W, int ldw,
-                  const PackedB<Real>* packed, Real beta, Real* C, int ldc, int threads,
-                  const Epilogue<Real>& epilogue = {}) {
+                  const PackedB<Real>* packed, Real beta, Real* C, int ldc, int threads, const Epilogue<Real>& epilogue,
+                  Precision precision) {
   if (packed)
     gemm(Op::N, M, Real(1), A, lda, *packed, beta, C, ldc, threads, epilogue);
   else
-    gemm(Op::N, opW, M, N, K, Real(1), A, lda, W, ldw, beta, C, ldc, threads, epilogue);
+    gemm(Op::N, opW, M, N, K, Real(1), A, lda, W, ldw, beta, C, ldc, threads, epilogue, precision);
 }
 
 // Sizes the trace for this net, batch and depth (reusing its memory when it fits). Keeping
@@ -1937,14 +2328,14 @@ void prepare_trace(const Net<Real>& net, Trace<Real>& trace, int depth, bool kee
 // x(0) from the input: the stem, or a copy of the pixels.
 template <class Real>
 void compute_initial_state(const Net<Real>& net, Trace<Real>& trace, int threads,
-                           const PackedNet<Real>* packed = nullptr) {
+                           const PackedNet<Real>* packed = nullptr, Precision precision = Precision::fp32) {
   const Config& cfg = net.config;
   const int B = trace.batch, N = cfg.width, D = cfg.input;
   Real* x0 = trace.state(0);
   if (cfg.stem) {
     const LayerEpilogue<Real> stem{net.c(), nullptr, nullptr, N};
     gemm_weights(Op::T, B, N, D, trace.input.data(), D, net.P(), D, packed ? &packed->stem : nullptr, Real(0), x0, N,
-                 threads, stem.as_epilogue());
+                 threads, stem.as_epilogue(), precision);
   } else {
     std::copy(trace.input.begin(), trace.input.begin() + trace.block(), x0);
   }
@@ -1967,12 +2358,12 @@ void run_layers(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<R
     const LayerEpilogue<Real> layer_done{net.b(layer), trace.resnet ? prev : nullptr,
                                          trace.resnet && !in_place ? trace.state(t) : nullptr, N};
     gemm_weights(Op::T, B, N, N, prev, N, net.W(layer), N, opt.packed ? &opt.packed->W(layer) : nullptr, Real(0), z, N,
-                 opt.threads, layer_done.as_epilogue());
+                 opt.threads, layer_done.as_epilogue(), opt.precision);
     if (opt.on_layer) opt.on_layer(t, trace.residual(t), trace.state(t));
   }
   const PackedB<Real>* classifier = opt.packed ? &opt.packed->classifier : nullptr;
   gemm_weights(Op::T, B, cfg.classes, N, trace.state(depth), N, net.K(), N, classifier, Real(0), trace.logits.data(),
-               cfg.classes, opt.threads);
+               cfg.classes, opt.threads, {}, opt.precision);
   for (int r = 0; r < B; ++r)
     for (int k = 0; k < cfg.classes; ++k) trace.logits[size_t(r) * cfg.classes + k] += net.k0()[k];
 }
@@ -1984,8 +2375,9 @@ void forward(const Net<Real>& net, Trace<Real>& trace, const ForwardOptions<Real
   if (depth > net.config.depth && net.config.weights != Weights::Shared)
     throw Error("unrolling beyond the trained depth needs shared weights");
   if (opt.packed && opt.packed->net != &net) throw Error("forward: packed weights of another net");
+  if (opt.packed && opt.packed->precision != opt.precision) throw Error("forward: weights packed in another precision");
   prepare_trace(net, trace, depth, opt.keep_all, bool(opt.on_layer));
-  compute_initial_state(net, trace, opt.threads, opt.packed);
+  compute_initial_state(net, trace, opt.threads, opt.packed, opt.precision);
   run_layers(net, trace, opt);
 }
 
@@ -2784,10 +3176,11 @@ int count_predictions(Evaluation& ev, const Logit* logits, const uint8_t* labels
 }
 
 // Test error, loss and confusion matrix of the first `limit` samples (0 = all), on the
-// net's weights packed ahead of time if given (same results, faster).
+// net's weights packed ahead of time if given (same results, faster; products in the
+// precision they were packed for), else with products in `precision`.
 template <class Real>
 Evaluation evaluate(const Net<Real>& net, const Dataset& data, int threads = 1, int limit = 0, int batch = 256,
-                    const PackedNet<Real>* packed = nullptr) {
+                    const PackedNet<Real>* packed = nullptr, Precision precision = Precision::fp32) {
   const Config& cfg = net.config;
   Evaluation ev = start_evaluation(cfg, data, limit);
   Trace<Real> trace;
@@ -2795,6 +3188,7 @@ Evaluation evaluate(const Net<Real>& net, const Dataset& data, int threads = 1, 
   fwd.keep_all = false;
   fwd.threads = threads;
   fwd.packed = packed;
+  fwd.precision = packed ? packed->precision : precision;
   int wrong = 0;
   double loss = 0;
   for (int first = 0; first < ev.count; first += batch) {
@@ -2810,7 +3204,8 @@ Evaluation evaluate(const Net<Real>& net, const Dataset& data, int threads = 1, 
   return ev;
 }
 
-RESDYN_INSTANCE Evaluation evaluate<float>(const Net<float>&, const Dataset&, int, int, int, const PackedNet<float>*);
+RESDYN_INSTANCE Evaluation evaluate<float>(const Net<float>&, const Dataset&, int, int, int, const PackedNet<float>*,
+                                           Precision);
 
 #ifndef RESDYN_NO_TRAINING
 // ============================================================================
@@ -2890,6 +3285,7 @@ struct BackwardBuffers {
   std::vector<double> penalty_s2;   // per penalised layer and row i: (1/B) sum_b s_bi^2
   std::vector<double> penalty_rho;  // per row i of the layer's W_t: sum_j W_t[i][j]^2
   double penalty_lambda = 0;
+  Precision precision = Precision::fp32;  // of the walks' and the gradients' products (section 2)
 };
 
 // gz = gx * s(1 - s) for each tile of gx as soon as the product that makes gx has summed it:
@@ -2976,7 +3372,8 @@ inline int first_penalised_layer(int T) { return std::max(1, T - 1); }
 namespace detail {
 // The checks both walks make of their trace and packed W; `who` names the caller.
 template <class Real>
-void check_walk(const Net<Real>& net, const Trace<Real>& trace, const PackedB<Real>* shared_w, const char* who) {
+void check_walk(const Net<Real>& net, const Trace<Real>& trace, const PackedB<Real>* shared_w, Precision precision,
+                const char* who) {
   const Config& cfg = net.config;
   if (!trace.keep_all || trace.depth != cfg.depth)
     throw Error(std::string(who) + " needs a full trace at the trained depth");
@@ -2984,6 +3381,8 @@ void check_walk(const Net<Real>& net, const Trace<Real>& trace, const PackedB<Re
     throw Error(std::string(who) + " needs y(t), which backward has used up: run forward again");
   if (shared_w && (cfg.weights != Weights::Shared || shared_w->K() != cfg.width || shared_w->N() != cfg.width))
     throw Error(std::string(who) + ": packed weights that are not this shared-weight net's W");
+  if (shared_w && shared_w->precision() != precision)
+    throw Error(std::string(who) + ": W packed in another precision than the walk's");
 }
 
 // The penalty's own part of gz(t) at a penalised layer t: dR/dz_bi = (2 lambda / B) rho_i
@@ -3041,7 +3440,8 @@ double walk_down(const Net<Real>& net, const Trace<Real>& trace, BackwardBuffers
   };
   const SigmoidGradEpilogue<Real> top = gz_epilogue(T);
   if (!penalty) {
-    gemm(Op::N, Op::N, B, N, C, Real(1), buf.dlogits.data(), C, net.K(), N, Real(0), gx, N, threads, top.as_epilogue());
+    gemm(Op::N, Op::N, B, N, C, Real(1), buf.dlogits.data(), C, net.K(), N, Real(0), gx, N, threads, top.as_epilogue(),
+         buf.precision);
   } else {  // R does not depend on x(T)
     std::fill(gx, gx + block, Real(0));
     SigmoidGradEpilogue<Real>::apply(&top, gx, N, 0, 0, B, N);
@@ -3053,7 +3453,8 @@ double walk_down(const Net<Real>& net, const Trace<Real>& trace, BackwardBuffers
     // ResNet: gx(t-1) = gx(t) + gz(t) W_t (beta 1); MLP: gx(t-1) = gz(t) W_t (beta 0).
     const SigmoidGradEpilogue<Real> below = gz_epilogue(t - 1);
     const Real beta = trace.resnet ? Real(1) : Real(0);
-    gemm_weights(Op::N, B, N, N, gz_of(t), N, net.W(t), N, shared_w, beta, gx, N, threads, below.as_epilogue());
+    gemm_weights(Op::N, B, N, N, gz_of(t), N, net.W(t), N, shared_w, beta, gx, N, threads, below.as_epilogue(),
+                 buf.precision);
   }
   return penalty ? buf.penalty_lambda * R / B : 0;
 }
@@ -3063,7 +3464,7 @@ double walk_down(const Net<Real>& net, const Trace<Real>& trace, BackwardBuffers
 template <class Real>
 double backward_walk(const Net<Real>& net, Trace<Real>& trace, const uint8_t* labels, BackwardBuffers<Real>& buf,
                      int threads = 1, const PackedB<Real>* shared_w = nullptr) {
-  detail::check_walk(net, trace, shared_w, "backward");
+  detail::check_walk(net, trace, shared_w, buf.precision, "backward");
   const int B = trace.batch, C = net.config.classes;
   buf.dlogits.resize(size_t(B) * C);
   buf.gz.resize(trace.resnet ? 0 : size_t(trace.depth) * trace.block());
@@ -3078,7 +3479,7 @@ double backward_walk(const Net<Real>& net, Trace<Real>& trace, const uint8_t* la
 template <class Real>
 double penalty_walk(const Net<Real>& net, const Trace<Real>& trace, double lambda, BackwardBuffers<Real>& buf,
                     int threads = 1, const PackedB<Real>* shared_w = nullptr) {
-  detail::check_walk(net, trace, shared_w, "noise_growth_penalty");
+  detail::check_walk(net, trace, shared_w, buf.precision, "noise_growth_penalty");
   const int N = net.config.width, T = trace.depth;
   buf.penalty_lambda = lambda;
   buf.penalty_gz.resize(size_t(T) * trace.block());
@@ -3093,26 +3494,29 @@ double penalty_walk(const Net<Real>& net, const Trace<Real>& trace, double lambd
 // column sums added to the bias's part.
 template <class Real>
 void group_products(const Net<Real>& net, const Trace<Real>& trace, const ParamGroup& g, const Real* dlogits,
-                    const Real* dz, const Real* dz0, Real beta, Real* out, int threads) {
+                    const Real* dz, const Real* dz0, Real beta, Real* out, int threads, Precision precision) {
   const Config& cfg = net.config;
   const int B = trace.batch, N = cfg.width, C = cfg.classes, D = cfg.input, T = trace.depth;
   const size_t weights = size_t(g.rows) * (g.kind == GroupKind::Stem ? D : N);  // the bias's part starts here
   switch (g.kind) {
     case GroupKind::Classifier:
       if (!dlogits) return;
-      gemm(Op::T, Op::N, g.rows, N, B, Real(1), dlogits + g.row0, C, trace.state(T), N, beta, out, N, threads);
+      gemm(Op::T, Op::N, g.rows, N, B, Real(1), dlogits + g.row0, C, trace.state(T), N, beta, out, N, threads, {},
+           precision);
       if (g.with_bias) add_column_sums(dlogits, B, C, out + weights);
       return;
     case GroupKind::Block: {
       // Shared: every layer's rows at once; per-layer: layer t = g.block alone.
       const int t = g.block, rows = cfg.weights == Weights::Shared ? T * B : B;
       const Real* gz = dz + (cfg.weights == Weights::Shared ? 0 : size_t(t - 1) * trace.block());
-      gemm(Op::T, Op::N, g.rows, N, rows, Real(1), gz + g.row0, N, trace.state(t - 1), N, beta, out, N, threads);
+      gemm(Op::T, Op::N, g.rows, N, rows, Real(1), gz + g.row0, N, trace.state(t - 1), N, beta, out, N, threads, {},
+           precision);
       if (g.with_bias) add_column_sums(gz, rows, N, out + weights);
       return;
     }
     case GroupKind::Stem:
-      gemm(Op::T, Op::N, g.rows, D, B, Real(1), dz0 + g.row0, N, trace.input.data(), D, beta, out, D, threads);
+      gemm(Op::T, Op::N, g.rows, D, B, Real(1), dz0 + g.row0, N, trace.input.data(), D, beta, out, D, threads, {},
+           precision);
       if (g.with_bias) add_column_sums(dz0, B, N, out + weights);
       return;
   }
@@ -3128,7 +3532,8 @@ void group_gradient(const Net<Real>& net, const Trace<Real>& trace, const Backwa
                     const ParamGroup& g, Real* out, int threads = 1, GradientTerms terms = GradientTerms::Loss) {
   if (terms != GradientTerms::Penalty) {
     std::fill(out, out + g.size, Real(0));  // the biases' column sums add to it
-    group_products(net, trace, g, buf.dlogits.data(), kept_gz(trace, buf), buf.gz0.data(), Real(0), out, threads);
+    group_products(net, trace, g, buf.dlogits.data(), kept_gz(trace, buf), buf.gz0.data(), Real(0), out, threads,
+                   buf.precision);
   }
   if (terms == GradientTerms::Loss || g.kind == GroupKind::Classifier) return;  // R does not see the classifier
   // The penalty's direct term on the penalised blocks (layer T first, as shared weights take
@@ -3146,7 +3551,7 @@ void group_gradient(const Net<Real>& net, const Trace<Real>& trace, const Backwa
               Real(2.0 * buf.penalty_lambda * mean_s2[size_t(i)] * double(W[size_t(i) * N + j]));
     }
   group_products(net, trace, g, static_cast<const Real*>(nullptr), buf.penalty_gz.data(), buf.penalty_gz0.data(),
-                 Real(1), out, threads);
+                 Real(1), out, threads, buf.precision);
 }
 
 // Gradient of the mean loss with respect to every parameter, into grad (layout.total
@@ -3329,8 +3734,9 @@ struct TrainOptions {
   OptimizerConfig optimizer;
   uint64_t seed = 1;
   int threads = 1;
-  double noise_reg = 0;  // lambda of noise_growth_penalty (section 12); 0: off
-  int shift = 0;         // augmentation: each training image moved by up to this many pixels; 0: off
+  double noise_reg = 0;                   // lambda of noise_growth_penalty (section 12); 0: off
+  int shift = 0;                          // augmentation: each training image moved by up to this many pixels; 0: off
+  Precision precision = Precision::fp32;  // of every product, forward and backward (section 2)
 };
 
 // The image moved right by dx and down by dy whole pixels (either may be negative); pixels
@@ -3405,6 +3811,8 @@ class Trainer {
     const double start = monotonic_seconds();
     ForwardOptions<Real> fwd;
     fwd.threads = options_.threads;
+    fwd.precision = options_.precision;
+    buffers_.precision = options_.precision;
     for (long bi = first_batch; bi < batches; ++bi) {
       const int first = int(bi * options_.batch);
       const int count = std::min(options_.batch, data_.count - first);
@@ -3428,14 +3836,14 @@ class Trainer {
       const bool pack_shared = net_.config.weights == Weights::Shared && net_.config.depth > 1;
       if (pack_shared) {
         if (!forward_weights_)
-          forward_weights_ = std::make_unique<PackedNet<Real>>(net_, options_.threads);
+          forward_weights_ = std::make_unique<PackedNet<Real>>(net_, options_.threads, options_.precision);
         else
           forward_weights_->pack(options_.threads);
         fwd.packed = forward_weights_.get();
       }
       forward(net_, trace_, fwd);
       const int N = net_.config.width;
-      if (pack_shared) backward_weights_.pack(Op::N, N, N, net_.W(1), N, options_.threads);
+      if (pack_shared) backward_weights_.pack(Op::N, N, N, net_.W(1), N, options_.threads, options_.precision);
       const PackedB<Real>* shared_w = pack_shared ? &backward_weights_ : nullptr;
       // The penalty's gradient joins the loss's; the reported loss stays the cross-entropy,
       // comparable with unregularised runs. Its walk reads y(t), so it goes first.

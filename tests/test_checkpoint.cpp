@@ -262,6 +262,22 @@ TEST(Checkpoint, KilledAtEachPhaseAndResumedGivesTheSameBytes) {
     EXPECT_TRUE(cut_writes.count(s.first)) << s.first << " was left by no cut write";
 }
 
+// In bfloat16 too: a run killed inside its second epoch and resumed on one thread, then on two,
+// ends with the bytes of an uninterrupted bf16 run (and they are not the float run's).
+TEST(Checkpoint, Bfloat16RunKilledAndResumedGivesTheSameBytes) {
+  const std::string flags = train_flags() + " --precision bf16";
+  const std::string whole_dir = fresh_dir("ckpt_bf16_whole"), dir = fresh_dir("ckpt_bf16");
+  ASSERT_EQ(run_in(whole_dir, program() + " train " + flags), 0) << slurp(whole_dir + "/err.txt");
+  const std::string whole = slurp(whole_dir + "/m.resdyn");
+  EXPECT_NE(whole.find("precision: bf16"), std::string::npos) << "the model's metadata names its precision";
+  EXPECT_FALSE(whole == uninterrupted_model()) << "bf16 gave the float run's bytes";
+  ASSERT_EQ(run_in(dir, program() + " train " + flags, "step:16"), 137) << slurp(dir + "/err.txt");
+  ASSERT_EQ(run_in(dir, program() + " train --resume m.resdyn.ckpt --threads 1", "epoch:2"), 137)
+      << slurp(dir + "/err.txt");
+  ASSERT_EQ(run_in(dir, program() + " train --resume m.resdyn.ckpt --threads 2"), 0) << slurp(dir + "/err.txt");
+  EXPECT_TRUE(slurp(dir + "/m.resdyn") == whole) << "the resumed bf16 model differs from the uninterrupted one";
+}
+
 // A run that is killed from outside at whatever moment it has reached once its checkpoint
 // has been replaced twice (or that finished first) resumes to the same bytes.
 TEST(Checkpoint, KilledFromOutsideAfterTwoCheckpointsAndResumedGivesTheSameBytes) {

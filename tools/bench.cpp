@@ -1,9 +1,11 @@
 // make bench (tools/bench.sh): resdyn's speed on this machine, each figure beside a
 // reference measured in the same run.
-//   1. GEMM GFLOP/s on the training shapes of the paper's net against OpenBLAS's
-//      cblas_sgemm on the same threads (loaded at run time if installed: the product never
-//      links it), or against a plain loop when OpenBLAS is missing.
-//   2. Training and inference samples/s of the paper's nets against PyTorch (figures from
+//   1. GEMM GFLOP/s on the training shapes of the paper's net, in float32 and in bfloat16
+//      (section 2 of the header), against OpenBLAS's cblas_sgemm on the same threads (loaded
+//      at run time if installed: the product never links it), or against a plain loop when
+//      OpenBLAS is missing.
+//   2. Training and inference samples/s of the paper's nets, in float32 and in bfloat16,
+//      against PyTorch in float32 and under torch.autocast to bfloat16 (figures from
 //      tools/bench_torch.py, passed in with --reference FILE), same threads and batches.
 //   3. Inference of the same nets quantized to int8 (sections 4 and 9 of the header) against our
 //      own float inference at its fastest batch (1000), same threads, same images.
@@ -115,7 +117,7 @@ void bench_gemm(int threads, const OpenBlas& blas) {
   const std::string ref_name = blas.sgemm ? std::string("OpenBLAS, ") + blas.core() + " kernels" : "plain loop";
   std::printf("\nGEMM, %d thread%s, GFLOP/s (reference: %s%s)\n", threads, threads > 1 ? "s" : "", ref_name.c_str(),
               blas.sgemm ? ", same threads" : ", 1 thread, A B^T");
-  std::printf("  %-34s %10s %10s %8s\n", "shape", "resdyn", "reference", "ratio");
+  std::printf("  %-34s %10s %10s %10s %8s %8s\n", "shape", "resdyn", "bf16", "reference", "ratio", "bf16");
   if (blas.set_threads) blas.set_threads(threads);
   Rng rng(1);
   for (const Shape& s : shapes) {
@@ -128,6 +130,11 @@ void bench_gemm(int threads, const OpenBlas& blas) {
     auto ours = [&] {
       for (int r = 0; r < reps; ++r)
         gemm(s.a, s.b, s.M, s.N, s.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C.data(), s.N, threads);
+    };
+    auto ours_bf16 = [&] {
+      for (int r = 0; r < reps; ++r)
+        gemm(s.a, s.b, s.M, s.N, s.K, 1.0f, A.data(), lda, B.data(), ldb, 0.0f, C.data(), s.N, threads, {},
+             Precision::bf16);
     };
     auto theirs = [&] {
       if (blas.sgemm) {
@@ -145,9 +152,13 @@ void bench_gemm(int threads, const OpenBlas& blas) {
     warm_up(ours);
     const double t_ours = seconds_of(ours, 5) / reps;
     settle();
+    warm_up(ours_bf16);
+    const double t_bf16 = seconds_of(ours_bf16, 5) / reps;
+    settle();
     if (blas.sgemm) warm_up(theirs);
     const double t_ref = seconds_of(theirs, blas.sgemm ? 5 : 1) / (blas.sgemm ? reps : 1);
-    std::printf("  %-34s %10.1f %10.1f %7.2fx\n", s.what, flops / t_ours / 1e9, flops / t_ref / 1e9, t_ref / t_ours);
+    std::printf("  %-34s %10.1f %10.1f %10.1f %7.2fx %7.2fx\n", s.what, flops / t_ours / 1e9, flops / t_bf16 / 1e9,
+                flops / t_ref / 1e9, t_ref / t_ours, t_ref / t_bf16);
   }
 }
 
@@ -168,7 +179,7 @@ struct Speed {
   double train = 0, infer_1000 = 0, infer_1 = 0;
 };
 
-Speed bench_net(Config cfg, int threads) {
+Speed bench_net(Config cfg, int threads, Precision precision) {
   settle();
   Speed sp;
   const int batch = 128;
@@ -180,10 +191,11 @@ Speed bench_net(Config cfg, int threads) {
   opt.batch = batch;
   opt.threads = threads;
   opt.epochs = 1000;
+  opt.precision = precision;
   Trainer<float> trainer(net, data, opt);
   trainer.train_epoch();  // warm up: memory, thread pool
   sp.train = data.count / seconds_of([&] { trainer.train_epoch(); }, 3);
-  const PackedNet<float> packed(net);  // inference's weights, packed once as resdyn eval does
+  const PackedNet<float> packed(net, threads, precision);  // inference's weights, packed once as resdyn eval does
   // Four batches per timing, as tools/bench_torch.py times four passes of its batch of 1000.
   const Dataset big = synthetic_mnist(4000);
   evaluate(net, big, threads, 0, 1000, &packed);
@@ -265,10 +277,20 @@ int main(int argc, char** argv) {
     std::printf("\npaper nets, %d threads, samples/s (reference: PyTorch%s)\n", hw, ref.empty() ? ", not found" : "");
     std::printf("  %-40s %10s %10s %8s\n", "what", "resdyn", "reference", "ratio");
     for (const auto& [cfg, name] : nets) {
-      const Speed sp = bench_net(cfg, hw);
+      const Speed sp = bench_net(cfg, hw, Precision::fp32);
       print_row((name + ": train, Adam, batch 128").c_str(), sp.train, ref, "torch_train_" + name + "_b128");
       print_row((name + ": inference, batch 1000").c_str(), sp.infer_1000, ref, "torch_infer_" + name + "_b1000");
       print_row((name + ": inference, batch 1").c_str(), sp.infer_1, ref, "torch_infer_" + name + "_b1");
+      // bfloat16 products (ours: AMX where the CPU has it) against PyTorch in float32, and
+      // against PyTorch's own bfloat16 (autocast), where it ran.
+      const Speed bf = bench_net(cfg, hw, Precision::bf16);
+      print_row((name + ": train bf16 vs float32").c_str(), bf.train, ref, "torch_train_" + name + "_b128");
+      print_row((name + ": train bf16 vs autocast bf16").c_str(), bf.train, ref,
+                "torch_train_" + name + "_b128_autocast");
+      print_row((name + ": inference bf16, 1000 vs float32").c_str(), bf.infer_1000, ref,
+                "torch_infer_" + name + "_b1000");
+      print_row((name + ": inference bf16, 1000 vs autocast").c_str(), bf.infer_1000, ref,
+                "torch_infer_" + name + "_b1000_autocast");
     }
   }
   if (only.empty() || only == "integer") {

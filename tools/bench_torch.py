@@ -79,6 +79,27 @@ def main():
 
                 infer()
                 print(f"torch_infer_{name}_b{batch} {reps * batch / median_seconds(infer, 3):.1f}", flush=True)
+        # Mixed precision as PyTorch offers it on a CPU: matrix products in bfloat16 under
+        # autocast, master weights and optimiser state in float32. Left out where this build
+        # of PyTorch cannot run it.
+        try:
+            u = torch.rand(128, 784)
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                steps()
+                seconds = median_seconds(steps, 3)
+            print(f"torch_train_{name}_b128_autocast {8 * 128 / seconds:.1f}", flush=True)
+            u = torch.rand(1000, 784)
+            with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+
+                def infer_autocast():
+                    for _ in range(4):
+                        net(u)
+
+                infer_autocast()
+                seconds = median_seconds(infer_autocast, 3)
+            print(f"torch_infer_{name}_b1000_autocast {4 * 1000 / seconds:.1f}", flush=True)
+        except (RuntimeError, AttributeError) as error:
+            print(f"autocast to bfloat16 did not run: {error}", file=sys.stderr)
 
 
 if __name__ == "__main__":

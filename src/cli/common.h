@@ -16,7 +16,8 @@ namespace resdyn::cli {
 // options struct derives from this and its table adds the flags it takes.
 struct CommonOptions {
   std::string data = "data/mnist";
-  std::optional<long> threads;  // unset: every hardware thread
+  std::optional<long> threads;     // unset: every hardware thread
+  std::string precision = "fp32";  // of a float net's products; only where --precision is taken
 };
 
 template <class Options>
@@ -29,6 +30,17 @@ template <class Options>
 void add_threads_flag(FlagTable<Options>& table) {
   table.whole("threads", "N", static_cast<std::optional<long> Options::*>(&Options::threads), 1, RESDYN_MAX_THREADS,
               "worker threads for the matrix routines", {"all hardware threads", ""});
+}
+
+// --precision: fp32, or bf16 (operands rounded to bfloat16, sums in float: resdyn.h section 2).
+template <class Options>
+void add_precision_flag(FlagTable<Options>& table) {
+  table.choice("precision", static_cast<std::string Options::*>(&Options::precision), {"fp32", "bf16"},
+               "arithmetic of the matrix products: float32, or bfloat16 operands with float32 sums (AMX where the CPU "
+               "has it; the same bits everywhere)");
+}
+inline Precision precision_of(const CommonOptions& options) {
+  return options.precision == "bf16" ? Precision::bf16 : Precision::fp32;
 }
 
 // The training or test split of the data directory, cut to the first `limit` samples when

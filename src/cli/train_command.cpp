@@ -83,6 +83,7 @@ FlagTable<TrainFlags> train_flags() {
           "augmentation: move each training image by a random whole-pixel offset in [-PIXELS, PIXELS] per axis, "
           "anew every epoch (0: off)");
   t.on_off("fixed-point", &O::fixed_point, "train in Q15.16 integers with stochastic rounding (SGD; small nets)");
+  add_precision_flag(t);
   add_threads_flag(t);
   t.whole("limit-train", "N", &O::limit_train, 1, 1L << 30, "train on the first N training images only", {"all", ""});
   t.whole("limit-test", "N", &O::limit_test, 1, 1L << 30, "evaluate on the first N test images only", {"all", ""});
@@ -333,6 +334,7 @@ TrainSetup setup_of(const TrainFlags& f) {
   s.opt.noise_reg = f.noise_reg;
   s.opt.shift = f.shift;
   s.opt.threads = thread_count(f);
+  s.opt.precision = precision_of(f);
   s.prune.threshold = f.prune_threshold;
   s.prune.repeat = f.prune_repeat;
   s.prune.probe_samples = f.prune_probe;
@@ -352,6 +354,14 @@ void check_against_data(TrainSetup& s, const TrainFlags& f, const Dataset& train
     throw Error("train: --prune-threshold needs --arch resnet (it measures residuals y(t))");
   if (s.fixed_point && (s.prune.threshold > 0 || f.patience > 0 || s.opt.noise_reg > 0 || s.opt.shift > 0))
     throw Error("train: --fixed-point does not prune, stop early, regularise or augment");
+  if (s.fixed_point && s.opt.precision != Precision::fp32)
+    throw Error("train: --fixed-point trains in integers: --precision does not apply");
+}
+
+// The net's test error and loss, its products in the run's precision.
+Evaluation evaluate_test(const Net<float>& net, const TrainSetup& s, const TrainFlags& f) {
+  const PackedNet<float>* unpacked = nullptr;
+  return evaluate(net, load_split(f.data, false, f.limit_test), s.opt.threads, 0, 256, unpacked, s.opt.precision);
 }
 
 // The epoch log MODEL.csv, one row an epoch.
@@ -375,7 +385,7 @@ output::Csv epoch_log(const std::vector<EpochRow>& rows) {
 // The run's outputs: the model with its metadata, the epoch log beside it, and the summary
 // printed last; the checkpoint is removed once they are written.
 void save_outputs(const Net<float>& net, const std::string& command, const Evaluation& ev, const Dataset& train,
-                  const RunState& run, const std::string& out, const std::string& checkpoint) {
+                  const RunState& run, const std::string& out, const std::string& checkpoint, Precision precision) {
   namespace key = run_files::model_metadata;
   print_evaluation(stdout, ev);
   double total = 0;
@@ -384,7 +394,8 @@ void save_outputs(const Net<float>& net, const std::string& command, const Evalu
   const std::string metadata =
       std::string(key::command) + ": " + command + "\n" + metadata_line(key::test_error, "%.6f", ev.error) +
       metadata_line("test_images", "%d", ev.count) + metadata_line("train_images", "%d", train.count) +
-      metadata_line(key::epochs, "%d", int(run.rows.size())) + metadata_line("depth", "%d", net.config.depth);
+      metadata_line(key::epochs, "%d", int(run.rows.size())) + metadata_line("depth", "%d", net.config.depth) +
+      metadata_line("precision", "%s", precision == Precision::bf16 ? "bf16" : "fp32");
   save_model(net, out, metadata);
   epoch_log(run.rows).save(out + run_files::epoch_log_suffix);
   crash_point("finished", 0);
@@ -447,7 +458,7 @@ Evaluation run_epochs(Trainer<float>& trainer, Net<float>& net, const TrainSetup
     PruneStep step;
     step.d_before = NAN;
     if (s.cfg.arch == Arch::ResNet) step = trainer.prune_converged_layers(train, s.prune);
-    ev = evaluate(net, load_split(f.data, false, f.limit_test), s.opt.threads);
+    ev = evaluate_test(net, s, f);
     EpochRow row;
     row.epoch = trainer.epochs_done();
     row.train_loss = loss;
@@ -499,10 +510,10 @@ int train(const TrainFlags& f, const std::vector<std::string>& args, Checkpoint*
     run = decode_run_state(resume->extra, s.checkpoint + " (run state)");
   }
   run.args = args;
-  std::printf("training %s, %s weights, %s, width %d, depth %d (%zu parameters) on %d images, %d threads\n",
+  std::printf("training %s, %s weights, %s, width %d, depth %d (%zu parameters) on %d images, %d threads, %s\n",
               s.cfg.arch == Arch::ResNet ? "ResNet" : "MLP", s.cfg.weights == Weights::Shared ? "shared" : "per-layer",
               s.cfg.stem ? "with stem" : "no stem", s.cfg.width, net.config.depth, net.params.size(), train.count,
-              s.opt.threads);
+              s.opt.threads, f.precision.c_str());
   Trainer<float> trainer(net, train, s.opt);
   if (resume) {
     restore_trainer(trainer, *resume);
@@ -511,8 +522,8 @@ int train(const TrainFlags& f, const std::vector<std::string>& args, Checkpoint*
   }
   std::fflush(stdout);
   Evaluation ev = run_epochs(trainer, net, s, f, train, run);
-  if (run.rows.empty()) ev = evaluate(net, load_split(f.data, false, f.limit_test), s.opt.threads);
-  save_outputs(net, command, ev, train, run, f.out, s.checkpoint);
+  if (run.rows.empty()) ev = evaluate_test(net, s, f);
+  save_outputs(net, command, ev, train, run, f.out, s.checkpoint, s.opt.precision);
   return 0;
 }
 
