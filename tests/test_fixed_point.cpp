@@ -321,6 +321,98 @@ TEST(FixedPoint, SimdKernelEqualsPlainKernel) {
   }
 }
 
+// The device layout (a firmware's weights) holds every weight once, at panel p = i / 4, group
+// k = j / 8, row i % 4, place j % 8, and zeros elsewhere; the device product on it (the kernel
+// this build selects: plain C++ on the host; make mcu checks the Cortex-M ones on the device)
+// gives int_matvec's integers on awkward shapes and at the exactness limit.
+template <class In>
+void check_device_product_against_plain() {
+  Rng rng(8);
+  for (int trial = 0; trial < 40; ++trial) {
+    const bool extreme = trial % 4 == 0;
+    const int M = 1 + int(rng.below(70)), K = extreme ? 600 : 1 + int(rng.below(300));
+    std::vector<In> x(size_t(K));
+    for (auto& v : x) v = random_input<In>(rng, extreme);
+    std::vector<int8_t> w(size_t(M) * K);
+    for (int i = 0; i < M; ++i) {
+      long l1 = 0;
+      for (int j = 0; j < K; ++j) {
+        int v = extreme ? (rng.below(2) ? 127 : -127) : int(rng.below(255)) - 127;
+        if (l1 + std::abs(v) > kMaxRowL1) v = 0;
+        l1 += std::abs(v);
+        w[size_t(i) * K + j] = int8_t(v == 0 ? 1 : v);  // no zeros: the padding is what stays 0
+      }
+    }
+    const int panels = (M + 3) / 4, groups = (K + 7) / 8;
+    ASSERT_EQ(device_weights_size(M, K), size_t(panels) * groups * 32);
+    std::vector<int8_t> packed(device_weights_size(M, K), -1);
+    pack_device_weights(w.data(), M, K, 1, packed.data());
+    std::vector<int8_t> expected(packed.size(), 0);
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < K; ++j)
+        expected[size_t(i / 4) * groups * 32 + size_t(j / 8) * 32 + size_t(i % 4) * 8 + size_t(j % 8)] =
+            w[size_t(i) * K + j];
+    ASSERT_EQ(packed, expected) << "M " << M << " K " << K;
+    std::vector<int32_t> plain(size_t(M)), device(size_t(M), -1);
+    std::vector<int16_t> scratch(size_t(K));
+    int_matvec(M, K, w.data(), x.data(), plain.data());
+    int_matvec_device(M, K, packed.data(), x.data(), device.data(), scratch.data());
+    ASSERT_EQ(device, plain) << "M " << M << " K " << K << " input bytes " << sizeof(In);
+  }
+}
+
+TEST(FixedPoint, DeviceLayoutProductEqualsPlainKernel) {
+  RecordProperty("kernel", kDeviceKernel);
+  check_device_product_against_plain<int16_t>();
+  check_device_product_against_plain<uint8_t>();
+  // Stacked blocks: each block's layout follows the one before.
+  const int8_t w[2 * 3 * 2] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  std::vector<int8_t> packed(2 * device_weights_size(3, 2));
+  pack_device_weights(w, 3, 2, 2, packed.data());
+  EXPECT_EQ(packed[32 + 8 * 2 + 1], 12);  // block 2, row 2, column 1
+}
+
+// A net whose weights are in the device layout (as an exported C header's) runs through
+// quant_forward to the same bits as the same net row-major, for every kind of network.
+TEST(FixedPoint, DeviceLayoutNetEqualsRowMajorNet) {
+  const Config configs[] = {
+      small_config(Arch::ResNet, Weights::Shared, true, 37, 5),
+      small_config(Arch::ResNet, Weights::PerLayer, true, 24, 3),
+      small_config(Arch::MLP, Weights::PerLayer, true, 20, 4),
+      small_config(Arch::ResNet, Weights::Shared, false, 33, 3),
+  };
+  for (const Config& cfg : configs) {
+    const QuantizedModel q = quantize(random_net(cfg, 31));
+    auto packed = [](const QuantizedModel::Matrix& m) {
+      std::vector<int8_t> out(device_weights_size(m.rows, m.cols) * size_t(m.count));
+      pack_device_weights(m.weights.data(), m.rows, m.cols, m.count, out.data());
+      return out;
+    };
+    const std::vector<int8_t> stem = packed(q.stem), classifier = packed(q.classifier), blocks = packed(q.blocks);
+    const QuantNet rows = q.view();
+    QuantNet device = rows;
+    device.stem.weights = stem.data();
+    device.classifier.weights = classifier.data();
+    device.blocks.weights = blocks.data();
+    device.stem.device_layout = device.classifier.device_layout = device.blocks.device_layout = true;
+    EXPECT_THROW(QuantRunner{device}, Error);
+    const QuantBufferSizes sizes = quant_buffer_sizes(cfg);
+    std::vector<int32_t> state(size_t(sizes.state)), acc(size_t(sizes.acc)), sums(size_t(sizes.sums));
+    std::vector<int16_t> input(size_t(sizes.input));
+    std::vector<uint8_t> bytes(size_t(sizes.bytes));
+    const QuantBuffers buffers{state.data(), input.data(), bytes.data(), acc.data(), sums.data()};
+    const std::vector<uint8_t> px = random_pixels(8, cfg.input, 32);
+    for (int s = 0; s < 8; ++s) {
+      std::vector<int32_t> want(size_t(cfg.classes)), got(size_t(cfg.classes));
+      ASSERT_TRUE(quant_forward(rows, px.data() + size_t(s) * cfg.input, 0, buffers, want.data()));
+      const std::vector<int32_t> want_state = state;
+      ASSERT_TRUE(quant_forward(device, px.data() + size_t(s) * cfg.input, 0, buffers, got.data()));
+      ASSERT_EQ(got, want) << "width " << cfg.width << " sample " << s;
+      ASSERT_EQ(state, want_state);
+    }
+  }
+}
+
 TEST(FixedPoint, BytesAndRunningSums) {
   // to_byte(y) = round(y * 255 / 32768), halves up.
   EXPECT_EQ(to_byte(0), 0);
