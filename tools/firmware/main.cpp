@@ -22,12 +22,21 @@ constexpr int kInputBuffer =
 
 // The buffers of resdyn::quant_buffer_sizes, and one image.
 int32_t g_state[RESDYN_MODEL_WIDTH];
-int16_t g_input[kInputBuffer];
+alignas(8) int16_t g_input[kInputBuffer];  // 8-byte aligned: the DSP kernel's LDRD
 uint8_t g_bytes[RESDYN_MODEL_WIDTH];
 int32_t g_acc[kAccBuffer];
 int32_t g_sums[RESDYN_MODEL_WIDTH];
 int32_t g_logits[RESDYN_MODEL_CLASSES];
 uint8_t g_pixels[RESDYN_MODEL_INPUT];
+
+// With the DSP extension (not Helium's, which needs none of it), a shared net's one W is widened
+// once into RAM (resdyn.h: widen_device_weights) when that takes at most half of the RAM budget
+// (FIRMWARE_RAM_BYTES, from run.sh); the flash keeps the int8 W.
+#if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE) && RESDYN_MODEL_BLOCKS == 1 && \
+    2 * RESDYN_MODEL_WIDTH * RESDYN_MODEL_WIDTH <= FIRMWARE_RAM_BYTES / 2
+#define FIRMWARE_WIDE_LAYER
+alignas(8) int32_t g_wide_layer[resdyn::fixed::device_weights_size(RESDYN_MODEL_WIDTH, RESDYN_MODEL_WIDTH) / 2];
+#endif
 
 // Lines of text, written to a host file (or the console) a buffer at a time, without printf.
 class Output {
@@ -136,7 +145,11 @@ uint64_t calibrate() { return ticks_of_loop(500000u); }
 
 int main() {
   const resdyn::QuantNet net = resdyn_model_net();
-  const resdyn::QuantBuffers buffers{g_state, g_input, g_bytes, g_acc, g_sums};
+  resdyn::QuantBuffers buffers{g_state, g_input, g_bytes, g_acc, g_sums};
+#if defined(FIRMWARE_WIDE_LAYER)
+  resdyn::fixed::widen_device_weights(resdyn_model_layers_weights, sizeof resdyn_model_layers_weights, g_wide_layer);
+  buffers.wide_layer = g_wide_layer;
+#endif
   const int images = semihosting_open("t10k-images-idx3-ubyte", SEMIHOSTING_MODE_READ_BINARY);
   const int labels = semihosting_open("t10k-labels-idx1-ubyte", SEMIHOSTING_MODE_READ_BINARY);
   const int results = semihosting_open("results.txt", SEMIHOSTING_MODE_WRITE_BINARY);

@@ -65,7 +65,9 @@ host_right=$(sed -n 's/^accuracy \([0-9]*\)\/.*/\1/p' "$OUT/expected.txt")
 
 # 3. Build, size, run and compare, per board. Regions: FLASH at 0 and RAM at 0x20000000 on all
 # four (mps2: code SRAM and SRAM; mps3-an547: ITCM and DTCM; micro:bit: the nRF51's flash and RAM).
-CXXFLAGS=(-std=c++17 -O2 -Wall -Wextra -Werror -fno-exceptions -fno-rtti -fno-threadsafe-statics
+# -fno-schedule-insns: GCC's scheduling before register allocation lengthens the live ranges
+# on a 13-register core and spills (on the Cortex-M4 it costs 1.4% more instructions).
+CXXFLAGS=(-std=c++17 -O3 -fno-schedule-insns -Wall -Wextra -Werror -fno-exceptions -fno-rtti -fno-threadsafe-statics
           -fno-use-cxa-atexit -ffunction-sections -fdata-sections -I"$INCLUDE" -Itools/firmware -I"$OUT")
 build() {  # board -> $OUT/firmware-$board.elf
   local board=$1 flash=$FLASH_KIB ram=$RAM_KIB cpu
@@ -83,7 +85,8 @@ build() {  # board -> $OUT/firmware-$board.elf
   echo "$flash $ram" >"$OUT/$board/budget"
   arm-none-eabi-gcc "${cpu[@]}" -std=c11 -O2 -Wall -Wextra -Werror -ffreestanding -Itools/firmware \
     -c tools/firmware/startup.c -o "$OUT/$board/startup.o"
-  arm-none-eabi-g++ "${cpu[@]}" "${CXXFLAGS[@]}" -c tools/firmware/main.cpp -o "$OUT/$board/main.o"
+  arm-none-eabi-g++ "${cpu[@]}" "${CXXFLAGS[@]}" -DFIRMWARE_RAM_BYTES=$((ram * 1024)) -c tools/firmware/main.cpp \
+    -o "$OUT/$board/main.o"
   arm-none-eabi-gcc "${cpu[@]}" -nostdlib -L"$OUT/$board" -T tools/firmware/firmware.ld -Wl,--gc-sections \
     "$OUT/$board/startup.o" "$OUT/$board/main.o" -lgcc -o "$OUT/firmware-$board.elf"
 }
