@@ -331,7 +331,7 @@ void check_device_product_against_plain() {
   for (int trial = 0; trial < 40; ++trial) {
     const bool extreme = trial % 4 == 0;
     const int M = 1 + int(rng.below(70)), K = extreme ? 600 : 1 + int(rng.below(300));
-    std::vector<In> x(size_t(K));
+    std::vector<In> x(static_cast<size_t>(K));
     for (auto& v : x) v = random_input<In>(rng, extreme);
     std::vector<int8_t> w(size_t(M) * K);
     for (int i = 0; i < M; ++i) {
@@ -353,8 +353,8 @@ void check_device_product_against_plain() {
         expected[size_t(i / 4) * groups * 32 + size_t(j / 8) * 32 + size_t(i % 4) * 8 + size_t(j % 8)] =
             w[size_t(i) * K + j];
     ASSERT_EQ(packed, expected) << "M " << M << " K " << K;
-    std::vector<int32_t> plain(size_t(M)), device(size_t(M), -1);
-    std::vector<int16_t> scratch(size_t(K));
+    std::vector<int32_t> plain(static_cast<size_t>(M)), device(static_cast<size_t>(M), -1);
+    std::vector<int16_t> scratch(static_cast<size_t>(K));
     int_matvec(M, K, w.data(), x.data(), plain.data());
     int_matvec_device(M, K, packed.data(), x.data(), device.data(), scratch.data());
     ASSERT_EQ(device, plain) << "M " << M << " K " << K << " input bytes " << sizeof(In);

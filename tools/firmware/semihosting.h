@@ -13,8 +13,8 @@
 #define SEMIHOSTING_SYS_GET_CMDLINE 0x15   /* the command line QEMU was given (-semihosting-config arg=) */
 #define SEMIHOSTING_SYS_EXIT_EXTENDED 0x20 /* stop, with a reason and an exit code */
 #define SEMIHOSTING_APPLICATION_EXIT 0x20026
-#define SEMIHOSTING_MODE_READ_BINARY 1     /* fopen's "rb" */
-#define SEMIHOSTING_MODE_WRITE_BINARY 5    /* fopen's "wb" */
+#define SEMIHOSTING_MODE_READ_BINARY 1  /* fopen's "rb" */
+#define SEMIHOSTING_MODE_WRITE_BINARY 5 /* fopen's "wb" */
 
 static inline int semihosting_call(int operation, const void* argument) {
   register int r0 __asm__("r0") = operation;
