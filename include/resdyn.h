@@ -1106,16 +1106,6 @@ inline void panel_sums(const int8_t* w, int groups, const In* x, const int16_t* 
   }
   sum[0] = s0, sum[1] = s1, sum[2] = s2, sum[3] = s3;
 }
-template <class In>
-inline void prepare_pairs(const In*, int, int16_t*) {}
-template <class In>
-inline bool words_aligned(const In*, const int16_t*) {
-  return true;
-}
-template <bool /*aligned*/, class In>
-inline bool panel_sums_wide(const int32_t*, int, const In*, const int16_t*, int32_t*) {  // only the DSP kernel
-  return false;
-}
 #elif defined(RESDYN_DEVICE_DSP)
 // GCC's scheduling before register allocation would load every word of weights of a pass first
 // and spill the sums; without it each row's word is loaded where it is used. (Every function
@@ -1273,6 +1263,8 @@ inline void panel_sums(const int8_t* w, int groups, const In* x, const int16_t* 
     }
   sum[0] = s0, sum[1] = s1, sum[2] = s2, sum[3] = s3;
 }
+#endif
+#if !defined(RESDYN_DEVICE_DSP)  // what only the DSP kernel needs: nothing to prepare, any alignment
 template <class In>
 inline void prepare_pairs(const In*, int, int16_t*) {}
 template <class In>
@@ -1280,7 +1272,7 @@ inline bool words_aligned(const In*, const int16_t*) {
   return true;
 }
 template <bool /*aligned*/, class In>
-inline bool panel_sums_wide(const int32_t*, int, const In*, const int16_t*, int32_t*) {  // only the DSP kernel
+inline bool panel_sums_wide(const int32_t*, int, const In*, const int16_t*, int32_t*) {
   return false;
 }
 #endif

@@ -99,6 +99,19 @@ Config small_config(Arch arch, Weights weights, bool stem, int width, int depth)
   return c;
 }
 
+// Small nets of every kind: ResNet and MLP, shared and per-layer, with a stem and without.
+std::vector<Config> every_kind_of_net() {
+  return {
+      small_config(Arch::ResNet, Weights::Shared, true, 37, 5),
+      small_config(Arch::ResNet, Weights::PerLayer, true, 24, 3),
+      small_config(Arch::MLP, Weights::Shared, true, 20, 4),
+      small_config(Arch::MLP, Weights::PerLayer, false, 30, 2),
+      small_config(Arch::ResNet, Weights::Shared, false, 33, 3),
+      small_config(Arch::ResNet, Weights::PerLayer, false, 29, 3),
+      small_config(Arch::MLP, Weights::Shared, false, 18, 3),
+  };
+}
+
 std::string temp_dir(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
@@ -278,6 +291,22 @@ TEST(FixedPoint, IntMatmulMatchesNaiveLoops) {
   check_int_matmul_against_naive_loops<uint8_t>();
 }
 
+// M x K int8 weights, every row's sum |q| within kMaxRowL1; at the extreme, +-127 until a row
+// reaches the bound (then zeros).
+std::vector<int8_t> random_weights(Rng& rng, int M, int K, bool extreme) {
+  std::vector<int8_t> w(size_t(M) * K);
+  for (int i = 0; i < M; ++i) {
+    long l1 = 0;
+    for (int j = 0; j < K; ++j) {
+      int v = extreme ? (rng.below(2) ? 127 : -127) : int(rng.below(255)) - 127;
+      if (l1 + std::abs(v) > kMaxRowL1) v = 0;
+      l1 += std::abs(v);
+      w[size_t(i) * K + j] = int8_t(v);
+    }
+  }
+  return w;
+}
+
 // The SIMD kernel on packed weights gives the plain kernel's integers bit for bit, on awkward
 // shapes and at the exactness limit (rows with sum |q| = 65535 against inputs of +-32767 or 255).
 template <class In>
@@ -288,18 +317,9 @@ void check_simd_kernel_against_plain() {
     const int S = 1 + int(rng.below(21)), M = 1 + int(rng.below(70)), K = extreme ? 600 : 1 + int(rng.below(300));
     const int ldx = (K + 3) / 4 * 4;
     std::vector<In> x(size_t(S) * ldx, 0);
-    std::vector<int8_t> w(size_t(M) * K);
     for (int s = 0; s < S; ++s)
       for (int j = 0; j < K; ++j) x[size_t(s) * ldx + j] = random_input<In>(rng, extreme);
-    for (int i = 0; i < M; ++i) {
-      long l1 = 0;
-      for (int j = 0; j < K; ++j) {
-        int v = extreme ? (rng.below(2) ? 127 : -127) : int(rng.below(255)) - 127;
-        if (l1 + std::abs(v) > kMaxRowL1) v = 0;
-        l1 += std::abs(v);
-        w[size_t(i) * K + j] = int8_t(v);
-      }
-    }
+    const std::vector<int8_t> w = random_weights(rng, M, K, extreme);
     std::vector<int32_t> plain(size_t(S) * M), simd(size_t(S) * M, -1);
     int_matmul(S, M, K, x.data(), ldx, w.data(), K, plain.data(), M);
     const PackedMatrix packed = pack_matrix<In>(w.data(), M, K);
@@ -333,19 +353,10 @@ void check_device_product_against_plain() {
     const int M = 1 + int(rng.below(70)), K = extreme ? 600 : 1 + int(rng.below(300));
     std::vector<In> x(static_cast<size_t>(K));
     for (auto& v : x) v = random_input<In>(rng, extreme);
-    std::vector<int8_t> w(size_t(M) * K);
-    for (int i = 0; i < M; ++i) {
-      long l1 = 0;
-      for (int j = 0; j < K; ++j) {
-        int v = extreme ? (rng.below(2) ? 127 : -127) : int(rng.below(255)) - 127;
-        if (l1 + std::abs(v) > kMaxRowL1) v = 0;
-        l1 += std::abs(v);
-        w[size_t(i) * K + j] = int8_t(v == 0 ? 1 : v);  // no zeros: the padding is what stays 0
-      }
-    }
+    const std::vector<int8_t> w = random_weights(rng, M, K, extreme);
     const int panels = (M + 3) / 4, groups = (K + 7) / 8;
     ASSERT_EQ(device_weights_size(M, K), size_t(panels) * groups * 32);
-    std::vector<int8_t> packed(device_weights_size(M, K), -1);
+    std::vector<int8_t> packed(device_weights_size(M, K), -1);  // padding left at -1 would show
     pack_device_weights(w.data(), M, K, 1, packed.data());
     std::vector<int8_t> expected(packed.size(), 0);
     for (int i = 0; i < M; ++i)
@@ -375,13 +386,7 @@ TEST(FixedPoint, DeviceLayoutProductEqualsPlainKernel) {
 // A net whose weights are in the device layout (as an exported C header's) runs through
 // quant_forward to the same bits as the same net row-major, for every kind of network.
 TEST(FixedPoint, DeviceLayoutNetEqualsRowMajorNet) {
-  const Config configs[] = {
-      small_config(Arch::ResNet, Weights::Shared, true, 37, 5),
-      small_config(Arch::ResNet, Weights::PerLayer, true, 24, 3),
-      small_config(Arch::MLP, Weights::PerLayer, true, 20, 4),
-      small_config(Arch::ResNet, Weights::Shared, false, 33, 3),
-  };
-  for (const Config& cfg : configs) {
+  for (const Config& cfg : every_kind_of_net()) {
     const QuantizedModel q = quantize(random_net(cfg, 31));
     auto packed = [](const QuantizedModel::Matrix& m) {
       std::vector<int8_t> out(device_weights_size(m.rows, m.cols) * size_t(m.count));
@@ -539,16 +544,7 @@ void naive_quant_forward(const QuantNet& net, const uint8_t* pixels, int depth, 
 // with a stem and without), at the trained depth, shallower (per-layer) and unrolled
 // (shared), on batches that fill no, one, or more than one of the runner's 64-image tasks.
 TEST(FixedPoint, BatchedPassEqualsOneSamplePass) {
-  const Config configs[] = {
-      small_config(Arch::ResNet, Weights::Shared, true, 37, 5),
-      small_config(Arch::ResNet, Weights::PerLayer, true, 24, 3),
-      small_config(Arch::MLP, Weights::Shared, true, 20, 4),
-      small_config(Arch::MLP, Weights::PerLayer, false, 30, 2),
-      small_config(Arch::ResNet, Weights::Shared, false, 33, 3),
-      small_config(Arch::ResNet, Weights::PerLayer, false, 29, 3),
-      small_config(Arch::MLP, Weights::Shared, false, 18, 3),
-  };
-  for (const Config& cfg : configs) {
+  for (const Config& cfg : every_kind_of_net()) {
     const QuantizedModel q = quantize(random_net(cfg, 17));
     ASSERT_EQ(quantized_model_problem(q), nullptr);
     const QuantNet net = q.view();
