@@ -833,7 +833,7 @@ TEST(FixedPoint, ExportedCHeaderCompilesAndAgrees) {
 #include <cstdio>
 int32_t state[RESDYN_MODEL_WIDTH], acc[RESDYN_MODEL_WIDTH + RESDYN_MODEL_CLASSES], sums[RESDYN_MODEL_WIDTH];
 int32_t logits[RESDYN_MODEL_CLASSES];
-int16_t input[RESDYN_MODEL_WIDTH];
+int16_t input[RESDYN_MODEL_INPUT > RESDYN_MODEL_WIDTH ? RESDYN_MODEL_INPUT : RESDYN_MODEL_WIDTH];  // quant_buffer_sizes
 uint8_t bytes[RESDYN_MODEL_WIDTH];
 int main() {
   const resdyn::QuantNet net = resdyn_model_net();
