@@ -81,6 +81,9 @@
 //        CPU and the system have it, a portable one with the same bits everywhere else).
 //     3. Networks: configuration and the layout of the parameters (paper §4-5).
 //     4. Integer inference: the formats, rounding, the logistic table, exact int8 products,
+//        the device layout of a firmware's weights and its kernels, chosen from the target's
+//        macros (Helium on Armv8.1-M with __ARM_FEATURE_MVE, the DSP extension's SXTB16 and
+//        SMLAD on Armv7E-M with __ARM_FEATURE_DSP, plain C++ on Cortex-M0/M3 and the host),
 //        one image's forward pass on caller-owned buffers (quant_forward).
 //   B. Hosted: threads, float networks, training
 //     5. Errors, crash points, callbacks and the clock: the one exception type, carrying a
@@ -131,6 +134,14 @@
 #if defined(RESDYN_KERNEL_BODIES) && defined(__AMX_TILE__) && defined(__linux__) && !defined(RESDYN_FREESTANDING)
 #include <sys/syscall.h>  // AMX's registers are granted by the kernel (arch_prctl)
 #include <unistd.h>
+#endif
+// 32-bit Arm: Helium (MVE) or the DSP extension's intrinsics, for section 4's device kernels
+// (every unit: they are small, and the kernels are inline in all of them).
+#if defined(__arm__) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#include <arm_mve.h>
+#endif
+#if defined(__arm__) && defined(__ARM_FEATURE_DSP)
+#include <arm_acle.h>
 #endif
 
 #ifndef RESDYN_FREESTANDING
@@ -1302,54 +1313,16 @@ inline int32_t exp_neg_q30(int32_t a) {
 }
 
 // ---------------------------------------------------------------------------
-// The integer kernel (plain C++: every target)
+// The integer kernel (plain C++: every target, the reference of the others)
 // ---------------------------------------------------------------------------
 
 namespace detail {
 
-// sum over j < n of x[j] * w[j], for bytes x.
-inline int32_t dot(const uint8_t* x, const int8_t* w, int n) {
+// sum over j < n of x[j] * w[j] (x bytes or int16).
+template <class In>
+inline int32_t dot(const In* x, const int8_t* w, int n) {
   int32_t sum = 0;
-  int j = 0;
-#if defined(__ARM_FEATURE_DSP)
-  // As below, with the inputs' bytes 0 and 2 (1 and 3) zero-extended by UXTB16.
-  for (; j + 4 <= n; j += 4) {
-    uint32_t wq, xq;
-    std::memcpy(&wq, w + j, 4);
-    std::memcpy(&xq, x + j, 4);
-    const int32_t w02 = __builtin_arm_sxtb16(int32_t(wq));
-    const int32_t w13 = __builtin_arm_sxtb16(int32_t((wq >> 8) | (wq << 24)));
-    const int32_t x02 = __builtin_arm_uxtb16(int32_t(xq));
-    const int32_t x13 = __builtin_arm_uxtb16(int32_t((xq >> 8) | (xq << 24)));
-    sum = __builtin_arm_smlad(x02, w02, sum);
-    sum = __builtin_arm_smlad(x13, w13, sum);
-  }
-#endif
-  for (; j < n; ++j) sum += int32_t(x[j]) * int32_t(w[j]);
-  return sum;
-}
-
-// sum over j < n of x[j] * w[j].
-inline int32_t dot(const int16_t* x, const int8_t* w, int n) {
-  int32_t sum = 0;
-  int j = 0;
-#if defined(__ARM_FEATURE_DSP)
-  // Cortex-M4/M7: SMLAD adds two 16 x 16-bit products at once. SXTB16 sign-extends bytes 0 and 2
-  // of a word of weights (rotated by 8: bytes 1 and 3), so the inputs are paired to match.
-  for (; j + 4 <= n; j += 4) {
-    uint32_t wq, x01, x23;
-    std::memcpy(&wq, w + j, 4);
-    std::memcpy(&x01, x + j, 4);
-    std::memcpy(&x23, x + j + 2, 4);
-    const int32_t w02 = __builtin_arm_sxtb16(int32_t(wq));
-    const int32_t w13 = __builtin_arm_sxtb16(int32_t((wq >> 8) | (wq << 24)));
-    const int32_t x02 = int32_t((x01 & 0xFFFFu) | (x23 << 16));
-    const int32_t x13 = int32_t((x01 >> 16) | (x23 & 0xFFFF0000u));
-    sum = __builtin_arm_smlad(x02, w02, sum);
-    sum = __builtin_arm_smlad(x13, w13, sum);
-  }
-#endif
-  for (; j < n; ++j) sum += int32_t(x[j]) * int32_t(w[j]);
+  for (int j = 0; j < n; ++j) sum += int32_t(x[j]) * int32_t(w[j]);
   return sum;
 }
 
@@ -1368,7 +1341,7 @@ inline void int_matmul(int samples, int outputs, int inner, const In* x, int ldx
 }
 
 // y = W x for one sample. Not inlined (GCC, Clang): inlined into a whole forward pass, GCC
-// for the Cortex-M4 runs short of registers and spills inside the SMLAD loop (make mcu
+// for the Cortex-M runs short of registers and spills inside a kernel's loop (make mcu
 // counted up to a fifth more instructions per inference); a call per product costs nothing.
 #if defined(__GNUC__)
 #define RESDYN_OUT_OF_LINE __attribute__((noinline))
@@ -1378,6 +1351,309 @@ inline void int_matmul(int samples, int outputs, int inner, const In* x, int ldx
 template <class In>
 RESDYN_OUT_OF_LINE inline void int_matvec(int outputs, int inner, const int8_t* w, const In* x, int32_t* y) {
   int_matmul(1, outputs, inner, x, inner, w, inner, y, outputs);
+}
+
+// ---------------------------------------------------------------------------
+// The device's products: one weight layout, a kernel per Cortex-M family
+// ---------------------------------------------------------------------------
+// A firmware's weights (resdyn export --format c-header) are stored in panels of
+// kDevicePanelRows = 4 output rows, each cut along the input into groups of kDeviceGroup = 8
+// weights: panel p, group k, row r holds w[4p + r][8k .. 8k + 7], zero-padded past the last
+// row and column. One pass over a panel reads the input once for four rows, and each row's
+// eight weights are one contiguous 64-bit word. The kernel is chosen from the target's macros:
+//   Armv8.1-M with Helium (Cortex-M55, __ARM_FEATURE_MVE): per row and group, one VLDRB.S16
+//     widens the eight weights to int16 lanes and one VMLADAVA.S16 adds their eight products
+//     to the row's sum; the inputs are loaded (and widened) once for the four rows.
+//   Armv7E-M with the DSP extension (Cortex-M4/M7, __ARM_FEATURE_DSP): SXTB16 sign-extends
+//     bytes 0 and 2 of a word of weights (rotated by 8: bytes 1 and 3) into two int16 halves,
+//     SMLAD adds two 16 x 16-bit products at once; the inputs are widened into the same pairs
+//     (x0, x2), (x1, x3) once for the four rows (UXTB16 for bytes, PKHBT/PKHTB for int16).
+//     A shared net's one W may also be widened once into RAM (widen_device_weights), which
+//     spares the SXTB16s of every layer.
+//   Anything else (Cortex-M0/M3, the host): plain C++ on the same layout.
+// make mcu measures them: 0.66 instructions per multiply-accumulate on the Cortex-M55, 1.49 on
+// the Cortex-M4, 2.95 on the Cortex-M3 and 6.07 on the Cortex-M0, whole inference included.
+// Every sum is exact (the bounds of fixed::int_matmul), so all three give the same integers
+// as int_matvec on the rows in order.
+
+#if defined(__arm__) && defined(__ARM_FEATURE_MVE) && (__ARM_FEATURE_MVE & 1)
+#define RESDYN_DEVICE_HELIUM
+constexpr const char* kDeviceKernel = "helium";
+#elif defined(__arm__) && defined(__ARM_FEATURE_DSP)
+#define RESDYN_DEVICE_DSP
+constexpr const char* kDeviceKernel = "dsp";
+#else
+constexpr const char* kDeviceKernel = "plain";
+#endif
+
+constexpr int kDevicePanelRows = 4, kDeviceGroup = 8;
+
+constexpr int device_panels(int rows) { return (rows + kDevicePanelRows - 1) / kDevicePanelRows; }
+constexpr int device_groups(int cols) { return (cols + kDeviceGroup - 1) / kDeviceGroup; }
+// int8 values a rows x cols matrix takes in the device layout.
+constexpr size_t device_weights_size(int rows, int cols) {
+  return size_t(device_panels(rows)) * size_t(device_groups(cols)) * kDevicePanelRows * kDeviceGroup;
+}
+// Where w[i][j] lies in the device layout.
+inline size_t device_index(int cols, int i, int j) {
+  const size_t panel = size_t(i / kDevicePanelRows), group = size_t(j / kDeviceGroup);
+  return ((panel * size_t(device_groups(cols)) + group) * kDevicePanelRows + size_t(i % kDevicePanelRows)) *
+             kDeviceGroup +
+         size_t(j % kDeviceGroup);
+}
+
+// count stacked rows x cols row-major matrices (w) into the device layout (out: count times
+// device_weights_size values; the padding is zero).
+inline void pack_device_weights(const int8_t* w, int rows, int cols, int count, int8_t* out) {
+  const size_t size = device_weights_size(rows, cols);
+  for (size_t n = 0; n < size * size_t(count); ++n) out[n] = 0;
+  for (int b = 0; b < count; ++b)
+    for (int i = 0; i < rows; ++i)
+      for (int j = 0; j < cols; ++j)
+        out[size_t(b) * size + device_index(cols, i, j)] = w[(size_t(b) * rows + size_t(i)) * cols + size_t(j)];
+}
+
+// A shared net's one W, widened once into the int16 pairs the DSP kernel's SXTB16s make of each
+// word of four weights: (w0, w2) and (w1, w3) as two 32-bit words (n int8 weights, a multiple
+// of 4, give n / 2 words: twice the bytes, in RAM). The DSP kernel then multiplies them as they
+// are (QuantBuffers::wide_layer): per row and group of eight, two loads and four SMLAD, where
+// int8 weights take four SXTB16 more.
+inline void widen_device_weights(const int8_t* w, size_t n, int32_t* out) {
+  for (size_t q = 0; q + 4 <= n; q += 4) {
+    out[q / 2] = int32_t(uint32_t(uint16_t(int16_t(w[q]))) | uint32_t(uint16_t(int16_t(w[q + 2]))) << 16);
+    out[q / 2 + 1] = int32_t(uint32_t(uint16_t(int16_t(w[q + 1]))) | uint32_t(uint16_t(int16_t(w[q + 3]))) << 16);
+  }
+}
+
+namespace detail {
+
+#if defined(RESDYN_DEVICE_HELIUM)
+inline int16x8_t load_group(const uint8_t* x) { return vreinterpretq_s16_u16(vldrbq_u16(x)); }
+inline int16x8_t load_group(const int16_t* x) { return vldrhq_s16(x); }
+
+// The four sums of one panel over its first `groups` groups of inputs.
+template <bool /*aligned*/, class In>
+inline void panel_sums(const int8_t* w, int groups, const In* x, const int16_t* /*pairs*/, int32_t* sum) {
+  int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (int k = 0; k < groups; ++k, w += kDevicePanelRows * kDeviceGroup, x += kDeviceGroup) {
+    const int16x8_t xv = load_group(x);
+    s0 = vmladavaq_s16(s0, xv, vldrbq_s16(w));
+    s1 = vmladavaq_s16(s1, xv, vldrbq_s16(w + kDeviceGroup));
+    s2 = vmladavaq_s16(s2, xv, vldrbq_s16(w + 2 * kDeviceGroup));
+    s3 = vmladavaq_s16(s3, xv, vldrbq_s16(w + 3 * kDeviceGroup));
+  }
+  sum[0] = s0, sum[1] = s1, sum[2] = s2, sum[3] = s3;
+}
+#elif defined(RESDYN_DEVICE_DSP)
+// GCC's scheduling before register allocation would load every word of weights of a pass first
+// and spill the sums; without it each row's word is loaded where it is used. (Every function
+// the kernel inlines into carries the same option, or GCC does not inline it.)
+#define RESDYN_NO_SCHEDULE __attribute__((optimize("no-schedule-insns")))
+
+// SXTB16 and UXTB16 of a word rotated right by 8 (bytes 1 and 3), one instruction each: GCC 12's
+// arm_acle.h has no rotating form and does not fold a rotation into the intrinsic.
+inline int32_t sxtb16_ror8(uint32_t v) {
+  int32_t r;
+  __asm__("sxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
+inline int32_t uxtb16_ror8(uint32_t v) {
+  int32_t r;
+  __asm__("uxtb16 %0, %1, ror #8" : "=r"(r) : "r"(v));
+  return r;
+}
+
+// Bytes widened once per product into int16 pairs in SXTB16's order: (x0, x2), (x1, x3) of
+// every four inputs (n a multiple of 4).
+inline void prepare_pairs(const uint8_t* x, int n, int16_t* pairs) {
+  for (int j = 0; j < n; j += 4) {
+    uint32_t q;
+    std::memcpy(&q, x + j, 4);
+    const int32_t p[2] = {int32_t(__uxtb16(q)), uxtb16_ror8(q)};
+    std::memcpy(pairs + j, p, 8);
+  }
+}
+inline void prepare_pairs(const int16_t*, int, int16_t*) {}
+
+// Eight inputs as four pairs (x0, x2), (x1, x3), (x4, x6), (x5, x7): read as they are from
+// prepare_pairs, or gathered from int16 inputs in order by PKHBT/PKHTB.
+struct Pairs {
+  int32_t a02, a13, b02, b13;
+};
+// Four inputs' 32-bit words: one LDRD for two when they are 8-byte aligned (GCC's condition for
+// LDRD; it faults on an unaligned address), else one LDR each.
+template <bool kAligned>
+inline void load_words(const int16_t* x, uint32_t& v0, uint32_t& v1) {
+  uint64_t both;
+  std::memcpy(&both, kAligned ? __builtin_assume_aligned(x, 8) : x, 8);
+  v0 = uint32_t(both), v1 = uint32_t(both >> 32);
+}
+template <bool kGather, bool kAligned>
+inline Pairs load_pairs(const int16_t* x) {
+  uint32_t v0, v1, v2, v3;
+  load_words<kAligned>(x, v0, v1);
+  load_words<kAligned>(x + 4, v2, v3);
+  if (!kGather) return {int32_t(v0), int32_t(v1), int32_t(v2), int32_t(v3)};
+  return {int32_t((v0 & 0xFFFFu) | (v1 << 16)), int32_t((v1 & 0xFFFF0000u) | (v0 >> 16)),
+          int32_t((v2 & 0xFFFFu) | (v3 << 16)), int32_t((v3 & 0xFFFF0000u) | (v2 >> 16))};
+}
+
+// sum + the eight products of a row's group (its 64-bit word of weights at w) with the pairs p.
+inline int32_t dot8(const uint32_t* w, const Pairs& p, int32_t sum) {
+  uint64_t both;
+  std::memcpy(&both, w, 8);  // one LDRD
+  const uint32_t w0 = uint32_t(both), w1 = uint32_t(both >> 32);
+  sum = __smlad(int32_t(__sxtb16(w0)), p.a02, sum);
+  sum = __smlad(sxtb16_ror8(w0), p.a13, sum);
+  sum = __smlad(int32_t(__sxtb16(w1)), p.b02, sum);
+  return __smlad(sxtb16_ror8(w1), p.b13, sum);
+}
+
+// One group of a panel: the four rows' eight products each.
+template <bool kGather, bool kAligned>
+inline void panel_group(const uint32_t* words, const int16_t* x, int32_t& s0, int32_t& s1, int32_t& s2, int32_t& s3) {
+  const Pairs p = load_pairs<kGather, kAligned>(x);
+  s0 = dot8(words, p, s0);
+  s1 = dot8(words + 2, p, s1);
+  s2 = dot8(words + 4, p, s2);
+  s3 = dot8(words + 6, p, s3);
+}
+
+// Two groups per pass, so the loop's own instructions count half.
+template <bool kGather, bool kAligned>
+RESDYN_NO_SCHEDULE inline void panel_sums_dsp(const int8_t* w, int groups, const int16_t* x, int32_t* sum) {
+  constexpr int kWords = kDevicePanelRows * kDeviceGroup / 4;  // of a group
+  int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  const uint32_t* words = static_cast<const uint32_t*>(__builtin_assume_aligned(w, 8));
+  const uint32_t* pairs_end = words + size_t(groups / 2) * 2 * kWords;
+  for (; words != pairs_end; words += 2 * kWords, x += 2 * kDeviceGroup) {
+    panel_group<kGather, kAligned>(words, x, s0, s1, s2, s3);
+    panel_group<kGather, kAligned>(words + kWords, x + kDeviceGroup, s0, s1, s2, s3);
+  }
+  if (groups % 2) panel_group<kGather, kAligned>(words, x, s0, s1, s2, s3);
+  sum[0] = s0, sum[1] = s1, sum[2] = s2, sum[3] = s3;
+}
+// The same on weights widened by widen_device_weights: a row's group is four words (two LDRD),
+// multiplied as they are.
+inline int32_t dot8_wide(const int32_t* w, const Pairs& p, int32_t sum) {
+  uint64_t lo, hi;
+  std::memcpy(&lo, __builtin_assume_aligned(w, 8), 8);
+  std::memcpy(&hi, __builtin_assume_aligned(w + 2, 8), 8);
+  sum = __smlad(int32_t(uint32_t(lo)), p.a02, sum);
+  sum = __smlad(int32_t(uint32_t(lo >> 32)), p.a13, sum);
+  sum = __smlad(int32_t(uint32_t(hi)), p.b02, sum);
+  return __smlad(int32_t(uint32_t(hi >> 32)), p.b13, sum);
+}
+template <bool kAligned>
+inline void panel_group_wide(const int32_t* w, const int16_t* pairs, int32_t& s0, int32_t& s1, int32_t& s2,
+                             int32_t& s3) {
+  const Pairs p = load_pairs<false, kAligned>(pairs);
+  s0 = dot8_wide(w, p, s0);
+  s1 = dot8_wide(w + 4, p, s1);
+  s2 = dot8_wide(w + 8, p, s2);
+  s3 = dot8_wide(w + 12, p, s3);
+}
+template <bool kAligned>
+RESDYN_NO_SCHEDULE inline void panel_sums_wide(const int32_t* w, int groups, const int16_t* pairs, int32_t* sum) {
+  constexpr int kWords = 2 * kDevicePanelRows * kDeviceGroup / 4;  // of a group
+  int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (const int32_t* end = w + size_t(groups / 2) * 2 * kWords; w != end; w += 2 * kWords, pairs += 2 * kDeviceGroup) {
+    panel_group_wide<kAligned>(w, pairs, s0, s1, s2, s3);
+    panel_group_wide<kAligned>(w + kWords, pairs + kDeviceGroup, s0, s1, s2, s3);
+  }
+  if (groups % 2) panel_group_wide<kAligned>(w, pairs, s0, s1, s2, s3);
+  sum[0] = s0, sum[1] = s1, sum[2] = s2, sum[3] = s3;
+}
+template <bool kAligned>
+inline bool panel_sums_wide(const int32_t* wide, int groups, const uint8_t*, const int16_t* pairs, int32_t* sum) {
+  if (!wide) return false;
+  panel_sums_wide<kAligned>(wide, groups, pairs, sum);
+  return true;
+}
+template <bool kAligned>
+inline bool panel_sums_wide(const int32_t*, int, const int16_t*, const int16_t*, int32_t*) {
+  return false;
+}
+// Byte inputs are read from their pairs, int16 ones as they are.
+template <bool kAligned>
+inline void panel_sums(const int8_t* w, int groups, const uint8_t*, const int16_t* pairs, int32_t* sum) {
+  panel_sums_dsp<false, kAligned>(w, groups, pairs, sum);
+}
+template <bool kAligned>
+inline void panel_sums(const int8_t* w, int groups, const int16_t* x, const int16_t*, int32_t* sum) {
+  panel_sums_dsp<true, kAligned>(w, groups, x, sum);
+}
+// Whether the int16 words the kernel reads are 8-byte aligned.
+inline bool words_aligned(const uint8_t*, const int16_t* pairs) { return (uintptr_t(pairs) & 7u) == 0; }
+inline bool words_aligned(const int16_t* x, const int16_t*) { return (uintptr_t(x) & 7u) == 0; }
+#else
+// Each input is loaded once for the four rows, whose sums stay in registers.
+template <bool /*aligned*/, class In>
+inline void panel_sums(const int8_t* w, int groups, const In* x, const int16_t* /*pairs*/, int32_t* sum) {
+  int32_t s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (int k = 0; k < groups; ++k, w += kDevicePanelRows * kDeviceGroup, x += kDeviceGroup)
+    for (int e = 0; e < kDeviceGroup; ++e) {
+      const int32_t v = x[e];
+      s0 += v * w[e];
+      s1 += v * w[kDeviceGroup + e];
+      s2 += v * w[2 * kDeviceGroup + e];
+      s3 += v * w[3 * kDeviceGroup + e];
+    }
+  sum[0] = s0, sum[1] = s1, sum[2] = s2, sum[3] = s3;
+}
+#endif
+#if !defined(RESDYN_DEVICE_DSP)  // what only the DSP kernel needs: nothing to prepare, any alignment
+template <class In>
+inline void prepare_pairs(const In*, int, int16_t*) {}
+template <class In>
+inline bool words_aligned(const In*, const int16_t*) {
+  return true;
+}
+template <bool /*aligned*/, class In>
+inline bool panel_sums_wide(const int32_t*, int, const In*, const int16_t*, int32_t*) {
+  return false;
+}
+#endif
+
+}  // namespace detail
+
+// y = W x for one sample, W in the device layout (rows x cols): the selected kernel over the
+// whole groups, plain C++ over the last, partial one (x holds exactly cols values). scratch
+// (cols values) holds the DSP kernel's widened byte inputs.
+template <bool kAligned, class In>
+inline void device_panels_product(int rows, int cols, const int8_t* w, const int32_t* wide, const In* x, int32_t* y,
+                                  const int16_t* pairs) {
+  const int whole = cols / kDeviceGroup, left = cols - whole * kDeviceGroup;
+  const size_t panel_size = size_t(device_groups(cols)) * kDevicePanelRows * kDeviceGroup;
+  const int8_t* tail = w + size_t(whole) * kDevicePanelRows * kDeviceGroup;  // the partial group's rows
+  for (int first = 0; first < rows; first += kDevicePanelRows, w += panel_size, tail += panel_size) {
+    int32_t sum[kDevicePanelRows];
+    if (!detail::panel_sums_wide<kAligned>(wide, whole, x, pairs, sum))
+      detail::panel_sums<kAligned>(w, whole, x, pairs, sum);
+    if (wide) wide += panel_size / 2;
+    if (left)
+      for (int r = 0; r < kDevicePanelRows; ++r)
+        sum[r] += detail::dot(x + whole * kDeviceGroup, tail + r * kDeviceGroup, left);
+    if (first + kDevicePanelRows <= rows) {
+      y[first] = sum[0], y[first + 1] = sum[1], y[first + 2] = sum[2], y[first + 3] = sum[3];
+    } else {
+      for (int r = 0; first + r < rows; ++r) y[first + r] = sum[r];
+    }
+  }
+}
+
+// y = W x for one sample, W in the device layout (rows x cols): the selected kernel over the
+// whole groups, plain C++ over the last, partial one (x holds exactly cols values). scratch
+// (cols values) holds the DSP kernel's widened byte inputs; wide (or null) W widened by
+// widen_device_weights, which the DSP kernel reads instead of w for byte inputs.
+template <class In>
+RESDYN_OUT_OF_LINE inline void int_matvec_device(int rows, int cols, const int8_t* w, const In* x, int32_t* y,
+                                                 int16_t* scratch, const int32_t* wide = nullptr) {
+  detail::prepare_pairs(x, cols / kDeviceGroup * kDeviceGroup, scratch);
+  if (detail::words_aligned(x, scratch))
+    device_panels_product<true>(rows, cols, w, wide, x, y, scratch);
+  else
+    device_panels_product<false>(rows, cols, w, wide, x, y, scratch);
 }
 
 }  // namespace fixed
@@ -1394,6 +1670,7 @@ struct QuantMatrix {
   const int8_t* shift = nullptr;
   const int32_t* bias = nullptr;
   int rows = 0, cols = 0;
+  bool device_layout = false;  // weights row-major, or in the device layout (fixed::device_index)
 };
 
 struct QuantNet {
@@ -1407,7 +1684,8 @@ struct QuantNet {
   QuantMatrix block(int t) const {
     const size_t k = block_count == 1 ? 0 : size_t(t - 1), rows = size_t(blocks.rows);
     QuantMatrix m = blocks;
-    m.weights += k * rows * size_t(blocks.cols);
+    m.weights +=
+        k * (blocks.device_layout ? fixed::device_weights_size(blocks.rows, blocks.cols) : rows * size_t(blocks.cols));
     m.mult += k * rows;
     m.shift += k * rows;
     m.bias += k * rows;
@@ -1418,17 +1696,21 @@ struct QuantNet {
 // Caller-owned scratch of the one-sample forward pass (quant_buffer_sizes gives the counts).
 struct QuantBuffers {
   int32_t* state;  // width: x(t) (Q16.15) or h(t) (Q0.15); holds the final state afterwards
-  int16_t* input;  // width: the int16 input of the current product
+  int16_t* input;  // width (input, if larger and the net has a stem): the int16 input of a product
   uint8_t* bytes;  // width: the byte input of the current product
   int32_t* acc;    // max(width, classes): the int32 sums
   int32_t* sums;   // width: a shared ResNet's running sums W x(t-1)
+  // Optional, for a shared net in the device layout: its W widened once by
+  // fixed::widen_device_weights (device_weights_size / 2 words), which the DSP kernel reads.
+  const int32_t* wide_layer = nullptr;
 };
 
 struct QuantBufferSizes {
   int state, input, bytes, acc, sums;
 };
 inline QuantBufferSizes quant_buffer_sizes(const Config& c) {
-  return {c.width, c.width, c.width, c.width > c.classes ? c.width : c.classes, c.width};
+  const int input = c.stem && c.input > c.width ? c.input : c.width;  // also the device kernels' widened pixels
+  return {c.width, input, c.width, c.width > c.classes ? c.width : c.classes, c.width};
 }
 
 namespace fixed {
@@ -1539,6 +1821,79 @@ struct ReferenceKernels {
   static void add_sums(int32_t* running, const int32_t* acc, int n) { fixed::add_sums(running, acc, n); }
 };
 
+#if defined(__arm__) && defined(__ARM_FEATURE_DSP)
+namespace detail {
+
+// rescale() for shifts 33..62, the usual ones (a row's scale times 2^12 is far below 1), in
+// 32-bit steps: v = p - [p < 0] + 2^(shift-1) adds to the high word only, and floor(v / 2^shift)
+// is that word shifted right arithmetically (GCC and Clang define >> of a negative number so),
+// which rounds to nearest with ties away from zero exactly as round_shift_right. Other shifts
+// take rescale() itself.
+inline int32_t rescale_dsp(int32_t value, int32_t mult, int shift) {
+  if (shift < 33 || shift > 62) return rescale(value, mult, shift);
+  const int64_t p = int64_t(value) * mult;  // |p| < 2^62: the high word stays within +-2^30
+  const uint64_t q = uint64_t(p) - (p < 0 ? 1u : 0u);
+  const int32_t high = int32_t(uint32_t(q >> 32)) + (int32_t(1) << (shift - 33));
+  return high >> (shift - 32);
+}
+
+}  // namespace detail
+
+// activate_rows and add_sums with the DSP extension: QADD saturates a 32-bit sum and USAT
+// clamps sigma's Q0.15 value in one instruction each; a version per kind of layer keeps the
+// loop free of tests.
+template <bool kResidual, bool kBytes>
+inline void activate_rows_dsp(const QuantMatrix& m, const int32_t* acc, int input_frac, int32_t* state,
+                              uint8_t* bytes) {
+  const int extra = input_frac - kPreFrac, rows = m.rows;
+  const int32_t *mult = m.mult, *bias = m.bias;
+  const int8_t* shift = m.shift;
+  for (int i = 0; i < rows; ++i) {
+    const int32_t z = __qadd(detail::rescale_dsp(acc[i], mult[i], int(shift[i]) + extra), bias[i]);
+    const int32_t y = __usat((sigmoid_q24(z, kPreFrac) + 256) >> 9, 15);  // sigmoid_q15: 0 .. 32767
+    state[i] = kResidual ? __qadd(state[i], y) : y;
+    if (kBytes) bytes[i] = to_byte(y);
+  }
+}
+inline void activate_rows_dsp(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state,
+                              uint8_t* bytes) {
+  if (residual)
+    bytes ? activate_rows_dsp<true, true>(m, acc, input_frac, state, bytes)
+          : activate_rows_dsp<true, false>(m, acc, input_frac, state, bytes);
+  else
+    bytes ? activate_rows_dsp<false, true>(m, acc, input_frac, state, bytes)
+          : activate_rows_dsp<false, false>(m, acc, input_frac, state, bytes);
+}
+inline void add_sums_dsp(int32_t* running, const int32_t* acc, int n) {
+  for (int i = 0; i < n; ++i) running[i] = __qadd(running[i], acc[i]);
+}
+#endif
+
+// quant_forward's kernels: products on weights in the device layout by the kernel selected
+// above (row-major weights: int_matvec), and with the DSP extension activate_rows_dsp; the
+// same integers as ReferenceKernels. A byte product widens its inputs into `scratch` (the
+// QuantBuffers' int16 input, free while a product reads bytes).
+struct DeviceKernels : ReferenceKernels {
+  int16_t* scratch = nullptr;
+  const int32_t* wide_layer = nullptr;  // a shared net's W widened (QuantBuffers::wide_layer), or null
+
+  template <class In>
+  void product(Product which, int block, const QuantMatrix& m, int count, const In* x, int ldx, int32_t* acc,
+               int ld_acc) const {
+    if (!m.device_layout) return ReferenceKernels::product(which, block, m, count, x, ldx, acc, ld_acc);
+    const int32_t* wide = which == Product::layer ? wide_layer : nullptr;
+    for (int r = 0; r < count; ++r)
+      int_matvec_device(m.rows, m.cols, m.weights, x + size_t(r) * ldx, acc + size_t(r) * ld_acc, scratch, wide);
+  }
+#if defined(__arm__) && defined(__ARM_FEATURE_DSP)
+  static void activate_rows(const QuantMatrix& m, const int32_t* acc, int input_frac, bool residual, int32_t* state,
+                            uint8_t* bytes) {
+    activate_rows_dsp(m, acc, input_frac, residual, state, bytes);
+  }
+  static void add_sums(int32_t* running, const int32_t* acc, int n) { add_sums_dsp(running, acc, n); }
+#endif
+};
+
 // Each row's state as the int16 input of a product, shifted by its own b.shift[r].
 template <class Kernels>
 inline void narrow_rows(const Kernels& k, const QuantBatch& b, int n) {
@@ -1631,7 +1986,10 @@ inline bool quant_forward(const QuantNet& net, const uint8_t* pixels, int depth,
   const QuantBufferSizes n = quant_buffer_sizes(cfg);  // one row each: the strides are the lengths
   const fixed::QuantBatch one{1,        buf.state, buf.input, &shift,  buf.bytes, buf.acc,
                               buf.sums, n.state,   n.input,   n.bytes, n.acc};
-  fixed::forward_rows(net, fixed::ReferenceKernels{}, pixels, cfg.input, depth, one, logits, cfg.classes);
+  fixed::DeviceKernels kernels;
+  kernels.scratch = buf.input;
+  if (net.block_count == 1 && net.blocks.device_layout) kernels.wide_layer = buf.wide_layer;
+  fixed::forward_rows(net, kernels, pixels, cfg.input, depth, one, logits, cfg.classes);
   return true;
 }
 
@@ -2927,6 +3285,8 @@ class QuantRunner {
 #if defined(RESDYN_IMPLEMENTATION)  // compiled once, with the kernels
 QuantRunner::QuantRunner(const QuantNet& net) : net_(net) {
   const Config& c = net.config;
+  if (net.stem.device_layout || net.classifier.device_layout || net.blocks.device_layout)
+    throw Error("QuantRunner: the weights are in the device layout; it reads them row-major");
   const bool bytes = fixed::layers_read_bytes(c);
   if (c.stem) stem_ = fixed::pack_matrix<uint8_t>(net.stem.weights, c.width, c.input);
   classifier_ = fixed::pack_matrix<int16_t>(net.classifier.weights, c.classes, c.width);

@@ -99,6 +99,19 @@ Config small_config(Arch arch, Weights weights, bool stem, int width, int depth)
   return c;
 }
 
+// Small nets of every kind: ResNet and MLP, shared and per-layer, with a stem and without.
+std::vector<Config> every_kind_of_net() {
+  return {
+      small_config(Arch::ResNet, Weights::Shared, true, 37, 5),
+      small_config(Arch::ResNet, Weights::PerLayer, true, 24, 3),
+      small_config(Arch::MLP, Weights::Shared, true, 20, 4),
+      small_config(Arch::MLP, Weights::PerLayer, false, 30, 2),
+      small_config(Arch::ResNet, Weights::Shared, false, 33, 3),
+      small_config(Arch::ResNet, Weights::PerLayer, false, 29, 3),
+      small_config(Arch::MLP, Weights::Shared, false, 18, 3),
+  };
+}
+
 std::string temp_dir(const std::string& name) {
   const auto dir = std::filesystem::temp_directory_path() / (name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
@@ -278,6 +291,22 @@ TEST(FixedPoint, IntMatmulMatchesNaiveLoops) {
   check_int_matmul_against_naive_loops<uint8_t>();
 }
 
+// M x K int8 weights, every row's sum |q| within kMaxRowL1; at the extreme, +-127 until a row
+// reaches the bound (then zeros).
+std::vector<int8_t> random_weights(Rng& rng, int M, int K, bool extreme) {
+  std::vector<int8_t> w(size_t(M) * K);
+  for (int i = 0; i < M; ++i) {
+    long l1 = 0;
+    for (int j = 0; j < K; ++j) {
+      int v = extreme ? (rng.below(2) ? 127 : -127) : int(rng.below(255)) - 127;
+      if (l1 + std::abs(v) > kMaxRowL1) v = 0;
+      l1 += std::abs(v);
+      w[size_t(i) * K + j] = int8_t(v);
+    }
+  }
+  return w;
+}
+
 // The SIMD kernel on packed weights gives the plain kernel's integers bit for bit, on awkward
 // shapes and at the exactness limit (rows with sum |q| = 65535 against inputs of +-32767 or 255).
 template <class In>
@@ -288,18 +317,9 @@ void check_simd_kernel_against_plain() {
     const int S = 1 + int(rng.below(21)), M = 1 + int(rng.below(70)), K = extreme ? 600 : 1 + int(rng.below(300));
     const int ldx = (K + 3) / 4 * 4;
     std::vector<In> x(size_t(S) * ldx, 0);
-    std::vector<int8_t> w(size_t(M) * K);
     for (int s = 0; s < S; ++s)
       for (int j = 0; j < K; ++j) x[size_t(s) * ldx + j] = random_input<In>(rng, extreme);
-    for (int i = 0; i < M; ++i) {
-      long l1 = 0;
-      for (int j = 0; j < K; ++j) {
-        int v = extreme ? (rng.below(2) ? 127 : -127) : int(rng.below(255)) - 127;
-        if (l1 + std::abs(v) > kMaxRowL1) v = 0;
-        l1 += std::abs(v);
-        w[size_t(i) * K + j] = int8_t(v);
-      }
-    }
+    const std::vector<int8_t> w = random_weights(rng, M, K, extreme);
     std::vector<int32_t> plain(size_t(S) * M), simd(size_t(S) * M, -1);
     int_matmul(S, M, K, x.data(), ldx, w.data(), K, plain.data(), M);
     const PackedMatrix packed = pack_matrix<In>(w.data(), M, K);
@@ -318,6 +338,83 @@ TEST(FixedPoint, SimdKernelEqualsPlainKernel) {
   std::vector<int32_t> acc(8);
   if (group_size<uint8_t>() != group_size<int16_t>()) {
     EXPECT_THROW(int_matmul_packed(1, pack_matrix<uint8_t>(w.data(), 8, 8), x.data(), 8, acc.data(), 8), Error);
+  }
+}
+
+// The device layout (a firmware's weights) holds every weight once, at panel p = i / 4, group
+// k = j / 8, row i % 4, place j % 8, and zeros elsewhere; the device product on it (the kernel
+// this build selects: plain C++ on the host; make mcu checks the Cortex-M ones on the device)
+// gives int_matvec's integers on awkward shapes and at the exactness limit.
+template <class In>
+void check_device_product_against_plain() {
+  Rng rng(8);
+  for (int trial = 0; trial < 40; ++trial) {
+    const bool extreme = trial % 4 == 0;
+    const int M = 1 + int(rng.below(70)), K = extreme ? 600 : 1 + int(rng.below(300));
+    std::vector<In> x(static_cast<size_t>(K));
+    for (auto& v : x) v = random_input<In>(rng, extreme);
+    const std::vector<int8_t> w = random_weights(rng, M, K, extreme);
+    const int panels = (M + 3) / 4, groups = (K + 7) / 8;
+    ASSERT_EQ(device_weights_size(M, K), size_t(panels) * groups * 32);
+    std::vector<int8_t> packed(device_weights_size(M, K), -1);  // padding left at -1 would show
+    pack_device_weights(w.data(), M, K, 1, packed.data());
+    std::vector<int8_t> expected(packed.size(), 0);
+    for (int i = 0; i < M; ++i)
+      for (int j = 0; j < K; ++j)
+        expected[size_t(i / 4) * groups * 32 + size_t(j / 8) * 32 + size_t(i % 4) * 8 + size_t(j % 8)] =
+            w[size_t(i) * K + j];
+    ASSERT_EQ(packed, expected) << "M " << M << " K " << K;
+    std::vector<int32_t> plain(static_cast<size_t>(M)), device(static_cast<size_t>(M), -1);
+    std::vector<int16_t> scratch(static_cast<size_t>(K));
+    int_matvec(M, K, w.data(), x.data(), plain.data());
+    int_matvec_device(M, K, packed.data(), x.data(), device.data(), scratch.data());
+    ASSERT_EQ(device, plain) << "M " << M << " K " << K << " input bytes " << sizeof(In);
+  }
+}
+
+TEST(FixedPoint, DeviceLayoutProductEqualsPlainKernel) {
+  RecordProperty("kernel", kDeviceKernel);
+  check_device_product_against_plain<int16_t>();
+  check_device_product_against_plain<uint8_t>();
+  // Stacked blocks: each block's layout follows the one before.
+  const int8_t w[2 * 3 * 2] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  std::vector<int8_t> packed(2 * device_weights_size(3, 2));
+  pack_device_weights(w, 3, 2, 2, packed.data());
+  EXPECT_EQ(packed[32 + 8 * 2 + 1], 12);  // block 2, row 2, column 1
+}
+
+// A net whose weights are in the device layout (as an exported C header's) runs through
+// quant_forward to the same bits as the same net row-major, for every kind of network.
+TEST(FixedPoint, DeviceLayoutNetEqualsRowMajorNet) {
+  for (const Config& cfg : every_kind_of_net()) {
+    const QuantizedModel q = quantize(random_net(cfg, 31));
+    auto packed = [](const QuantizedModel::Matrix& m) {
+      std::vector<int8_t> out(device_weights_size(m.rows, m.cols) * size_t(m.count));
+      pack_device_weights(m.weights.data(), m.rows, m.cols, m.count, out.data());
+      return out;
+    };
+    const std::vector<int8_t> stem = packed(q.stem), classifier = packed(q.classifier), blocks = packed(q.blocks);
+    const QuantNet rows = q.view();
+    QuantNet device = rows;
+    device.stem.weights = stem.data();
+    device.classifier.weights = classifier.data();
+    device.blocks.weights = blocks.data();
+    device.stem.device_layout = device.classifier.device_layout = device.blocks.device_layout = true;
+    EXPECT_THROW(QuantRunner{device}, Error);
+    const QuantBufferSizes sizes = quant_buffer_sizes(cfg);
+    std::vector<int32_t> state(size_t(sizes.state)), acc(size_t(sizes.acc)), sums(size_t(sizes.sums));
+    std::vector<int16_t> input(size_t(sizes.input));
+    std::vector<uint8_t> bytes(size_t(sizes.bytes));
+    const QuantBuffers buffers{state.data(), input.data(), bytes.data(), acc.data(), sums.data()};
+    const std::vector<uint8_t> px = random_pixels(8, cfg.input, 32);
+    for (int s = 0; s < 8; ++s) {
+      std::vector<int32_t> want(size_t(cfg.classes)), got(size_t(cfg.classes));
+      ASSERT_TRUE(quant_forward(rows, px.data() + size_t(s) * cfg.input, 0, buffers, want.data()));
+      const std::vector<int32_t> want_state = state;
+      ASSERT_TRUE(quant_forward(device, px.data() + size_t(s) * cfg.input, 0, buffers, got.data()));
+      ASSERT_EQ(got, want) << "width " << cfg.width << " sample " << s;
+      ASSERT_EQ(state, want_state);
+    }
   }
 }
 
@@ -447,16 +544,7 @@ void naive_quant_forward(const QuantNet& net, const uint8_t* pixels, int depth, 
 // with a stem and without), at the trained depth, shallower (per-layer) and unrolled
 // (shared), on batches that fill no, one, or more than one of the runner's 64-image tasks.
 TEST(FixedPoint, BatchedPassEqualsOneSamplePass) {
-  const Config configs[] = {
-      small_config(Arch::ResNet, Weights::Shared, true, 37, 5),
-      small_config(Arch::ResNet, Weights::PerLayer, true, 24, 3),
-      small_config(Arch::MLP, Weights::Shared, true, 20, 4),
-      small_config(Arch::MLP, Weights::PerLayer, false, 30, 2),
-      small_config(Arch::ResNet, Weights::Shared, false, 33, 3),
-      small_config(Arch::ResNet, Weights::PerLayer, false, 29, 3),
-      small_config(Arch::MLP, Weights::Shared, false, 18, 3),
-  };
-  for (const Config& cfg : configs) {
+  for (const Config& cfg : every_kind_of_net()) {
     const QuantizedModel q = quantize(random_net(cfg, 17));
     ASSERT_EQ(quantized_model_problem(q), nullptr);
     const QuantNet net = q.view();
@@ -745,7 +833,7 @@ TEST(FixedPoint, ExportedCHeaderCompilesAndAgrees) {
 #include <cstdio>
 int32_t state[RESDYN_MODEL_WIDTH], acc[RESDYN_MODEL_WIDTH + RESDYN_MODEL_CLASSES], sums[RESDYN_MODEL_WIDTH];
 int32_t logits[RESDYN_MODEL_CLASSES];
-int16_t input[RESDYN_MODEL_WIDTH];
+int16_t input[RESDYN_MODEL_INPUT > RESDYN_MODEL_WIDTH ? RESDYN_MODEL_INPUT : RESDYN_MODEL_WIDTH];  // quant_buffer_sizes
 uint8_t bytes[RESDYN_MODEL_WIDTH];
 int main() {
   const resdyn::QuantNet net = resdyn_model_net();

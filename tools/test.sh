@@ -19,7 +19,7 @@ if [ ! -f build/meson/build.ninja ]; then
   meson setup build/meson --buildtype=release >/dev/null
 fi
 meson test -C build/meson --print-errorlogs
-# The integer path on an emulated Cortex-M, checked against the host bit for bit.
+# The integer path on four emulated Cortex-M boards (the whole test set), checked against the host bit for bit.
 make mcu
 # The suite again under AddressSanitizer and UBSan.
 make test-sanitize

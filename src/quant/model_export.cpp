@@ -23,8 +23,11 @@ void c_array(std::string& out, const char* type, const std::string& name, const 
   out += "\n};\n";
 }
 
+// The weights in the device layout (resdyn.h section 4), aligned for the kernels' word loads.
 void c_matrix(std::string& out, const std::string& prefix, const QuantizedModel::Matrix& m) {
-  c_array(out, "int8_t", prefix + "_weights", m.weights.data(), m.weights.size());
+  std::vector<int8_t> packed(fixed::device_weights_size(m.rows, m.cols) * size_t(m.count));
+  fixed::pack_device_weights(m.weights.data(), m.rows, m.cols, m.count, packed.data());
+  c_array(out, "int8_t", prefix + "_weights", packed.data(), packed.size(), " RESDYN_MODEL_ALIGNED");
   c_array(out, "int32_t", prefix + "_mult", m.mult.data(), m.mult.size());
   c_array(out, "int8_t", prefix + "_shift", m.shift.data(), m.shift.size());
   c_array(out, "int32_t", prefix + "_bias", m.bias.data(), m.bias.size());
@@ -32,7 +35,7 @@ void c_matrix(std::string& out, const std::string& prefix, const QuantizedModel:
 
 std::string c_view(const std::string& prefix, const QuantizedModel::Matrix& m) {
   return "{" + prefix + "_weights, " + prefix + "_mult, " + prefix + "_shift, " + prefix + "_bias, " +
-         std::to_string(m.rows) + ", " + std::to_string(m.cols) + "}";
+         std::to_string(m.rows) + ", " + std::to_string(m.cols) + ", true}";
 }
 
 void architecture_json(output::Json& json, const Config& c) {
@@ -71,9 +74,12 @@ std::string c_header_text(const QuantizedModel& model) {
       "/* A resdyn network quantized to int8, written by 'resdyn export --format c-header'.\n"
       " * Real weights of row i: q * mult[i] * 2^-shift[i], times 255 for the stem and for the layers of an\n"
       " * MLP or a shared ResNet (their integer input is a byte: round(255 v)); biases are Q19.12. The formats\n"
-      " * and the forward pass: resdyn.h section 4.\n"
+      " * and the forward pass: resdyn.h section 4. The weights are in the device layout (section 4: panels\n"
+      " * of 4 rows, groups of 8 inputs, zero-padded), which its Cortex-M kernels read.\n"
       " * Include resdyn.h first (with RESDYN_FREESTANDING on a device) to get resdyn_model_net(). */\n"
-      "#ifndef RESDYN_MODEL_H\n#define RESDYN_MODEL_H\n\n#include <stdint.h>\n\n";
+      "#ifndef RESDYN_MODEL_H\n#define RESDYN_MODEL_H\n\n#include <stdint.h>\n\n"
+      "#if defined(__GNUC__)\n#define RESDYN_MODEL_ALIGNED __attribute__((aligned(8)))\n#else\n"
+      "#define RESDYN_MODEL_ALIGNED\n#endif\n\n";
   auto define = [&out](const char* name, long v) {
     out += "#define RESDYN_MODEL_" + std::string(name) + " " + std::to_string(v) + "\n";
   };

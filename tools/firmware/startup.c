@@ -1,4 +1,4 @@
-/* Start-up code for the Cortex-M3/M4 firmware: the vector table at address 0, and the reset
+/* Start-up code for the Cortex-M firmware: the vector table at address 0, and the reset
  * handler that prepares memory as C expects it (copies .data from flash, zeroes .bss), turns
  * the FPU on when the build uses it, runs static constructors and calls main. Any fault ends
  * the run with a message and exit status 3 instead of a silent hang. */
@@ -7,7 +7,7 @@
 
 #include "semihosting.h"
 
-/* From the linker script (mps2.ld). */
+/* From the linker script (firmware.ld). */
 extern uint32_t _data_start[], _data_end[], _data_load[], _bss_start[], _bss_end[], _stack_top[];
 extern void (*__init_array_start[])(void);
 extern void (*__init_array_end[])(void);
@@ -26,12 +26,17 @@ void reset_handler(void) {
   semihosting_exit(main());
 }
 
+volatile uint32_t systick_wraps = 0; /* instruction_counter.h */
+
+void systick_handler(void) { ++systick_wraps; }
+
 void fault_handler(void) {
   semihosting_write("firmware: fault\n");
   semihosting_exit(3);
 }
 
-/* Initial stack pointer, then the handlers of the system exceptions (ARMv7-M). */
+/* Initial stack pointer, then the handlers of the system exceptions (ARMv7-M; Armv6-M and
+ * Armv8-M read the same slots, some of them reserved). */
 __attribute__((section(".vectors"), used)) void (*const vector_table[16])(void) = {
     (void (*)(void))_stack_top, reset_handler,
     fault_handler, /* NMI */
@@ -44,7 +49,7 @@ __attribute__((section(".vectors"), used)) void (*const vector_table[16])(void) 
     fault_handler, /* DebugMonitor */
     0,
     fault_handler, /* PendSV */
-    fault_handler, /* SysTick */
+    systick_handler, /* SysTick */
 };
 
 /* The compiler may call these for copies and clears; there is no C library.
@@ -70,4 +75,10 @@ void* memset(void* dst, int value, size_t n) {
   uint8_t* d = (uint8_t*)dst;
   while (n--) *d++ = (uint8_t)value;
   return dst;
+}
+
+size_t strlen(const char* s) {
+  size_t n = 0;
+  while (s[n]) ++n;
+  return n;
 }
