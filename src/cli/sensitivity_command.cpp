@@ -32,7 +32,7 @@ FlagTable<SensitivityFlags> sensitivity_flags() {
   t.whole("samples-per-class", "S", &O::samples_per_class, 1, 1L << 30,
           "the first S test images of each class (each costs T LU factorisations of N x N)");
   t.real("epsilon", "E", &O::epsilon, 1e-12, 1e3, "length of the perturbation added to y(s)");
-  t.whole("seed", "S", &O::seed, 0, 1L << 62, "seed of the perturbation directions");
+  t.whole("seed", "S", &O::seed, 0, 1LL << 62, "seed of the perturbation directions");
   add_threads_flag(t);
   return t;
 }
