@@ -4571,7 +4571,7 @@ std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string&
       // about 1032:1, which keeps a forged ISIZE from reserving gigabytes.
       size_t hint = size >= 18 ? read_le32(data + size - 4) : 0;
       if (hint > max_output) hint = max_output;
-      if (size < (size_t(1) << 40) && hint > size * 1032) hint = size * 1032;
+      if (size <= SIZE_MAX / 1032 && hint > size * 1032) hint = size * 1032;  // no overflow, 32 bits too
       out.reserve(hint);
     }
     const size_t first = out.size();
