@@ -11,6 +11,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -72,8 +73,11 @@ std::vector<Real> random_values(size_t n, uint64_t seed) {
 }
 
 // The micro-kernel's tile by its definition: each element summed over k in increasing order,
-// with one rounding per term (std::fma) where the kernel fuses, else product and sum rounded
-// apart (two statements: no compiler contracts them into one).
+// with one rounding per term (std::fma) for the vector kernels, which fuse by their
+// instructions: the same bits. The portable kernel's a * b + c is fused or not as the compiler
+// chooses, term by term (GCC contracts it into an FMA where the CPU has one unless
+// -ffp-contract=off, and not in every copy of a vectorised loop): within the bound of two
+// roundings per term of that sum.
 template <class Real, int Rows>
 void check_micro_kernel(int kc, uint64_t seed) {
   constexpr int NR = GemmShape<Real>::NR;
@@ -84,16 +88,19 @@ void check_micro_kernel(int kc, uint64_t seed) {
   detail::micro_kernel_portable<Real, Rows>(kc, a.data(), b.data(), portable.data());
   for (int r = 0; r < Rows; ++r)
     for (int c = 0; c < NR; ++c) {
-      Real fused = 0, apart = 0;
+      Real fused = 0;
+      double magnitude = 0;
       for (int k = 0; k < kc; ++k) {
         fused = std::fma(a[size_t(k) * Rows + r], b[size_t(k) * NR + c], fused);
-        const Real product = a[size_t(k) * Rows + r] * b[size_t(k) * NR + c];
-        apart = apart + product;
+        magnitude += std::fabs(double(a[size_t(k) * Rows + r]) * b[size_t(k) * NR + c]);
       }
-      const Real expected = GemmShape<Real>::fused ? fused : apart;
-      ASSERT_EQ(std::memcmp(&tile[size_t(r) * NR + c], &expected, sizeof(Real)), 0)
-          << "kernel " << GemmShape<Real>::kernel << " rows " << Rows << " kc " << kc << " at " << r << "," << c;
-      ASSERT_EQ(std::memcmp(&portable[size_t(r) * NR + c], &apart, sizeof(Real)), 0) << "portable at " << r << "," << c;
+      const Real got = tile[size_t(r) * NR + c], plain = portable[size_t(r) * NR + c];
+      if (GemmShape<Real>::fused) {
+        ASSERT_EQ(std::memcmp(&got, &fused, sizeof(Real)), 0)
+            << "kernel " << GemmShape<Real>::kernel << " rows " << Rows << " kc " << kc << " at " << r << "," << c;
+      }
+      ASSERT_LE(std::fabs(double(plain) - fused), 2.0 * kc * std::numeric_limits<Real>::epsilon() * magnitude)
+          << "portable kernel, rows " << Rows << " kc " << kc << " at " << r << "," << c;
     }
 }
 
@@ -149,10 +156,9 @@ TEST(Kernels, NamesTheKernelsThisBuildRuns) {
   EXPECT_EQ(fixed::kIntKernel, expected_int_kernel());
 }
 
-// Every kernel sums each element over k in order: the portable kernel gives exactly the
-// rounded-apart sum, a fused kernel (AVX-512, AVX2, NEON) exactly the std::fma one. So a fused
-// kernel is not bit-identical to the portable one (they differ in the last bits), but each is
-// bit-identical to its definition on every machine.
+// Every kernel sums each element over k in order: a vector kernel (AVX-512, AVX2, NEON) gives
+// exactly the std::fma sum on every machine; the portable kernel the same sum with each term
+// fused or rounded apart as its compiler made it.
 TEST(Kernels, MicroKernelsSumInOrderWithTheirRounding) {
   check_micro_kernels<float>();
   check_micro_kernels<double>();
@@ -169,7 +175,7 @@ TEST(Exchange, ModelAndCheckpointLoadAndPredictTheSame) {
   const std::string out = out_env && *out_env ? out_env : testing::TempDir() + "/exchange." + machine();
   const std::string in = in_env && *in_env ? in_env : out;
   std::filesystem::create_directories(out);
-  const Dataset train = first_samples(load_mnist(test_paths::mnist_dir(), true), 640);
+  const Dataset train = first_samples(load_mnist(test_paths::mnist_dir(), true), 2000);
   const Dataset test = first_samples(load_mnist(test_paths::mnist_dir(), false), 100);
   auto predict = [&test](const Net<float>& net) {
     Trace<float> trace;
@@ -177,18 +183,19 @@ TEST(Exchange, ModelAndCheckpointLoadAndPredictTheSame) {
     forward(net, trace);
     return trace.logits;
   };
-  {  // This machine's files: a trained model, a checkpoint of it, its predictions.
+  TrainOptions opt;
+  opt.epochs = 2;
+  opt.batch = 32;
+  opt.optimizer.lr = 3e-3;
+  {  // This machine's files: a trained model (about 35% test error), a checkpoint of it, its predictions.
     Config c;
     c.width = 48;
     c.depth = 3;
     Net<float> net(c);
     Rng rng(3);
     initialise(net, rng);
-    TrainOptions opt;
-    opt.epochs = 1;
-    opt.batch = 32;
     Trainer<float> trainer(net, train, opt);
-    trainer.train_epoch();
+    for (int e = 0; e < opt.epochs; ++e) trainer.train_epoch();
     save_model(net, out + "/model.resdyn", std::string("written on ") + machine());
     save_checkpoint(out + "/model.ckpt", net, std::string("written on ") + machine(), trainer, {1, 2, 3});
     const std::vector<float> logits = predict(net);
@@ -208,19 +215,19 @@ TEST(Exchange, ModelAndCheckpointLoadAndPredictTheSame) {
   ASSERT_EQ(checkpoint.extra, (std::vector<uint8_t>{1, 2, 3}));
   {  // The trainer's state reads back into a trainer here.
     Net<float> resumed = checkpoint.net;
-    TrainOptions opt;
-    opt.epochs = 1;
-    opt.batch = 32;
     Trainer<float> trainer(resumed, train, opt);
     restore_trainer(trainer, checkpoint);
   }
   std::ifstream expected(in + "/predictions.txt");
   const std::vector<float> logits = predict(model);
+  std::vector<int> predicted_count(size_t(model.config.classes), 0);
   for (int s = 0; s < test.count; ++s) {
     int recorded = -1;
     expected >> recorded;
     ASSERT_TRUE(expected.good()) << in << "/predictions.txt: line " << s + 1;
-    EXPECT_EQ(argmax_row(&logits[size_t(s) * model.config.classes], model.config.classes), recorded) << "image " << s;
+    const int predicted = argmax_row(&logits[size_t(s) * model.config.classes], model.config.classes);
+    EXPECT_EQ(predicted, recorded) << "image " << s;
+    ++predicted_count[size_t(predicted)];
     for (int k = 0; k < model.config.classes; ++k) {
       std::string text;
       expected >> text;
@@ -228,6 +235,10 @@ TEST(Exchange, ModelAndCheckpointLoadAndPredictTheSame) {
           << "image " << s << " class " << k;
     }
   }
+  // A net that gives every image one class would agree with anything: this one has learnt.
+  int classes_seen = 0;
+  for (int n : predicted_count) classes_seen += n > 0;
+  EXPECT_GE(classes_seen, 5);
 }
 
 // The same seed gives the same bits on 1 and 2 threads: a training (products large enough to
