@@ -68,10 +68,11 @@
 //   Anything else         The portable kernels, which are the reference: 32-bit ARM (NEON
 //                         there is not IEEE: flush-to-zero), s390x, RISC-V, x86 without -march.
 //   Cortex-M builds (RESDYN_FREESTANDING) use section 4's integer code.
-//   Every kernel sums each output over k in one fixed order. The fused ones round once per
-//   term, the portable one twice, so their floats differ in the last bits (the same on any
-//   thread count; tests/test_cross.cpp checks each against its definition); every integer
-//   kernel gives the same integers.
+//   Every kernel sums each output over k in one fixed order, the same on any thread count.
+//   The vector kernels round once per term (fused multiply-adds), so x86-64 and AArch64 sum
+//   alike; the portable kernel's terms are fused or not as its compiler contracts them, so its
+//   floats may differ from theirs in the last bits (tests/test_cross.cpp checks each kernel
+//   against its definition). Every integer kernel gives the same integers.
 //
 // TEST FACILITY (environment, hosted builds)
 //   RESDYN_CRASH_AT=NAME:COUNT[:int]  For crash tests only: the first time the moment NAME
@@ -329,8 +330,9 @@ struct Epilogue {
 // float uses 12 x 32 (24 vector accumulators of 16 lanes) and double 6 x 16; with AVX2,
 // 6 x 16 and 6 x 8 (12 accumulators); with AArch64's Advanced SIMD (32 registers of 128 bits),
 // 8 x 12 and 6 x 8 (24 accumulators, 3 or 4 for B, 2 or 3 for A); other targets the portable
-// kernel's 6 x 16. `kernel` names the one gemm runs; `fused` says it sums with fused
-// multiply-adds (one rounding per term), where the portable kernel rounds product and sum.
+// kernel's 6 x 16. `kernel` names the one gemm runs; `fused` says its instructions are fused
+// multiply-adds (one rounding per term); the portable kernel's a * b + c is fused or not as
+// the compiler contracts it (GCC does where the CPU has an FMA, unless -ffp-contract=off).
 template <class Real>
 struct GemmShape {
 #if defined(__AVX512F__)
