@@ -54,10 +54,28 @@
 //   Kernels are chosen from the compiler's target macros (-march): AVX-512 or AVX2 with
 //   FMA for float products; AMX-BF16 (__AMX_BF16__, Linux, asked of the system once per
 //   process; bf16_kernel_name() tells) for bfloat16 ones; the portable loops otherwise.
-//   RESDYN_KERNELS         Show the kernels' bodies (and include <immintrin.h>) in a unit
+//   RESDYN_KERNELS         Show the kernels' bodies (and include <immintrin.h> or <arm_neon.h>) in a unit
 //                          that is not the implementation one: for tests of the kernels
 //                          themselves. Elsewhere only the implementation unit (or a
 //                          freestanding build) compiles them; other units link to it.
+//
+// KERNELS, chosen at compile time from the compiler's target macros (so by -march / -mcpu)
+//   x86-64, AVX-512       GEMM on 12 x 32 float (6 x 16 double) register tiles with fused
+//                         multiply-adds; integer products by vpdpbusd / vpdpwssd (with VNNI)
+//                         or vpmaddwd; the integer epilogue on AVX-512 lanes.
+//   x86-64, AVX2 + FMA    GEMM on 6 x 16 (6 x 8) tiles, fused; integer products by vpmaddwd.
+//   AArch64, little-endian (every AArch64 CPU has Advanced SIMD): GEMM on 8 x 12 (6 x 8) tiles
+//                         with fmla by element; integer products by SDOT where the compiler
+//                         targets the dot product (__ARM_FEATURE_DOTPROD, e.g. -march=armv8.2-a
+//                         +dotprod, Cortex-A55/A76 on), else by widening multiplies (smull).
+//   Anything else         The portable kernels, which are the reference: 32-bit ARM (NEON
+//                         there is not IEEE: flush-to-zero), s390x, RISC-V, x86 without -march.
+//   Cortex-M builds (RESDYN_FREESTANDING) use section 4's integer code.
+//   Every kernel sums each output over k in one fixed order, the same on any thread count.
+//   The vector kernels round once per term (fused multiply-adds), so x86-64 and AArch64 sum
+//   alike; the portable kernel's terms are fused or not as its compiler contracts them, so its
+//   floats may differ from theirs in the last bits (tests/test_cross.cpp checks each kernel
+//   against its definition). Every integer kernel gives the same integers.
 //
 // TEST FACILITY (environment, hosted builds)
 //   RESDYN_CRASH_AT=NAME:COUNT[:int]  For crash tests only: the first time the moment NAME
@@ -93,7 +111,7 @@
 //     7. Networks in memory: Net (config + parameters), initialisation.
 //     8. Forward pass (paper §4-5): the trace backprop and the probes read, unrolling,
 //        weights packed once (PackedNet).
-//     9. Integer inference on the host: SIMD kernels (VNNI, AVX2), quantization of a
+//     9. Integer inference on the host: SIMD kernels (VNNI, AVX2, NEON), quantization of a
 //        trained net, the batched runner.
 //    10. Bytes in memory: little-endian writers and readers (models, trainer state).
 //    11. Data sets and evaluation: images and labels, loss, test error, confusion matrix.
@@ -121,10 +139,10 @@
 #include <cstdint>
 #include <cstring>
 
-// The kernels' bodies, and the x86 intrinsics they are written with, are compiled where they
-// run: in the unit that defines RESDYN_IMPLEMENTATION, in a freestanding build (one unit), or
-// where RESDYN_KERNELS asks for them (a test of the kernels themselves). Every other unit sees
-// their declarations only, and links to that one unit's instances.
+// The kernels' bodies, and the intrinsics (x86, NEON) they are written with, are compiled
+// where they run: in the unit that defines RESDYN_IMPLEMENTATION, in a freestanding build (one
+// unit), or where RESDYN_KERNELS asks for them (a test of the kernels themselves). Every other
+// unit sees their declarations only, and links to that one unit's instances.
 #if defined(RESDYN_IMPLEMENTATION) || defined(RESDYN_FREESTANDING) || defined(RESDYN_KERNELS)
 #define RESDYN_KERNEL_BODIES
 #endif
@@ -142,6 +160,15 @@
 #endif
 #if defined(__arm__) && defined(__ARM_FEATURE_DSP)
 #include <arm_acle.h>
+#endif
+// Advanced SIMD kernels (sections 2 and 9) on 64-bit ARM application processors, little-endian
+// (the packed integer weights are read as bytes in memory order). Cortex-M's DSP and Helium
+// extensions are another matter (section 4): they never define __aarch64__.
+#if defined(__aarch64__) && defined(__ARM_NEON) && !defined(__ARM_BIG_ENDIAN)
+#define RESDYN_NEON
+#if defined(RESDYN_KERNEL_BODIES)
+#include <arm_neon.h>
+#endif
 #endif
 
 #ifndef RESDYN_FREESTANDING
@@ -356,18 +383,33 @@ struct Epilogue {
 
 // Register tile MR x NR of the micro-kernel and the cache blocks around it. With AVX-512,
 // float uses 12 x 32 (24 vector accumulators of 16 lanes) and double 6 x 16; with AVX2,
-// 6 x 16 and 6 x 8 (12 accumulators); other targets the portable kernel's 6 x 16.
+// 6 x 16 and 6 x 8 (12 accumulators); with AArch64's Advanced SIMD (32 registers of 128 bits),
+// 8 x 12 and 6 x 8 (24 accumulators, 3 or 4 for B, 2 or 3 for A); other targets the portable
+// kernel's 6 x 16. `kernel` names the one gemm runs; `fused` says its instructions are fused
+// multiply-adds (one rounding per term); the portable kernel's a * b + c is fused or not as
+// the compiler contracts it (GCC does where the CPU has an FMA, unless -ffp-contract=off).
 template <class Real>
 struct GemmShape {
 #if defined(__AVX512F__)
   static constexpr int MR = sizeof(Real) == 4 ? 12 : 6;
   static constexpr int NR = sizeof(Real) == 4 ? 32 : 16;
+  static constexpr const char* kernel = "avx512";
+  static constexpr bool fused = true;
 #elif defined(__AVX2__) && defined(__FMA__)
   static constexpr int MR = 6;
   static constexpr int NR = sizeof(Real) == 4 ? 16 : 8;
+  static constexpr const char* kernel = "avx2";
+  static constexpr bool fused = true;
+#elif defined(RESDYN_NEON)
+  static constexpr int MR = sizeof(Real) == 4 ? 8 : 6;
+  static constexpr int NR = sizeof(Real) == 4 ? 12 : 8;
+  static constexpr const char* kernel = "neon";
+  static constexpr bool fused = true;
 #else
   static constexpr int MR = 6;
   static constexpr int NR = 16;
+  static constexpr const char* kernel = "portable";
+  static constexpr bool fused = false;
 #endif
   static constexpr int KC = 384;      // depth of a packed block: a KC x NR strip of B stays in L1
   static constexpr int MC = MR * 12;  // rows of A per block: MC x KC stays in L2
@@ -645,11 +687,86 @@ inline void vector_kernel(int kc, const double* a, const double* b, double* acc)
     _mm256_storeu_pd(acc + r * 8 + 4, c[r][1]);
   }
 }
+#elif defined(RESDYN_NEON)
+// Advanced SIMD vectors of float (4 lanes) or double (2 lanes), for the kernel below.
+template <class Real>
+struct NeonVector;
+template <>
+struct NeonVector<float> {
+  using V = float32x4_t;
+  static constexpr int lanes = 4;
+  static V zero() { return vdupq_n_f32(0.0f); }
+  static V load(const float* p) { return vld1q_f32(p); }
+  static void store(float* p, V v) { vst1q_f32(p, v); }
+  template <int Lane>
+  static V fma_lane(V c, V b, V a) {
+    return vfmaq_laneq_f32(c, b, a, Lane);
+  }
+  static V fma_scalar(V c, V b, float a) { return vfmaq_n_f32(c, b, a); }
+};
+template <>
+struct NeonVector<double> {
+  using V = float64x2_t;
+  static constexpr int lanes = 2;
+  static V zero() { return vdupq_n_f64(0.0); }
+  static V load(const double* p) { return vld1q_f64(p); }
+  static void store(double* p, V v) { vst1q_f64(p, v); }
+  template <int Lane>
+  static V fma_lane(V c, V b, V a) {
+    return vfmaq_laneq_f64(c, b, a, Lane);
+  }
+  static V fma_scalar(V c, V b, double a) { return vfmaq_n_f64(c, b, a); }
+};
+
+// c[r][j] += a[r] * b[j] for rows R.. of the tile, a[r] taken from lane r of the vectors of A
+// (fmla by element: no broadcast register per row). A recursion, as lanes must be constants.
+template <class T, int Rows, int Cols, int R = 0>
+inline void fma_rows(typename T::V (&c)[Rows][Cols], const typename T::V (&b)[Cols], const typename T::V* a) {
+  if constexpr (R < Rows) {
+#pragma GCC unroll 4
+    for (int j = 0; j < Cols; ++j) c[R][j] = T::template fma_lane<R % T::lanes>(c[R][j], b[j], a[R / T::lanes]);
+    fma_rows<T, Rows, Cols, R + 1>(c, b, a);
+  }
+}
+
+// 8 x 12 floats or 6 x 8 doubles: 24 accumulators, the B strip in 3 or 4 registers, A in 2 or
+// 3. One fused multiply-add per term, k in increasing order, as the x86 kernels.
+template <int Rows, class Real>
+inline void vector_kernel(int kc, const Real* a, const Real* b, Real* acc) {
+  using T = NeonVector<Real>;
+  using V = typename T::V;
+  constexpr int L = T::lanes, NR = GemmShape<Real>::NR, Cols = NR / L;
+  V c[Rows][Cols];
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < Cols; ++j) c[r][j] = T::zero();
+  for (int k = 0; k < kc; ++k, a += Rows, b += NR) {
+    V bv[Cols];
+#pragma GCC unroll 4
+    for (int j = 0; j < Cols; ++j) bv[j] = T::load(b + j * L);
+    if constexpr (Rows % L == 0) {
+      V av[Rows / L];
+#pragma GCC unroll 4
+      for (int i = 0; i < Rows / L; ++i) av[i] = T::load(a + i * L);
+      fma_rows<T, Rows, Cols>(c, bv, av);
+    } else {  // a few rows (a batch at inference): a vector of A would read past the strip
+#pragma GCC unroll 8
+      for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 4
+        for (int j = 0; j < Cols; ++j) c[r][j] = T::fma_scalar(c[r][j], bv[j], a[r]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < Rows; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < Cols; ++j) T::store(acc + r * NR + j * L, c[r][j]);
+}
 #endif
 
 template <class Real, int Rows = GemmShape<Real>::MR>
 inline void micro_kernel(int kc, const Real* a, const Real* b, Real* acc) {
-#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__)) || defined(RESDYN_NEON)
   vector_kernel<Rows>(kc, a, b, acc);
 #else
   micro_kernel_portable<Real, Rows>(kc, a, b, acc);
@@ -2141,6 +2258,8 @@ struct ThreadPool::State {
   static void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
 #endif
   }
   // Busy-waits up to kSpinMicroseconds for finished(); false if it is still not finished.
@@ -2752,7 +2871,7 @@ RESDYN_INSTANCE void initialise<double>(Net<double>&, Rng&);
 // exact, so the host and a device give the same integers.
 
 // ---------------------------------------------------------------------------
-// Host: the products on AVX-512 VNNI or AVX2, the same integers as fixed::int_matmul
+// Host: the products on AVX-512 VNNI, AVX2 or NEON, the same integers as fixed::int_matmul
 // ---------------------------------------------------------------------------
 //
 // The SIMD kernels read the weights packed once into panels of R output rows, cut along the
@@ -2760,7 +2879,8 @@ RESDYN_INSTANCE void initialise<double>(Net<double>&, Rng&);
 // int8 weights (for byte inputs, with VNNI). Panel p, group k, row r holds w[pR + r][group k].
 // One instruction multiplies a group of inputs, broadcast to every lane, by R rows' groups and
 // adds all its products into R int32 sums: vpdpwssd (int16 pairs) or vpdpbusd (byte quads),
-// or vpmaddwd + vpaddd on AVX2, where byte inputs are widened to int16 pairs first. All sums
+// or vpmaddwd + vpaddd on AVX2, where byte inputs are widened to int16 pairs first; on AArch64
+// smull + addp (int16 pairs) or SDOT (byte quads, with the dot product extension). All sums
 // are exact (section comment above), so the order of additions cannot change a single bit.
 
 namespace fixed {
@@ -2773,6 +2893,14 @@ constexpr const char* kIntKernel = "avx512-vnni";
 constexpr int kPanelRows = 8;
 constexpr bool kByteGroups = false;
 constexpr const char* kIntKernel = "avx2";
+#elif defined(RESDYN_NEON) && defined(__ARM_FEATURE_DOTPROD)
+constexpr int kPanelRows = 16;
+constexpr bool kByteGroups = true;
+constexpr const char* kIntKernel = "neon-sdot";
+#elif defined(RESDYN_NEON)
+constexpr int kPanelRows = 8;
+constexpr bool kByteGroups = false;
+constexpr const char* kIntKernel = "neon";
 #else
 constexpr int kPanelRows = 8;
 constexpr bool kByteGroups = false;
@@ -2788,6 +2916,7 @@ constexpr int group_size() {
 struct PackedMatrix {
   int rows = 0, cols = 0, groups = 0, panels = 0, group = 2;  // group: inputs per 32-bit word
   std::vector<uint32_t> data;                                 // panels x groups x kPanelRows words
+  std::vector<int32_t> row_sums;  // SDOT's byte kernel only: each row's sum of weights, panels x kPanelRows
 };
 
 #if defined(RESDYN_KERNEL_BODIES)
@@ -2811,6 +2940,13 @@ inline PackedMatrix pack_matrix(const int8_t* w, int rows, int cols) {
       }
       p.data[(size_t(i / kPanelRows) * p.groups + size_t(k)) * kPanelRows + size_t(i % kPanelRows)] = word;
     }
+#if defined(RESDYN_NEON)
+  if (p.group == 4) {  // SDOT multiplies signed bytes: see broadcast_group
+    p.row_sums.assign(size_t(p.panels) * kPanelRows, 0);
+    for (int i = 0; i < rows; ++i)
+      for (int j = 0; j < cols; ++j) p.row_sums[size_t(i)] += w[size_t(i) * cols + j];
+  }
+#endif
   return p;
 }
 
@@ -2892,6 +3028,75 @@ inline void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, 
   }
 }
 constexpr int kTileSamples = 4;
+#elif defined(RESDYN_NEON)
+// A 32-bit group of inputs in every lane: two int16 (lanes alternate x0, x1), or four bytes
+// moved to the signed range, u - 128 (SDOT multiplies signed bytes only; the row sums times
+// 128 are added back after the loop: sum u w = sum (u - 128) w + 128 sum w, all exact).
+inline int16x8_t broadcast_group(const int16_t* x) { return vreinterpretq_s16_s32(vdupq_n_s32(load_group(x))); }
+inline int8x16_t broadcast_group(const uint8_t* x) {
+  return vreinterpretq_s8_u32(veorq_u32(vdupq_n_u32(uint32_t(load_group(x))), vdupq_n_u32(0x80808080u)));
+}
+// sums (4 rows) += the products of 4 rows' groups (w, reinterpreted from words) with x.
+// int16: two widening multiplies (smull, smull2) give each row's two products in neighbouring
+// lanes; a pairwise add (addp) makes them one per row. Bytes: one SDOT.
+inline int32x4_t dot_groups(int32x4_t sums, uint32x4_t w, int16x8_t x) {
+  const int16x8_t wv = vreinterpretq_s16_u32(w);
+  const int32x4_t lo = vmull_s16(vget_low_s16(wv), vget_low_s16(x)), hi = vmull_high_s16(wv, x);
+  return vaddq_s32(sums, vpaddq_s32(lo, hi));
+}
+#if defined(__ARM_FEATURE_DOTPROD)
+inline int32x4_t dot_groups(int32x4_t sums, uint32x4_t w, int8x16_t x) {
+  return vdotq_s32(sums, vreinterpretq_s8_u32(w), x);
+}
+#endif
+
+// MB samples x NP panels of sums, in registers over the whole input (kPanelRows / 4 vectors
+// of 4 rows per panel); the loops have constant bounds and unroll.
+template <class In, int MB, int NP>
+inline void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
+  constexpr int G = group_size<In>(), V = kPanelRows / 4;
+  int32x4_t sum[MB][NP][V];
+#pragma GCC unroll 4
+  for (int m = 0; m < MB; ++m)
+#pragma GCC unroll 2
+    for (int p = 0; p < NP; ++p)
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) sum[m][p][v] = vdupq_n_s32(0);
+  const uint32_t* base = w.data.data() + size_t(panel) * w.groups * kPanelRows;
+  const size_t panel_stride = size_t(w.groups) * kPanelRows;
+  for (int k = 0; k < w.groups; ++k) {
+    uint32x4_t wv[NP][V];
+#pragma GCC unroll 2
+    for (int p = 0; p < NP; ++p)
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) wv[p][v] = vld1q_u32(base + p * panel_stride + size_t(k) * kPanelRows + 4 * v);
+#pragma GCC unroll 4
+    for (int m = 0; m < MB; ++m) {
+      const auto xv = broadcast_group(x + size_t(m) * ldx + G * size_t(k));
+#pragma GCC unroll 2
+      for (int p = 0; p < NP; ++p)
+#pragma GCC unroll 4
+        for (int v = 0; v < V; ++v) sum[m][p][v] = dot_groups(sum[m][p][v], wv[p][v], xv);
+    }
+  }
+  const int first = panel * kPanelRows, count = std::min(NP * kPanelRows, w.rows - first);
+  int32_t out[NP * kPanelRows];
+#pragma GCC unroll 4
+  for (int m = 0; m < MB; ++m) {
+#pragma GCC unroll 2
+    for (int p = 0; p < NP; ++p)
+#pragma GCC unroll 4
+      for (int v = 0; v < V; ++v) {
+        int32x4_t s = sum[m][p][v];
+        if constexpr (G == 4)
+          s = vaddq_s32(s, vshlq_n_s32(vld1q_s32(w.row_sums.data() + first + p * kPanelRows + 4 * v), 7));
+        vst1q_s32(out + p * kPanelRows + 4 * v, s);
+      }
+    for (int r = 0; r < count; ++r) acc[size_t(m) * ld_acc + first + r] = out[r];
+  }
+}
+// Accumulators: 2 x 2 x 4 (16-row panels, with SDOT) or 4 x 2 x 2 (8-row panels): 16 of 32.
+constexpr int kTileSamples = kPanelRows == 16 ? 2 : 4;
 #else
 template <class In, int MB, int NP>
 inline void packed_tile(const PackedMatrix& w, int panel, const In* x, int ldx, int32_t* acc, int ld_acc) {
@@ -5136,7 +5341,7 @@ std::vector<uint8_t> gunzip(const uint8_t* data, size_t size, const std::string&
       // about 1032:1, which keeps a forged ISIZE from reserving gigabytes.
       size_t hint = size >= 18 ? read_le32(data + size - 4) : 0;
       if (hint > max_output) hint = max_output;
-      if (size < (size_t(1) << 40) && hint > size * 1032) hint = size * 1032;
+      if (size <= SIZE_MAX / 1032 && hint > size * 1032) hint = size * 1032;  // no overflow, 32 bits too
       out.reserve(hint);
     }
     const size_t first = out.size();

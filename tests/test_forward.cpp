@@ -191,10 +191,28 @@ TEST(Rng, WideMultiplyMatchesTheCompilersOwn128BitProduct) {
   Rng rng(99);
   for (int i = 0; i < 100000; ++i) {
     const uint64_t a = rng.next_u64(), b = i % 3 ? rng.next_u64() : rng.next_u64() >> (i % 64);
-    __extension__ const unsigned __int128 exact = static_cast<unsigned __int128>(a) * b;
     const U128 m = multiply_wide(a, b);
+#if defined(__SIZEOF_INT128__)
+    __extension__ const unsigned __int128 exact = static_cast<unsigned __int128>(a) * b;
     ASSERT_EQ(m.high, uint64_t(exact >> 64));
     ASSERT_EQ(m.low, uint64_t(exact));
+#else  // 32-bit machines: long multiplication in base 2^16, digit by digit
+    uint32_t digits[8] = {};
+    for (int i = 0; i < 4; ++i) {
+      uint32_t carry = 0;
+      for (int j = 0; j < 4; ++j) {
+        const uint32_t t =
+            uint32_t((a >> (16 * i)) & 0xFFFF) * uint32_t((b >> (16 * j)) & 0xFFFF) + digits[i + j] + carry;
+        digits[i + j] = t & 0xFFFF;
+        carry = t >> 16;
+      }
+      digits[i + 4] = carry;
+    }
+    uint64_t low = 0, high = 0;
+    for (int d = 3; d >= 0; --d) low = low << 16 | digits[d], high = high << 16 | digits[d + 4];
+    ASSERT_EQ(m.high, high);
+    ASSERT_EQ(m.low, low);
+#endif
   }
   EXPECT_EQ(multiply_wide(~0ull, ~0ull).high, ~0ull - 1);
   EXPECT_EQ(multiply_wide(~0ull, ~0ull).low, 1ull);

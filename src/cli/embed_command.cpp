@@ -54,7 +54,7 @@ FlagTable<EmbedFlags> embed_flags() {
           "the first S test images of each class, in file order");
   t.whole("unroll", "T'", &O::unroll, 1, kMaxDepth, "run a shared-weight net for T' layers (not for per-layer nets)",
           {"the trained depth", ""});
-  t.whole("seed", "S", &O::seed, 0, 1L << 62, "seed of the random initialisation and start vectors");
+  t.whole("seed", "S", &O::seed, 0, 1LL << 62, "seed of the random initialisation and start vectors");
   t.choice("init", &O::init, {"pca", "spectral", "random"}, "initial layout", {"pca (t-SNE), spectral (UMAP)", ""});
   t.real("perplexity", "P", &O::perplexity, 1, 1e6, "t-SNE: perplexity of each point's neighbourhood");
   t.whole("iterations", "N", &O::iterations, 0, 1000000, "t-SNE: gradient descent steps");

@@ -104,12 +104,12 @@ std::string Flags::required_text(const std::string& name) const {
   return it->second;
 }
 
-long Flags::integer(const std::string& name, long fallback, long lo, long hi) const {
+long long Flags::integer(const std::string& name, long long fallback, long long lo, long long hi) const {
   if (!has(name)) return fallback;
   const std::string& s = values_.at(name);
   errno = 0;
   char* end = nullptr;
-  const long v = std::strtol(s.c_str(), &end, 10);
+  const long long v = std::strtoll(s.c_str(), &end, 10);
   if (s.empty() || std::isspace(static_cast<unsigned char>(s[0])) || *end != '\0' || errno == ERANGE)
     throw flag_error(spec_, "--" + name + " expects a whole number, got '" + printable(s) + "'");
   if (v < lo || v > hi)

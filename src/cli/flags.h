@@ -36,7 +36,7 @@ class Flags {
   bool has(const std::string& name) const;
   std::string text(const std::string& name, const std::string& fallback) const;
   std::string required_text(const std::string& name) const;
-  long integer(const std::string& name, long fallback, long lo, long hi) const;
+  long long integer(const std::string& name, long long fallback, long long lo, long long hi) const;
   double real(const std::string& name, double fallback, double lo, double hi) const;
   bool on(const std::string& name, bool fallback) const;
   // One of the given words (e.g. --arch resnet|mlp).
@@ -91,7 +91,7 @@ class FlagTable {
 
   // A whole number in [lo, hi] (T an integer type or a std::optional of one).
   template <class T>
-  FlagTable& whole(const char* name, const char* hint, T Options::*member, long lo, long hi, const char* help,
+  FlagTable& whole(const char* name, const char* hint, T Options::*member, long long lo, long long hi, const char* help,
                    const DefaultText& shown = {}) {
     add(name, hint, help, shown, default_of(member, [](auto v) { return std::to_string(v); }),
         [=](const Flags& f, Options& o) {

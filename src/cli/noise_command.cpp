@@ -36,7 +36,7 @@ FlagTable<NoiseFlags> noise_flags() {
          {"13 log-spaced from 1e-3 to 1", ""}, Need::not_empty);
   t.choice("noise-at", &O::noise_at, {"initial-state", "input"}, "add the noise to x(0) or to the pixels");
   t.whole("realizations", "R", &O::realizations, 1, 1000000, "independent noise draws per amplitude");
-  t.whole("seed", "S", &O::seed, 0, 1L << 62, "seed of the noise");
+  t.whole("seed", "S", &O::seed, 0, 1LL << 62, "seed of the noise");
   t.whole("limit-test", "N", &O::limit_test, 1, 1L << 30, "use only the first N test images", {"all", ""});
   t.whole("batch", "B", &O::batch, 1, 1 << 20, "images per forward pass (does not change the result)");
   add_threads_flag(t);

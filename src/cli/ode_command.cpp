@@ -17,9 +17,9 @@ FlagTable<OdeExperimentOptions> ode_flags() {
                  "starts.");
   t.whole("width", "N", &O::width, 1, 12, "neurons (1..12) of a random W with entries N(0, 1/N)");
   t.text("weights", "CSV", &O::weights_csv, "read W from a CSV file (N rows of N numbers) instead");
-  t.whole("seed", "S", &O::seed, 0, 1L << 62, "seed of W and of the starts");
+  t.whole("seed", "S", &O::seed, 0, 1LL << 62, "seed of W and of the starts");
   t.whole("starts", "R", &O::starts, 1, 1000000, "random starts in (0,1)^N");
-  t.whole("max-steps", "K", &O::max_steps, 1, 1L << 40, "RK4 step budget per start");
+  t.whole("max-steps", "K", &O::max_steps, 1, 1LL << 40, "RK4 step budget per start");
   t.text("out", "OUTDIR", &O::out_dir, "directory for the CSV and JSON files (required)", {}, Need::required);
   return t;
 }

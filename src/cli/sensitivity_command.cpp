@@ -33,7 +33,7 @@ FlagTable<SensitivityFlags> sensitivity_flags() {
   t.whole("samples-per-class", "S", &O::samples_per_class, 1, 1L << 30,
           "the first S test images of each class (each costs T LU factorisations of N x N)");
   t.real("epsilon", "E", &O::epsilon, 1e-12, 1e3, "length of the perturbation added to y(s)");
-  t.whole("seed", "S", &O::seed, 0, 1L << 62, "seed of the perturbation directions");
+  t.whole("seed", "S", &O::seed, 0, 1LL << 62, "seed of the perturbation directions");
   t.whole("directions", "D", &O::directions, 1, 10000,
           "random directions per sample; the logit change is their mean, with its standard error");
   add_threads_flag(t);

@@ -76,7 +76,7 @@ FlagTable<TrainFlags> train_flags() {
          {number_text(kAdamLearningRate) + " (adam), " + number_text(kSgdLearningRate) + " (sgd)", ""});
   t.real("momentum", "M", &O::momentum, 0, 1, "SGD momentum");
   t.choice("schedule", &O::schedule, {"cosine", "constant"}, "learning rate over the run");
-  t.whole("seed", "S", &O::seed, 0, 1L << 62, "seed of initialisation and data order");
+  t.whole("seed", "S", &O::seed, 0, 1LL << 62, "seed of initialisation and data order");
   t.real("noise-reg", "LAMBDA", &O::noise_reg, 0, 1e6,
          "weight of the noise-growth penalty on the last two layers (paper §6, eq. 5; 0: off)");
   t.whole("shift", "PIXELS", &O::shift, 0, 1000,
