@@ -62,11 +62,11 @@ constexpr bool kPinnedKernel = true;
 constexpr bool kPinnedKernel = false;
 #endif
 const PinnedRun kRuns[] = {
-    {"shared", "--weights shared --width 32 --depth 3 --shift 1", 0x887ae763ad760ef0ull},
-    {"per_layer_noise", "--weights per-layer --width 24 --depth 4 --noise-reg 0.01", 0x93f194f0c3ef9ba2ull},
-    {"mlp_sgd", "--arch mlp --weights per-layer --width 20 --depth 3 --optimizer sgd --lr 0.05", 0xd28886a405ee188bull},
+    {"shared", "--weights shared --width 32 --depth 3 --shift 1", 0x12e58a3ad096e181ull},
+    {"per_layer_noise", "--weights per-layer --width 24 --depth 4 --noise-reg 0.01", 0xbab56ff64f8b3113ull},
+    {"mlp_sgd", "--arch mlp --weights per-layer --width 20 --depth 3 --optimizer sgd --lr 0.05", 0xb1cb5b1260f75482ull},
     {"pruned", "--weights per-layer --width 16 --depth 6 --prune-threshold 0.5 --prune-probe 64",
-     0xc003bba3d5ada442ull},
+     0xe88489c0db27e773ull},
     {"fixed_point", "--weights shared --width 16 --depth 3 --fixed-point --lr 0.05", 0x1e18c0d59c53bebaull},
 };
 
