@@ -13,16 +13,11 @@
 #include "analysis/linalg.h"
 #include "analysis/residual_ode.h"
 #include "resdyn.h"
+#include "square_matrix.h"
 
 using resdyn::Matrix;
 
 namespace {
-
-Matrix matrix_of(int n, const std::vector<double>& row_major) {
-  Matrix m(n, n);
-  m.a = row_major;
-  return m;
-}
 
 double max_distance(const std::vector<double>& a, const std::vector<double>& b) {
   double largest = 0.0;
@@ -45,7 +40,7 @@ std::vector<double> logistic_of(const std::vector<double>& z) {
 // (stable). a = 2, b = -1: the same point with eigenvalues +0.5, -1 (a saddle).
 TEST(NewtonFixedPoint, TwoDimensionalCasesByHand) {
   for (const double a : {-2.0, 2.0}) {
-    const Matrix w = matrix_of(2, {a, -a / 2, 0.0, 1.0});
+    const Matrix w = test_matrix::square(2, {a, -a / 2, 0.0, 1.0});
     const resdyn::NewtonFixedPoint p = resdyn::newton_fixed_point(w, {0.53, 0.995});
     ASSERT_TRUE(p.converged) << "a = " << a << ", residual " << p.residual;
     EXPECT_LE(p.residual, 1e-13);
@@ -125,7 +120,7 @@ TEST(NewtonFixedPoint, AgreesWithALongRk4Integration) {
 
 // A run that stops before the tolerance is a failure, reported with the residual it reached.
 TEST(NewtonFixedPoint, ReportsAFailureWithItsResidual) {
-  const Matrix w = matrix_of(2, {-2.0, 1.0, 0.0, 1.0});
+  const Matrix w = test_matrix::square(2, {-2.0, 1.0, 0.0, 1.0});
   resdyn::NewtonOptions options;
   options.max_iterations = 0;
   const resdyn::NewtonFixedPoint p = resdyn::newton_fixed_point(w, {0.3, 0.6}, options);
@@ -139,7 +134,7 @@ TEST(NewtonFixedPoint, ReportsAFailureWithItsResidual) {
 // A unit with no weights at all: F_1 = 0 everywhere and row 1 of J is zero. Newton leaves
 // y_1 where it is (no division by J_11 = 0) and solves the rest: y_2 = 1.
 TEST(NewtonFixedPoint, AZeroRowOfTheJacobianIsLeftAlone) {
-  const Matrix w = matrix_of(2, {0.0, 0.0, 0.0, 1.0});
+  const Matrix w = test_matrix::square(2, {0.0, 0.0, 0.0, 1.0});
   const resdyn::NewtonFixedPoint p = resdyn::newton_fixed_point(w, {0.3, 0.9});
   ASSERT_TRUE(p.converged) << p.residual;
   EXPECT_EQ(p.y[0], 0.3);

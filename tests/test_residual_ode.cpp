@@ -11,18 +11,13 @@
 #include "analysis/linalg.h"
 #include "analysis/residual_ode.h"
 #include "resdyn.h"
+#include "square_matrix.h"
 
 using resdyn::FixedPointClass;
 using resdyn::Matrix;
 using resdyn::TrajectoryOutcome;
 
 namespace {
-
-Matrix matrix_of(int n, const std::vector<double>& row_major) {
-  Matrix m(n, n);
-  m.a = row_major;
-  return m;
-}
 
 // Entries N(0, 1/N), as the ode experiment draws them.
 Matrix random_weights(int n, resdyn::Rng& rng) {
@@ -46,7 +41,7 @@ void expect_point(const resdyn::FixedPoint& point, const std::vector<double>& y,
 }
 
 TEST(ResidualOde, RightHandSideMatchesDefinition) {
-  const Matrix w = matrix_of(2, {1.0, -2.0, 0.5, 3.0});
+  const Matrix w = test_matrix::square(2, {1.0, -2.0, 0.5, 3.0});
   const std::vector<double> y = {0.25, 0.5};
   const std::vector<double> f = resdyn::residual_ode_rhs(w, y);
   // W y = (0.25 - 1, 0.125 + 1.5) = (-0.75, 1.625); y (1 - y) = (0.1875, 0.25).
@@ -82,7 +77,7 @@ TEST(ResidualOde, JacobianMatchesFiniteDifferences) {
 // w < 0. With w = 0 every y is fixed: the free candidate is singular and skipped.
 TEST(FixedPoints, OneDimensionalCasesByHand) {
   for (double w : {2.0, -2.0}) {
-    const resdyn::FixedPointSearch s = resdyn::enumerate_fixed_points(matrix_of(1, {w}));
+    const resdyn::FixedPointSearch s = resdyn::enumerate_fixed_points(test_matrix::square(1, {w}));
     EXPECT_EQ(s.candidates, 3);
     EXPECT_EQ(s.duplicates, 1);
     EXPECT_EQ(s.singular_subsystems, 0);
@@ -90,7 +85,7 @@ TEST(FixedPoints, OneDimensionalCasesByHand) {
     expect_point(s.points[0], {0.0}, FixedPointClass::non_hyperbolic, 0.0);
     expect_point(s.points[1], {1.0}, w > 0 ? FixedPointClass::stable : FixedPointClass::unstable, -w);
   }
-  const resdyn::FixedPointSearch zero = resdyn::enumerate_fixed_points(matrix_of(1, {0.0}));
+  const resdyn::FixedPointSearch zero = resdyn::enumerate_fixed_points(test_matrix::square(1, {0.0}));
   EXPECT_EQ(zero.singular_subsystems, 1);
   ASSERT_EQ(zero.points.size(), 2u);
   expect_point(zero.points[0], {0.0}, FixedPointClass::non_hyperbolic, 0.0);
@@ -110,7 +105,7 @@ TEST(FixedPoints, OneDimensionalCasesByHand) {
 // In the open square dy1/dt = y1 (1 - y1)(y0 + 0.5 y1) > 0, so y1 -> 1 and then y0 -> 0.5:
 // every trajectory ends at (0.5, 1).
 TEST(FixedPoints, TwoDimensionalCaseWithOneStablePointByHand) {
-  const Matrix w = matrix_of(2, {-1.0, 0.5, 1.0, 0.5});
+  const Matrix w = test_matrix::square(2, {-1.0, 0.5, 1.0, 0.5});
   const resdyn::FixedPointSearch s = resdyn::enumerate_fixed_points(w);
   EXPECT_EQ(s.candidates, 9);
   EXPECT_EQ(s.duplicates, 3);
@@ -139,7 +134,7 @@ TEST(FixedPoints, TwoDimensionalCaseWithOneStablePointByHand) {
 // Trajectories drift towards the origin, where F is quadratic: the approach is algebraic
 // and never comes to rest within a budget; the result must say so.
 TEST(FixedPoints, TwoDimensionalCaseWithoutStablePointsIsReportedAsNotConverged) {
-  const Matrix w = matrix_of(2, {-2.0, 1.0, 1.0, -2.0});
+  const Matrix w = test_matrix::square(2, {-2.0, 1.0, 1.0, -2.0});
   const resdyn::FixedPointSearch s = resdyn::enumerate_fixed_points(w);
   ASSERT_EQ(s.points.size(), 6u);
   expect_point(s.points[0], {0.0, 0.0}, FixedPointClass::non_hyperbolic, 0.0);
@@ -237,7 +232,7 @@ TEST(Trajectories, RandomCaseEveryStartReachesAStablePoint) {
 // (1 + e^-z) dz = w dt). RK4's global error is O(h^4): with h = 0.01 it stays near 1e-12.
 TEST(Trajectories, Rk4LogitStepKeepsTheFirstIntegral) {
   const double w = -1.3, h = 0.01;
-  const Matrix weights = matrix_of(1, {w});
+  const Matrix weights = test_matrix::square(1, {w});
   std::vector<double> z = {0.4};
   const double invariant = z[0] - std::exp(-z[0]);
   for (int step = 1; step <= 500; ++step) {
@@ -253,7 +248,7 @@ TEST(FixedPoints, RejectsSizesOutsideTheEnumerableRange) {
 }
 
 TEST(Trajectories, RejectsStartsOnTheFaces) {
-  const Matrix w = matrix_of(2, {1.0, 0.0, 0.0, 1.0});
+  const Matrix w = test_matrix::square(2, {1.0, 0.0, 0.0, 1.0});
   EXPECT_THROW(resdyn::integrate_to_rest(w, {0.0, 0.5}, {}), resdyn::Error);
   EXPECT_THROW(resdyn::integrate_to_rest(w, {0.5, 1.0}, {}), resdyn::Error);
 }
