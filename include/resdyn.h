@@ -192,6 +192,9 @@
 #include <condition_variable>
 #include <mutex>
 #include <thread>
+#if defined(__linux__)
+#include <sched.h>  // the cores this process may run on (sched_getaffinity)
+#endif
 #endif
 #ifndef RESDYN_NO_FILES
 #include <filesystem>  // the file checks of part C
@@ -1107,6 +1110,8 @@ struct GemmProduct {
   Real* C = nullptr;
   int ldc = 0;
   Epilogue<Real> epilogue;
+  const void* packed_a = nullptr;  // op(A) packed whole ahead (pack_a_whole), or packed per block here
+  int padded_m = 0;
 };
 
 // Rows [i0, i1) and columns [j0, j1) of C.
@@ -1115,8 +1120,8 @@ struct TileRange {
 };
 
 // One tile of C, the whole depth K, serially, on a register tile of MR rows, in the
-// arithmetic of Path (Fp32Path or Bf16Path); B is packed here, panel by panel, into packB
-// unless it comes packed.
+// arithmetic of Path (Fp32Path or Bf16Path); A and B are packed here, block by block, into
+// packA and packB unless they come packed.
 template <class Real, class Path, int MR = GemmShape<Real>::MR>
 void gemm_tile(const GemmProduct<Real>& p, TileRange tile, typename Path::Packed* packA, typename Path::Packed* packB) {
   using Packed = typename Path::Packed;
@@ -1127,6 +1132,7 @@ void gemm_tile(const GemmProduct<Real>& p, TileRange tile, typename Path::Packed
   const Real alpha = p.alpha, beta = p.beta;
   const Real *A = p.A, *B = p.B;
   const Packed* packed_b = static_cast<const Packed*>(p.packed_b);
+  const Packed* packed_a = static_cast<const Packed*>(p.packed_a);
   Real* C = p.C;
   const Epilogue<Real>& epilogue = p.epilogue;
   constexpr int MC = MR * (S::MC / S::MR);
@@ -1144,7 +1150,11 @@ void gemm_tile(const GemmProduct<Real>& p, TileRange tile, typename Path::Packed
         Path::pack_b(opB, B, ldb, kc0, kc, jc, nc, packB);
       for (int ic = i0; ic < i1; ic += MC) {
         const int mc = min_int(MC, i1 - ic);
-        Path::template pack_a<MR>(opA, A, lda, ic, mc, kc0, kc, packA);
+        const Packed* block = packA;
+        if (packed_a)
+          block = packed_a + size_t(Path::units(kc0)) * p.padded_m + size_t(ic) * depth;
+        else
+          Path::template pack_a<MR>(opA, A, lda, ic, mc, kc0, kc, packA);
         for (int jr = 0; jr < nc; jr += S::NR)
           for (int ir = 0; ir < mc; ir += MR) {
             const int rows = min_int(MR, mc - ir), cols = min_int(S::NR, nc - jr);
@@ -1156,7 +1166,7 @@ void gemm_tile(const GemmProduct<Real>& p, TileRange tile, typename Path::Packed
                 if (m)
                   prefetch_block(m + size_t(ic + ir) * epilogue.ld_also + jc + jr, size_t(epilogue.ld_also), rows,
                                  cols);
-            Path::template kernel<MR>(kc, packA + size_t(ir) * depth, panel + size_t(jr) * depth, acc);
+            Path::template kernel<MR>(kc, block + size_t(ir) * depth, panel + size_t(jr) * depth, acc);
             store_tile(acc, alpha, beta, kc0 == 0, ctile, ldc, rows, cols);
             if (last && epilogue.apply) epilogue.apply(epilogue.ctx, ctile, ldc, ic + ir, jc + jr, rows, cols);
           }
@@ -2210,13 +2220,17 @@ void crash_point(const std::string& name, long count) {
 // Tasks are handed out dynamically; callers make each task's result independent of
 // which worker runs it, so the outcome is the same for any thread count. Its threads, locks
 // and job records live in the implementation unit (State), out of every other unit's sight.
+// Tasks per thread that a parallel product is cut into (see gemm_parallel).
+constexpr int kTasksPerThread = 4;
+
 class ThreadPool {
  public:
   // How long a worker spins between jobs before it sleeps (see ThreadPool::State).
   static constexpr int kSpinMicroseconds = 100;
 
   static ThreadPool& shared();
-  // The threads this machine runs at once (at least 1); 1 under RESDYN_NO_THREADS.
+  // The threads this process may run at once: the cores it may run on (at least 1); 1 under
+  // RESDYN_NO_THREADS.
   static int hardware_threads();
   void run(int threads, int tasks, FunctionRef<void(int task, int worker)> fn);
   ThreadPool(const ThreadPool&) = delete;
@@ -2241,6 +2255,11 @@ ThreadPool& ThreadPool::shared() {
 // does the caller waiting for the last task: a batch of one image runs 17 products of
 // ~0.1 ms each, and waking a sleeping thread (a futex and an interrupt to the other core,
 // more in a virtual machine) would cost a large part of each.
+// Spinning pays only while the awaited thread runs on another core. When other programs
+// share the cores, waits grow (the awaited thread waits for a core) and a spinning thread
+// takes cycles from it; so a thread that has spun in vain kMissesBeforeSleeping times in a
+// row sleeps at once, until a wait short enough to have been spun through shows that
+// spinning pays again. Nor does a job spin that has more threads than the process has cores.
 struct ThreadPool::State {
   struct Job {
     FunctionRef<void(int, int)> fn;
@@ -2262,17 +2281,33 @@ struct ThreadPool::State {
     __asm__ __volatile__("yield");
 #endif
   }
-  // Busy-waits up to kSpinMicroseconds for finished(); false if it is still not finished.
+  static constexpr int kMissesBeforeSleeping = 4;
+  static thread_local int missed_spins;  // this thread's vain spins in a row
+  const int cores = hardware_threads();
+
+  // Busy-waits up to kSpinMicroseconds for finished() while spinning pays (above), for a
+  // job of `threads` threads; false if it is still not finished.
   template <class Finished>
-  static bool spin_until(const Finished& finished) {
+  bool spin_until(int threads, const Finished& finished) const {
+    if (threads > cores || missed_spins >= kMissesBeforeSleeping) return finished();
     const auto limit = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicroseconds);
     for (;;) {
       for (int i = 0; i < 64; ++i) {
-        if (finished()) return true;
+        if (finished()) {
+          missed_spins = 0;
+          return true;
+        }
         cpu_relax();
       }
-      if (std::chrono::steady_clock::now() > limit) return finished();
+      if (std::chrono::steady_clock::now() > limit) break;
     }
+    if (finished()) return true;
+    ++missed_spins;
+    return false;
+  }
+  // After a wait that slept: had it been short enough to spin through, spinning pays again.
+  static void slept_since(std::chrono::steady_clock::time_point start) {
+    if (std::chrono::steady_clock::now() - start <= std::chrono::microseconds(kSpinMicroseconds)) missed_spins = 0;
   }
 
   void work_on(Job& j, int worker) {
@@ -2289,8 +2324,10 @@ struct ThreadPool::State {
 
   void worker_loop(int id) {
     uint64_t seen = 0;
+    int last_threads = 1;  // of the last job this worker saw: the next is likely the same
     for (;;) {
-      spin_until([&] { return generation.load(std::memory_order_acquire) != seen; });
+      const auto start = std::chrono::steady_clock::now();
+      const bool spun = spin_until(last_threads, [&] { return generation.load(std::memory_order_acquire) != seen; });
       std::shared_ptr<Job> current;
       {
         std::unique_lock<std::mutex> lock(mutex);
@@ -2299,14 +2336,24 @@ struct ThreadPool::State {
         seen = generation.load();
         current = job;
       }
-      if (current && id < current->threads) work_on(*current, id);
+      if (!spun) slept_since(start);
+      if (!current) continue;
+      last_threads = current->threads;
+      if (id < current->threads) work_on(*current, id);
     }
   }
 };
+thread_local int ThreadPool::State::missed_spins = 0;
 
 ThreadPool::ThreadPool() : state_(new State) {}
 
-int ThreadPool::hardware_threads() { return int(std::max(1u, std::thread::hardware_concurrency())); }
+int ThreadPool::hardware_threads() {
+#if defined(__linux__)
+  cpu_set_t allowed;
+  if (sched_getaffinity(0, sizeof allowed, &allowed) == 0) return std::max(1, CPU_COUNT(&allowed));
+#endif
+  return int(std::max(1u, std::thread::hardware_concurrency()));
+}
 
 void ThreadPool::run(int threads, int tasks, FunctionRef<void(int task, int worker)> fn) {
   threads = std::max(1, std::min({threads, tasks, RESDYN_MAX_THREADS}));
@@ -2332,9 +2379,11 @@ void ThreadPool::run(int threads, int tasks, FunctionRef<void(int task, int work
   }
   s.wake.notify_all();  // cheap when every worker is still spinning
   s.work_on(*job, 0);
-  if (!State::spin_until([&] { return job->pending.load(std::memory_order_acquire) == 0; })) {
+  const auto start = std::chrono::steady_clock::now();
+  if (!s.spin_until(threads, [&] { return job->pending.load(std::memory_order_acquire) == 0; })) {
     std::unique_lock<std::mutex> lock(s.mutex);
     s.done.wait(lock, [&job] { return job->pending.load() == 0; });
+    State::slept_since(start);
   }
   std::lock_guard<std::mutex> lock(s.mutex);
   s.job.reset();
@@ -2381,23 +2430,39 @@ Real* aligned_scratch(std::vector<Real>& buf, size_t size) {
   return line_aligned(buf.data());
 }
 
-// The whole of op(B) (K x N) packed into out in PackedB's layout (below): for each depth
-// block of Path::k_step(K), in order, the strips of NR columns (the last zero-padded), as
-// Path::pack_b writes them. Each of `threads` threads packs a share of the strips.
-template <class Path, class Real>
-void pack_b_whole(Op opB, const Real* B, int ldb, int K, int N, typename Path::Packed* out, int threads) {
-  using S = GemmShape<Real>;
-  const int padded_n = (N + S::NR - 1) / S::NR * S::NR;
-  const int kstep = Path::k_step(K), strips = padded_n / S::NR;
-  const int pack_tasks = std::min(strips, 4 * std::max(1, threads));
+// A whole operand packed ahead, `extent` rows of op(A) or columns of op(B) in strips of
+// `width`: for each depth block of Path::k_step(K), in order, every strip (the last zero-
+// padded) at out + units(k0) * padded extent + first * units(kc), as gemm_tile reads it.
+// pack(k0, kc, first, count, at) packs one run of strips; each of `threads` threads packs a share.
+template <class Path, class Pack>
+void pack_whole(int K, int extent, int width, typename Path::Packed* out, int threads, const Pack& pack) {
+  const int padded = (extent + width - 1) / width * width, strips = padded / width;
+  const int kstep = Path::k_step(K);
+  const int pack_tasks = std::min(strips, kTasksPerThread * std::max(1, threads));
   ThreadPool::shared().run(threads, pack_tasks, [&](int task, int) {
-    const int s0 = int(long(task) * strips / pack_tasks) * S::NR;
-    const int s1 = min_int(N, int(long(task + 1) * strips / pack_tasks) * S::NR);
+    const int s0 = int(long(task) * strips / pack_tasks) * width;
+    const int s1 = min_int(extent, int(long(task + 1) * strips / pack_tasks) * width);
     for (int k0 = 0; k0 < K; k0 += kstep) {
       const int kc = min_int(kstep, K - k0);
-      Path::pack_b(opB, B, ldb, k0, kc, s0, s1 - s0,
-                   out + size_t(Path::units(k0)) * padded_n + size_t(s0) * Path::units(kc));
+      pack(k0, kc, s0, s1 - s0, out + size_t(Path::units(k0)) * padded + size_t(s0) * Path::units(kc));
     }
+  });
+}
+
+// The whole of op(B) (K x N) in PackedB's layout (below): strips of NR columns, as Path::pack_b writes them.
+template <class Path, class Real>
+void pack_b_whole(Op opB, const Real* B, int ldb, int K, int N, typename Path::Packed* out, int threads) {
+  pack_whole<Path>(K, N, GemmShape<Real>::NR, out, threads,
+                   [&](int k0, int kc, int j0, int nc, typename Path::Packed* at) {
+                     Path::pack_b(opB, B, ldb, k0, kc, j0, nc, at);
+                   });
+}
+
+// The whole of op(A) (M x K): strips of Path::MR rows, as Path::pack_a writes them.
+template <class Path, class Real>
+void pack_a_whole(Op opA, const Real* A, int lda, int M, int K, typename Path::Packed* out, int threads) {
+  pack_whole<Path>(K, M, Path::MR, out, threads, [&](int k0, int kc, int i0, int mc, typename Path::Packed* at) {
+    Path::template pack_a<Path::MR>(opA, A, lda, i0, mc, k0, kc, at);
   });
 }
 
@@ -2427,12 +2492,15 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
   const int unit = split_rows ? Path::MR : S::NR;
   const int extent = split_rows ? M : N;
   const int units = (extent + unit - 1) / unit;
-  // A few rows: tasks of two strips, so a thread that wakes late still finds work.
-  const int tasks = M <= kFewRows ? (units + 1) / 2 : std::max(1, std::min(threads, units));
-  // Cut by rows, every task would pack the whole of op(B) for itself. Pack it once instead,
-  // each thread a share of its strips, into a buffer the tiles then read as they read a
-  // PackedB (the same layout). Training's products are cut by columns (batch rows < width)
-  // or come in bands; this is evaluation's large batches, so the buffer is not kept.
+  // Several tasks per thread, handed out as threads come free: a thread that the system
+  // holds back (another program on the cores) leaves its share to the others. A few rows:
+  // tasks of two strips.
+  const int tasks = M <= kFewRows ? (units + 1) / 2 : std::max(1, std::min(kTasksPerThread * threads, units));
+  // Each task would pack the whole of the operand it does not cut for itself: op(B) when
+  // cut by rows, op(A) when cut by columns. Pack it once instead, each thread a share of its
+  // strips, into a buffer the tiles then read as they read a PackedB (the same layout).
+  // Training's products are cut by columns (batch rows < width) and run every step, so
+  // op(A)'s buffer is kept per calling thread; op(B)'s, evaluation's large batches, is not.
   std::unique_ptr<Packed[]> shared_b;  // not zeroed first: the packing writes every value
   if (!packed_b && split_rows && tasks > 1) {
     shared_b.reset(new Packed[size_t(padded_n) * packed_depth<Path>(K) + 64 / sizeof(Packed)]);
@@ -2440,12 +2508,21 @@ void gemm_parallel(Op opA, Op opB, int M, int N, int K, Real alpha, const Real* 
     pack_b_whole<Path>(opB, B, ldb, K, N, out, threads);
     packed_b = out;
   }
+  const int padded_m = (M + Path::MR - 1) / Path::MR * Path::MR;
+  const Packed* packed_a = nullptr;
+  if (!split_rows && M > kFewRows && tasks > 1) {
+    thread_local std::vector<Packed> shared_a;
+    Packed* out = aligned_scratch(shared_a, size_t(padded_m) * packed_depth<Path>(K));
+    pack_a_whole<Path>(opA, A, lda, M, K, out, threads);
+    packed_a = out;
+  }
   const int kc = Path::units(std::min(Path::k_step(K), K));  // packed rows of the deepest block
   constexpr size_t line = 64 / sizeof(Packed);               // values per cache line
   constexpr int MC = Path::MR * (S::MC / S::MR);             // rows of A per block, as gemm_tile cuts them
-  const size_t packA_size = (size_t(MC) * kc + line - 1) / line * line;
+  const size_t packA_size = packed_a ? 0 : (size_t(MC) * kc + line - 1) / line * line;
   const size_t packB_size = packed_b ? 0 : size_t(std::min(S::NC, padded_n)) * kc;
-  const GemmProduct<Real> product{opA, opB, K, alpha, beta, A, lda, B, ldb, packed_b, padded_n, C, ldc, epilogue};
+  const GemmProduct<Real> product{opA, opB,      K,        alpha, beta, A,        lda,      B,
+                                  ldb, packed_b, padded_n, C,     ldc,  epilogue, packed_a, padded_m};
   ThreadPool::shared().run(threads, tasks, [&](int task, int) {
     // Packing buffers per thread, kept between calls: training does not allocate per step.
     thread_local std::vector<Packed> buf;
