@@ -247,8 +247,11 @@ void print_row(const char* what, double ours, const std::map<std::string, double
 
 int main(int argc, char** argv) {
   std::map<std::string, double> ref;
-  std::string only;  // --only gemm|nets|integer: one part of the benchmark
-  for (int i = 1; i + 1 < argc; ++i) {
+  std::string only;        // --only gemm|nets|integer: one part of the benchmark
+  bool fp32_only = false;  // --fp32-only: the nets in float32 only (the shared-machine rounds)
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--fp32-only") == 0) fp32_only = true;
+    if (i + 1 == argc) break;
     if (std::strcmp(argv[i], "--reference") == 0) ref = read_reference(argv[i + 1]);
     if (std::strcmp(argv[i], "--only") == 0) only = argv[i + 1];
   }
@@ -281,6 +284,7 @@ int main(int argc, char** argv) {
       print_row((name + ": train, Adam, batch 128").c_str(), sp.train, ref, "torch_train_" + name + "_b128");
       print_row((name + ": inference, batch 1000").c_str(), sp.infer_1000, ref, "torch_infer_" + name + "_b1000");
       print_row((name + ": inference, batch 1").c_str(), sp.infer_1, ref, "torch_infer_" + name + "_b1");
+      if (fp32_only) continue;
       // bfloat16 products (ours: AMX where the CPU has it) against PyTorch in float32, and
       // against PyTorch's own bfloat16 (autocast), where it ran.
       const Speed bf = bench_net(cfg, hw, Precision::bf16);

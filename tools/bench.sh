@@ -11,8 +11,13 @@
 # A reference that is not installed is reported as missing, not as a failure
 # (Debian packages: libopenblas-dev, python3-torch).
 threads=$(nproc)
-reference=$(mktemp)
-trap 'rm -f "$reference"' EXIT
+reference=$(mktemp) nets_log=$(mktemp) scratch=$(mktemp -d)
+load_pid=""
+cleanup() {
+  [ -n "$load_pid" ] && kill "$load_pid" 2>/dev/null
+  rm -rf "$reference" "$nets_log" "$scratch"
+}
+trap cleanup EXIT
 
 # OPENBLAS_CORETYPE for the references: empty for OpenBLAS's own detection, else the fastest.
 flags=" $(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null | cut -d: -f2) "
@@ -49,8 +54,28 @@ rounds=${ROUNDS:-3}
 "${reference_env[@]}" build/resdyn_bench --only gemm
 if /usr/bin/python3 -c "import torch" >/dev/null 2>&1; then has_torch=1; else has_torch=0; fi
 [ $has_torch = 1 ] || echo "PyTorch not found (python3-torch): no PyTorch reference"
-nets_log=$(mktemp)
-trap 'rm -f "$reference" "$nets_log"' EXIT
+# Each figure's median over the rounds in a log of resdyn_bench's rows, with the ratio's range.
+summarize() {
+  awk '/x$/ && NF >= 4 && $1 != "shape" {
+    key = $0; sub(/ +[0-9.]+ +[0-9.]+ +[0-9.]+x$/, "", key); sub(/^ +/, "", key)
+    if (!(key in n)) order[++keys] = key
+    i = ++n[key]; ours[key, i] = $(NF - 2); ref[key, i] = $(NF - 1); ratio[key, i] = $NF + 0
+  }
+  function median(a, key, count,   v, i, j, t) {
+    for (i = 1; i <= count; ++i) v[i] = a[key, i] + 0
+    for (i = 1; i <= count; ++i) for (j = i + 1; j <= count; ++j) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
+    lo = v[1]; hi = v[count]
+    return count % 2 ? v[(count + 1) / 2] : (v[count / 2] + v[count / 2 + 1]) / 2
+  }
+  END {
+    printf "  %-40s %10s %10s %8s %14s\n", "what", "resdyn", "PyTorch", "ratio", "range"
+    for (k = 1; k <= keys; ++k) {
+      key = order[k]; c = n[key]
+      o = median(ours, key, c); r = median(ref, key, c); q = median(ratio, key, c)
+      printf "  %-40s %10.0f %10.0f %7.2fx %6.2f-%.2fx\n", key, o, r, q, lo, hi
+    }
+  }' "$1"
+}
 for round in $(seq "$rounds"); do
   echo
   echo "round $round of $rounds"
@@ -63,25 +88,54 @@ for round in $(seq "$rounds"); do
 done
 echo
 echo "paper nets over $rounds rounds: median samples/s, and the median ratio with its range"
-awk '/x$/ && NF >= 4 && $1 != "shape" {
-  key = $0; sub(/ +[0-9.]+ +[0-9.]+ +[0-9.]+x$/, "", key); sub(/^ +/, "", key)
-  if (!(key in n)) order[++keys] = key
-  i = ++n[key]; ours[key, i] = $(NF - 2); ref[key, i] = $(NF - 1); ratio[key, i] = $NF + 0
+summarize "$nets_log"
+
+# The lead on a shared machine: the float32 rows again while something else runs beside
+# them, in ROUNDS rounds of each: (1) a busy loop on one core; (2) a second resdyn training
+# of the shared paper net on all threads, as when a user trains two seeds at once. Each
+# round measures PyTorch, then resdyn, under the same load, started afresh.
+start_load() {  # kind -> runs it in the background, its pid in load_pid, once it is at work
+  if [ "$1" = busy ]; then
+    bash -c 'while :; do :; done' & load_pid=$!
+  else
+    progress=$scratch/beside.log
+    build/resdyn train --data data/mnist --width 1064 --depth 15 --epochs 1000 --threads "$threads" \
+      --out "$scratch/beside.resdyn" >"$progress" 2>&1 & load_pid=$!
+    # At work once it reports its first batches (loading MNIST comes before).
+    until grep -q ' batch ' "$progress" || ! kill -0 "$load_pid" 2>/dev/null; do sleep 0.2; done
+  fi
 }
-function median(a, key, count,   v, i, j, t) {
-  for (i = 1; i <= count; ++i) v[i] = a[key, i] + 0
-  for (i = 1; i <= count; ++i) for (j = i + 1; j <= count; ++j) if (v[j] < v[i]) { t = v[i]; v[i] = v[j]; v[j] = t }
-  lo = v[1]; hi = v[count]
-  return count % 2 ? v[(count + 1) / 2] : (v[count / 2] + v[count / 2 + 1]) / 2
+stop_load() {
+  kill "$load_pid" 2>/dev/null
+  wait "$load_pid" 2>/dev/null
+  load_pid=""
 }
-END {
-  printf "  %-40s %10s %10s %8s %14s\n", "what", "resdyn", "PyTorch", "ratio", "range"
-  for (k = 1; k <= keys; ++k) {
-    key = order[k]; c = n[key]
-    o = median(ours, key, c); r = median(ref, key, c); q = median(ratio, key, c)
-    printf "  %-40s %10.0f %10.0f %7.2fx %6.2f-%.2fx\n", key, o, r, q, lo, hi
-  }
-}' "$nets_log"
+for load in busy training; do
+  if [ "$load" = busy ]; then
+    title="beside a busy loop on one core"
+  elif [ -f data/mnist/train-images-idx3-ubyte ]; then
+    title="beside a second resdyn training (shared 15 x 1064, $threads threads)"
+  else
+    echo
+    echo "MNIST not found in data/mnist (make data): no rounds beside a second training"
+    continue
+  fi
+  : >"$nets_log"
+  for round in $(seq "$rounds"); do
+    echo
+    echo "shared machine, $title: round $round of $rounds"
+    start_load "$load"
+    : >"$reference"
+    [ $has_torch = 1 ] && "${reference_env[@]}" /usr/bin/python3 tools/bench_torch.py "$threads" fp32 >"$reference"
+    "${reference_env[@]}" build/resdyn_bench --only nets --fp32-only --reference "$reference" | tail -n +3 |
+      tee -a "$nets_log"
+    stop_load
+  done
+  echo
+  echo "shared machine, $title, over $rounds rounds: median samples/s, and the median ratio with its range"
+  summarize "$nets_log"
+done
+
 echo
 "${reference_env[@]}" build/resdyn_bench --only integer
 # Peak resident memory of one epoch of full-MNIST training of the paper's nets: resdyn train
@@ -89,8 +143,6 @@ echo
 if [ -f data/mnist/train-images-idx3-ubyte ] && [ -f data/mnist/t10k-images-idx3-ubyte ]; then
   echo
   echo "peak resident memory, one epoch of full-MNIST training (15 x 1064, batch 128, Adam, $threads threads):"
-  scratch=$(mktemp -d)
-  trap 'rm -f "$reference"; rm -rf "$scratch"' EXIT
   for weights in shared per-layer; do
     line=$(build/resdyn train --data data/mnist --weights "$weights" --width 1064 --depth 15 --epochs 1 \
       --batch 128 --lr 5e-3 --threads "$threads" --out "$scratch/$weights.resdyn" | grep '^saved')

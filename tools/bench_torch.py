@@ -2,7 +2,7 @@
 layers as resdyn's, timed for training (Adam) and inference on the same thread count and
 batch sizes. Prints one `name value` line per figure; tools/bench.sh hands them to the
 resdyn benchmark, which prints the ratios. Synthetic data of MNIST's shape: speed does not
-depend on pixel values."""
+depend on pixel values. Usage: bench_torch.py THREADS [fp32] (fp32: without autocast)."""
 import sys
 import time
 
@@ -46,6 +46,7 @@ def median_seconds(fn, reps):
 
 def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+    float32_only = len(sys.argv) > 2 and sys.argv[2] == "fp32"  # the shared-machine rounds
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     for shared, name in ((True, "shared"), (False, "per_layer")):
@@ -79,6 +80,8 @@ def main():
 
                 infer()
                 print(f"torch_infer_{name}_b{batch} {reps * batch / median_seconds(infer, 3):.1f}", flush=True)
+        if float32_only:
+            continue
         # Mixed precision as PyTorch offers it on a CPU: matrix products in bfloat16 under
         # autocast, master weights and optimiser state in float32. Left out where this build
         # of PyTorch cannot run it.
