@@ -291,37 +291,42 @@ void expect_same_first_layers(const TransientDynamics& a, const TransientDynamic
 // Every statistic against the reference
 // ---------------------------------------------------------------------------
 
-TEST(Dynamics, EveryStatisticMatchesTheScalarReferenceOnATinyNet) {
+namespace {
+
+// check(net) on the tiny net of each architecture and weight sharing.
+template <class Check>
+void for_each_tiny_net(const Check& check) {
   for (Arch arch : {Arch::ResNet, Arch::MLP})
     for (Weights weights : {Weights::Shared, Weights::PerLayer}) {
       SCOPED_TRACE(std::string(arch == Arch::ResNet ? "resnet " : "mlp ") +
                    (weights == Weights::Shared ? "shared" : "per-layer"));
-      const Net<float> net = tiny_net(arch, weights);
-      expect_matches_reference(probe(net), net, 4);
+      check(tiny_net(arch, weights));
     }
+}
+
+}  // namespace
+
+TEST(Dynamics, EveryStatisticMatchesTheScalarReferenceOnATinyNet) {
+  for_each_tiny_net([](const Net<float>& net) { expect_matches_reference(probe(net), net, 4); });
 }
 
 // --precision bf16: the same statistics from products of bfloat16-rounded operands. They
 // match the reference that rounds the same operands, differ from the float32 ones by more
 // than float rounding (the flag does something) and by less than bfloat16's 8 bits allow.
 TEST(Dynamics, Bf16ProbesMatchTheReferenceWithBfloat16Operands) {
-  for (Arch arch : {Arch::ResNet, Arch::MLP})
-    for (Weights weights : {Weights::Shared, Weights::PerLayer}) {
-      SCOPED_TRACE(std::string(arch == Arch::ResNet ? "resnet " : "mlp ") +
-                   (weights == Weights::Shared ? "shared" : "per-layer"));
-      const Net<float> net = tiny_net(arch, weights);
-      const TransientDynamics bf16 = probe(net, 0, 1, Precision::bf16), fp32 = probe(net);
-      expect_matches_reference(bf16, net, 4, Precision::bf16);
-      double largest = 0;
-      for (int c = 0; c < 3; ++c)
-        for (int t = 1; t <= 4; ++t)
-          for (int k = 0; k < 3; ++k)
-            largest = std::max(largest, std::fabs(bf16.sensitive.mean_y(c, k, t) - fp32.sensitive.mean_y(c, k, t)));
-      EXPECT_GT(largest, 1e-4);
-      EXPECT_LT(largest, 4e-3);  // y in (0, 1): less than 2^-8, bfloat16's relative rounding step
-      // The float32 path is the one of before: an explicit fp32 gives the default's bits.
-      expect_same_first_layers(probe(net, 0, 1, Precision::fp32), fp32, 4);
-    }
+  for_each_tiny_net([](const Net<float>& net) {
+    const TransientDynamics bf16 = probe(net, 0, 1, Precision::bf16), fp32 = probe(net);
+    expect_matches_reference(bf16, net, 4, Precision::bf16);
+    double largest = 0;
+    for (int c = 0; c < 3; ++c)
+      for (int t = 1; t <= 4; ++t)
+        for (int k = 0; k < 3; ++k)
+          largest = std::max(largest, std::fabs(bf16.sensitive.mean_y(c, k, t) - fp32.sensitive.mean_y(c, k, t)));
+    EXPECT_GT(largest, 1e-4);
+    EXPECT_LT(largest, 4e-3);  // y in (0, 1): less than 2^-8, bfloat16's relative rounding step
+    // The float32 path is the one of before: an explicit fp32 gives the default's bits.
+    expect_same_first_layers(probe(net, 0, 1, Precision::fp32), fp32, 4);
+  });
 }
 
 TEST(Dynamics, ResultsDoNotDependOnTheThreadCount) {
