@@ -41,7 +41,7 @@ void add_precision_flag(FlagTable<Options>& table, const std::string& scope = ""
       "arithmetic of the matrix products: float32, or bfloat16 operands with float32 sums (AMX where the CPU has it; "
       "the same bits everywhere)" +
       scope;
-  const DefaultText shown{"", scope.empty() ? "" : "not the model's training precision"};
+  const DefaultText shown{"", scope.empty() ? "" : "whatever the model was trained in"};
   table.choice("precision", static_cast<std::string Options::*>(&Options::precision), {"fp32", "bf16"}, help.c_str(),
                shown);
 }
