@@ -26,6 +26,7 @@
 #include "experiments/dynamics_experiment.h"
 #include "resdyn.h"
 #include "test_paths.h"
+#include "tiny_net.h"
 
 using namespace resdyn;
 
@@ -99,17 +100,11 @@ struct ReferenceRun {
   std::vector<std::vector<std::vector<double>>> y, x;
 };
 
-// A product's operand as the net's arithmetic sees it: exact in float32; in bf16 the float
-// value rounded to bfloat16 (resdyn.h section 2), here by bf16_from_float alone.
-double operand(double value, Precision precision) {
-  return precision == Precision::bf16 ? double(float_from_bf16(bf16_from_float(float(value)))) : value;
-}
-
 ReferenceRun reference_run(const Net<float>& net, const std::vector<uint8_t>& pixels, int samples, int depth,
                            Precision precision = Precision::fp32) {
   const Config& cfg = net.config;
   const int N = cfg.width, D = cfg.input;
-  const auto in = [precision](double v) { return operand(v, precision); };
+  const auto in = [precision](double v) { return tiny::operand(v, precision); };
   ReferenceRun run;
   for (int s = 0; s < samples; ++s) {
     std::vector<std::vector<double>> ys(size_t(depth) + 1, std::vector<double>(size_t(N))), xs = ys;
