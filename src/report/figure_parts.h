@@ -32,6 +32,9 @@ double summary_number(const output::JsonValue* summary, const std::string& key);
 // "bfloat16 products" when the run's forward passes were bf16 (float32 goes unsaid).
 std::string run_facts(const output::JsonValue* summary);
 
+// Whether a run's summary says its forward passes had bfloat16 products (--precision bf16).
+bool ran_in_bf16(const output::JsonValue* summary);
+
 // The value of --NAME in a recorded command line ("--NAME V" or "--NAME=V"), "" when absent.
 std::string flag_value(const std::string& command, const std::string& name);
 
