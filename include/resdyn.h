@@ -369,6 +369,8 @@ enum class Op { N, T };
 // (see bf16 packing below); a portable kernel gives the same bits where AMX is missing.
 // Products of doubles (the reference of the tests) are never rounded.
 enum class Precision { fp32, bf16 };
+// "fp32" or "bf16": the name the command line and the files use.
+inline const char* precision_name(Precision p) { return p == Precision::bf16 ? "bf16" : "fp32"; }
 
 // An optional epilogue, applied to each tile of C as soon as its last K block is summed,
 // while the tile is still in cache: the forward pass fuses bias, sigmoid and the residual

@@ -80,6 +80,21 @@ TEST(Cli, NonsenseFlagsAreOneLineErrors) {
   expect_clean_failure("eval --model 'no\nsuch.resdyn'", "no\\nsuch.resdyn");
 }
 
+// Every command that runs a float net takes --precision fp32|bf16, and refuses anything else
+// before it reads a file.
+TEST(Cli, PrecisionIsFp32OrBf16ForEveryCommandThatRunsANet) {
+  const std::string dir = testing::TempDir(), model = " --model " + dir + "/none.resdyn",
+                    out = " --out " + dir + "/precision_never";
+  for (const std::string& command : {std::string("train") + out, "eval" + model, "dynamics" + model + out,
+                                     "noise" + model + out, "spectrum" + model + out, "embed" + model + out}) {
+    SCOPED_TRACE(command);
+    expect_clean_failure(command + " --precision bf17", "--precision must be one of fp32|bf16");
+    EXPECT_NE(run(command.substr(0, command.find(' ')) + " --help").out.find("--precision fp32|bf16"),
+              std::string::npos);
+  }
+  EXPECT_FALSE(exists(dir + "/precision_never"));
+}
+
 TEST(Cli, MissingDatasetAndBadModelAreOneLineErrors) {
   const std::string dir = testing::TempDir();
   expect_clean_failure("train --data " + dir + "/no-such-mnist --out " + dir + "/never.resdyn", "no-such-mnist");

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "analysis/class_pairs.h"
+#include "analysis/class_samples.h"
 #include "analysis/class_profile.h"
 #include "analysis/sensitive_neurons.h"
 #include "analysis/trajectory_stats.h"
@@ -25,6 +26,7 @@
 #include "experiments/dynamics_experiment.h"
 #include "resdyn.h"
 #include "test_paths.h"
+#include "tiny_net.h"
 
 using namespace resdyn;
 
@@ -98,22 +100,27 @@ struct ReferenceRun {
   std::vector<std::vector<std::vector<double>>> y, x;
 };
 
-ReferenceRun reference_run(const Net<float>& net, const std::vector<uint8_t>& pixels, int samples, int depth) {
+ReferenceRun reference_run(const Net<float>& net, const std::vector<uint8_t>& pixels, int samples, int depth,
+                           Precision precision = Precision::fp32) {
   const Config& cfg = net.config;
   const int N = cfg.width, D = cfg.input;
+  const auto in = [precision](double v) { return tiny::operand(v, precision); };
   ReferenceRun run;
   for (int s = 0; s < samples; ++s) {
     std::vector<std::vector<double>> ys(size_t(depth) + 1, std::vector<double>(size_t(N))), xs = ys;
     for (int i = 0; i < N; ++i) {
       double z = net.c()[i];
-      for (int j = 0; j < D; ++j) z += double(net.P()[i * D + j]) * (pixels[size_t(s) * D + j] / 255.0);
+      for (int j = 0; j < D; ++j) {
+        const float pixel = float(pixels[size_t(s) * D + j]) * float(1.0 / 255.0);  // as set_input scales it
+        z += in(net.P()[i * D + j]) * in(precision == Precision::bf16 ? pixel : pixels[size_t(s) * D + j] / 255.0);
+      }
       xs[0][size_t(i)] = 1 / (1 + std::exp(-z));
     }
     for (int t = 1; t <= depth; ++t) {
       const int layer = cfg.weights == Weights::Shared ? 1 : t;
       for (int i = 0; i < N; ++i) {
         double z = net.b(layer)[i];
-        for (int j = 0; j < N; ++j) z += double(net.W(layer)[i * N + j]) * xs[size_t(t) - 1][size_t(j)];
+        for (int j = 0; j < N; ++j) z += in(net.W(layer)[i * N + j]) * in(xs[size_t(t) - 1][size_t(j)]);
         const double out = 1 / (1 + std::exp(-z));
         ys[size_t(t)][size_t(i)] = out;
         xs[size_t(t)][size_t(i)] = cfg.arch == Arch::ResNet ? xs[size_t(t) - 1][size_t(i)] + out : out;
@@ -211,10 +218,12 @@ ReferenceStats reference_stats(const Net<float>& net, const ReferenceRun& run, c
   return r;
 }
 
-// The float forward pass agrees with the double reference to about 1e-6 on this net.
-void expect_matches_reference(const TransientDynamics& d, const Net<float>& net, int depth) {
+// The float forward pass agrees with the double reference to about 1e-6 on this net, in
+// either precision when the reference rounds the same operands.
+void expect_matches_reference(const TransientDynamics& d, const Net<float>& net, int depth,
+                              Precision precision = Precision::fp32) {
   const double tol = 2e-5;
-  const ReferenceRun run = reference_run(net, kPixels, kGroups.total(), depth);
+  const ReferenceRun run = reference_run(net, kPixels, kGroups.total(), depth, precision);
   const ReferenceStats ref = reference_stats(net, run, kGroups, depth);
   const int C = 3, N = 3;
   ASSERT_EQ(d.depth, depth);
@@ -249,11 +258,12 @@ void expect_matches_reference(const TransientDynamics& d, const Net<float>& net,
   EXPECT_DOUBLE_EQ(d.cosine_contrast, diagonal_contrast(d.cosine));
 }
 
-TransientDynamics probe(const Net<float>& net, int depth = 0, int threads = 1) {
+TransientDynamics probe(const Net<float>& net, int depth = 0, int threads = 1, Precision precision = Precision::fp32) {
   Trace<float> workspace;
   DynamicsOptions options;
   options.depth = depth;
   options.threads = threads;
+  options.precision = precision;
   return probe_transient_dynamics(net, kPixels.data(), kGroups, options, workspace);
 }
 
@@ -276,14 +286,42 @@ void expect_same_first_layers(const TransientDynamics& a, const TransientDynamic
 // Every statistic against the reference
 // ---------------------------------------------------------------------------
 
-TEST(Dynamics, EveryStatisticMatchesTheScalarReferenceOnATinyNet) {
+namespace {
+
+// check(net) on the tiny net of each architecture and weight sharing.
+template <class Check>
+void for_each_tiny_net(const Check& check) {
   for (Arch arch : {Arch::ResNet, Arch::MLP})
     for (Weights weights : {Weights::Shared, Weights::PerLayer}) {
       SCOPED_TRACE(std::string(arch == Arch::ResNet ? "resnet " : "mlp ") +
                    (weights == Weights::Shared ? "shared" : "per-layer"));
-      const Net<float> net = tiny_net(arch, weights);
-      expect_matches_reference(probe(net), net, 4);
+      check(tiny_net(arch, weights));
     }
+}
+
+}  // namespace
+
+TEST(Dynamics, EveryStatisticMatchesTheScalarReferenceOnATinyNet) {
+  for_each_tiny_net([](const Net<float>& net) { expect_matches_reference(probe(net), net, 4); });
+}
+
+// --precision bf16: the same statistics from products of bfloat16-rounded operands. They
+// match the reference that rounds the same operands, differ from the float32 ones by more
+// than float rounding (the flag does something) and by less than bfloat16's 8 bits allow.
+TEST(Dynamics, Bf16ProbesMatchTheReferenceWithBfloat16Operands) {
+  for_each_tiny_net([](const Net<float>& net) {
+    const TransientDynamics bf16 = probe(net, 0, 1, Precision::bf16), fp32 = probe(net);
+    expect_matches_reference(bf16, net, 4, Precision::bf16);
+    double largest = 0;
+    for (int c = 0; c < 3; ++c)
+      for (int t = 1; t <= 4; ++t)
+        for (int k = 0; k < 3; ++k)
+          largest = std::max(largest, std::fabs(bf16.sensitive.mean_y(c, k, t) - fp32.sensitive.mean_y(c, k, t)));
+    EXPECT_GT(largest, 1e-4);
+    EXPECT_LT(largest, 4e-3);  // y in (0, 1): less than 2^-8, bfloat16's relative rounding step
+    // The float32 path is the one of before: an explicit fp32 gives the default's bits.
+    expect_same_first_layers(probe(net, 0, 1, Precision::fp32), fp32, 4);
+  });
 }
 
 TEST(Dynamics, ResultsDoNotDependOnTheThreadCount) {
@@ -662,6 +700,27 @@ TEST(DynamicsExperiment, WritesExactlyTheListedFilesDeterministically) {
   for (const char* name : kFiles) EXPECT_EQ(slurp(first_dir + "/" + name), slurp(options.out_dir + "/" + name)) << name;
 }
 
+TEST(DynamicsExperiment, RunsEveryForwardPassInThePrecisionAndRecordsIt) {
+  const Net<float> net = tiny_net(Arch::ResNet, Weights::PerLayer);
+  const Dataset data = tiny_dataset();
+  DynamicsExperimentOptions options;
+  options.samples_per_class = 3;
+  options.out_dir = fresh_dir("fp32");
+  const DynamicsExperimentResult fp32 = run_dynamics_experiment(net, data, options);
+  EXPECT_NE(slurp(options.out_dir + "/summary.json").find("\"precision\": \"fp32\""), std::string::npos);
+  options.precision = Precision::bf16;
+  options.out_dir = fresh_dir("bf16");
+  const DynamicsExperimentResult bf16 = run_dynamics_experiment(net, data, options);
+  EXPECT_NE(slurp(options.out_dir + "/summary.json").find("\"precision\": \"bf16\""), std::string::npos);
+  EXPECT_EQ(bf16.test_error, evaluate<float>(net, data, 1, 0, 256, nullptr, Precision::bf16).error);
+  EXPECT_NE(bf16.dynamics.trajectory.mean(0, 1), fp32.dynamics.trajectory.mean(0, 1));
+  // The probes are those of the analysis in bf16 on the same samples.
+  Trace<float> workspace;
+  const TransientDynamics by_hand = probe_transient_dynamics(net, first_per_class(data, 3, 3).images.data(),
+                                                             bf16.dynamics.groups, {0, 1, Precision::bf16}, workspace);
+  expect_same_first_layers(bf16.dynamics, by_hand, 4);
+}
+
 TEST(DynamicsExperiment, RefusesToUnrollAPerLayerNetBeforeWritingAnything) {
   const Net<float> net = tiny_net(Arch::ResNet, Weights::PerLayer);
   DynamicsExperimentOptions options;
@@ -740,4 +799,10 @@ TEST(DynamicsCommand, RunsOnSharedNetsAndRefusesToUnrollPerLayerNets) {
             2);
   EXPECT_EQ(run_program("dynamics --model " + dir + "/shared.resdyn --data " + dir, &err), 2);  // no --out
   EXPECT_NE(err.find("--out"), std::string::npos) << err;
+  EXPECT_EQ(run_program("dynamics --model " + dir + "/shared.resdyn --data " + dir + " --out " + dir +
+                            "/bf16 --samples-per-class 2 --precision bf16",
+                        &err),
+            0)
+      << err;
+  EXPECT_NE(slurp(dir + "/bf16/summary.json").find("\"precision\": \"bf16\""), std::string::npos);
 }

@@ -661,6 +661,14 @@ TEST(EmbedExperiment, WritesTheLayoutAndItsSummary) {
     EXPECT_EQ(final_state.values[size_t(i)], trace.state(3)[i]);
     EXPECT_EQ(trajectory.values[size_t(64 + i)], trace.residual(3)[i]);
   }
+  // --precision bf16: the same forward pass with bfloat16-rounded operands, so y(1..T) moves
+  // by about bfloat16's relative step (2^-8) of a value in (0, 1), not by float's.
+  const PointSet bf16 = hidden_states(net, one.images.data(), 1, EmbedOf::Trajectory, 0, 1, Precision::bf16);
+  double moved = 0;
+  for (size_t k = 0; k < bf16.values.size(); ++k)
+    moved = std::max(moved, double(std::fabs(bf16.values[k] - trajectory.values[k])));
+  EXPECT_GT(moved, 1e-5);
+  EXPECT_LT(moved, 4e-3);
   EmbedExperimentOptions bad;
   bad.out_dir = dir;
   bad.samples_per_class = 0;

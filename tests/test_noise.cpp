@@ -461,3 +461,33 @@ TEST_F(TrainedOnMnist, RatioGrowsWithAmplitudeLinearlyWhenSmall) {
     EXPECT_GT(curve.points.back().error_mean, curve.clean_error);
   }
 }
+
+// --precision bf16: every forward pass, clean and noisy, with bfloat16-rounded operands.
+// The clean error is evaluate()'s in bf16; the curve differs from the float32 one (the flag
+// does something) but stays close to it; amplitude 0 is still exactly the clean net.
+TEST_F(TrainedOnMnist, Bf16CurveIsCloseToTheFloat32One) {
+  for (Arch arch : {Arch::ResNet, Arch::MLP}) {
+    SCOPED_TRACE(arch == Arch::ResNet ? "resnet" : "mlp");
+    const Net<float>& net = trained(arch);
+    NoiseOptions opt = options_with({0.0, 0.01, 0.1, 1.0}, 2, 1);
+    const NoiseCurve fp32 = measure_noise_robustness(net, *test_, opt);
+    opt.precision = Precision::fp32;
+    expect_same_curve(measure_noise_robustness(net, *test_, opt), fp32);  // fp32 is the path of before
+    opt.precision = Precision::bf16;
+    const NoiseCurve bf16 = measure_noise_robustness(net, *test_, opt);
+    EXPECT_EQ(bf16.clean_error, evaluate<float>(net, *test_, 1, 0, 256, nullptr, Precision::bf16).error);
+    EXPECT_NEAR(bf16.clean_error, fp32.clean_error, 0.01);
+    EXPECT_EQ(bf16.points[0].ratio_mean, 0.0);
+    EXPECT_EQ(bf16.points[0].error_mean, bf16.clean_error);
+    for (size_t k = 1; k < bf16.points.size(); ++k) {
+      SCOPED_TRACE("amplitude " + std::to_string(bf16.points[k].amplitude));
+      EXPECT_NE(bf16.points[k].ratio_mean, fp32.points[k].ratio_mean);
+      EXPECT_NEAR(bf16.points[k].error_mean, fp32.points[k].error_mean, 0.01);
+      // At a = 0.01 bfloat16's own rounding (2^-9 relative) is a sizeable part of the change
+      // in x(T); from 0.1 the noise dominates it.
+      const double ratio_tolerance = bf16.points[k].amplitude < 0.1 ? 0.1 : 0.01;
+      EXPECT_NEAR(bf16.points[k].ratio_mean, fp32.points[k].ratio_mean, ratio_tolerance * fp32.points[k].ratio_mean);
+      EXPECT_NEAR(bf16.points[k].cosine_mean, fp32.points[k].cosine_mean, 1e-3);
+    }
+  }
+}

@@ -27,6 +27,7 @@
 #include "output/json.h"
 #include "cli/commands.h"
 #include "output/json_reader.h"
+#include "report/figure_parts.h"
 #include "report/number_text.h"
 #include "report/report_page.h"
 #include "resdyn.h"
@@ -227,6 +228,18 @@ TEST(NumberText, SignificantDigitsAndPercentages) {
   EXPECT_EQ(percent_text(0.0179), "1.79 %");
   EXPECT_EQ(percent_text(0.01, 1), "1.0 %");
   EXPECT_EQ(percent_text(INFINITY), "n/a");
+}
+
+// A run's facts name bfloat16 products when its summary says so, and say nothing of float32.
+TEST(FigureParts, RunFactsNameBf16Runs) {
+  using resdyn::output::parse_json;
+  const resdyn::output::JsonValue bf16 = parse_json(R"({"depth": 6, "precision": "bf16"})", "bf16.json");
+  const resdyn::output::JsonValue fp32 = parse_json(R"({"depth": 6, "precision": "fp32"})", "fp32.json");
+  EXPECT_TRUE(resdyn::report::ran_in_bf16(&bf16));
+  EXPECT_FALSE(resdyn::report::ran_in_bf16(&fp32));
+  EXPECT_FALSE(resdyn::report::ran_in_bf16(nullptr));
+  EXPECT_EQ(resdyn::report::run_facts(&bf16), "depth 6, bfloat16 products");
+  EXPECT_EQ(resdyn::report::run_facts(&fp32), "depth 6");
 }
 
 // ---- The report on runs of the real experiments -------------------------------------------

@@ -21,6 +21,7 @@
 #include "analysis/residual_ode.h"
 #include "experiments/spectrum_experiment.h"
 #include "resdyn.h"
+#include "tiny_net.h"
 
 using resdyn::Matrix;
 using Complex = std::complex<double>;
@@ -94,21 +95,28 @@ resdyn::Dataset tiny_data(int count, uint64_t seed) {
 }
 
 // y(depth) of one sample by plain loops in double (x(t) = x(t-1) + sigma(W x(t-1) + b)),
-// independent of resdyn.h's forward.
+// independent of resdyn.h's forward; with bf16, every product's operands rounded as
+// --precision bf16 rounds them.
 std::vector<double> naive_residual(const resdyn::Net<float>& net, const uint8_t* pixels, int depth,
-                                   std::vector<double>* before_last = nullptr) {
+                                   std::vector<double>* before_last = nullptr,
+                                   resdyn::Precision precision = resdyn::Precision::fp32) {
   const int n = net.config.width, d = net.config.input;
+  const bool bf16 = precision == resdyn::Precision::bf16;
+  const auto in = [precision](double v) { return tiny::operand(v, precision); };
   std::vector<double> x(static_cast<size_t>(n)), y(static_cast<size_t>(n));
   for (int i = 0; i < n; ++i) {
     double z = net.c()[i];
-    for (int j = 0; j < d; ++j) z += double(net.P()[size_t(i) * d + j]) * (pixels[j] / 255.0);
+    for (int j = 0; j < d; ++j) {
+      const double pixel = bf16 ? double(float(pixels[j]) * float(1.0 / 255.0)) : pixels[j] / 255.0;  // set_input's
+      z += in(net.P()[size_t(i) * d + j]) * in(pixel);
+    }
     x[size_t(i)] = 1.0 / (1.0 + std::exp(-z));
   }
   for (int t = 1; t <= depth; ++t) {
     if (before_last && t == depth) *before_last = y;
     for (int i = 0; i < n; ++i) {
       double z = net.b(1)[i];
-      for (int j = 0; j < n; ++j) z += double(net.W(1)[size_t(i) * n + j]) * x[size_t(j)];
+      for (int j = 0; j < n; ++j) z += in(net.W(1)[size_t(i) * n + j]) * in(x[size_t(j)]);
       y[size_t(i)] = 1.0 / (1.0 + std::exp(-z));
     }
     for (int i = 0; i < n; ++i) x[size_t(i)] += y[size_t(i)];
@@ -349,13 +357,24 @@ TEST(SpectrumExperiment, TinyNetAgainstIndependentComputation) {
     EXPECT_EQ(entry.path().filename().string().find(".write-test"), std::string::npos);
 }
 
-TEST(SpectrumExperiment, SameFilesOnOneAndTwoThreads) {
-  const resdyn::Net<float> net = tiny_net(resdyn::Weights::Shared, resdyn::Arch::ResNet, 6, 2, 31);
-  const resdyn::Dataset data = tiny_data(30, 32);
+namespace {
+
+// The run of the next tests: a net of width 6 unrolled to T' = 25, 5 samples per class.
+const resdyn::Net<float> kWidth6 = tiny_net(resdyn::Weights::Shared, resdyn::Arch::ResNet, 6, 2, 31);
+resdyn::SpectrumOptions unrolled_25(const std::string& directory) {
   resdyn::SpectrumOptions options;
   options.unroll = 25;
   options.samples_per_class = 5;
-  options.out_dir = fresh_directory("threads1");
+  options.out_dir = fresh_directory(directory);
+  return options;
+}
+
+}  // namespace
+
+TEST(SpectrumExperiment, SameFilesOnOneAndTwoThreads) {
+  const resdyn::Net<float>& net = kWidth6;
+  const resdyn::Dataset data = tiny_data(30, 32);
+  resdyn::SpectrumOptions options = unrolled_25("threads1");
   options.threads = 1;
   resdyn::run_spectrum_experiment(net, data, options);
   const std::string one = read_text(options.out_dir + "/eigenvalues.csv");
@@ -365,6 +384,45 @@ TEST(SpectrumExperiment, SameFilesOnOneAndTwoThreads) {
   resdyn::run_spectrum_experiment(net, data, options);
   EXPECT_EQ(one, read_text(options.out_dir + "/eigenvalues.csv"));
   EXPECT_EQ(one_fixed, read_text(options.out_dir + "/fixed_points.csv"));
+}
+
+// --precision bf16 rounds the operands of the forward pass to y(T') only: the class means move
+// by bfloat16 rounding, not float rounding, and the eigenvalues are the double computation's
+// at the moved points.
+TEST(SpectrumExperiment, Bf16RunsTheForwardPassOnlyAndRecordsIt) {
+  const resdyn::Net<float>& net = kWidth6;
+  const resdyn::Dataset data = tiny_data(30, 32);
+  resdyn::SpectrumOptions options = unrolled_25("fp32");
+  const resdyn::SpectrumResult fp32 = resdyn::run_spectrum_experiment(net, data, options);
+  EXPECT_NE(read_text(options.out_dir + "/summary.json").find("\"precision\": \"fp32\""), std::string::npos);
+  options.precision = resdyn::Precision::bf16;
+  options.out_dir = fresh_directory("bf16");
+  const resdyn::SpectrumResult bf16 = resdyn::run_spectrum_experiment(net, data, options);
+  EXPECT_NE(read_text(options.out_dir + "/summary.json").find("\"precision\": \"bf16\""), std::string::npos);
+
+  std::vector<double> weights(net.W(1), net.W(1) + 36);
+  const Matrix w = matrix_of(6, weights);
+  ASSERT_EQ(bf16.classes.size(), fp32.classes.size());
+  double moved = 0, off_reference = 0;
+  for (size_t k = 0; k < bf16.classes.size(); ++k) {
+    const resdyn::ClassSpectrum &b = bf16.classes[k], &f = fp32.classes[k];
+    std::vector<double> mean(6, 0.0);  // of the reference's y(T') over the class's first 5 samples
+    for (int s = 0, taken = 0; s < data.count && taken < 5; ++s) {
+      if (data.labels[size_t(s)] != b.label) continue;
+      ++taken;
+      const std::vector<double> y = naive_residual(net, &data.images[size_t(s) * 4], 25, nullptr, options.precision);
+      for (size_t i = 0; i < 6; ++i) mean[i] += y[i] / 5;
+    }
+    for (size_t i = 0; i < 6; ++i) {
+      moved = std::max(moved, std::fabs(b.point[i] - f.point[i]));
+      off_reference = std::max(off_reference, std::fabs(b.point[i] - mean[i]));
+    }
+    const resdyn::PointSpectra direct = resdyn::jacobian_spectra(w, {b.point}, 1)[0];
+    EXPECT_EQ(b.spectra.ode, direct.ode);
+    EXPECT_EQ(b.spectra.layer_map, direct.layer_map);
+  }
+  EXPECT_LT(off_reference, 1e-5);  // float sums against double ones, as in the float32 test above
+  EXPECT_GT(moved, 1e-3);          // bfloat16 rounding, far above float's
 }
 
 // Per-layer nets and MLPs are refused with a one-line Error before anything is written.

@@ -23,6 +23,14 @@ inline resdyn::Config config(resdyn::Arch arch, resdyn::Weights weights, bool st
   return cfg;
 }
 
+// A product's operand as the net's arithmetic sees it: exact in float32; in bf16 the float
+// value rounded to bfloat16 (resdyn.h section 2), here by bf16_from_float alone. For the
+// scalar references of --precision bf16.
+inline double operand(double value, resdyn::Precision precision) {
+  return precision == resdyn::Precision::bf16 ? double(resdyn::float_from_bf16(resdyn::bf16_from_float(float(value))))
+                                              : value;
+}
+
 // Every parameter uniform in (-range, range), from the seed.
 template <class Real>
 resdyn::Net<Real> random_net(const resdyn::Config& cfg, uint64_t seed, double range) {

@@ -8,7 +8,8 @@
 
 namespace resdyn {
 
-FinalResiduals final_residuals(const Net<float>& net, const Dataset& data, int depth, int threads, int batch) {
+FinalResiduals final_residuals(const Net<float>& net, const Dataset& data, int depth, int threads, Precision precision,
+                               int batch) {
   const Config& cfg = net.config;
   check_image_size(data, cfg);
   FinalResiduals out;
@@ -35,6 +36,7 @@ FinalResiduals final_residuals(const Net<float>& net, const Dataset& data, int d
   options.depth = last;
   options.keep_all = false;
   options.threads = threads;
+  options.precision = precision;
   int first = 0, rows = 0;  // the batch on_layer is called for
   const auto keep_last_two = [&](int t, const float* y, const float*) {
     if (t == last - 1) previous.assign(y, y + size_t(rows) * N);

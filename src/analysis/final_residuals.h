@@ -25,9 +25,10 @@ struct FinalResiduals {
 
 // Runs every sample of `data` (its rows sorted by label, as first_per_class leaves them)
 // through `net` to depth T' = `depth` (0: the trained depth; beyond it only for shared
-// nets), keeping only the newest layer. y is a ResNet's residual, an MLP's h
-// (Trace::residual). Throws Error if the rows are not sorted by label or the images do not
-// fit the net.
-FinalResiduals final_residuals(const Net<float>& net, const Dataset& data, int depth, int threads = 1, int batch = 250);
+// nets), keeping only the newest layer, its products in `precision`. y is a ResNet's
+// residual, an MLP's h (Trace::residual). Throws Error if the rows are not sorted by label
+// or the images do not fit the net.
+FinalResiduals final_residuals(const Net<float>& net, const Dataset& data, int depth, int threads = 1,
+                               Precision precision = Precision::fp32, int batch = 250);
 
 }  // namespace resdyn

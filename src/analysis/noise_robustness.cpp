@@ -106,6 +106,7 @@ void measure_noise_batch(const Net<float>& net, const NoiseBatch& samples, const
   ForwardOptions<float> fwd;
   fwd.keep_all = false;  // only x(T) is compared: memory does not grow with depth
   fwd.threads = 1;       // parallelism is across batches (measure_noise_robustness)
+  fwd.precision = options.precision;
 
   // The clean pass, keeping the perturbed starting block and the final state.
   const bool at_input = options.site == NoiseSite::Input;
@@ -113,7 +114,7 @@ void measure_noise_batch(const Net<float>& net, const NoiseBatch& samples, const
   const size_t start_size = size_t(batch) * start_width;
   set_input(trace, pixels, batch, D);
   prepare_trace(net, trace, T, false, false);
-  compute_initial_state(net, trace, 1);
+  compute_initial_state(net, trace, 1, fwd.packed, fwd.precision);
   const float* start = at_input ? trace.input.data() : trace.state(0);
   scratch.clean_start.assign(start, start + start_size);
   run_layers(net, trace, fwd);
@@ -129,7 +130,7 @@ void measure_noise_batch(const Net<float>& net, const NoiseBatch& samples, const
       // Noise on x(0) (the default, as in paper §6) or on the pixels, which then go through the stem.
       float* target = at_input ? trace.input.data() : trace.state(0);
       for (size_t i = 0; i < start_size; ++i) target[i] = scratch.clean_start[i] + amplitude * scratch.unit[i];
-      if (at_input) compute_initial_state(net, trace, 1);
+      if (at_input) compute_initial_state(net, trace, 1, fwd.packed, fwd.precision);
       run_layers(net, trace, fwd);
       const float* noisy_final = trace.state(T);
       for (int s = 0; s < batch; ++s) {

@@ -57,6 +57,8 @@ struct NoiseOptions {
   uint64_t seed = 1;
   int batch = 250;  // samples per forward pass; does not change the result
   int threads = 1;  // batches evaluated at once, one per thread; does not change the result
+  // Of every forward pass's products, clean and noisy (resdyn.h section 2).
+  Precision precision = Precision::fp32;
   // Called after each group of batches with the samples done so far and the total.
   FunctionRef<void(long done, long total)> on_progress;
 };
@@ -93,7 +95,8 @@ struct NoiseBatch {
 };
 
 // Clean and noisy forward passes of one batch, through the core's forward pieces:
-// set_input, compute_initial_state, run_layers with keep_all off, single-threaded.
+// set_input, compute_initial_state, run_layers with keep_all off, single-threaded, every
+// product in options.precision.
 void measure_noise_batch(const Net<float>& net, const NoiseBatch& samples, const NoiseOptions& options,
                          NoiseScratch& scratch, BatchNoiseMetrics& out);
 

@@ -30,6 +30,7 @@ TransientDynamics probe_transient_dynamics(const Net<float>& net, const uint8_t*
   forward_options.depth = depth;
   forward_options.keep_all = false;
   forward_options.threads = options.threads;
+  forward_options.precision = options.precision;
   const auto gather_layer = [&](int t, const float* y, const float* x) {
     class_profile(y, N, groups, profile);
     result.trajectory.add_layer(profile);

@@ -24,6 +24,8 @@ constexpr double kSettledSpread = 1e-3;
 struct DynamicsOptions {
   int depth = 0;    // layers to run: 0 = the trained depth; another depth needs shared weights
   int threads = 1;  // for the matrix routines; results do not depend on it
+  // Of the forward pass's products (resdyn.h section 2).
+  Precision precision = Precision::fp32;
 };
 
 struct TransientDynamics {

@@ -33,11 +33,17 @@ void add_threads_flag(FlagTable<Options>& table) {
 }
 
 // --precision: fp32, or bf16 (operands rounded to bfloat16, sums in float: resdyn.h section 2).
+// An analysis says in `scope` which of its work runs in that arithmetic; its default is fp32
+// whatever precision the model was trained in (its metadata is not read).
 template <class Options>
-void add_precision_flag(FlagTable<Options>& table) {
-  table.choice("precision", static_cast<std::string Options::*>(&Options::precision), {"fp32", "bf16"},
-               "arithmetic of the matrix products: float32, or bfloat16 operands with float32 sums (AMX where the CPU "
-               "has it; the same bits everywhere)");
+void add_precision_flag(FlagTable<Options>& table, const std::string& scope = "") {
+  const std::string help =
+      "arithmetic of the matrix products: float32, or bfloat16 operands with float32 sums (AMX where the CPU has it; "
+      "the same bits everywhere)" +
+      scope;
+  const DefaultText shown{"", scope.empty() ? "" : "whatever the model was trained in"};
+  table.choice("precision", static_cast<std::string Options::*>(&Options::precision), {"fp32", "bf16"}, help.c_str(),
+               shown);
 }
 inline Precision precision_of(const CommonOptions& options) {
   return options.precision == "bf16" ? Precision::bf16 : Precision::fp32;

@@ -32,6 +32,7 @@ FlagTable<DynamicsFlags> dynamics_flags() {
           "the first S test images of each class, in file order");
   t.whole("unroll", "T'", &O::unroll, 1, kMaxDepth, "run a shared-weight net for T' layers (not for per-layer nets)",
           {"the trained depth", ""});
+  add_precision_flag(t, "; of every forward pass: the trajectories, the probe and the test error");
   add_threads_flag(t);
   return t;
 }
@@ -47,6 +48,7 @@ int run_dynamics(const Flags& flags) {
   options.samples_per_class = given.samples_per_class;
   options.unroll = given.unroll;
   options.threads = thread_count(given);
+  options.precision = precision_of(given);
   check_output_directory(options.out_dir, "dynamics");  // before the work, not after it
   const std::string& model_path = given.model;
   const Net<float> net = load_model(model_path);
@@ -57,10 +59,10 @@ int run_dynamics(const Flags& flags) {
   const TransientDynamics& d = r.dynamics;
   const int C = net.config.classes;
   std::printf(
-      "probed %d test images (%d per class at most) through %d layers in %s; test error %.2f%% (trained depth)"
-      ", %.2f%% on the probe images at %d layers\n",
-      d.groups.total(), options.samples_per_class, d.depth, format_duration(r.seconds).c_str(), 100 * r.test_error,
-      100 * d.probe_error, d.depth);
+      "probed %d test images (%d per class at most) through %d layers in %s (%s); test error %.2f%% (trained "
+      "depth), %.2f%% on the probe images at %d layers\n",
+      d.groups.total(), options.samples_per_class, d.depth, format_duration(r.seconds).c_str(),
+      precision_name(options.precision), 100 * r.test_error, 100 * d.probe_error, d.depth);
   std::printf("sensitive-neuron rule holds for %d of %d classes\n", d.sensitive_neuron_rule_classes, C);
   std::printf("trajectory distance: diagonal is the row minimum in %d of %d rows\n", d.distance_diag_min_rows, C);
   std::printf("cosine similarity: diagonal is the row maximum in %d of %d rows, contrast %.4f\n",

@@ -72,6 +72,7 @@ FlagTable<EmbedFlags> embed_flags() {
   t.real("negative-rate", "R", &O::negative_rate, 0, 1000, "UMAP: negative samples per positive sample");
   t.real("learning-rate", "RATE", &O::learning_rate, 1e-9, 1e9, "step size",
          {"max(200, n/12) (t-SNE), " + number_text(UmapOptions{}.learning_rate) + " (UMAP)", ""});
+  add_precision_flag(t, "; of the forward pass that records the hidden states (the layout itself is double)");
   add_threads_flag(t);
   return t;
 }
@@ -88,6 +89,7 @@ EmbedExperimentOptions experiment_options(const EmbedFlags& given, const Flags& 
   options.unroll = given.unroll;
   options.seed = given.seed;
   options.threads = thread_count(given);
+  options.precision = precision_of(given);
   const std::string init = given.init.value_or(is_tsne ? "pca" : "spectral");
   if (init == (is_tsne ? "spectral" : "pca"))
     throw Error("--init " + init + " is not available for " +
@@ -137,8 +139,9 @@ int run_embed(const Flags& flags) {
   check_test_set(test, net.config, given.data, model_path, "embed");
 
   const EmbedExperimentResult r = run_embed_experiment(net, test, options);
-  std::printf("%s of %d points in %d dimensions (%s, %d layers): %s\n", is_tsne ? "t-SNE" : "UMAP", r.points, r.dim,
-              options.of == EmbedOf::Final ? "final state" : "trajectory", r.depth, format_duration(r.seconds).c_str());
+  std::printf("%s of %d points in %d dimensions (%s, %d layers, %s): %s\n", is_tsne ? "t-SNE" : "UMAP", r.points, r.dim,
+              options.of == EmbedOf::Final ? "final state" : "trajectory", r.depth, precision_name(options.precision),
+              format_duration(r.seconds).c_str());
   std::printf("knn10_agreement %.4f  trustworthiness %.4f  (seconds %.2f, processor %.2f; states %.2f, quality %.2f)\n",
               r.knn10_agreement, r.trustworthiness, r.seconds, r.cpu_seconds, r.seconds_states, r.seconds_quality);
   for (const std::string& file : r.files) std::printf("wrote %s\n", file.c_str());

@@ -39,6 +39,7 @@ FlagTable<NoiseFlags> noise_flags() {
   t.whole("seed", "S", &O::seed, 0, 1LL << 62, "seed of the noise");
   t.whole("limit-test", "N", &O::limit_test, 1, 1L << 30, "use only the first N test images", {"all", ""});
   t.whole("batch", "B", &O::batch, 1, 1 << 20, "images per forward pass (does not change the result)");
+  add_precision_flag(t, "; of every forward pass, clean and noisy, and so of the test errors");
   add_threads_flag(t);
   return t;
 }
@@ -59,6 +60,7 @@ int run_noise(const Flags& flags) {
   opt.noise.seed = given.seed;
   opt.noise.batch = given.batch;
   opt.noise.threads = thread_count(given);
+  opt.noise.precision = precision_of(given);
   check_noise_options(opt.noise);  // fail before loading anything
   check_output_directory(opt.out_dir, "noise");
 
@@ -69,10 +71,10 @@ int run_noise(const Flags& flags) {
   const Config& cfg = net.config;
   std::printf(
       "noise on %s: %s, %s weights, width %d, depth %d; %d test images x %zu amplitudes x %d "
-      "realizations, %d threads\n",
+      "realizations, %s, %d threads\n",
       opt.noise.site == NoiseSite::Input ? "the pixels" : "x(0)", cfg.arch == Arch::ResNet ? "ResNet" : "MLP",
       cfg.weights == Weights::Shared ? "shared" : "per-layer", cfg.width, cfg.depth, test.count,
-      opt.noise.amplitudes.size(), opt.noise.realizations, opt.noise.threads);
+      opt.noise.amplitudes.size(), opt.noise.realizations, precision_name(opt.noise.precision), opt.noise.threads);
   std::fflush(stdout);
 
   const double start = monotonic_seconds();

@@ -14,7 +14,7 @@ FlagTable<OdeExperimentOptions> ode_flags() {
   using O = OdeExperimentOptions;
   FlagTable<O> t("ode",
                  "Enumerate the fixed points of dy/dt = y(1-y)(Wy) for N <= 12, classify them, integrate from random "
-                 "starts.");
+                 "starts. Runs no net: all in double (no --precision).");
   t.whole("width", "N", &O::width, 1, 12, "neurons (1..12) of a random W with entries N(0, 1/N)");
   t.text("weights", "CSV", &O::weights_csv, "read W from a CSV file (N rows of N numbers) instead");
   t.whole("seed", "S", &O::seed, 0, 1LL << 62, "seed of W and of the starts");

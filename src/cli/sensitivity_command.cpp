@@ -25,7 +25,8 @@ struct SensitivityFlags : CommonOptions {
 FlagTable<SensitivityFlags> sensitivity_flags() {
   using O = SensitivityFlags;
   FlagTable<O> t("sensitivity",
-                 "log10|det M'(s)| for every layer s and the logit change after perturbing y(s), per class.");
+                 "log10|det M'(s)| for every layer s and the logit change after perturbing y(s), per class. All in "
+                 "double (no --precision): a perturbation of 1e-3 on states near 1 is finer than bfloat16's step.");
   t.text("model", "MODEL", &O::model, "model file written by 'resdyn train' (required)", {}, Need::required);
   add_data_flag(t);
   t.text("out", "DIR", &O::out, "directory for sensitivity.csv and summary.json (required; created if missing)", {},

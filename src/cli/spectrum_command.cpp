@@ -35,6 +35,9 @@ FlagTable<SpectrumFlags> spectrum_flags() {
           "layers to run the shared net for; the point is the residual at layer T'");
   t.whole("samples-per-class", "S", &O::samples_per_class, 1, 1L << 30,
           "the first S test images of each class, in file order");
+  add_precision_flag(t,
+                     "; of the forward pass to y(T') only: the Jacobians' eigenvalues and Newton's iterations on "
+                     "F(y) stay double, as they analyse the ODE of paper eq. 3, not the net's arithmetic");
   add_threads_flag(t);
   return t;
 }
@@ -50,6 +53,7 @@ int run_spectrum(const Flags& flags) {
   options.unroll = given.unroll;
   options.samples_per_class = given.samples_per_class;
   options.threads = thread_count(given);
+  options.precision = precision_of(given);
   check_output_directory(options.out_dir, "spectrum");  // before the work, not after it
   const std::string& model_path = given.model;
   const Net<float> net = load_model(model_path);
@@ -58,9 +62,9 @@ int run_spectrum(const Flags& flags) {
   check_test_set(test, net.config, given.data, model_path, "spectrum");
 
   const SpectrumResult r = run_spectrum_experiment(net, test, options);
-  std::printf("unrolled to %d layers in %s, eigenvalues of %zu x 2 Jacobians (%d x %d) in %s\n", r.unroll,
-              format_duration(r.forward_seconds).c_str(), r.classes.size(), net.config.width, net.config.width,
-              format_duration(r.eigen_seconds).c_str());
+  std::printf("unrolled to %d layers (%s) in %s, eigenvalues of %zu x 2 Jacobians (%d x %d) in %s\n", r.unroll,
+              precision_name(options.precision), format_duration(r.forward_seconds).c_str(), r.classes.size(),
+              net.config.width, net.config.width, format_duration(r.eigen_seconds).c_str());
   std::printf("class  samples  spread@T'   last step   |F(ybar)|   ODE: #Re>0  max Re      layer map: radius\n");
   for (const ClassSpectrum& c : r.classes)
     std::printf("%5d  %7d  %.3e  %.3e  %.3e  %10d  %+.4e  %.6f\n", c.label, c.samples, c.spread, c.last_step,

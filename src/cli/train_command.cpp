@@ -395,7 +395,7 @@ void save_outputs(const Net<float>& net, const std::string& command, const Evalu
       std::string(key::command) + ": " + command + "\n" + metadata_line(key::test_error, "%.6f", ev.error) +
       metadata_line("test_images", "%d", ev.count) + metadata_line("train_images", "%d", train.count) +
       metadata_line(key::epochs, "%d", int(run.rows.size())) + metadata_line("depth", "%d", net.config.depth) +
-      metadata_line("precision", "%s", precision == Precision::bf16 ? "bf16" : "fp32");
+      metadata_line("precision", "%s", precision_name(precision));
   save_model(net, out, metadata);
   epoch_log(run.rows).save(out + run_files::epoch_log_suffix);
   crash_point("finished", 0);

@@ -73,6 +73,7 @@ void write_files(const Net<float>& net, const DynamicsExperimentOptions& options
   json.field("trained_depth", net.config.depth);
   json.field(run_files::key::depth, d.depth);
   json.field(run_files::key::samples_per_class, options.samples_per_class);
+  json.field(run_files::key::precision, precision_name(options.precision));
   json.key("class_counts").begin_array();
   for (int c = 0; c < C; ++c) json.value(d.groups.size(c));
   json.end_array();
@@ -118,11 +119,12 @@ DynamicsExperimentResult run_dynamics_experiment(const Net<float>& net, const Da
   DynamicsOptions probe_options;
   probe_options.depth = options.unroll;
   probe_options.threads = options.threads;
+  probe_options.precision = options.precision;
   const double start = monotonic_seconds();
   Trace<float> workspace;
   result.dynamics = probe_transient_dynamics(net, samples.images.data(), groups, probe_options, workspace);
   result.seconds = monotonic_seconds() - start;
-  result.test_error = evaluate(net, test, options.threads).error;
+  result.test_error = evaluate<float>(net, test, options.threads, 0, 256, nullptr, options.precision).error;
   write_files(net, options, result);
   return result;
 }

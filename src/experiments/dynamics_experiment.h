@@ -36,6 +36,8 @@ struct DynamicsExperimentOptions {
   int unroll = 0;               // T' (0: the trained depth); shared-weight nets only
   int threads = 1;
   std::string out_dir;  // created if missing
+  // Of every forward pass's products, the probes' and the test error's.
+  Precision precision = Precision::fp32;
 };
 
 struct DynamicsExperimentResult {
@@ -52,7 +54,7 @@ struct DynamicsExperimentResult {
 //                         inputs, the class means of y and x of neuron i_{neuron_class} (fig. 3)
 //   distance_matrix.csv   class, then one column per class: D[class][k]   (fig. 1C)
 //   cosine_matrix.csv     class, then one column per class: C[class][k]   (fig. 6B/C)
-//   summary.json          the summary figures above, the depth, S, the test error
+//   summary.json          the summary figures above, the depth, S, the test error, the precision
 // Throws resdyn::Error for --unroll on a per-layer net (before any work), images that do not
 // fit the net, a label outside the net's classes, a class without test samples, or an
 // output directory that cannot be written.

@@ -60,9 +60,23 @@ void write_parameters(output::Json& json, const EmbedExperimentOptions& options,
   json.end_object();
 }
 
+// embedding.csv: sample, class, x, y.
+void write_embedding_csv(const std::string& dir, EmbedExperimentResult& result) {
+  output::Csv csv({"sample", run_files::class_column, run_files::embed::column::x, run_files::embed::column::y});
+  for (int i = 0; i < result.points; ++i)
+    csv.row()
+        .cell(i)
+        .cell(result.labels[size_t(i)])
+        .cell(result.embedding.xy[2 * size_t(i)])
+        .cell(result.embedding.xy[2 * size_t(i) + 1]);
+  csv.save(dir + run_files::embed::embedding);
+  result.files.push_back(dir + run_files::embed::embedding);
+}
+
 }  // namespace
 
-PointSet hidden_states(const Net<float>& net, const uint8_t* pixels, int count, EmbedOf of, int depth, int threads) {
+PointSet hidden_states(const Net<float>& net, const uint8_t* pixels, int count, EmbedOf of, int depth, int threads,
+                       Precision precision) {
   const Config& cfg = net.config;
   const int layers = depth > 0 ? depth : cfg.depth;
   const int n_units = cfg.width;
@@ -79,6 +93,7 @@ PointSet hidden_states(const Net<float>& net, const uint8_t* pixels, int count, 
   forward_options.depth = layers;
   forward_options.keep_all = false;  // memory of two layers, whatever the depth
   forward_options.threads = threads;
+  forward_options.precision = precision;
   constexpr int kBatch = 250;
   int first = 0, rows = 0;  // the batch on_layer is called for
   const auto copy_layer = [&](int t, const float* y, const float*) {
@@ -113,8 +128,8 @@ EmbedExperimentResult run_embed_experiment(const Net<float>& net, const Dataset&
   EmbedExperimentResult result;
   result.depth = options.unroll > 0 ? options.unroll : cfg.depth;
   double start = monotonic_seconds();
-  const PointSet points =
-      hidden_states(net, samples.images.data(), samples.count, options.of, result.depth, options.threads);
+  const PointSet points = hidden_states(net, samples.images.data(), samples.count, options.of, result.depth,
+                                        options.threads, options.precision);
   result.seconds_states = monotonic_seconds() - start;
   result.points = points.count;
   result.dim = points.dim;
@@ -144,15 +159,7 @@ EmbedExperimentResult run_embed_experiment(const Net<float>& net, const Dataset&
   result.seconds_quality = monotonic_seconds() - start;
 
   const std::string dir = options.out_dir + "/";
-  output::Csv csv({"sample", run_files::class_column, run_files::embed::column::x, run_files::embed::column::y});
-  for (int i = 0; i < result.points; ++i)
-    csv.row()
-        .cell(i)
-        .cell(result.labels[size_t(i)])
-        .cell(result.embedding.xy[2 * size_t(i)])
-        .cell(result.embedding.xy[2 * size_t(i) + 1]);
-  csv.save(dir + run_files::embed::embedding);
-  result.files.push_back(dir + run_files::embed::embedding);
+  write_embedding_csv(dir, result);
 
   output::Json json;
   json.begin_object()
@@ -163,6 +170,7 @@ EmbedExperimentResult run_embed_experiment(const Net<float>& net, const Dataset&
       .field("dim", result.dim)
       .field(run_files::key::samples_per_class, options.samples_per_class)
       .field(run_files::key::depth, result.depth)
+      .field(run_files::key::precision, precision_name(options.precision))
       .field("seed", long(options.seed))
       .field("threads", options.threads)
       .field(run_files::embed::key::knn10_agreement, result.knn10_agreement)

@@ -31,6 +31,8 @@ struct EmbedExperimentOptions {
   int unroll = 0;               // T' (0: the trained depth); shared-weight nets only
   uint64_t seed = 1;            // overrides tsne.seed and umap.seed
   int threads = 1;              // overrides tsne.threads and umap.threads
+  // Of the forward pass that records the hidden states (the layout is computed in double).
+  Precision precision = Precision::fp32;
   TsneOptions tsne;
   UmapOptions umap;
   std::string out_dir;  // created if missing
@@ -53,14 +55,16 @@ struct EmbedExperimentResult {
 };
 
 // The hidden states of the `count` images (input-size bytes each) at `depth` layers (0:
-// the trained depth): the final state, or the concatenated layer outputs 1..depth.
-PointSet hidden_states(const Net<float>& net, const uint8_t* pixels, int count, EmbedOf of, int depth, int threads);
+// the trained depth): the final state, or the concatenated layer outputs 1..depth; the
+// forward pass's products in `precision`.
+PointSet hidden_states(const Net<float>& net, const uint8_t* pixels, int count, EmbedOf of, int depth, int threads,
+                       Precision precision = Precision::fp32);
 
 // Runs the experiment of `net` on `test` and writes to options.out_dir (atomically):
 //   embedding.csv  sample, class, x, y; sample = row of the probe set (the first S of
 //                  class 0 in file order, then of class 1, ...)
 //   summary.json   knn10_agreement, trustworthiness (k = 10), seconds (and cpu_seconds),
-//                  method, of, n,
+//                  method, of, n, the forward pass's precision,
 //                  and every parameter used
 // Throws resdyn::Error for bad options (before any work), images that do not fit the
 // net, or an output directory that cannot be written.

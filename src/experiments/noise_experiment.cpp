@@ -67,6 +67,7 @@ output::Json summary_json(const Net<float>& net, const NoiseExperimentOptions& o
   j.key("amplitudes").values(options.noise.amplitudes);
   j.field("realizations", options.noise.realizations);
   j.field("seed", long(options.noise.seed));
+  j.field(run_files::key::precision, precision_name(options.noise.precision));
   j.field("test_images", result.curve.samples);
   j.field(run_files::noise::key::clean_error, result.curve.clean_error);
   j.key(run_files::noise::key::a10);

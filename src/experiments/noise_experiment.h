@@ -48,7 +48,7 @@ std::vector<double> parse_amplitude_list(const std::string& text);
 // Runs the measurement on every sample of `test` and writes (atomically) to out_dir:
 //   noise.csv     amplitude, ratio_mean, ratio_std, cosine_mean, cosine_std,
 //                 error_mean, error_std (mean and sample std over the realizations)
-//   summary.json  the model's facts, the settings, clean_error, a10 (null if the error
+//   summary.json  the model's facts, the settings (the precision among them), clean_error, a10 (null if the error
 //                 never rose 10 points), a10_grid, how a10 was read, and the curve at
 //                 a = 0.01, 0.1, 1 with where each reading came from
 // Throws resdyn::Error on bad options, unfit data or an unwritable directory (checked

@@ -20,6 +20,7 @@ inline constexpr char class_column[] = "class";
 namespace key {
 inline constexpr char depth[] = "depth";  // the layers the experiment ran
 inline constexpr char samples_per_class[] = "samples_per_class";
+inline constexpr char precision[] = "precision";  // of the float net's products: "fp32" or "bf16"
 }  // namespace key
 
 // The metadata lines ("key: value") of a model file that the report reads (written by

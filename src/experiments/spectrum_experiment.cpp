@@ -187,6 +187,7 @@ void write_files(const SpectrumResult& result, const Net<float>& net, const Spec
   json.field("experiment", "spectrum");
   json.field("width", net.config.width).field("trained_depth", net.config.depth);
   json.field(key::unroll, options.unroll).field(run_files::key::samples_per_class, options.samples_per_class);
+  json.field(run_files::key::precision, precision_name(options.precision));
   json.field("bias_in_ode", false);
   json.field("forward_seconds", result.forward_seconds).field("eigen_seconds", result.eigen_seconds);
   write_fixed_point_summary(json, result, options);
@@ -218,6 +219,9 @@ void write_files(const SpectrumResult& result, const Net<float>& net, const Spec
              "converged samples); sample_residuals, sample_positive_real and sample_negative_real (eigenvalues with "
              "real part > 0 and < 0 at the sample's point; null if not converged) in sample order, as "
              "fixed_points.csv");
+  json.field("precision",
+             "of the forward pass to y(T') only; the Jacobians, their eigenvalues and Newton's iterations are "
+             "double, on the model's weights: they analyse the ODE of paper eq. 3, not the net's arithmetic");
   json.field("ode_jacobian", "J(y) = diag((1 - 2y)(W y)) + diag(y(1 - y)) W, the Jacobian of paper eq. 3");
   json.field("bias",
              "b is not added to W y: eq. 3 comes from dz/dt = W dx/dt = W y, where the constant b of "
@@ -256,7 +260,7 @@ SpectrumResult run_spectrum_experiment(const Net<float>& net, const Dataset& tes
   SpectrumResult result;
   result.unroll = options.unroll;
   double start = monotonic_seconds();
-  const FinalResiduals residuals = final_residuals(net, samples, options.unroll, options.threads);
+  const FinalResiduals residuals = final_residuals(net, samples, options.unroll, options.threads, options.precision);
   result.forward_seconds = monotonic_seconds() - start;
 
   const Matrix w = shared_weights(net);

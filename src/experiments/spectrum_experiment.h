@@ -36,6 +36,8 @@ struct SpectrumOptions {
   int unroll = 1000;            // T' (the paper's 1000 layers)
   int samples_per_class = 200;  // S: the first S test samples of each class, in file order
   int threads = 1;
+  // Of the forward pass to y(T') only: the Jacobians and Newton's iterations are double.
+  Precision precision = Precision::fp32;
   std::string out_dir;              // created if missing
   NewtonOptions newton;             // tolerance 1e-6: a point with max_i |F_i| above it is a failure
   double distinct_distance = 1e-4;  // converged points closer than this (max norm) are one fixed point
@@ -96,9 +98,10 @@ void check_spectrum_model(const Net<float>& net);
 //   fixed_points.csv per sample: class, |F| at y(T') and at the Newton point, iterations,
 //                    converged, its distinct point, that point's eigenvalue signs
 //   fixed_point_eigenvalues.csv  point, real, imag: J's eigenvalues at each distinct point
-//   summary.json     the settings and definitions; per class the sample count, spread and
-//                    last step at T', |F(ybar_c)|, and each spectrum's summary; the exact
-//                    fixed points per class (ClassFixedPoints)
+//   summary.json     the settings (the forward pass's precision among them) and definitions;
+//                    per class the sample count, spread and last step at T', |F(ybar_c)|,
+//                    and each spectrum's summary; the exact fixed points per class
+//                    (ClassFixedPoints)
 // `test` is the whole test split; the first S samples of each class are taken from it.
 SpectrumResult run_spectrum_experiment(const Net<float>& net, const Dataset& test, const SpectrumOptions& options);
 

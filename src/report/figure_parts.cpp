@@ -6,6 +6,7 @@
 #include "experiments/run_file_names.h"
 #include "plot/palette.h"
 #include "report/number_text.h"
+#include "resdyn.h"
 
 namespace resdyn::report {
 
@@ -64,7 +65,12 @@ std::string run_facts(const output::JsonValue* summary) {
   if (summary->find(key::depth)) add("depth " + summary_text(summary, key::depth));
   if (summary->find(key::samples_per_class)) add(summary_text(summary, key::samples_per_class) + " samples per class");
   if (summary->find(test_error)) add("the model's test error " + percent_text(summary_number(summary, test_error)));
+  if (ran_in_bf16(summary)) add("bfloat16 products");
   return text;
+}
+
+bool ran_in_bf16(const output::JsonValue* summary) {
+  return summary_text(summary, run_files::key::precision) == precision_name(Precision::bf16);
 }
 
 std::string flag_value(const std::string& command, const std::string& name) {

@@ -28,8 +28,12 @@ std::string summary_text(const output::JsonValue* summary, const std::string& ke
 // A number from the summary, NaN when the file, key or value is missing or null.
 double summary_number(const output::JsonValue* summary, const std::string& key);
 
-// "depth 10, 200 samples per class, test error 1.79 %" from a dynamics-style summary.
+// "depth 10, 200 samples per class, test error 1.79 %" from a dynamics-style summary, and
+// "bfloat16 products" when the run's forward passes were bf16 (float32 goes unsaid).
 std::string run_facts(const output::JsonValue* summary);
+
+// Whether a run's summary says its forward passes had bfloat16 products (--precision bf16).
+bool ran_in_bf16(const output::JsonValue* summary);
 
 // The value of --NAME in a recorded command line ("--NAME V" or "--NAME=V"), "" when absent.
 std::string flag_value(const std::string& command, const std::string& name);

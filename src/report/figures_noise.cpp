@@ -49,7 +49,8 @@ Figure noise_curves(FigureContext& context, Figure f, const std::string& measure
     context.use(f, file);
     const output::JsonValue* summary = context.runs().summary(dir);
     a10 += " " + net + ": a10 = " + summary_text(summary, noise::key::a10) + ", clean error " +
-           percent_text(summary_number(summary, noise::key::clean_error)) + ".";
+           percent_text(summary_number(summary, noise::key::clean_error)) +
+           (ran_in_bf16(summary) ? ", bfloat16 products." : ".");
   }
   context.save(f, plot);
   f.shows +=
