@@ -29,7 +29,7 @@ void add_data_flag(FlagTable<Options>& table) {
 template <class Options>
 void add_threads_flag(FlagTable<Options>& table) {
   table.whole("threads", "N", static_cast<std::optional<long> Options::*>(&Options::threads), 1, RESDYN_MAX_THREADS,
-              "worker threads for the matrix routines", {"all hardware threads", ""});
+              "worker threads for the matrix routines", {"the cores this process may run on", ""});
 }
 
 // --precision: fp32, or bf16 (operands rounded to bfloat16, sums in float: resdyn.h section 2).
