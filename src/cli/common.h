@@ -53,7 +53,7 @@ inline Precision precision_of(const CommonOptions& options) {
 // limit > 0.
 Dataset load_split(const std::string& data, bool train, long limit);
 
-// --threads, defaulting to the machine's hardware threads.
+// --threads, defaulting to the cores this process may run on.
 int thread_count(const CommonOptions& options);
 
 // Fails now, not after hours of training, when path cannot be written: an empty path, a
