@@ -6,9 +6,10 @@
 # family's list, the widest width (a multiple of 4) that the linker accepts, code and weights
 # counted: an estimate from the shape gives the first width tried, and every width is linked
 # (after a training on 256 images, since the image's size does not depend on the weights'
-# values) before the real training; a width that does not link is reported as not fitting and
-# the next narrower one is tried. Writes every candidate (results.csv) and the lowest device
-# test error per budget and family with its shape (best.md, best.csv) to the output folder.
+# values) before the real training, moving by 4 until the next width up does not link; each
+# width that does not link is reported as not fitting. Writes every candidate (results.csv),
+# the lowest device test error per budget and family with its shape (best.md, best.csv) and
+# every candidate that ran (all.md) to the output folder.
 #   RESDYN_BIN          host program (default build/resdyn, built with make if missing)
 #   MCU_BUDGET_FLASH    the flash budgets in KiB (default "64 256 1024")
 #   MCU_BUDGET_RAM      the RAM budget in KiB (default 64)
@@ -17,6 +18,8 @@
 #   MCU_BUDGET_JOBS     candidates trained and run at once (default 2; each trains on 1 thread)
 #   MCU_BUDGET_OUT      the output folder (default build/mcu-budget)
 #   MCU_IMAGES          test images run on the device (default all 10000)
+#   MCU_BUDGET_TABLES_ONLY  if set, only the tables again, from the candidates in the output
+#                       folder that finished (after an interrupted run)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RESDYN=${RESDYN_BIN:-build/resdyn}
@@ -91,7 +94,6 @@ flash_used() { report_field "$1" 's/.*: flash \([0-9]*\) of .*/\1/p'; }
 ram_used() { report_field "$1" 's/.*, RAM \([0-9]*\) of .*/\1/p'; }
 
 CSV=$OUT/results.csv
-echo "flash_kib,family,width,depth,status,param_bytes,flash_bytes,ram_bytes,device_errors,images,device_error_pct,float_error_pct,instructions_per_inference" >"$CSV"
 # 1. The shapes: per budget, family and depth, the widest width that links (probes in $OUT/probe):
 # from the first width, up while the next one links, or down until one does. Each one that does
 # not link is a row of results.csv.
@@ -107,22 +109,25 @@ links() {  # flash family width depth -> 0 links, 1 does not fit
   return 1
 }
 plan=()
-for flash in $FLASH_BUDGETS; do
-  for family in $FAMILIES; do
-    for depth in ${DEPTHS[$family]}; do
-      width=$(first_width "$family" "$depth" $((flash * 1024)))
-      if links "$flash" "$family" "$width" "$depth"; then
-        while [ $((width + 4)) -le 780 ] && links "$flash" "$family" $((width + 4)) "$depth"; do width=$((width + 4)); done
-      else
-        while width=$((width - 4)) && [ $width -ge 4 ] && ! links "$flash" "$family" "$width" "$depth"; do :; done
-      fi
-      if [ "$width" -ge 4 ]; then
-        echo "mcu-budget: $flash KiB, $family: ${width}x$depth is the widest that links at depth $depth"
-        plan+=("$flash $family $width $depth")
-      fi
+choose_shapes() {
+  local flash family depth width
+  for flash in $FLASH_BUDGETS; do
+    for family in $FAMILIES; do
+      for depth in ${DEPTHS[$family]}; do
+        width=$(first_width "$family" "$depth" $((flash * 1024)))
+        if links "$flash" "$family" "$width" "$depth"; then
+          while [ $((width + 4)) -le 780 ] && links "$flash" "$family" $((width + 4)) "$depth"; do width=$((width + 4)); done
+        else
+          while width=$((width - 4)) && [ $width -ge 4 ] && ! links "$flash" "$family" "$width" "$depth"; do :; done
+        fi
+        if [ "$width" -ge 4 ]; then
+          echo "mcu-budget: $flash KiB, $family: ${width}x$depth is the widest that links at depth $depth"
+          plan+=("$flash $family $width $depth")
+        fi
+      done
     done
   done
-done
+}
 
 # 2. Each shape trained at full length and run on the whole test set, JOBS at a time.
 candidate() {  # flash family width depth
@@ -149,24 +154,37 @@ candidate() {  # flash family width depth
 }
 
 status=0
-running=0
-for job in "${plan[@]}"; do
-  if [ $running -ge "$JOBS" ]; then
+run_candidates() {
+  local running=0 job flash family width depth
+  for job in "${plan[@]}"; do
+    if [ $running -ge "$JOBS" ]; then
+      wait -n || status=1
+      running=$((running - 1))
+    fi
+    # shellcheck disable=SC2086
+    candidate $job &
+    running=$((running + 1))
+  done
+  while [ $running -gt 0 ]; do
     wait -n || status=1
     running=$((running - 1))
-  fi
-  # shellcheck disable=SC2086
-  candidate $job &
-  running=$((running + 1))
-done
-while [ $running -gt 0 ]; do
-  wait -n || status=1
-  running=$((running - 1))
-done
-for job in "${plan[@]}"; do
-  read -r flash family width depth <<<"$job"
-  cat "$OUT/$flash-$family-${width}x$depth/row.csv" >>"$CSV" 2>/dev/null || status=1
-done
+  done
+  for job in "${plan[@]}"; do
+    read -r flash family width depth <<<"$job"
+    cat "$OUT/$flash-$family-${width}x$depth/row.csv" >>"$CSV" 2>/dev/null || status=1
+  done
+}
+
+if [ -z "${MCU_BUDGET_TABLES_ONLY:-}" ]; then
+  rm -rf "$OUT/probe" "$OUT"/[0-9]*-*x*/
+  echo "flash_kib,family,width,depth,status,param_bytes,flash_bytes,ram_bytes,device_errors,images,device_error_pct,float_error_pct,instructions_per_inference" >"$CSV"
+  choose_shapes
+  run_candidates
+else  # the tables again from the shapes that did not fit and the candidates that finished
+  [ -f "$CSV" ] || fail "no $CSV to make the tables from"
+  { head -n 1 "$CSV"; awk -F, '$5 == "does not fit"' "$CSV"; cat "$OUT"/[0-9]*-*x*/row.csv 2>/dev/null | sort -t, -k1,1n -k2,2 -k4,4n || :; } >"$CSV.new"
+  mv "$CSV.new" "$CSV"
+fi
 
 # 3. The lowest device test error per budget and family (ties: the smaller image).
 head -n 1 "$CSV" >"$OUT/best.csv"
@@ -178,7 +196,7 @@ head -n 1 "$CSV" >"$OUT/best.csv"
       row=$(awk -F, -v f="$flash" -v m="$family" '$1 == f && $2 == m && $5 == "passed"' "$CSV" |
         sort -t, -k9,9n -k7,7n | head -n 1)
       if [ -z "$row" ]; then
-        echo "| $flash KiB | $family | nothing fits or passed | | | | | |"
+        echo "| $flash KiB | $family | no candidate passed | | | | | |"
         continue
       fi
       echo "$row" >>"$OUT/best.csv"
@@ -187,8 +205,20 @@ head -n 1 "$CSV" >"$OUT/best.csv"
     done
   done
 } >"$OUT/best.md"
-echo "mcu-budget: $BOARD, RAM $RAM_KIB KiB, $EPOCHS epochs, $IMAGES images, $((SECONDS / 60)) min $((SECONDS % 60)) s;" \
-  "every candidate in $CSV"
+# Every candidate that ran, in the same columns.
+{
+  echo "| flash budget | family | shape (width x depth) | device test error | float | flash bytes | RAM bytes | instructions per inference |"
+  echo "|---|---|---|---|---|---|---|---|"
+  awk -F, 'NR > 1 && $5 != "does not fit" {
+    printf "| %s KiB | %s | %s x %s | %s %% (%s of %s) | %s %% | %s | %s | %s |\n", $1, $2, $3, $4, $11, $9, $10, $12, $7, $8, $13
+  }' "$CSV"
+} >"$OUT/all.md"
+if [ -z "${MCU_BUDGET_TABLES_ONLY:-}" ]; then
+  echo "mcu-budget: $BOARD, RAM $RAM_KIB KiB, $EPOCHS epochs, $IMAGES images, $((SECONDS / 60)) min $((SECONDS % 60)) s;" \
+    "every candidate in $CSV"
+else
+  echo "mcu-budget: the tables from the candidates that finished in $OUT; every candidate in $CSV"
+fi
 cat "$OUT/best.md"
 [ $status -eq 0 ] && echo "mcu-budget: passed" || echo "mcu-budget: FAILED" >&2
 exit $status
