@@ -30,7 +30,7 @@ LIB_OBJ  := $(LIB_SRC:%.cpp=$(BUILD)/obj/%.o)
 TEST_SRC := $(filter-out tests/library_example.cpp,$(call sources,tests/*.cpp))
 TEST_OBJ := $(TEST_SRC:%.cpp=$(BUILD)/obj/%.o)
 
-.PHONY: all data run test test-sanitize test-under-load fuzz bench mcu cross report paper claims install uninstall check-install clean help
+.PHONY: all data run test test-sanitize test-under-load fuzz bench mcu mcu-budget cross report paper claims install uninstall check-install clean help
 
 all: $(BUILD)/resdyn
 
@@ -47,6 +47,7 @@ help:
 	@echo "make paper      the reproduction at the paper's scale (15 x 1064 nets) and its report"
 	@echo "make claims     the claims over 3 seeds and 2 training recipes at CLAIMS_SCALE (quick; small, paper), then the report"
 	@echo "make mcu        Cortex-M firmware under QEMU: build, run, compare with the host (installs its toolchain)"
+	@echo "make mcu-budget the best net per flash budget (64 KiB, 256 KiB, 1 MiB) on the Cortex-M4; MCU_BUDGET_EPOCHS (20)"
 	@echo "make cross      build for aarch64, armhf and s390x; run the numeric tests under qemu-user (installs its toolchains)"
 	@echo "make install    the header, the program and resdyn.pc under PREFIX (default /usr/local), staged in DESTDIR"
 	@echo "make uninstall  remove what make install put there"
@@ -105,6 +106,10 @@ claims: data $(BUILD)/resdyn
 
 mcu: data $(BUILD)/resdyn
 	RESDYN_BIN=$(BUILD)/resdyn bash tools/firmware/run.sh
+
+# Shapes swept per flash budget, each trained and run on the device (tools/firmware/budget.sh).
+mcu-budget: data $(BUILD)/resdyn
+	RESDYN_BIN=$(BUILD)/resdyn bash tools/firmware/budget.sh
 
 # The program and the numeric unit tests cross-built for aarch64, armhf and big-endian s390x,
 # run under qemu-user; files exchanged with the host both ways (tools/cross.sh).

@@ -29,13 +29,18 @@ int32_t g_sums[RESDYN_MODEL_WIDTH];
 int32_t g_logits[RESDYN_MODEL_CLASSES];
 uint8_t g_pixels[RESDYN_MODEL_INPUT];
 
-// With the DSP extension (not Helium's, which needs none of it), a shared net's one W is widened
-// once into RAM (resdyn.h: widen_device_weights) when that takes at most half of the RAM budget
-// (FIRMWARE_RAM_BYTES, from run.sh); the flash keeps the int8 W.
+// With the DSP extension (not Helium's, which needs none of it), a net's one W is widened once
+// into RAM (resdyn.h: widen_device_weights) when its layers read bytes (a shared ResNet, an MLP:
+// the kernel reads the widened W for byte inputs only) and the widened W, padded to the device
+// layout, takes at most half of the RAM budget (FIRMWARE_RAM_BYTES, from run.sh); else the
+// kernel reads the int8 W from flash, with the same integers.
+#define FIRMWARE_PADDED_LAYER_BYTES (((RESDYN_MODEL_WIDTH + 3) / 4 * 4) * ((RESDYN_MODEL_WIDTH + 7) / 8 * 8))
 #if defined(__ARM_FEATURE_DSP) && !defined(__ARM_FEATURE_MVE) && RESDYN_MODEL_BLOCKS == 1 && \
-    2 * RESDYN_MODEL_WIDTH * RESDYN_MODEL_WIDTH <= FIRMWARE_RAM_BYTES / 2
+    (RESDYN_MODEL_SHARED || RESDYN_MODEL_ARCH == 1) && 2 * FIRMWARE_PADDED_LAYER_BYTES <= FIRMWARE_RAM_BYTES / 2
 #define FIRMWARE_WIDE_LAYER
-alignas(8) int32_t g_wide_layer[resdyn::fixed::device_weights_size(RESDYN_MODEL_WIDTH, RESDYN_MODEL_WIDTH) / 2];
+static_assert(FIRMWARE_PADDED_LAYER_BYTES == resdyn::fixed::device_weights_size(RESDYN_MODEL_WIDTH, RESDYN_MODEL_WIDTH),
+              "the preprocessor's size of a layer differs from resdyn.h's");
+alignas(8) int32_t g_wide_layer[FIRMWARE_PADDED_LAYER_BYTES / 2];
 #endif
 
 // Lines of text, written to a host file (or the console) a buffer at a time, without printf.
