@@ -2291,7 +2291,11 @@ struct ThreadPool::State {
   // job of `threads` threads; false if it is still not finished.
   template <class Finished>
   bool spin_until(int threads, const Finished& finished) const {
-    if (threads > cores || missed_spins >= kMissesBeforeSleeping) return finished();
+    if (threads > cores || missed_spins >= kMissesBeforeSleeping) {
+      if (!finished()) return false;
+      missed_spins = 0;  // no wait at all: the shortest of short waits
+      return true;
+    }
     const auto limit = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicroseconds);
     for (;;) {
       for (int i = 0; i < 64; ++i) {
